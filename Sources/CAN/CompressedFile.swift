@@ -1,0 +1,65 @@
+import CZlib
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one place that talks to zlib: a file or descriptor read through gzread, which passes
+/// plain files through unchanged, so `.gz` logs and plain logs share one code path.
+public final class CompressedFile {
+    private var handle: gzFile?
+    public let path: String
+
+    /// Opens `path`; "-" means standard input.
+    public init(path: String) throws(LogError) {
+        self.path = path
+        let fd: Int32 = path == "-" ? dup(0) : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LogError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard let handle = gzdopen(fd, "rb") else {
+            close(fd)
+            throw LogError.cannotOpen(path: path, reason: "zlib could not open the stream")
+        }
+        gzbuffer(handle, 1 << 17)
+        self.handle = handle
+    }
+
+    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(LogError) -> Int {
+        guard let handle, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        let count = gzread(handle, base, UInt32(min(buffer.count, Int(Int32.max))))
+        if count < 0 {
+            var code: Int32 = 0
+            let message = gzerror(handle, &code).map { String(cString: $0) } ?? "read error"
+            throw LogError.readFailed(path: path, reason: message)
+        }
+        if count == 0, gzeof(handle) == 0 {
+            var code: Int32 = 0
+            if let message = gzerror(handle, &code), code != Z_OK {
+                throw LogError.readFailed(path: path, reason: String(cString: message))
+            }
+        }
+        return Int(count)
+    }
+
+    deinit {
+        if let handle { gzclose(handle) }
+    }
+}
+
+/// Errors that stop reading a whole log (a bad line is not one of them: it is counted and skipped).
+public enum LogError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, reason: String)
+    case readFailed(path: String, reason: String)
+    case unknownFormat(path: String)
+    case writeFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
+        case let .readFailed(path, reason): return "\(path): read failed: \(reason)"
+        case let .unknownFormat(path):
+            return "\(path): not a CAN log this tool knows (candump -L, Vector ASC, PCAN TRC, GVRET CSV, PCAN text)"
+        case let .writeFailed(path, reason): return "\(path): write failed: \(reason)"
+        }
+    }
+}

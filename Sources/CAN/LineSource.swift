@@ -1,0 +1,98 @@
+/// Splits a stream into lines inside one fixed buffer: memory stays constant whatever the file size,
+/// and a line is handed out as a pointer into the buffer, valid until the next call.
+public final class LineSource {
+    public struct Line {
+        public let bytes: UnsafeBufferPointer<UInt8>
+        /// 1-based line number in the file.
+        public let number: Int
+        /// The line was longer than the buffer; only its head is in `bytes`.
+        public let truncated: Bool
+    }
+
+    private let file: CompressedFile
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+    private var start = 0
+    private var end = 0
+    private var atEOF = false
+    private var lineNumber = 0
+
+    public var path: String { file.path }
+
+    public static let defaultCapacity = 1 << 16
+
+    public init(file: CompressedFile, capacity: Int = LineSource.defaultCapacity) {
+        self.file = file
+        buffer = .allocate(capacity: capacity)
+    }
+
+    deinit { buffer.deallocate() }
+
+    public func next() throws(LogError) -> Line? {
+        while true {
+            if let newline = indexOfNewline(from: start) {
+                let line = makeLine(from: start, to: newline, truncated: false)
+                start = newline + 1
+                return line
+            }
+            if atEOF {
+                guard start < end else { return nil }
+                let line = makeLine(from: start, to: end, truncated: false)
+                start = end
+                return line
+            }
+            if start == 0 && end == buffer.count {
+                // A line longer than the whole buffer: hand out its head, then drop the rest of it.
+                let line = makeLine(from: 0, to: end, truncated: true)
+                try discardUntilNewline()
+                return line
+            }
+            try refill()
+        }
+    }
+
+    private func indexOfNewline(from index: Int) -> Int? {
+        var position = index
+        while position < end {
+            if buffer[position] == 0x0A { return position }
+            position += 1
+        }
+        return nil
+    }
+
+    private func makeLine(from lower: Int, to upper: Int, truncated: Bool) -> Line {
+        var upper = upper
+        if upper > lower, buffer[upper - 1] == 0x0D { upper -= 1 }
+        lineNumber += 1
+        let slice = UnsafeBufferPointer(rebasing: buffer[lower..<upper])
+        return Line(bytes: slice, number: lineNumber, truncated: truncated)
+    }
+
+    private func refill() throws(LogError) {
+        if start > 0 {
+            let pending = end - start
+            if pending > 0 {
+                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(
+                    from: buffer.baseAddress! + start, byteCount: pending)
+            }
+            start = 0
+            end = pending
+        }
+        let count = try file.read(into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[end...])))
+        if count == 0 { atEOF = true } else { end += count }
+    }
+
+    private func discardUntilNewline() throws(LogError) {
+        start = 0
+        end = 0
+        while !atEOF {
+            let count = try file.read(into: UnsafeMutableRawBufferPointer(buffer))
+            if count == 0 { atEOF = true; return }
+            end = count
+            if let newline = indexOfNewline(from: 0) {
+                start = newline + 1
+                return
+            }
+        }
+        end = 0
+    }
+}

@@ -1,0 +1,119 @@
+/// Reads CAN frames from a log in any supported format, recognized from its content.
+/// Memory is constant whatever the file size. A bad line is reported once through `report`
+/// with file:line and skipped; `invalidLines` counts them.
+public final class LogReader {
+    public let path: String
+    public private(set) var format: LogFormat?
+    public private(set) var invalidLines = 0
+    public private(set) var framesRead = 0
+    /// Lines that are seen before the format is known and fit none, at most this many, before giving up.
+    public static let detectionWindow = 64
+
+    private let lines: LineSource
+    private var parser: AnyLineParser?
+    private let report: (String) -> Void
+    private var undetectedLines = 0
+
+    /// `format` forces a format instead of recognizing it; `report` receives one message per bad line.
+    public init(path: String, format: LogFormat? = nil, report: @escaping (String) -> Void = { _ in }) throws(LogError) {
+        self.path = path
+        self.report = report
+        lines = LineSource(file: try CompressedFile(path: path))
+        if let format { select(format) }
+    }
+
+    private func select(_ format: LogFormat) {
+        self.format = format
+        parser = AnyLineParser(format)
+    }
+
+    /// The next frame, or nil at the end of the log.
+    public func next() throws(LogError) -> CANFrame? {
+        var frame = CANFrame(id: 0)
+        return try next(into: &frame) ? frame : nil
+    }
+
+    /// Fills `frame` with the next frame; false at the end of the log. Allocates nothing per frame.
+    public func next(into frame: inout CANFrame) throws(LogError) -> Bool {
+        while let line = try lines.next() {
+            if line.truncated {
+                invalid(line.number, "line longer than \(LineSource.defaultCapacity) bytes")
+                continue
+            }
+            if parser == nil {
+                guard let detected = LogFormat.detect(line.bytes) else {
+                    if isBlank(line.bytes) { continue }
+                    undetectedLines += 1
+                    if undetectedLines >= Self.detectionWindow { throw LogError.unknownFormat(path: path) }
+                    invalid(line.number, "not a line of any known CAN log format")
+                    continue
+                }
+                select(detected)
+            }
+            switch parser!.parse(line.bytes, into: &frame) {
+            case .frame:
+                framesRead += 1
+                return true
+            case .skip:
+                continue
+            case .invalid(let reason):
+                invalid(line.number, reason)
+            }
+        }
+        if format == nil, undetectedLines > 0 { throw LogError.unknownFormat(path: path) }
+        return false
+    }
+
+    private func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    private func invalid(_ line: Int, _ reason: String) {
+        invalidLines += 1
+        report("\(path == "-" ? "<stdin>" : path):\(line): \(reason); line skipped")
+    }
+}
+
+/// The format parsers behind one enum, so the per-line call is a switch rather than an existential.
+enum AnyLineParser {
+    case candump(CandumpParser)
+    case asc(ASCParser)
+    case trc(TRCParser)
+    case gvret(GVRETParser)
+    case pcanText(PCANTextParser)
+
+    init(_ format: LogFormat) {
+        switch format {
+        case .candump: self = .candump(CandumpParser())
+        case .asc: self = .asc(ASCParser())
+        case .trc: self = .trc(TRCParser())
+        case .gvret: self = .gvret(GVRETParser())
+        case .pcanText: self = .pcanText(PCANTextParser())
+        }
+    }
+
+    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into frame: inout CANFrame) -> LineOutcome {
+        switch self {
+        case .candump(var parser):
+            let outcome = parser.parse(line, into: &frame)
+            self = .candump(parser)
+            return outcome
+        case .asc(var parser):
+            let outcome = parser.parse(line, into: &frame)
+            self = .asc(parser)
+            return outcome
+        case .trc(var parser):
+            let outcome = parser.parse(line, into: &frame)
+            self = .trc(parser)
+            return outcome
+        case .gvret(var parser):
+            let outcome = parser.parse(line, into: &frame)
+            self = .gvret(parser)
+            return outcome
+        case .pcanText(var parser):
+            let outcome = parser.parse(line, into: &frame)
+            self = .pcanText(parser)
+            return outcome
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import CAN
+
+/// Decodes frames with a compiled DBC into scratch space sized at creation, so decoding a
+/// frame allocates nothing. One decoder per thread; the compiled database is shared.
+public final class FrameDecoder {
+    public enum Outcome: Equatable {
+        /// Decoded; the value is the message index.
+        case decoded(Int)
+        case unknownID
+        /// The payload is shorter than the DBC's message length.
+        case shortPayload(Int)
+    }
+
+    public let database: CompiledDatabase
+    private let raw: UnsafeMutablePointer<UInt64>
+    private let active: UnsafeMutablePointer<Bool>
+    /// The message of the last successful decode.
+    public private(set) var messageIndex = -1
+
+    public init(_ database: CompiledDatabase) {
+        self.database = database
+        let capacity = max(database.maximumSignalCount, 1)
+        raw = .allocate(capacity: capacity)
+        raw.initialize(repeating: 0, count: capacity)
+        active = .allocate(capacity: capacity)
+        active.initialize(repeating: false, count: capacity)
+    }
+
+    deinit {
+        raw.deallocate()
+        active.deallocate()
+    }
+
+    public func decode(_ frame: borrowing CANFrame) -> Outcome {
+        guard !frame.isError, !frame.isRemote,
+              let index = database.messageIndex(id: frame.id, extended: frame.isExtended) else { return .unknownID }
+        let message = database.messages[index]
+        guard frame.dataLength >= message.length else { return .shortPayload(index) }
+        messageIndex = index
+        frame.payload.withBytes { bytes in
+            let base = bytes.baseAddress!
+            database.signals.withUnsafeBufferPointer { signals in
+                message.order.withUnsafeBufferPointer { order in
+                    for signalIndex in order {
+                        let plan = signals[message.firstSignal + signalIndex]
+                        if plan.parent >= 0, !(active[plan.parent] && database.selects(plan, raw[plan.parent])) {
+                            active[signalIndex] = false
+                            continue
+                        }
+                        raw[signalIndex] = plan.extract(base)
+                        active[signalIndex] = true
+                    }
+                }
+            }
+        }
+        return .decoded(index)
+    }
+
+    /// Signals in the last decoded message.
+    public var signalCount: Int { messageIndex >= 0 ? database.messages[messageIndex].signalCount : 0 }
+
+    /// Whether the frame's multiplexer values selected this signal.
+    @inline(__always) public func isPresent(_ signal: Int) -> Bool { active[signal] }
+
+    /// Raw bits of a signal (sign-extended for signed integers; the IEEE bits for float signals).
+    @inline(__always) public func rawBits(_ signal: Int) -> UInt64 { raw[signal] }
+
+    @inline(__always) public func plan(_ signal: Int) -> SignalPlan {
+        database.plan(message: messageIndex, signal: signal)
+    }
+
+    /// raw * factor + offset.
+    @inline(__always) public func physical(_ signal: Int) -> Double { plan(signal).physical(raw[signal]) }
+
+    /// The value table name of the raw value, if the DBC has one.
+    public func choice(_ signal: Int) -> String? {
+        let definition = database.signal(message: messageIndex, signal: signal)
+        guard !definition.choices.isEmpty, definition.valueType == .integer else { return nil }
+        return definition.choices[Int64(bitPattern: raw[signal])]
+    }
+}
+
+/// Errors of encoding values into a frame.
+public enum EncodeError: Error, CustomStringConvertible, Equatable {
+    case unknownMessage(String)
+    case unknownSignal(message: String, signal: String)
+    case missingSignal(message: String, signal: String)
+    case outOfRange(message: String, signal: String, value: Double)
+
+    public var description: String {
+        switch self {
+        case .unknownMessage(let name): return "no message \(name) in the DBC"
+        case let .unknownSignal(message, signal): return "message \(message) has no signal \(signal)"
+        case let .missingSignal(message, signal): return "signal \(signal) of \(message) is needed for the selected multiplexer page"
+        case let .outOfRange(message, signal, value): return "value \(value) of \(message).\(signal) does not fit its bits"
+        }
+    }
+}
+
+extension CompiledDatabase {
+    /// Encodes values into a frame, as cantools' `encode` does. `physical` values are scaled to
+    /// raw (round half to even); raw values are used as they are. Signals outside the selected
+    /// multiplexer pages are ignored; a selected signal without a value is an error.
+    public func encode(message index: Int, values: [String: Double], physical: Bool = true) throws(EncodeError) -> CANFrame {
+        let message = messages[index]
+        let definition = database.messages[index]
+        for name in values.keys where definition.signal(named: name) == nil {
+            throw .unknownSignal(message: message.name, signal: name)
+        }
+        var rawValues = [UInt64](repeating: 0, count: message.signalCount)
+        var active = [Bool](repeating: false, count: message.signalCount)
+        var frame = CANFrame(id: message.id, flags: message.isExtended ? [.extended] : [], length: UInt8(message.length))
+        if definition.isFD { frame.flags.insert(.fd) }
+        for signalIndex in message.order {
+            let plan = plan(message: index, signal: signalIndex)
+            if plan.parent >= 0, !(active[plan.parent] && selects(plan, rawValues[plan.parent])) { continue }
+            let signal = definition.signals[signalIndex]
+            guard let value = values[signal.name] else { throw .missingSignal(message: message.name, signal: signal.name) }
+            guard let bits = Self.rawBits(value, plan: plan, physical: physical) else {
+                throw .outOfRange(message: message.name, signal: signal.name, value: value)
+            }
+            rawValues[signalIndex] = bits
+            active[signalIndex] = true
+        }
+        frame.payload.withMutableBytes { bytes in
+            for signalIndex in 0..<message.signalCount where active[signalIndex] {
+                plan(message: index, signal: signalIndex).insert(rawValues[signalIndex], into: bytes.baseAddress!)
+            }
+        }
+        return frame
+    }
+
+    public func encode(message name: String, values: [String: Double], physical: Bool = true) throws(EncodeError) -> CANFrame {
+        guard let index = messageIndex(named: name) else { throw .unknownMessage(name) }
+        return try encode(message: index, values: values, physical: physical)
+    }
+
+    /// The raw bits for a value, or nil when it does not fit the signal.
+    static func rawBits(_ value: Double, plan: SignalPlan, physical: Bool) -> UInt64? {
+        var number = value
+        if physical { number = (value - plan.offset) / plan.factor }
+        switch plan.valueType {
+        case .float32: return UInt64(Float(number).bitPattern)
+        case .float64: return number.bitPattern
+        case .integer:
+            let rounded = number.rounded(.toNearestOrEven)
+            guard rounded.isFinite else { return nil }
+            if plan.isSigned {
+                let limit = plan.length == 64 ? 9.223372036854775807e18 : Double(UInt64(1) << UInt64(plan.length - 1))
+                guard rounded >= -limit, rounded < limit else { return nil }
+                return UInt64(bitPattern: Int64(rounded))
+            }
+            let limit = plan.length == 64 ? 1.8446744073709552e19 : Double(UInt64(1) << UInt64(plan.length))
+            guard rounded >= 0, rounded < limit else { return nil }
+            return UInt64(rounded)
+        }
+    }
+}
