@@ -102,6 +102,22 @@ extension CompiledDatabase {
     /// raw (round half to even); raw values are used as they are. Signals outside the selected
     /// multiplexer pages are ignored; a selected signal without a value is an error.
     public func encode(message index: Int, values: [String: Double], physical: Bool = true) throws(EncodeError) -> CANFrame {
+        let definition = database.messages[index]
+        var bits: [String: UInt64] = [:]
+        for (name, value) in values {
+            guard let signalIndex = definition.signals.firstIndex(where: { $0.name == name }) else {
+                throw .unknownSignal(message: definition.name, signal: name)
+            }
+            guard let raw = Self.rawBits(value, plan: plan(message: index, signal: signalIndex), physical: physical) else {
+                throw .outOfRange(message: definition.name, signal: name, value: value)
+            }
+            bits[name] = raw
+        }
+        return try encode(message: index, rawBits: bits)
+    }
+
+    /// Encodes raw bit patterns (two's complement for signed signals, IEEE bits for floats) exactly.
+    public func encode(message index: Int, rawBits values: [String: UInt64]) throws(EncodeError) -> CANFrame {
         let message = messages[index]
         let definition = database.messages[index]
         for name in values.keys where definition.signal(named: name) == nil {
@@ -113,13 +129,13 @@ extension CompiledDatabase {
         if definition.isFD { frame.flags.insert(.fd) }
         for signalIndex in message.order {
             let plan = plan(message: index, signal: signalIndex)
+            // Multiplexer pages compare the sign-extended raw value, as decoding does.
             if plan.parent >= 0, !(active[plan.parent] && selects(plan, rawValues[plan.parent])) { continue }
             let signal = definition.signals[signalIndex]
             guard let value = values[signal.name] else { throw .missingSignal(message: message.name, signal: signal.name) }
-            guard let bits = Self.rawBits(value, plan: plan, physical: physical) else {
-                throw .outOfRange(message: message.name, signal: signal.name, value: value)
-            }
-            rawValues[signalIndex] = bits
+            rawValues[signalIndex] = plan.isSigned && plan.length < 64 && plan.valueType == .integer
+                ? UInt64(bitPattern: Int64(bitPattern: value << UInt64(64 - plan.length)) >> Int64(64 - plan.length))
+                : value
             active[signalIndex] = true
         }
         frame.payload.withMutableBytes { bytes in

@@ -161,7 +161,7 @@ public struct DBCParser {
     private mutating func parseNodes(_ keyword: Token) throws(DBCError.Kind) {
         try expect(UInt8(ascii: ":"), "':' after \(keyword.text)")
         if keyword.text == "BU_" {
-            while current.kind == .identifier, !(current.startsLine && Self.topLevelKeywords.contains(current.text)) {
+            while current.kind == .identifier, !current.startsLine {
                 database.nodes.append(advance().text)
             }
         } else {

@@ -34,6 +34,11 @@ public enum JSONValue: Equatable, Sendable {
 
 /// Where and why a JSON text is not valid.
 public struct JSONError: Error, CustomStringConvertible, Equatable {
+    public init(offset: Int, message: String) {
+        self.offset = offset
+        self.message = message
+    }
+
     public let offset: Int
     public let message: String
     public var description: String { "JSON error at byte \(offset + 1): \(message)" }

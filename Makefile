@@ -1,0 +1,47 @@
+# celldrift: `make demo` runs the main job on built-in defaults, `make test` sets up and runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+DEBUG_BIN := .build/debug/celldrift
+RELEASE_BIN := .build/release/celldrift
+SAMPLES := firmware-samples
+
+.PHONY: all deps venv build release test test-swift test-interop demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(VENV)/.installed: requirements-test.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+build: deps
+	swift build --build-tests
+
+release: deps
+	swift build -c release
+
+test: build venv
+	swift test --skip-build
+	CELLDRIFT=$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/interop
+
+demo: release
+	@echo "== DBC check: $(SAMPLES)/kona_pcan.dbc"
+	$(RELEASE_BIN) dbc $(SAMPLES)/kona_pcan.dbc
+	@echo "== decode a real Kona EV capture (Vector ASC) with its DBC, first 5 frames:"
+	$(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc $(SAMPLES)/logs/kona_bms_main_relay_on.asc | head -n 5
+	@echo "== the same capture, all frames, value-table names, counts only:"
+	$(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --choices --count-only $(SAMPLES)/logs/kona_bms_main_relay_on.asc
+	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
+	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
+
+bench: release venv
+	scripts/bench-decode.sh
+
+clean:
+	rm -rf .build .build-* $(VENV)

@@ -1,0 +1,92 @@
+import CAN
+import Testing
+
+@Suite struct ASCTests {
+    @Test func classicFDRemoteErrorAndEvents() throws {
+        let (frames, reports, format) = try readAll("""
+            date Tue Nov 14 22:13:20.123 2023
+            base hex  timestamps absolute
+            internal events logged
+            // version 9.0.0
+            Begin Triggerblock Tue Nov 14 22:13:20.123 2023
+               0.000000 Start of measurement
+               0.100000 1  123             Rx   d 3 01 02 03
+               0.200000 2  1ABCDEF0x       Tx   d 8 00 01 02 03 04 05 06 07  Length = 0 BitCount = 0
+               0.300000 1  7FF             Rx   r 4
+               0.400000 CANFD   1 Rx        100                                   1 0 9 12 00 01 02 03 04 05 06 07 08 09 0A 0B        0    0     3000        0        0        0        0        0
+               0.450000 CANFD   2 Rx        18FEF100x  EEC1   0 1 8  8 AA BB CC DD EE FF 00 11   0 0 0 0 0 0 0 0
+               0.500000 1  ErrorFrame
+               0.600000 1  Statistic: D 0 R 0 XD 0 XR 0 E 0 O 0 B 0.00%
+               0.700000 SV: 1 0 1 ::Sys::Var = 1
+            End TriggerBlock
+
+            """)
+        #expect(format == .asc)
+        #expect(reports.isEmpty)
+        #expect(frames.count == 6)
+        #expect(frames[0] == CANFrame(timestamp: 100_000_000, id: 0x123, bytes: [1, 2, 3]))
+        #expect(frames[1].isExtended && frames[1].id == 0x1ABC_DEF0 && frames[1].channel == 1)
+        #expect(frames[1].flags.contains(.transmit))
+        #expect(frames[2].isRemote && frames[2].length == 4)
+        #expect(frames[3].flags == [.fd, .bitRateSwitch] && frames[3].length == 12 && frames[3].bytes == Array(0..<12))
+        #expect(frames[4].flags == [.fd, .extended, .errorStateIndicator] && frames[4].bytes == [0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF, 0, 0x11])
+        #expect(frames[5].isError)
+    }
+
+    @Test func decimalBaseAndRelativeTimestamps() throws {
+        let (frames, reports, _) = try readAll("""
+            date Tue Nov 14 22:13:20 2023
+            base dec  timestamps relative
+            begin triggerblock
+               0.100000 1  291             Rx   d 2 255 16
+               0.250000 1  291x            Rx   d 1 7
+            end triggerblock
+
+            """)
+        #expect(reports.isEmpty)
+        #expect(frames.count == 2)
+        #expect(frames[0].id == 291 && frames[0].bytes == [255, 16] && frames[0].timestamp == 100_000_000)
+        #expect(frames[1].isExtended && frames[1].timestamp == 350_000_000)
+    }
+
+    @Test func tornLineReported() throws {
+        let (frames, reports, _) = try readAll("""
+            base hex  timestamps absolute
+               0.100000 1  123             Rx   d 8 01 02 03
+               0.200000 1  123             Rx   d 2 01 02
+            garbage here
+               0.300000 1  12Q             Rx   d 1 01
+
+            """)
+        #expect(frames.count == 1)
+        #expect(reports.map { String($0.prefix(7)) } == ["FILE:2:", "FILE:4:", "FILE:5:"])
+        #expect(reports[0].contains("expected 8 data bytes"))
+    }
+
+    @Test func writerRoundTrip() throws {
+        var writer = ASCWriter()
+        let frames = [
+            CANFrame(timestamp: 1_700_000_000_000_000_000, id: 0x123, bytes: [1, 2, 3]),
+            CANFrame(timestamp: 1_700_000_000_500_000_000, id: 0x1234567, flags: [.extended], channel: 1, bytes: [9]),
+            CANFrame(timestamp: 1_700_000_001_000_000_000, id: 0x100, flags: [.fd, .bitRateSwitch], bytes: Array(0..<16)),
+            CANFrame(timestamp: 1_700_000_001_250_000_000, id: 0x7FF, flags: [.remote], length: 2),
+        ]
+        let text = ASCWriter.header(epochNanoseconds: frames[0].timestamp)
+            + frames.map { writer.line(for: $0) + "\n" }.joined() + ASCWriter.footer
+        #expect(text.hasPrefix("date Tue Nov 14 22:13:20.000 2023\n"))
+        let (read, reports, _) = try readAll(text)
+        #expect(reports.isEmpty)
+        let rebased = frames.map { frame -> CANFrame in
+            var copy = frame
+            copy.timestamp -= frames[0].timestamp
+            return copy
+        }
+        #expect(read == rebased)
+    }
+
+    @Test func civilDates() {
+        #expect(CivilTime(epochNanoseconds: 0).ascDate == "Thu Jan 01 00:00:00.000 1970")
+        #expect(CivilTime(epochNanoseconds: 951_782_400_123_000_000).ascDate == "Tue Feb 29 00:00:00.123 2000")
+        #expect(CivilTime(epochNanoseconds: 4_102_444_799_999_000_000).ascDate == "Thu Dec 31 23:59:59.999 2099")
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing celldrift needs on Debian 12, only what is missing.
+# Swift itself is expected on PATH (the toolchain is not a Debian package).
+set -euo pipefail
+
+need=()
+pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v gcc >/dev/null || need+=(gcc)
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+command -v gzip >/dev/null || need+=(gzip)
+
+if ((${#need[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install-deps: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+command -v swift >/dev/null || { echo "install-deps: swift is not on PATH (Swift 6.x toolchain needed)" >&2; exit 1; }
