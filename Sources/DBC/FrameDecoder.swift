@@ -102,16 +102,9 @@ extension CompiledDatabase {
     /// raw (round half to even); raw values are used as they are. Signals outside the selected
     /// multiplexer pages are ignored; a selected signal without a value is an error.
     public func encode(message index: Int, values: [String: Double], physical: Bool = true) throws(EncodeError) -> CANFrame {
-        let definition = database.messages[index]
         var bits: [String: UInt64] = [:]
         for (name, value) in values {
-            guard let signalIndex = definition.signals.firstIndex(where: { $0.name == name }) else {
-                throw .unknownSignal(message: definition.name, signal: name)
-            }
-            guard let raw = Self.rawBits(value, plan: plan(message: index, signal: signalIndex), physical: physical) else {
-                throw .outOfRange(message: definition.name, signal: name, value: value)
-            }
-            bits[name] = raw
+            bits[name] = try rawBits(value, message: index, signal: name, physical: physical)
         }
         return try encode(message: index, rawBits: bits)
     }
@@ -149,6 +142,18 @@ extension CompiledDatabase {
     public func encode(message name: String, values: [String: Double], physical: Bool = true) throws(EncodeError) -> CANFrame {
         guard let index = messageIndex(named: name) else { throw .unknownMessage(name) }
         return try encode(message: index, values: values, physical: physical)
+    }
+
+    /// The raw bits for a value of a signal, as `encode` computes them.
+    public func rawBits(_ value: Double, message index: Int, signal name: String, physical: Bool) throws(EncodeError) -> UInt64 {
+        let definition = database.messages[index]
+        guard let signalIndex = definition.signals.firstIndex(where: { $0.name == name }) else {
+            throw .unknownSignal(message: definition.name, signal: name)
+        }
+        guard let raw = Self.rawBits(value, plan: plan(message: index, signal: signalIndex), physical: physical) else {
+            throw .outOfRange(message: definition.name, signal: name, value: value)
+        }
+        return raw
     }
 
     /// The raw bits for a value, or nil when it does not fit the signal.

@@ -10,6 +10,8 @@ public struct DBCParser {
     var valueTypes: [(id: UInt64, signal: String, type: Int, token: Token)] = []
     /// Messages left out because a signal does not fit; later references to them are expected.
     var droppedMessages: Set<UInt64> = []
+    /// Vector keeps names over 32 characters in attributes: (message id, short signal name or nil for the message, full name).
+    var longNames: [(id: UInt64, signal: String?, name: String)] = []
     private var unusableSignal: String?
 
     static let topLevelKeywords: Set<String> = [
@@ -390,11 +392,18 @@ public struct DBCParser {
             switch advance().text {
             case "BO_":
                 let id = try unsigned("a message id")
-                messageAttributes.append((id, name, try attributeValue(), keyword.line))
+                let value = try attributeValue()
+                if name == "SystemMessageLongSymbol", case .string(let longName) = value {
+                    longNames.append((id, nil, longName))
+                }
+                messageAttributes.append((id, name, value, keyword.line))
             case "SG_":
-                _ = try unsigned("a message id")
-                _ = try identifier("a signal name")
-                _ = try attributeValue()
+                let id = try unsigned("a message id")
+                let signal = try identifier("a signal name")
+                let value = try attributeValue()
+                if name == "SystemSignalLongSymbol", case .string(let longName) = value {
+                    longNames.append((id, signal, longName))
+                }
             case "BU_", "EV_":
                 _ = try identifier("a name")
                 _ = try attributeValue()

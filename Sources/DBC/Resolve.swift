@@ -32,6 +32,26 @@ extension DBCParser {
         }
         try resolveAttributes()
         try resolveMultiplexing()
+        applyLongNames()
+    }
+
+    /// Replaces names Vector cut at 32 characters with the full ones, multiplexer references included.
+    private mutating func applyLongNames() {
+        for entry in longNames where !droppedMessages.contains(entry.id) {
+            guard let message = index(of: entry.id) else { continue }
+            guard let short = entry.signal else {
+                database.messages[message].name = entry.name
+                continue
+            }
+            for signal in database.messages[message].signals.indices {
+                if database.messages[message].signals[signal].name == short {
+                    database.messages[message].signals[signal].name = entry.name
+                }
+                if database.messages[message].signals[signal].multiplexerName == short {
+                    database.messages[message].signals[signal].multiplexerName = entry.name
+                }
+            }
+        }
     }
 
     private mutating func resolveAttributes() throws(DBCError.Kind) {

@@ -10,8 +10,8 @@ struct EncodeCommand: ParsableCommand {
         discussion: """
             Reads one JSON object per line on standard input: {"name": message (or "id" and "ext"), \
             "signals": {"<signal>": value, ...}, "t": seconds (optional)}. Values are physical unless \
-            --raw; the multiplexer value picks which signals are needed. Writes one frame per line \
-            as a candump -L log (or ASC with --to asc).
+            --raw (raw integers beyond 2^53 may be decimal strings, to stay exact); the multiplexer \
+            value picks which signals are needed. Writes one frame per line as a candump -L log (or ASC with --to asc).
             """
     )
 
@@ -76,12 +76,17 @@ struct EncodeCommand: ParsableCommand {
             throw ValidationError("field \"name\" (or \"id\") is missing")
         }
         guard let members = request["signals"]?.object else { throw ValidationError("field \"signals\" is missing or not an object") }
-        var values: [String: Double] = [:]
+        var bits: [String: UInt64] = [:]
         for (name, value) in members {
-            guard let number = value.double else { throw ValidationError("signal \(name): value must be a number") }
-            values[name] = number
+            if let number = value.double {
+                bits[name] = try database.rawBits(number, message: index, signal: name, physical: !raw)
+            } else if raw, let text = value.string, let exact = Int64(text).map({ UInt64(bitPattern: $0) }) ?? UInt64(text) {
+                bits[name] = exact  // raw integers beyond 2^53 travel as decimal strings to stay exact
+            } else {
+                throw ValidationError("signal \(name): value must be a number" + (raw ? " or a decimal string" : ""))
+            }
         }
-        var frame = try database.encode(message: index, values: values, physical: !raw)
+        var frame = try database.encode(message: index, rawBits: bits)
         if let seconds = request["t"]?.double { frame.timestamp = Int64((seconds * 1e6).rounded()) * 1000 }
         return frame
     }

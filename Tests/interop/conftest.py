@@ -1,0 +1,63 @@
+"""Shared helpers: the celldrift binary under test and the reference peers' view of a DBC."""
+import json
+import os
+import pathlib
+import subprocess
+
+import cantools
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHARED = (ROOT / ".." / "shared" / "data").resolve()
+CELLDRIFT = str((ROOT / os.environ.get("CELLDRIFT", ".build/debug/celldrift")).resolve())
+
+
+def run(*args, stdin=None, check=True):
+    """Runs celldrift; returns (stdout, stderr)."""
+    result = subprocess.run([CELLDRIFT, *map(str, args)], input=stdin, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"celldrift {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stderr}")
+    return result.stdout, result.stderr
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def load_reference(path):
+    """cantools' view of a DBC. cantools needs BS_/BU_ lines (the Kona DBC has none) and refuses the
+    Tesla DBC in strict mode (two messages have a signal past their length), so both get lenient handling."""
+    text = pathlib.Path(path).read_text(encoding="utf-8")
+    if "\nBU_:" not in text and not text.startswith("BU_:"):
+        first_message = text.index("\nBO_ ") + 1
+        text = text[:first_message] + "BS_:\n\nBU_:\n\n" + text[first_message:]
+    try:
+        database = cantools.database.load_string(text, "dbc", strict=True)
+    except cantools.database.errors.Error:
+        database = cantools.database.load_string(text, "dbc", strict=False)
+    repair_long_multiplexer_names(database)
+    return database
+
+
+def repair_long_multiplexer_names(database):
+    """cantools 45 renames a multiplexer to its SystemSignalLongSymbol but leaves its dependents pointing at
+    the 32-character short name, so it decodes none of their pages (Tesla 0x201 and others). Point them
+    at the long name, as the DBC means, so the comparison is against correct reference values."""
+    for message in database.messages:
+        names = {signal.name for signal in message.signals}
+        changed = False
+        for signal in message.signals:
+            parent = signal.multiplexer_signal
+            if parent and parent not in names:
+                matches = [name for name in names if name.startswith(parent) and len(parent) == 32]
+                assert len(matches) == 1, (message.name, signal.name, parent)
+                signal.multiplexer_signal = matches[0]
+                changed = True
+        if changed:
+            message.refresh()
+
+
+@pytest.fixture(scope="session")
+def celldrift():
+    assert os.access(CELLDRIFT, os.X_OK), f"build celldrift first: {CELLDRIFT}"
+    return CELLDRIFT
