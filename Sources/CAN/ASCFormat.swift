@@ -158,6 +158,19 @@ struct ASCParser: LineParser {
             return .invalid("expected \(length) data bytes")
         }
         frame.length = UInt8(length)
+        // Then message duration, bit count and Vector's flags: 0x1000 EDL (an FD frame), 0x10 remote.
+        // Logs from FD-capable interfaces carry classic frames on CANFD lines with EDL clear.
+        _ = scanner.token()
+        _ = scanner.token()
+        if let flagsToken = scanner.token(), let flags = ByteParse.hex(flagsToken), flags != 0 {
+            if flags & 0x1000 == 0 {
+                frame.flags.subtract([.fd, .bitRateSwitch, .errorStateIndicator])
+                if flags & 0x10 != 0 {
+                    frame.flags.insert(.remote)
+                    frame.length = UInt8(DataLengthCode.length(forDLC: Int(min(dlc, 8))) ?? 0)
+                }
+            }
+        }
         return .frame
     }
 }

@@ -31,9 +31,10 @@ public struct ASCWriter {
             let brs = frame.flags.contains(.bitRateSwitch) ? "1" : "0"
             let esi = frame.flags.contains(.errorStateIndicator) ? "1" : "0"
             let dlc = String(DataLengthCode.dlc(forLength: Int(frame.length)) ?? 15, radix: 16, uppercase: true)
-            // The trailing fields (duration, bit count, flags, CRC, bit timings) are not known from a frame: zero.
+            // Duration, bit count, CRC and bit timings are not known from a frame: zero. Flags: EDL, BRS, ESI.
+            let flags = 0x1000 | (brs == "1" ? 0x2000 : 0) | (esi == "1" ? 0x4000 : 0)
             return "\(pad)\(time) CANFD \(channel) \(direction) \(id) \(brs) \(esi) \(dlc) \(frame.length)\(data)"
-                + "        0    0     1000        0        0        0        0        0"
+                + "        0    0     \(String(flags, radix: 16))        0        0        0        0        0"
         }
         if frame.isRemote {
             return "\(pad)\(time) \(channel)  \(id)  \(direction)   r \(frame.length)"

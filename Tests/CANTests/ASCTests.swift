@@ -90,3 +90,19 @@ import Testing
         #expect(CivilTime(epochNanoseconds: 4_102_444_799_999_000_000).ascDate == "Thu Dec 31 23:59:59.999 2099")
     }
 }
+
+@Suite struct ASCFlagsTests {
+    @Test func canfdLinesCarryingClassicFramesFollowTheEDLFlag() throws {
+        let (frames, reports, _) = try readAll("""
+            base hex  timestamps absolute
+               0.100000 CANFD   1 Rx        123   0 0 2  2 0A 0B        0    0     0        0        0        0        0        0
+               0.200000 CANFD   1 Rx        124   0 0 3  0        0    0     10        0        0        0        0        0
+               0.300000 CANFD   1 Rx        125   1 0 0  0        0    0     3000        0        0        0        0        0
+
+            """)
+        #expect(reports.isEmpty)
+        #expect(frames[0].flags == [.fd] && frames[0].bytes == [0x0A, 0x0B])
+        #expect(frames[1].flags == [.remote] && frames[1].length == 3)
+        #expect(frames[2].flags == [.fd, .bitRateSwitch] && frames[2].length == 0)
+    }
+}
