@@ -1,56 +1,53 @@
-/// Flags of one CAN frame. Stored in one byte so a frame stays a plain value.
+/// Flags of one CAN frame. Stored in one byte so a frame stays a plain value. The flags are computed
+/// constants rather than stored statics so that testing one inlines to a bit test (no global accessor).
 public struct FrameFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// 29-bit identifier.
-    public static let extended = FrameFlags(rawValue: 1 << 0)
+    @inlinable public static var extended: FrameFlags { FrameFlags(rawValue: 1 << 0) }
     /// CAN FD frame (payload up to 64 bytes).
-    public static let fd = FrameFlags(rawValue: 1 << 1)
+    @inlinable public static var fd: FrameFlags { FrameFlags(rawValue: 1 << 1) }
     /// CAN FD bit rate switch.
-    public static let bitRateSwitch = FrameFlags(rawValue: 1 << 2)
+    @inlinable public static var bitRateSwitch: FrameFlags { FrameFlags(rawValue: 1 << 2) }
     /// CAN FD error state indicator.
-    public static let errorStateIndicator = FrameFlags(rawValue: 1 << 3)
+    @inlinable public static var errorStateIndicator: FrameFlags { FrameFlags(rawValue: 1 << 3) }
     /// Remote transmission request (classic CAN only).
-    public static let remote = FrameFlags(rawValue: 1 << 4)
+    @inlinable public static var remote: FrameFlags { FrameFlags(rawValue: 1 << 4) }
     /// Error frame; the id carries the error class bits as in SocketCAN.
-    public static let error = FrameFlags(rawValue: 1 << 5)
+    @inlinable public static var error: FrameFlags { FrameFlags(rawValue: 1 << 5) }
     /// Transmitted by the logger rather than received.
-    public static let transmit = FrameFlags(rawValue: 1 << 6)
+    @inlinable public static var transmit: FrameFlags { FrameFlags(rawValue: 1 << 6) }
 }
 
 /// Up to 64 payload bytes stored inline, so creating or copying a frame never touches the heap.
+/// Eight named words rather than a tuple: a concrete struct needs no runtime type metadata.
 public struct FramePayload: Sendable, Equatable {
-    @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    @usableFromInline var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+    @usableFromInline var w4: UInt64 = 0, w5: UInt64 = 0, w6: UInt64 = 0, w7: UInt64 = 0
 
-    @inlinable public init() { words = (0, 0, 0, 0, 0, 0, 0, 0) }
+    @inlinable public init() {}
 
     public static let capacity = 64
 
     @inlinable public subscript(index: Int) -> UInt8 {
         get {
             precondition(index >= 0 && index < 64, "payload index out of range")
-            return withUnsafeBytes(of: words) { $0[index] }
+            return withUnsafeBytes(of: self) { $0[index] }
         }
         set {
             precondition(index >= 0 && index < 64, "payload index out of range")
-            withUnsafeMutableBytes(of: &words) { $0[index] = newValue }
+            withUnsafeMutableBytes(of: &self) { $0[index] = newValue }
         }
     }
 
     /// Calls `body` with the 64 raw bytes (the unused tail is zero).
     @inlinable public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeBytes(of: words, body)
+        try withUnsafeBytes(of: self, body)
     }
 
     @inlinable public mutating func withMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeMutableBytes(of: &words, body)
-    }
-
-    public static func == (lhs: FramePayload, rhs: FramePayload) -> Bool {
-        lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2
-            && lhs.words.3 == rhs.words.3 && lhs.words.4 == rhs.words.4 && lhs.words.5 == rhs.words.5
-            && lhs.words.6 == rhs.words.6 && lhs.words.7 == rhs.words.7
+        try withUnsafeMutableBytes(of: &self, body)
     }
 }
 

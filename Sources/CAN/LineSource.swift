@@ -1,6 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Splits a stream into lines inside one fixed buffer: memory stays constant whatever the file size,
 /// and a line is handed out as a pointer into the buffer, valid until the next call.
-public final class LineSource {
+/// A struct, so a reading loop can keep it in a local (no exclusivity checks per line); whoever
+/// creates it calls `deallocate()` once.
+public struct LineSource {
     public struct Line {
         public let bytes: UnsafeBufferPointer<UInt8>
         /// 1-based line number in the file.
@@ -25,9 +31,9 @@ public final class LineSource {
         buffer = .allocate(capacity: capacity)
     }
 
-    deinit { buffer.deallocate() }
+    public func deallocate() { buffer.deallocate() }
 
-    public func next() throws(LogError) -> Line? {
+    public mutating func next() throws(LogError) -> Line? {
         while true {
             if let newline = indexOfNewline(from: start) {
                 let line = makeLine(from: start, to: newline, truncated: false)
@@ -51,15 +57,12 @@ public final class LineSource {
     }
 
     private func indexOfNewline(from index: Int) -> Int? {
-        var position = index
-        while position < end {
-            if buffer[position] == 0x0A { return position }
-            position += 1
-        }
-        return nil
+        guard index < end, let base = buffer.baseAddress,
+              let found = memchr(base + index, 0x0A, end - index) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
-    private func makeLine(from lower: Int, to upper: Int, truncated: Bool) -> Line {
+    private mutating func makeLine(from lower: Int, to upper: Int, truncated: Bool) -> Line {
         var upper = upper
         if upper > lower, buffer[upper - 1] == 0x0D { upper -= 1 }
         lineNumber += 1
@@ -67,7 +70,7 @@ public final class LineSource {
         return Line(bytes: slice, number: lineNumber, truncated: truncated)
     }
 
-    private func refill() throws(LogError) {
+    private mutating func refill() throws(LogError) {
         if start > 0 {
             let pending = end - start
             if pending > 0 {
@@ -81,7 +84,7 @@ public final class LineSource {
         if count == 0 { atEOF = true } else { end += count }
     }
 
-    private func discardUntilNewline() throws(LogError) {
+    private mutating func discardUntilNewline() throws(LogError) {
         start = 0
         end = 0
         while !atEOF {

@@ -1,153 +1,138 @@
 import CAN
 
-/// One signal reduced to what decoding needs: where to load a window of the payload, how far
-/// to shift it, and how to scale the result.
-public struct SignalPlan: Sendable {
-    public let index: Int
-    let byteOffset: Int
-    let shift: Int
-    public let length: Int
-    let mask: UInt64
-    let bigEndian: Bool
-    /// The bits fit in one 8-byte load at `byteOffset`; otherwise a 16-byte window is used.
-    let fitsOneWord: Bool
-    public let isSigned: Bool
-    public let valueType: SignalValueType
-    public let factor: Double
-    public let offset: Double
-    public let isIntegerScaled: Bool
-    /// Index (within the message) of the multiplexer signal this one depends on, or -1.
-    public let parent: Int
-    let rangeStart: Int
-    let rangeCount: Int
-
-    init(index: Int, signal: Signal, parent: Int, rangeStart: Int) {
-        self.index = index
-        let layout = BitLayout(startBit: signal.startBit, length: signal.length, byteOrder: signal.byteOrder)
-        let first = layout.firstLinearBit
-        let oneWordOffset = min(first / 8, 56)
-        fitsOneWord = first - oneWordOffset * 8 + signal.length <= 64
-        byteOffset = fitsOneWord ? oneWordOffset : min(first / 8, 48)
-        shift = first - byteOffset * 8
-        length = signal.length
-        mask = signal.length == 64 ? ~0 : (1 << UInt64(signal.length)) - 1
-        bigEndian = signal.byteOrder == .bigEndian
-        isSigned = signal.isSigned
-        valueType = signal.valueType
-        factor = signal.factor
-        offset = signal.offset
-        isIntegerScaled = signal.isIntegerScaled && signal.valueType == .integer
-        self.parent = parent
-        self.rangeStart = rangeStart
-        rangeCount = signal.multiplexerValues.count
-    }
-
-    /// Raw bits of the signal, sign-extended to 64 bits when signed.
-    @inline(__always)
-    func extract(_ bytes: UnsafeRawPointer) -> UInt64 {
-        var raw: UInt64
-        if fitsOneWord {
-            let word = bytes.loadUnaligned(fromByteOffset: byteOffset, as: UInt64.self)
-            if bigEndian {
-                raw = (UInt64(bigEndian: word) << UInt64(shift)) >> UInt64(64 - length)
-            } else {
-                raw = (UInt64(littleEndian: word) >> UInt64(shift)) & mask
-            }
-        } else {
-            let window = Self.loadWindow(bytes, byteOffset, bigEndian: bigEndian)
-            if bigEndian {
-                raw = UInt64(truncatingIfNeeded: (window << UInt128(shift)) >> UInt128(128 - length))
-            } else {
-                raw = UInt64(truncatingIfNeeded: window >> UInt128(shift)) & mask
-            }
-        }
-        if isSigned, length < 64 {
-            let unused = UInt64(64 - length)
-            raw = UInt64(bitPattern: Int64(bitPattern: raw << unused) >> Int64(unused))
-        }
-        return raw
-    }
-
-    /// Writes the low `length` bits of `raw` into the payload, leaving the other bits alone.
-    func insert(_ raw: UInt64, into bytes: UnsafeMutableRawPointer) {
-        let offset = min(byteOffset, 48)
-        let windowShift = shift + (byteOffset - offset) * 8
-        var window = Self.loadWindow(UnsafeRawPointer(bytes), offset, bigEndian: bigEndian)
-        let value = UInt128(raw & mask)
-        let fieldMask = UInt128(mask)
-        if bigEndian {
-            let position = UInt128(128 - windowShift - length)
-            window = (window & ~(fieldMask << position)) | (value << position)
-            let (high, low) = (UInt64(truncatingIfNeeded: window >> 64), UInt64(truncatingIfNeeded: window))
-            bytes.storeBytes(of: high.bigEndian, toByteOffset: offset, as: UInt64.self)
-            bytes.storeBytes(of: low.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
-        } else {
-            let position = UInt128(windowShift)
-            window = (window & ~(fieldMask << position)) | (value << position)
-            let (high, low) = (UInt64(truncatingIfNeeded: window >> 64), UInt64(truncatingIfNeeded: window))
-            bytes.storeBytes(of: low.littleEndian, toByteOffset: offset, as: UInt64.self)
-            bytes.storeBytes(of: high.littleEndian, toByteOffset: offset + 8, as: UInt64.self)
-        }
-    }
-
-    @inline(__always)
-    private static func loadWindow(_ bytes: UnsafeRawPointer, _ offset: Int, bigEndian: Bool) -> UInt128 {
-        let first = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-        let second = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
-        if bigEndian {
-            return UInt128(UInt64(bigEndian: first)) << 64 | UInt128(UInt64(bigEndian: second))
-        }
-        return UInt128(UInt64(littleEndian: second)) << 64 | UInt128(UInt64(littleEndian: first))
-    }
-
-    /// The raw value as a number (integer value, or the IEEE value of a float signal).
-    @inline(__always)
-    public func numericRaw(_ raw: UInt64) -> Double {
-        switch valueType {
-        case .integer: return isSigned ? Double(Int64(bitPattern: raw)) : Double(raw)
-        case .float32: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
-        case .float64: return Double(bitPattern: raw)
-        }
-    }
-
-    /// raw * factor + offset, the way cantools computes it.
-    @inline(__always)
-    public func physical(_ raw: UInt64) -> Double {
-        numericRaw(raw) * factor + offset
-    }
-}
-
-/// Per-message decode order and bounds.
+/// Per-message facts for users of a compiled database.
 public struct MessagePlan: Sendable {
     public let name: String
     public let id: UInt32
     public let isExtended: Bool
     public let length: Int
-    /// Position of this message's first signal in the flat signal array.
-    let firstSignal: Int
     public let signalCount: Int
-    /// Signal indices (within the message) in an order where every multiplexer precedes what it selects.
-    let order: [Int]
+}
+
+/// A list of signals decoded together (a message's always-present signals, or one multiplexer page
+/// with them). `start` indexes both `listMembers` (DBC order, what callers see) and `listGrouped` (the
+/// same signals grouped by how they are extracted, so each group's loop has no per-signal branch):
+/// Intel unsigned up to `intelUnsignedEnd`, Intel signed, Motorola unsigned, Motorola signed, then
+/// signals wider than one 8-byte window.
+struct SignalList: Sendable {
+    let start: Int32
+    let count: Int32
+    let intelUnsignedEnd: Int32
+    let intelSignedEnd: Int32
+    let motorolaUnsignedEnd: Int32
+    let motorolaSignedEnd: Int32
+}
+
+/// The hot-path view of a message: plain integers into the flat arrays, so reading it copies no references.
+struct MessageLayout: Sendable {
+    let length: Int32
+    let firstSignal: Int32
+    let signalCount: Int32
+    /// All signals, every multiplexer before what it selects (the general path).
+    let orderStart: Int32
+    /// Index into `lists` of the always-present signals (multiplexer included); -1 when the message
+    /// needs the general path (nested multiplexers, or pages too many to tabulate).
+    let baseList: Int32
+    /// Multiplexer whose raw value keys `pageKeys[pageStart..<pageStart+pageCount]`; each page's list
+    /// (in `pageLists`) holds the base signals plus the page's own, so a frame touches only those.
+    let pagedMultiplexer: Int32
+    let pageStart: Int32
+    let pageCount: Int32
+
+    init(length: Int, firstSignal: Int, signalCount: Int, orderStart: Int, baseList: Int,
+         pagedMultiplexer: Int, pageStart: Int, pageCount: Int) {
+        self.length = Int32(length)
+        self.firstSignal = Int32(firstSignal)
+        self.signalCount = Int32(signalCount)
+        self.orderStart = Int32(orderStart)
+        self.baseList = Int32(baseList)
+        self.pagedMultiplexer = Int32(pagedMultiplexer)
+        self.pageStart = Int32(pageStart)
+        self.pageCount = Int32(pageCount)
+    }
+}
+
+/// How a raw value becomes physical, in the hot table.
+struct Scale: Sendable {
+    enum Kind: UInt8 { case unsigned, signed, float32, float64 }
+    let factor: Double
+    let offset: Double
+    let kind: Kind
+
+    @inline(__always) func physical(_ raw: UInt64) -> Double {
+        let number: Double
+        switch kind {
+        case .unsigned: number = Double(raw)
+        case .signed: number = Double(Int64(bitPattern: raw))
+        case .float32: number = Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
+        case .float64: number = Double(bitPattern: raw)
+        }
+        return number * factor + offset
+    }
+}
+
+/// Raw copies of the tables the per-frame path reads: no reference counting, no bounds checks.
+/// Written once at start-up, read-only afterwards, owned and freed by `CompiledDatabase`.
+struct HotTables: @unchecked Sendable {
+    let fields: UnsafeMutableBufferPointer<BitField>
+    let scales: UnsafeMutableBufferPointer<Scale>
+    let layouts: UnsafeMutableBufferPointer<MessageLayout>
+    let lists: UnsafeMutableBufferPointer<SignalList>
+    let listMembers: UnsafeMutableBufferPointer<Int32>
+    let listGrouped: UnsafeMutableBufferPointer<Int32>
+    let pageKeys: UnsafeMutableBufferPointer<UInt64>
+    let pageLists: UnsafeMutableBufferPointer<Int32>
+    let standardLookup: UnsafeMutableBufferPointer<Int32>
+
+    static func copy<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
+        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
+        _ = buffer.initialize(from: array)
+        return buffer
+    }
+
+    func deallocate() {
+        fields.deallocate()
+        scales.deallocate()
+        layouts.deallocate()
+        lists.deallocate()
+        listMembers.deallocate()
+        listGrouped.deallocate()
+        pageKeys.deallocate()
+        pageLists.deallocate()
+        standardLookup.deallocate()
+    }
 }
 
 /// A DBC compiled once into flat decode plans. Immutable and shareable between threads; decoding
 /// with it (through `FrameDecoder`) allocates nothing.
 public final class CompiledDatabase: Sendable {
     public let database: Database
+    let hot: HotTables
     public let messages: [MessagePlan]
+    let layouts: [MessageLayout]
     let signals: [SignalPlan]
     let ranges: [ClosedRange<UInt64>]
+    let orderMembers: [Int32]
     let standardLookup: [Int32]
     let extendedIDs: [UInt32]
     let extendedLookup: [Int32]
     /// The largest number of signals in one message: the size of a decoder's scratch space.
     public let maximumSignalCount: Int
 
+    /// Pages of one multiplexer expanded from ranges beyond this many values use the general path.
+    static let pageTableLimit = 4096
+
     public init(_ database: Database) {
         self.database = database
         var messages: [MessagePlan] = []
+        var layouts: [MessageLayout] = []
         var signals: [SignalPlan] = []
         var ranges: [ClosedRange<UInt64>] = []
+        var orderMembers: [Int32] = []
+        var lists: [SignalList] = []
+        var listMembers: [Int32] = [], listGrouped: [Int32] = []
+        var pageKeys: [UInt64] = []
+        var pageLists: [Int32] = []
         var standard = [Int32](repeating: -1, count: 2048)
         var extended: [(UInt32, Int32)] = []
         for (messageIndex, message) in database.messages.enumerated() {
@@ -158,20 +143,92 @@ public final class CompiledDatabase: Sendable {
                 signals.append(SignalPlan(index: signalIndex, signal: signal, parent: parent, rangeStart: ranges.count))
                 ranges.append(contentsOf: signal.multiplexerValues)
             }
+            let orderStart = orderMembers.count
+            orderMembers += Self.decodeOrder(message, indexByName).map { Int32($0) }
+            var baseList = -1
+            var paged = -1
+            let pageStart = pageKeys.count
+            if let table = Self.pageTable(message, indexByName) {
+                let fields = signals[first...].map(\.bits)
+                func addList(_ members: [Int]) -> Int {
+                    let kinds = members.map { Self.extractionKind(fields[fields.startIndex + $0]) }
+                    let grouped = members.indices.sorted { (kinds[$0], $0) < (kinds[$1], $1) }.map { members[$0] }
+                    func end(_ kind: Int) -> Int32 { Int32(listMembers.count + kinds.filter { $0 <= kind }.count) }
+                    lists.append(SignalList(start: Int32(listMembers.count), count: Int32(members.count),
+                                            intelUnsignedEnd: end(0), intelSignedEnd: end(1),
+                                            motorolaUnsignedEnd: end(2), motorolaSignedEnd: end(3)))
+                    listMembers += members.map { Int32($0) }
+                    listGrouped += grouped.map { Int32($0) }
+                    return lists.count - 1
+                }
+                paged = table.multiplexer
+                baseList = addList(table.base)
+                for (key, members) in table.pages {
+                    pageKeys.append(key)
+                    pageLists.append(Int32(addList((table.base + members).sorted())))
+                }
+            }
+            layouts.append(MessageLayout(length: message.length, firstSignal: first, signalCount: message.signals.count,
+                                         orderStart: orderStart, baseList: baseList,
+                                         pagedMultiplexer: paged, pageStart: pageStart, pageCount: pageKeys.count - pageStart))
             messages.append(MessagePlan(name: message.name, id: message.id, isExtended: message.isExtended,
-                                        length: message.length, firstSignal: first, signalCount: message.signals.count,
-                                        order: Self.decodeOrder(message, indexByName)))
+                                        length: message.length, signalCount: message.signals.count))
             if message.isExtended { extended.append((message.id, Int32(messageIndex))) }
             else { standard[Int(message.id)] = Int32(messageIndex) }
         }
         extended.sort { $0.0 < $1.0 }
         self.messages = messages
+        self.layouts = layouts
         self.signals = signals
         self.ranges = ranges
+        self.orderMembers = orderMembers
         standardLookup = standard
         extendedIDs = extended.map(\.0)
         extendedLookup = extended.map(\.1)
         maximumSignalCount = messages.map(\.signalCount).max() ?? 0
+        hot = HotTables(
+            fields: HotTables.copy(signals.map(\.bits)),
+            scales: HotTables.copy(signals.map { plan in
+                let kind: Scale.Kind = switch plan.valueType {
+                case .integer: plan.isSigned ? .signed : .unsigned
+                case .float32: .float32
+                case .float64: .float64
+                }
+                return Scale(factor: plan.factor, offset: plan.offset, kind: kind)
+            }),
+            layouts: HotTables.copy(layouts), lists: HotTables.copy(lists), listMembers: HotTables.copy(listMembers),
+            listGrouped: HotTables.copy(listGrouped), pageKeys: HotTables.copy(pageKeys), pageLists: HotTables.copy(pageLists),
+            standardLookup: HotTables.copy(standard))
+    }
+
+    deinit { hot.deallocate() }
+
+    /// 0 Intel unsigned, 1 Intel signed, 2 Motorola unsigned, 3 Motorola signed, 4 wider than one word.
+    static func extractionKind(_ field: BitField) -> Int {
+        guard field.flags & BitField.oneWord != 0 else { return 4 }
+        return (field.flags & BitField.bigEndian != 0 ? 2 : 0) + (field.flags & BitField.signed != 0 ? 1 : 0)
+    }
+
+    /// For a message with no multiplexer or exactly one, not itself multiplexed: the signals that are
+    /// always decoded (multiplexer first) and, per raw multiplexer value, the signals it selects.
+    private static func pageTable(_ message: Message, _ indexByName: [String: Int])
+        -> (multiplexer: Int, base: [Int], pages: [(UInt64, [Int])])? {
+        let multiplexers = message.signals.indices.filter { message.signals[$0].isMultiplexer }
+        guard multiplexers.count <= 1 else { return nil }
+        guard let multiplexer = multiplexers.first else { return (-1, Array(message.signals.indices), []) }
+        guard message.signals[multiplexer].multiplexerName == nil else { return nil }
+        var base: [Int] = []
+        var pages: [UInt64: [Int]] = [:]
+        var expanded = 0
+        for (index, signal) in message.signals.enumerated() where index != multiplexer {
+            guard signal.multiplexerName != nil else { base.append(index); continue }
+            for range in signal.multiplexerValues {
+                expanded += Int(min(range.upperBound - range.lowerBound, UInt64(pageTableLimit))) + 1
+                guard expanded <= pageTableLimit else { return nil }
+                for value in range { pages[value, default: []].append(index) }
+            }
+        }
+        return (multiplexer, ([multiplexer] + base).sorted(), pages.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 
     public convenience init(path: String) throws(DBCError) {
@@ -212,7 +269,13 @@ public final class CompiledDatabase: Sendable {
 
     /// The plan of signal `signal` of message `message`.
     @inline(__always)
-    public func plan(message: Int, signal: Int) -> SignalPlan { signals[messages[message].firstSignal + signal] }
+    public func plan(message: Int, signal: Int) -> SignalPlan { signals[Int(layouts[message].firstSignal) + signal] }
+
+    /// Signal indices of a message in decode order (every multiplexer before what it selects).
+    func decodeOrder(message: Int) -> ArraySlice<Int32> {
+        let layout = layouts[message]
+        return orderMembers[Int(layout.orderStart)..<Int(layout.orderStart + layout.signalCount)]
+    }
 
     public func signal(message: Int, signal: Int) -> Signal { database.messages[message].signals[signal] }
 

@@ -12,55 +12,165 @@ public final class FrameDecoder {
     }
 
     public let database: CompiledDatabase
+    private let hot: HotTables
     private let raw: UnsafeMutablePointer<UInt64>
-    private let active: UnsafeMutablePointer<Bool>
+    /// Present signals of multiplexer-free and single-multiplexer messages are the compiled member
+    /// list itself; only the general path writes its own list here.
+    private let present: UnsafeMutablePointer<Int32>
+    /// Counters live behind a pointer: writing a class's stored property costs a runtime exclusivity check.
+    private let state: UnsafeMutablePointer<State>
+    private let capacity: Int
+
+    private struct State {
+        var presentList: UnsafePointer<Int32>?
+        var presentCount = 0
+        var messageIndex = -1
+        var firstSignal = 0
+    }
+
+    /// Number of signals the last frame's multiplexer values selected.
+    public var presentCount: Int { state.pointee.presentCount }
     /// The message of the last successful decode.
-    public private(set) var messageIndex = -1
+    public var messageIndex: Int { state.pointee.messageIndex }
 
     public init(_ database: CompiledDatabase) {
         self.database = database
-        let capacity = max(database.maximumSignalCount, 1)
+        hot = database.hot
+        capacity = max(database.maximumSignalCount, 1)
         raw = .allocate(capacity: capacity)
         raw.initialize(repeating: 0, count: capacity)
-        active = .allocate(capacity: capacity)
-        active.initialize(repeating: false, count: capacity)
+        present = .allocate(capacity: capacity)
+        present.initialize(repeating: 0, count: capacity)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State())
     }
 
     deinit {
         raw.deallocate()
-        active.deallocate()
+        present.deallocate()
+        state.deallocate()
     }
 
     public func decode(_ frame: borrowing CANFrame) -> Outcome {
-        guard !frame.isError, !frame.isRemote,
-              let index = database.messageIndex(id: frame.id, extended: frame.isExtended) else { return .unknownID }
-        let message = database.messages[index]
-        guard frame.dataLength >= message.length else { return .shortPayload(index) }
-        messageIndex = index
-        frame.payload.withBytes { bytes in
-            let base = bytes.baseAddress!
-            database.signals.withUnsafeBufferPointer { signals in
-                message.order.withUnsafeBufferPointer { order in
-                    for signalIndex in order {
-                        let plan = signals[message.firstSignal + signalIndex]
-                        if plan.parent >= 0, !(active[plan.parent] && database.selects(plan, raw[plan.parent])) {
-                            active[signalIndex] = false
-                            continue
-                        }
-                        raw[signalIndex] = plan.extract(base)
-                        active[signalIndex] = true
-                    }
-                }
-            }
+        guard !frame.isError, !frame.isRemote else { return .unknownID }
+        let index: Int
+        if frame.isExtended {
+            guard let found = database.messageIndex(id: frame.id, extended: true) else { return .unknownID }
+            index = found
+        } else {
+            guard frame.id < 2048, hot.standardLookup[Int(frame.id)] >= 0 else { return .unknownID }
+            index = Int(hot.standardLookup[Int(frame.id)])
         }
+        let layout = hot.layouts[index]
+        guard frame.dataLength >= Int(layout.length) else { return .shortPayload(index) }
+        let (list, count) = withUnsafeBytes(of: frame.payload) { bytes in
+            if layout.baseList >= 0 { return decodeTabulated(layout, bytes.baseAddress!) }
+            return decodeGeneral(index, layout, bytes.baseAddress!)
+        }
+        state.pointee = State(presentList: list, presentCount: count, messageIndex: index, firstSignal: Int(layout.firstSignal))
         return .decoded(index)
+    }
+
+    /// The base list, or the list of the page the multiplexer's raw value selects.
+    @inline(__always)
+    private func decodeTabulated(_ layout: MessageLayout, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
+        let fields = hot.fields.baseAddress! + Int(layout.firstSignal)
+        var list = Int(layout.baseList)
+        if layout.pagedMultiplexer >= 0 {
+            let key = fields[Int(layout.pagedMultiplexer)].extract(bytes)
+            let keys = hot.pageKeys.baseAddress!
+            var low = Int(layout.pageStart)
+            let end = Int(layout.pageStart + layout.pageCount)
+            var high = end
+            while low < high {
+                let middle = (low + high) >> 1
+                if keys[middle] < key { low = middle + 1 } else { high = middle }
+            }
+            if low < end, keys[low] == key { list = Int(hot.pageLists[low]) }
+        }
+        return decodeList(hot.lists[list], fields, bytes)
+    }
+
+    /// One loop per extraction kind, so no loop branches on byte order or sign per signal.
+    @inline(__always)
+    private func decodeList(_ list: SignalList, _ fields: UnsafeMutablePointer<BitField>,
+                            _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
+        let grouped = hot.listGrouped.baseAddress!
+        var position = Int(list.start)
+        @inline(__always) func word(_ field: BitField) -> UInt64 {
+            UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(field.byteOffset), as: UInt64.self))
+        }
+        while position < Int(list.intelUnsignedEnd) {
+            let signal = Int(grouped[position])
+            let field = fields[signal]
+            raw[signal] = (word(field) << UInt64(field.leftShift)) >> UInt64(field.rightShift)
+            position += 1
+        }
+        while position < Int(list.intelSignedEnd) {
+            let signal = Int(grouped[position])
+            let field = fields[signal]
+            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field) << UInt64(field.leftShift)) >> Int64(field.rightShift))
+            position += 1
+        }
+        while position < Int(list.motorolaUnsignedEnd) {
+            let signal = Int(grouped[position])
+            let field = fields[signal]
+            raw[signal] = (word(field).byteSwapped << UInt64(field.leftShift)) >> UInt64(field.rightShift)
+            position += 1
+        }
+        while position < Int(list.motorolaSignedEnd) {
+            let signal = Int(grouped[position])
+            let field = fields[signal]
+            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field).byteSwapped << UInt64(field.leftShift)) >> Int64(field.rightShift))
+            position += 1
+        }
+        let end = Int(list.start + list.count)
+        while position < end {
+            let signal = Int(grouped[position])
+            raw[signal] = fields[signal].extract(bytes)
+            position += 1
+        }
+        return (UnsafePointer(hot.listMembers.baseAddress! + Int(list.start)), Int(list.count))
+    }
+
+    private func decodeGeneral(_ index: Int, _ layout: MessageLayout, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
+        var count = 0
+        func isDecoded(_ signal: Int) -> Bool {
+            (0..<count).contains { present[$0] == Int32(signal) }
+        }
+        for member in database.decodeOrder(message: index) {
+            let signal = Int(member)
+            let plan = database.signals[Int(layout.firstSignal) + signal]
+            if plan.parent >= 0, !(isDecoded(plan.parent) && database.selects(plan, raw[plan.parent])) {
+                continue
+            }
+            raw[signal] = plan.extract(bytes)
+            present[count] = member
+            count += 1
+        }
+        // Decode order puts multiplexers first; present signals are listed in DBC order.
+        for position in 1..<max(count, 1) {
+            let value = present[position]
+            var slot = position
+            while slot > 0, present[slot - 1] > value {
+                present[slot] = present[slot - 1]
+                slot -= 1
+            }
+            present[slot] = value
+        }
+        return (UnsafePointer(present), count)
     }
 
     /// Signals in the last decoded message.
     public var signalCount: Int { messageIndex >= 0 ? database.messages[messageIndex].signalCount : 0 }
 
-    /// Whether the frame's multiplexer values selected this signal.
-    @inline(__always) public func isPresent(_ signal: Int) -> Bool { active[signal] }
+    /// The `position`-th present signal of the last frame, in DBC order.
+    @inline(__always) public func presentSignal(_ position: Int) -> Int { Int(state.pointee.presentList![position]) }
+
+    /// Whether the frame's multiplexer values selected this signal (a search of the present few).
+    public func isPresent(_ signal: Int) -> Bool {
+        (0..<presentCount).contains { presentSignal($0) == signal }
+    }
 
     /// Raw bits of a signal (sign-extended for signed integers; the IEEE bits for float signals).
     @inline(__always) public func rawBits(_ signal: Int) -> UInt64 { raw[signal] }
@@ -70,7 +180,9 @@ public final class FrameDecoder {
     }
 
     /// raw * factor + offset.
-    @inline(__always) public func physical(_ signal: Int) -> Double { plan(signal).physical(raw[signal]) }
+    @inline(__always) public func physical(_ signal: Int) -> Double {
+        hot.scales[state.pointee.firstSignal + signal].physical(raw[signal])
+    }
 
     /// The value table name of the raw value, if the DBC has one.
     public func choice(_ signal: Int) -> String? {
@@ -120,7 +232,8 @@ extension CompiledDatabase {
         var active = [Bool](repeating: false, count: message.signalCount)
         var frame = CANFrame(id: message.id, flags: message.isExtended ? [.extended] : [], length: UInt8(message.length))
         if definition.isFD { frame.flags.insert(.fd) }
-        for signalIndex in message.order {
+        for member in decodeOrder(message: index) {
+            let signalIndex = Int(member)
             let plan = plan(message: index, signal: signalIndex)
             // Multiplexer pages compare the sign-extended raw value, as decoding does.
             if plan.parent >= 0, !(active[plan.parent] && selects(plan, rawValues[plan.parent])) { continue }

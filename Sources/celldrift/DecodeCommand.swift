@@ -45,11 +45,12 @@ struct DecodeCommand: ParsableCommand {
         let writer = DecodedFrameWriter(database: database, mode: raw ? .raw : choices ? .choices : .physical)
         let output = OutputBuffer(fd: 1)
         var decoded = 0, unknown = 0, short = 0
+        let printing = !countOnly  // a local: reading the option's wrapper per frame costs a metadata lookup
         let invalid = try forEachFrame(in: logs, format: format) { frame in
             switch decoder.decode(frame) {
             case .decoded:
                 decoded += 1
-                if !countOnly { writer.write(frame, decoder, to: output) }
+                if printing { writer.write(frame, decoder, to: output) }
             case .unknownID: unknown += 1
             case .shortPayload: short += 1
             }

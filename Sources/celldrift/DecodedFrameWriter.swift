@@ -38,7 +38,8 @@ final class DecodedFrameWriter {
         output.append(", \"signals\": {" as StaticString)
         var first = true
         let texts = signals[message]
-        for index in 0..<decoder.signalCount where decoder.isPresent(index) {
+        for position in 0..<decoder.presentCount {
+            let index = decoder.presentSignal(position)
             if !first { output.append(", " as StaticString) }
             first = false
             output.append(texts[index].key)

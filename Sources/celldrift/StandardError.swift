@@ -18,10 +18,9 @@ extension LogFormat: ExpressibleByArgument {}
 /// Bad lines are reported once each on standard error. Returns the invalid-line count.
 func forEachFrame(in logs: [String], format: LogFormat?, _ body: (inout CANFrame) -> Void) throws -> Int {
     var invalid = 0
-    var frame = CANFrame(id: 0)
     for path in logs.isEmpty ? ["-"] : logs {
         let reader = try LogReader(path: path, format: format, report: StandardError.line)
-        while try reader.next(into: &frame) { body(&frame) }
+        try reader.forEach(body)
         invalid += reader.invalidLines
     }
     return invalid
