@@ -55,6 +55,14 @@ public enum ByteParse {
         }
     }
 
+    /// The value of a hex digit, or a value of 16 or more when it is not one (branch-light, for loops
+    /// that validate a whole run at once).
+    @inline(__always) public static func nibble(_ byte: UInt8) -> UInt8 {
+        let digit = byte &- 0x30
+        let letter = (byte | 0x20) &- 0x61
+        return digit < 10 ? digit : (letter < 6 ? letter &+ 10 : 0xFF)
+    }
+
     public static func hex(_ token: UnsafeBufferPointer<UInt8>) -> UInt64? {
         guard !token.isEmpty, token.count <= 16 else { return nil }
         var value: UInt64 = 0

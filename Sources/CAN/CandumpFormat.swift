@@ -83,11 +83,38 @@ struct CandumpParser: LineParser {
 
     /// Hex byte pairs with optional '.' separators; returns the count, or nil on a bad digit or odd nibble.
     private static func dataBytes(_ cursor: inout ByteScanner, limit: Int, into payload: inout FramePayload) -> Int? {
+        var end = cursor.position
+        var separated = false
+        while end < cursor.bytes.count, cursor.bytes[end] != UInt8(ascii: "_") {
+            separated = separated || cursor.bytes[end] == UInt8(ascii: ".")
+            end += 1
+        }
+        let digits = end - cursor.position
+        if !separated {
+            // The common case: an even run of hex digits, decoded pairwise, validated once at the end.
+            guard digits & 1 == 0, digits / 2 <= limit else { return nil }
+            let count = digits / 2
+            var invalid: UInt8 = 0
+            let start = cursor.position
+            payload.withMutableBytes { out in
+                for index in 0..<count {
+                    let high = ByteParse.nibble(cursor.bytes[start + 2 * index])
+                    let low = ByteParse.nibble(cursor.bytes[start + 2 * index + 1])
+                    invalid |= high | low
+                    out[index] = high &<< 4 | low
+                }
+            }
+            guard invalid < 16 else { return nil }
+            cursor.position = end
+            return count
+        }
         var count = 0
-        while let byte = cursor.current, byte != UInt8(ascii: "_") {
+        while cursor.position < end {
+            let byte = cursor.bytes[cursor.position]
             if byte == UInt8(ascii: ".") { cursor.position += 1; continue }
-            guard count < limit, let high = ByteParse.hexDigit(byte), cursor.position + 1 < cursor.bytes.count,
-                  let low = ByteParse.hexDigit(cursor.bytes[cursor.position + 1]) else { return nil }
+            guard count < limit, cursor.position + 1 < end else { return nil }
+            let high = ByteParse.nibble(byte), low = ByteParse.nibble(cursor.bytes[cursor.position + 1])
+            guard high | low < 16 else { return nil }
             payload[count] = high << 4 | low
             count += 1
             cursor.position += 2

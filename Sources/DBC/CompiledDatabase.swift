@@ -38,9 +38,12 @@ struct MessageLayout: Sendable {
     let pagedMultiplexer: Int32
     let pageStart: Int32
     let pageCount: Int32
+    /// Multiplexer values below 1024 index `pageDirect[directStart + value]` instead (list, or -1).
+    let directStart: Int32
+    let directCount: Int32
 
     init(length: Int, firstSignal: Int, signalCount: Int, orderStart: Int, baseList: Int,
-         pagedMultiplexer: Int, pageStart: Int, pageCount: Int) {
+         pagedMultiplexer: Int, pageStart: Int, pageCount: Int, directStart: Int, directCount: Int) {
         self.length = Int32(length)
         self.firstSignal = Int32(firstSignal)
         self.signalCount = Int32(signalCount)
@@ -49,6 +52,8 @@ struct MessageLayout: Sendable {
         self.pagedMultiplexer = Int32(pagedMultiplexer)
         self.pageStart = Int32(pageStart)
         self.pageCount = Int32(pageCount)
+        self.directStart = Int32(directStart)
+        self.directCount = Int32(directCount)
     }
 }
 
@@ -82,6 +87,7 @@ struct HotTables: @unchecked Sendable {
     let listGrouped: UnsafeMutableBufferPointer<Int32>
     let pageKeys: UnsafeMutableBufferPointer<UInt64>
     let pageLists: UnsafeMutableBufferPointer<Int32>
+    let pageDirect: UnsafeMutableBufferPointer<Int32>
     let standardLookup: UnsafeMutableBufferPointer<Int32>
 
     static func copy<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
@@ -99,6 +105,7 @@ struct HotTables: @unchecked Sendable {
         listGrouped.deallocate()
         pageKeys.deallocate()
         pageLists.deallocate()
+        pageDirect.deallocate()
         standardLookup.deallocate()
     }
 }
@@ -133,6 +140,7 @@ public final class CompiledDatabase: Sendable {
         var listMembers: [Int32] = [], listGrouped: [Int32] = []
         var pageKeys: [UInt64] = []
         var pageLists: [Int32] = []
+        var pageDirect: [Int32] = []
         var standard = [Int32](repeating: -1, count: 2048)
         var extended: [(UInt32, Int32)] = []
         for (messageIndex, message) in database.messages.enumerated() {
@@ -148,6 +156,7 @@ public final class CompiledDatabase: Sendable {
             var baseList = -1
             var paged = -1
             let pageStart = pageKeys.count
+            let directStart = pageDirect.count
             if let table = Self.pageTable(message, indexByName) {
                 let fields = signals[first...].map(\.bits)
                 func addList(_ members: [Int]) -> Int {
@@ -167,10 +176,17 @@ public final class CompiledDatabase: Sendable {
                     pageKeys.append(key)
                     pageLists.append(Int32(addList((table.base + members).sorted())))
                 }
+                if let largest = table.pages.last?.0, largest < 1024 {
+                    pageDirect += [Int32](repeating: -1, count: Int(largest) + 1)
+                    for (offset, key) in pageKeys[pageStart...].enumerated() {
+                        pageDirect[directStart + Int(key)] = pageLists[pageStart + offset]
+                    }
+                }
             }
             layouts.append(MessageLayout(length: message.length, firstSignal: first, signalCount: message.signals.count,
                                          orderStart: orderStart, baseList: baseList,
-                                         pagedMultiplexer: paged, pageStart: pageStart, pageCount: pageKeys.count - pageStart))
+                                         pagedMultiplexer: paged, pageStart: pageStart, pageCount: pageKeys.count - pageStart,
+                                         directStart: directStart, directCount: pageDirect.count - directStart))
             messages.append(MessagePlan(name: message.name, id: message.id, isExtended: message.isExtended,
                                         length: message.length, signalCount: message.signals.count))
             if message.isExtended { extended.append((message.id, Int32(messageIndex))) }
@@ -198,6 +214,7 @@ public final class CompiledDatabase: Sendable {
             }),
             layouts: HotTables.copy(layouts), lists: HotTables.copy(lists), listMembers: HotTables.copy(listMembers),
             listGrouped: HotTables.copy(listGrouped), pageKeys: HotTables.copy(pageKeys), pageLists: HotTables.copy(pageLists),
+            pageDirect: HotTables.copy(pageDirect),
             standardLookup: HotTables.copy(standard))
     }
 

@@ -20,6 +20,7 @@ public final class FrameDecoder {
     /// Counters live behind a pointer: writing a class's stored property costs a runtime exclusivity check.
     private let state: UnsafeMutablePointer<State>
     private let capacity: Int
+    private let payloadOffset = MemoryLayout<CANFrame>.offset(of: \CANFrame.payload)!
 
     private struct State {
         var presentList: UnsafePointer<Int32>?
@@ -63,9 +64,11 @@ public final class FrameDecoder {
         }
         let layout = hot.layouts[index]
         guard frame.dataLength >= Int(layout.length) else { return .shortPayload(index) }
-        let (list, count) = withUnsafeBytes(of: frame.payload) { bytes in
-            if layout.baseList >= 0 { return decodeTabulated(layout, bytes.baseAddress!) }
-            return decodeGeneral(index, layout, bytes.baseAddress!)
+        // A borrowed frame is already in memory: read its payload in place rather than copying 64 bytes.
+        let (list, count) = withUnsafePointer(to: frame) { pointer in
+            let bytes = UnsafeRawPointer(pointer) + payloadOffset
+            if layout.baseList >= 0 { return decodeTabulated(layout, bytes) }
+            return decodeGeneral(index, layout, bytes)
         }
         state.pointee = State(presentList: list, presentCount: count, messageIndex: index, firstSignal: Int(layout.firstSignal))
         return .decoded(index)
@@ -78,6 +81,10 @@ public final class FrameDecoder {
         var list = Int(layout.baseList)
         if layout.pagedMultiplexer >= 0 {
             let key = fields[Int(layout.pagedMultiplexer)].extract(bytes)
+            if key < UInt64(layout.directCount) {
+                let direct = hot.pageDirect[Int(layout.directStart) + Int(key)]
+                return decodeList(hot.lists[direct >= 0 ? Int(direct) : list], fields, bytes)
+            }
             let keys = hot.pageKeys.baseAddress!
             var low = Int(layout.pageStart)
             let end = Int(layout.pageStart + layout.pageCount)
@@ -91,7 +98,8 @@ public final class FrameDecoder {
         return decodeList(hot.lists[list], fields, bytes)
     }
 
-    /// One loop per extraction kind, so no loop branches on byte order or sign per signal.
+    /// One loop per extraction kind, so no loop branches on byte order or sign per signal. Shift
+    /// amounts are below 64 by construction, so masking shifts (one instruction each) are exact.
     @inline(__always)
     private func decodeList(_ list: SignalList, _ fields: UnsafeMutablePointer<BitField>,
                             _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
@@ -103,25 +111,25 @@ public final class FrameDecoder {
         while position < Int(list.intelUnsignedEnd) {
             let signal = Int(grouped[position])
             let field = fields[signal]
-            raw[signal] = (word(field) << UInt64(field.leftShift)) >> UInt64(field.rightShift)
+            raw[signal] = (word(field) &<< UInt64(field.leftShift)) &>> UInt64(field.rightShift)
             position += 1
         }
         while position < Int(list.intelSignedEnd) {
             let signal = Int(grouped[position])
             let field = fields[signal]
-            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field) << UInt64(field.leftShift)) >> Int64(field.rightShift))
+            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field) &<< UInt64(field.leftShift)) &>> Int64(field.rightShift))
             position += 1
         }
         while position < Int(list.motorolaUnsignedEnd) {
             let signal = Int(grouped[position])
             let field = fields[signal]
-            raw[signal] = (word(field).byteSwapped << UInt64(field.leftShift)) >> UInt64(field.rightShift)
+            raw[signal] = (word(field).byteSwapped &<< UInt64(field.leftShift)) &>> UInt64(field.rightShift)
             position += 1
         }
         while position < Int(list.motorolaSignedEnd) {
             let signal = Int(grouped[position])
             let field = fields[signal]
-            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field).byteSwapped << UInt64(field.leftShift)) >> Int64(field.rightShift))
+            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field).byteSwapped &<< UInt64(field.leftShift)) &>> Int64(field.rightShift))
             position += 1
         }
         let end = Int(list.start + list.count)

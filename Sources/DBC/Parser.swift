@@ -13,6 +13,9 @@ public struct DBCParser {
     /// Vector keeps names over 32 characters in attributes: (message id, short signal name or nil for the message, full name).
     var longNames: [(id: UInt64, signal: String?, name: String)] = []
     private var unusableSignal: String?
+    /// Lookups by id and by signal name, so comments and value tables of big files resolve in linear time.
+    private var messageByID: [UInt64: Int] = [:]
+    private var signalsByName: [[String: Int]] = []
 
     static let topLevelKeywords: Set<String> = [
         "VERSION", "NS_", "BS_", "BU_", "BO_", "SG_", "CM_", "BA_DEF_", "BA_", "VAL_", "VAL_TABLE_", "BA_DEF_DEF_",
@@ -186,9 +189,10 @@ public struct DBCParser {
         }
         var message = Message(id: id, isExtended: extended, name: name, length: Int(length), senders: senders,
                               signals: [], line: keyword.line)
+        var byName: [String: Int] = [:]
         while current.isIdentifier("SG_") {
             let signal = try parseSignal(in: message)
-            guard message.signal(named: signal.name) == nil else {
+            guard byName.updateValue(message.signals.count, forKey: signal.name) == nil else {
                 throw failure("signal \(signal.name) appears twice in message \(name)", at: tokens[position - 1])
             }
             message.signals.append(signal)
@@ -201,9 +205,11 @@ public struct DBCParser {
             unusableSignal = nil
             return
         }
-        if let other = database.message(id: id, extended: extended) {
-            throw failure("message id \(rawID) is used by \(other.name) and \(name)", at: keyword)
+        if let other = messageIndex(rawID) {
+            throw failure("message id \(rawID) is used by \(database.messages[other].name) and \(name)", at: keyword)
         }
+        messageByID[rawID & 0x9FFF_FFFF] = database.messages.count
+        signalsByName.append(byName)
         database.messages.append(message)
     }
 
@@ -277,10 +283,11 @@ public struct DBCParser {
         !text.contains(".") && !text.contains("e") && !text.contains("E")
     }
 
-    private func messageIndex(_ rawID: UInt64) -> Int? {
-        let extended = rawID & 0x8000_0000 != 0
-        let id = UInt32(truncatingIfNeeded: rawID & 0x1FFF_FFFF)
-        return database.messages.firstIndex { $0.id == id && $0.isExtended == extended }
+    private func messageIndex(_ rawID: UInt64) -> Int? { messageByID[rawID & 0x9FFF_FFFF] }
+
+    private func signalIndex(_ rawID: UInt64, _ name: String) -> (message: Int, signal: Int)? {
+        guard let message = messageIndex(rawID), let signal = signalsByName[message][name] else { return nil }
+        return (message, signal)
     }
 
     private mutating func warn(_ message: String, at token: Token, about id: UInt64? = nil) {
@@ -307,7 +314,7 @@ public struct DBCParser {
                 let id = try unsigned("a message id")
                 let name = try identifier("a signal name")
                 let text = try string("the comment text")
-                if let index = messageIndex(id), let signal = database.messages[index].signals.firstIndex(where: { $0.name == name }) {
+                if let (index, signal) = signalIndex(id, name) {
                     database.messages[index].signals[signal].comment = text
                 } else {
                     warn("comment for unknown signal \(id) \(name) ignored", at: target, about: id)
@@ -343,7 +350,7 @@ public struct DBCParser {
         let id = try unsigned("a message id")
         let name = try identifier("a signal name")
         let pairs = try valuePairs()
-        if let index = messageIndex(id), let signal = database.messages[index].signals.firstIndex(where: { $0.name == name }) {
+        if let (index, signal) = signalIndex(id, name) {
             database.messages[index].signals[signal].choices = pairs
         } else {
             warn("VAL_ for unknown signal \(id) \(name) ignored", at: keyword, about: id)

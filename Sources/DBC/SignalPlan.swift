@@ -38,10 +38,10 @@ struct BitField: Sendable {
     func extract(_ bytes: UnsafeRawPointer) -> UInt64 {
         if flags & Self.oneWord != 0 {
             let loaded = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(byteOffset), as: UInt64.self))
-            let word = (flags & Self.bigEndian != 0 ? loaded.byteSwapped : loaded) << UInt64(leftShift)
+            let word = (flags & Self.bigEndian != 0 ? loaded.byteSwapped : loaded) &<< UInt64(leftShift)
             return flags & Self.signed != 0
-                ? UInt64(bitPattern: Int64(bitPattern: word) >> Int64(rightShift))
-                : word >> UInt64(rightShift)
+                ? UInt64(bitPattern: Int64(bitPattern: word) &>> Int64(rightShift))
+                : word &>> UInt64(rightShift)
         }
         return extractWide(bytes)
     }
