@@ -10,6 +10,7 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v gzip >/dev/null || need+=(gzip)
+command -v bc >/dev/null || need+=(bc)
 
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

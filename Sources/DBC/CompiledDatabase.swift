@@ -59,21 +59,11 @@ struct MessageLayout: Sendable {
 
 /// How a raw value becomes physical, in the hot table.
 struct Scale: Sendable {
-    enum Kind: UInt8 { case unsigned, signed, float32, float64 }
     let factor: Double
     let offset: Double
-    let kind: Kind
+    let numeric: SignalNumeric
 
-    @inline(__always) func physical(_ raw: UInt64) -> Double {
-        let number: Double
-        switch kind {
-        case .unsigned: number = Double(raw)
-        case .signed: number = Double(Int64(bitPattern: raw))
-        case .float32: number = Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
-        case .float64: number = Double(bitPattern: raw)
-        }
-        return number * factor + offset
-    }
+    @inline(__always) func physical(_ raw: UInt64) -> Double { numeric.value(raw) * factor + offset }
 }
 
 /// Raw copies of the tables the per-frame path reads: no reference counting, no bounds checks.
@@ -204,14 +194,7 @@ public final class CompiledDatabase: Sendable {
         maximumSignalCount = messages.map(\.signalCount).max() ?? 0
         hot = HotTables(
             fields: HotTables.copy(signals.map(\.bits)),
-            scales: HotTables.copy(signals.map { plan in
-                let kind: Scale.Kind = switch plan.valueType {
-                case .integer: plan.isSigned ? .signed : .unsigned
-                case .float32: .float32
-                case .float64: .float64
-                }
-                return Scale(factor: plan.factor, offset: plan.offset, kind: kind)
-            }),
+            scales: HotTables.copy(signals.map { Scale(factor: $0.factor, offset: $0.offset, numeric: $0.numeric) }),
             layouts: HotTables.copy(layouts), lists: HotTables.copy(lists), listMembers: HotTables.copy(listMembers),
             listGrouped: HotTables.copy(listGrouped), pageKeys: HotTables.copy(pageKeys), pageLists: HotTables.copy(pageLists),
             pageDirect: HotTables.copy(pageDirect),

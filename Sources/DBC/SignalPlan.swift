@@ -95,6 +95,20 @@ struct BitField: Sendable {
     }
 }
 
+/// How a signal's raw bits read as a number.
+public enum SignalNumeric: UInt8, Sendable {
+    case unsigned, signed, float32, float64
+
+    @inline(__always) public func value(_ raw: UInt64) -> Double {
+        switch self {
+        case .unsigned: return Double(raw)
+        case .signed: return Double(Int64(bitPattern: raw))
+        case .float32: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
+        case .float64: return Double(bitPattern: raw)
+        }
+    }
+}
+
 /// One signal reduced to what decoding and scaling need.
 public struct SignalPlan: Sendable {
     public let index: Int
@@ -128,15 +142,17 @@ public struct SignalPlan: Sendable {
 
     func insert(_ raw: UInt64, into bytes: UnsafeMutableRawPointer) { bits.insert(raw, into: bytes) }
 
-    /// The raw value as a number (integer value, or the IEEE value of a float signal).
-    @inline(__always)
-    public func numericRaw(_ raw: UInt64) -> Double {
+    public var numeric: SignalNumeric {
         switch valueType {
-        case .integer: return isSigned ? Double(Int64(bitPattern: raw)) : Double(raw)
-        case .float32: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
-        case .float64: return Double(bitPattern: raw)
+        case .integer: return isSigned ? .signed : .unsigned
+        case .float32: return .float32
+        case .float64: return .float64
         }
     }
+
+    /// The raw value as a number (integer value, or the IEEE value of a float signal).
+    @inline(__always)
+    public func numericRaw(_ raw: UInt64) -> Double { numeric.value(raw) }
 
     /// raw * factor + offset, the way cantools computes it.
     @inline(__always)

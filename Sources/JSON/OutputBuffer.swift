@@ -54,7 +54,13 @@ public final class OutputBuffer {
             return
         }
         reserve(bytes.count)
-        (storage + count).update(from: bytes.baseAddress!, count: bytes.count)
+        let target = storage + count
+        if bytes.count <= 32 {
+            // Names and keys are short: a byte loop beats a call to memmove.
+            for index in 0..<bytes.count { target[index] = bytes[index] }
+        } else {
+            target.update(from: bytes.baseAddress!, count: bytes.count)
+        }
         count += bytes.count
     }
 
@@ -80,19 +86,30 @@ public final class OutputBuffer {
 
     public func append(_ value: UInt64) {
         reserve(20)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var length = 0
-        var remaining = value
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            repeat {
-                scratch[23 - length] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-                length += 1
-            } while remaining > 0
-            (storage + count).update(from: scratch.baseAddress!.assumingMemoryBound(to: UInt8.self) + 24 - length,
-                                     count: length)
+        var digits = 1
+        var rest = value
+        while rest >= 10 { rest /= 10; digits += 1 }
+        var cursor = storage + count + digits
+        rest = value
+        repeat {
+            cursor -= 1
+            cursor.pointee = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        } while rest > 0
+        count += digits
+    }
+
+    /// `value` as exactly `width` digits, zero-padded (fractions of seconds).
+    public func append(_ value: UInt64, width: Int) {
+        reserve(width)
+        var cursor = storage + count + width
+        var rest = value
+        for _ in 0..<width {
+            cursor -= 1
+            cursor.pointee = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
         }
-        count += length
+        count += width
     }
 
     /// Shortest round-trip form, as Python prints floats; NaN and Infinity as Python's json writes them.
