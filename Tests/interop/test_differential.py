@@ -51,7 +51,7 @@ def frame_line(index, message, data):
 def generate(reference, rng, wanted):
     """(message, raw values, payload) covering every page of every message at least once."""
     def representable(message, mux):
-        # Some real DBCs name pages their multiplexer is too narrow to select (GM Volt: a 1-bit switch, page 2).
+        # Some real DBCs name pages their multiplexer is too narrow to select (Tesla 0x393: page 2 of a 1-bit index).
         return all(value < (1 << message.get_signal_by_name(name).length) for name, value in mux.items())
 
     work = [(message, mux, names) for message in reference.messages for mux, names in pages(message.signal_tree)
