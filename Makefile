@@ -33,8 +33,9 @@ test: build venv
 demo: release
 	@echo "== DBC check: $(SAMPLES)/kona_pcan.dbc"
 	$(RELEASE_BIN) dbc $(SAMPLES)/kona_pcan.dbc
-	@echo "== decode a real Kona EV capture (Vector ASC) with its DBC, first 5 frames:"
-	$(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc $(SAMPLES)/logs/kona_bms_main_relay_on.asc | head -n 5
+	@echo "== decode a real Kona EV capture (Vector ASC) with its DBC: the first BMS frames that carry signals"
+	$(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc $(SAMPLES)/logs/kona_bms_main_relay_on.asc 2>/dev/null \
+		| grep -v '"signals": {}' | head -n 6
 	@echo "== the same capture, all frames, value-table names, counts only:"
 	$(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --choices --count-only $(SAMPLES)/logs/kona_bms_main_relay_on.asc
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
