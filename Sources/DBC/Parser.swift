@@ -2,8 +2,8 @@
 /// unknown sections, comments for unknown messages: warnings), strict where a guess would decode
 /// wrongly (bit layout, byte order, sign, multiplexing, a signal outside its message: errors).
 public struct DBCParser {
-    private var tokens: [Token] = []
-    private var position = 0
+    var tokens: [Token] = []
+    var position = 0
     var database: Database
     var pendingMultiplexing: [(message: Int, signal: String, parent: String, ranges: [ClosedRange<UInt64>], line: Int)] = []
     var messageAttributes: [(id: UInt64, name: String, value: AttributeValue, line: Int)] = []
@@ -14,8 +14,8 @@ public struct DBCParser {
     var longNames: [(id: UInt64, signal: String?, name: String)] = []
     private var unusableSignal: String?
     /// Lookups by id and by signal name, so comments and value tables of big files resolve in linear time.
-    private var messageByID: [UInt64: Int] = [:]
-    private var signalsByName: [[String: Int]] = []
+    var messageByID: [UInt64: Int] = [:]
+    var signalsByName: [[String: Int]] = []
 
     static let topLevelKeywords: Set<String> = [
         "VERSION", "NS_", "BS_", "BU_", "BO_", "SG_", "CM_", "BA_DEF_", "BA_", "VAL_", "VAL_TABLE_", "BA_DEF_DEF_",
@@ -50,47 +50,47 @@ public struct DBCParser {
 
     // MARK: token helpers
 
-    private var current: Token { tokens[position] }
+    var current: Token { tokens[position] }
 
-    private mutating func advance() -> Token {
+    mutating func advance() -> Token {
         let token = tokens[position]
         if position < tokens.count - 1 { position += 1 }
         return token
     }
 
-    private func failure(_ message: String, at token: Token? = nil) -> DBCError.Kind {
+    func failure(_ message: String, at token: Token? = nil) -> DBCError.Kind {
         let token = token ?? current
         return .syntax(line: token.line, column: token.column, message: message)
     }
 
-    private func fail(expected: String, at token: Token? = nil) -> DBCError.Kind {
+    func fail(expected: String, at token: Token? = nil) -> DBCError.Kind {
         let token = token ?? current
         return failure("expected \(expected), found \(token.described)", at: token)
     }
 
-    private mutating func expect(_ character: UInt8, _ what: String) throws(DBCError.Kind) {
+    mutating func expect(_ character: UInt8, _ what: String) throws(DBCError.Kind) {
         guard current.isPunctuation(character) else { throw fail(expected: what) }
         _ = advance()
     }
 
-    private mutating func identifier(_ what: String) throws(DBCError.Kind) -> String {
+    mutating func identifier(_ what: String) throws(DBCError.Kind) -> String {
         guard current.kind == .identifier else { throw fail(expected: what) }
         return advance().text
     }
 
-    private mutating func string(_ what: String) throws(DBCError.Kind) -> String {
+    mutating func string(_ what: String) throws(DBCError.Kind) -> String {
         guard current.kind == .string else { throw fail(expected: what) }
         return advance().text
     }
 
-    private mutating func unsigned(_ what: String) throws(DBCError.Kind) -> UInt64 {
+    mutating func unsigned(_ what: String) throws(DBCError.Kind) -> UInt64 {
         guard current.kind == .number, let value = UInt64(current.text) else { throw fail(expected: what) }
         _ = advance()
         return value
     }
 
     /// A number with an optional sign in front.
-    private mutating func number(_ what: String) throws(DBCError.Kind) -> Double {
+    mutating func number(_ what: String) throws(DBCError.Kind) -> Double {
         var negative = false
         if current.isPunctuation(UInt8(ascii: "-")) || current.isPunctuation(UInt8(ascii: "+")) {
             negative = advance().text == "-"
@@ -101,7 +101,7 @@ public struct DBCParser {
     }
 
     /// Exactly an integer (after an optional sign): for value tables and multiplexer values.
-    private mutating func integer(_ what: String) throws(DBCError.Kind) -> Int64 {
+    mutating func integer(_ what: String) throws(DBCError.Kind) -> Int64 {
         let token = current
         let value = try number(what)
         guard value == value.rounded(), abs(value) < 9.2e18 else { throw fail(expected: what, at: token) }
@@ -283,175 +283,15 @@ public struct DBCParser {
         !text.contains(".") && !text.contains("e") && !text.contains("E")
     }
 
-    private func messageIndex(_ rawID: UInt64) -> Int? { messageByID[rawID & 0x9FFF_FFFF] }
+    func messageIndex(_ rawID: UInt64) -> Int? { messageByID[rawID & 0x9FFF_FFFF] }
 
-    private func signalIndex(_ rawID: UInt64, _ name: String) -> (message: Int, signal: Int)? {
+    func signalIndex(_ rawID: UInt64, _ name: String) -> (message: Int, signal: Int)? {
         guard let message = messageIndex(rawID), let signal = signalsByName[message][name] else { return nil }
         return (message, signal)
     }
 
-    private mutating func warn(_ message: String, at token: Token, about id: UInt64? = nil) {
+    mutating func warn(_ message: String, at token: Token, about id: UInt64? = nil) {
         if let id, droppedMessages.contains(id) { return }
         database.warnings.append("\(database.path):\(token.line): \(message)")
-    }
-
-    private mutating func parseComment() throws(DBCError.Kind) {
-        let target = current
-        if current.kind == .string {
-            _ = advance()
-        } else {
-            let kind = try identifier("BU_, BO_, SG_, EV_ or a string after CM_")
-            switch kind {
-            case "BU_", "EV_":
-                _ = try identifier("a name")
-                _ = try string("the comment text")
-            case "BO_":
-                let id = try unsigned("a message id")
-                let text = try string("the comment text")
-                if let index = messageIndex(id) { database.messages[index].comment = text }
-                else { warn("comment for unknown message \(id) ignored", at: target, about: id) }
-            case "SG_":
-                let id = try unsigned("a message id")
-                let name = try identifier("a signal name")
-                let text = try string("the comment text")
-                if let (index, signal) = signalIndex(id, name) {
-                    database.messages[index].signals[signal].comment = text
-                } else {
-                    warn("comment for unknown signal \(id) \(name) ignored", at: target, about: id)
-                }
-            default:
-                throw fail(expected: "BU_, BO_, SG_ or EV_ after CM_", at: target)
-            }
-        }
-        try expect(UInt8(ascii: ";"), "';' after the comment")
-    }
-
-    private mutating func valuePairs() throws(DBCError.Kind) -> [Int64: String] {
-        var pairs: [Int64: String] = [:]
-        while !current.isPunctuation(UInt8(ascii: ";")) {
-            let value = try integer("an integer value or ';'")
-            pairs[value] = try string("the value's description string")
-        }
-        _ = advance()
-        return pairs
-    }
-
-    private mutating func parseValueTable() throws(DBCError.Kind) {
-        let name = try identifier("a value table name")
-        database.valueTables[name] = try valuePairs()
-    }
-
-    private mutating func parseValueDescriptions(_ keyword: Token) throws(DBCError.Kind) {
-        guard current.kind == .number else {
-            _ = try identifier("a message id or environment variable after VAL_")
-            _ = try valuePairs()
-            return
-        }
-        let id = try unsigned("a message id")
-        let name = try identifier("a signal name")
-        let pairs = try valuePairs()
-        if let (index, signal) = signalIndex(id, name) {
-            database.messages[index].signals[signal].choices = pairs
-        } else {
-            warn("VAL_ for unknown signal \(id) \(name) ignored", at: keyword, about: id)
-        }
-    }
-
-    private mutating func attributeValue() throws(DBCError.Kind) -> AttributeValue {
-        if current.kind == .string { return .string(advance().text) }
-        return .number(try number("an attribute value"))
-    }
-
-    private mutating func parseAttributeDefinition() throws(DBCError.Kind) {
-        var scope = AttributeDefinition.Scope.network
-        if current.kind == .identifier {
-            switch advance().text {
-            case "BU_": scope = .node
-            case "BO_": scope = .message
-            case "SG_": scope = .signal
-            case "EV_": scope = .environment
-            default: throw fail(expected: "BU_, BO_, SG_, EV_ or the attribute name", at: tokens[position - 1])
-            }
-        }
-        let name = try string("the attribute name")
-        let type = try identifier("the attribute type (INT, HEX, FLOAT, STRING, ENUM)")
-        var enumValues: [String] = []
-        while !current.isPunctuation(UInt8(ascii: ";")) {
-            guard current.kind != .end else { throw fail(expected: "';' after the attribute definition") }
-            let token = advance()
-            if type == "ENUM", token.kind == .string { enumValues.append(token.text) }
-        }
-        _ = advance()
-        database.attributeDefinitions[name] = AttributeDefinition(name: name, scope: scope, type: type,
-                                                                  enumValues: enumValues, defaultValue: nil)
-    }
-
-    private mutating func parseAttributeDefault() throws(DBCError.Kind) {
-        let name = try string("the attribute name")
-        let value = try attributeValue()
-        try expect(UInt8(ascii: ";"), "';' after the default value")
-        database.attributeDefinitions[name]?.defaultValue = value
-    }
-
-    private mutating func parseAttribute(_ keyword: Token) throws(DBCError.Kind) {
-        let name = try string("the attribute name")
-        if current.kind == .identifier {
-            switch advance().text {
-            case "BO_":
-                let id = try unsigned("a message id")
-                let value = try attributeValue()
-                if name == "SystemMessageLongSymbol", case .string(let longName) = value {
-                    longNames.append((id, nil, longName))
-                }
-                messageAttributes.append((id, name, value, keyword.line))
-            case "SG_":
-                let id = try unsigned("a message id")
-                let signal = try identifier("a signal name")
-                let value = try attributeValue()
-                if name == "SystemSignalLongSymbol", case .string(let longName) = value {
-                    longNames.append((id, signal, longName))
-                }
-            case "BU_", "EV_":
-                _ = try identifier("a name")
-                _ = try attributeValue()
-            default:
-                throw fail(expected: "BU_, BO_, SG_ or EV_", at: tokens[position - 1])
-            }
-        } else {
-            _ = try attributeValue()
-        }
-        try expect(UInt8(ascii: ";"), "';' after the attribute value")
-    }
-
-    private mutating func parseValueType(_ keyword: Token) throws(DBCError.Kind) {
-        let id = try unsigned("a message id")
-        let name = try identifier("a signal name")
-        if current.isPunctuation(UInt8(ascii: ":")) { _ = advance() }
-        let typeToken = current
-        let type = try unsigned("0 (integer), 1 (float) or 2 (double)")
-        guard type <= 2 else { throw fail(expected: "0 (integer), 1 (float) or 2 (double)", at: typeToken) }
-        try expect(UInt8(ascii: ";"), "';' after SIG_VALTYPE_")
-        valueTypes.append((id, name, Int(type), typeToken))
-    }
-
-    private mutating func parseExtendedMultiplexing(_ keyword: Token) throws(DBCError.Kind) {
-        let id = try unsigned("a message id")
-        let signal = try identifier("the multiplexed signal")
-        let parent = try identifier("the multiplexer signal")
-        var ranges: [ClosedRange<UInt64>] = []
-        repeat {
-            let low = try unsigned("the low end of a value range")
-            try expect(UInt8(ascii: "-"), "'-' in a value range")
-            let highToken = current
-            let high = try unsigned("the high end of a value range")
-            guard low <= high else { throw failure("range \(low)-\(high) is empty", at: highToken) }
-            ranges.append(low...high)
-        } while current.isPunctuation(UInt8(ascii: ",")) && advance().kind != .end
-        try expect(UInt8(ascii: ";"), "';' after SG_MUL_VAL_")
-        guard let index = messageIndex(id) else {
-            warn("SG_MUL_VAL_ for unknown message \(id) ignored", at: keyword, about: id)
-            return
-        }
-        pendingMultiplexing.append((index, signal, parent, ranges, keyword.line))
     }
 }
