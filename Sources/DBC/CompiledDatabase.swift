@@ -23,6 +23,13 @@ struct SignalList: Sendable {
     let motorolaSignedEnd: Int32
 }
 
+/// A signal's bit field stored in the grouped list itself, so the extraction loops read one
+/// sequential stream instead of an index and then a record elsewhere.
+struct GroupedField: Sendable {
+    let signal: Int32
+    let field: BitField
+}
+
 /// The hot-path view of a message: plain integers into the flat arrays, so reading it copies no references.
 struct MessageLayout: Sendable {
     let length: Int32
@@ -74,7 +81,7 @@ struct HotTables: @unchecked Sendable {
     let layouts: UnsafeMutableBufferPointer<MessageLayout>
     let lists: UnsafeMutableBufferPointer<SignalList>
     let listMembers: UnsafeMutableBufferPointer<Int32>
-    let listGrouped: UnsafeMutableBufferPointer<Int32>
+    let listGrouped: UnsafeMutableBufferPointer<GroupedField>
     let pageKeys: UnsafeMutableBufferPointer<UInt64>
     let pageLists: UnsafeMutableBufferPointer<Int32>
     let pageDirect: UnsafeMutableBufferPointer<Int32>
@@ -127,7 +134,8 @@ public final class CompiledDatabase: Sendable {
         var ranges: [ClosedRange<UInt64>] = []
         var orderMembers: [Int32] = []
         var lists: [SignalList] = []
-        var listMembers: [Int32] = [], listGrouped: [Int32] = []
+        var listMembers: [Int32] = []
+        var listGrouped: [GroupedField] = []
         var pageKeys: [UInt64] = []
         var pageLists: [Int32] = []
         var pageDirect: [Int32] = []
@@ -157,7 +165,7 @@ public final class CompiledDatabase: Sendable {
                                             intelUnsignedEnd: end(0), intelSignedEnd: end(1),
                                             motorolaUnsignedEnd: end(2), motorolaSignedEnd: end(3)))
                     listMembers += members.map { Int32($0) }
-                    listGrouped += grouped.map { Int32($0) }
+                    listGrouped += grouped.map { GroupedField(signal: Int32($0), field: fields[fields.startIndex + $0]) }
                     return lists.count - 1
                 }
                 paged = table.multiplexer

@@ -83,7 +83,7 @@ public final class FrameDecoder {
             let key = fields[Int(layout.pagedMultiplexer)].extract(bytes)
             if key < UInt64(layout.directCount) {
                 let direct = hot.pageDirect[Int(layout.directStart) + Int(key)]
-                return decodeList(hot.lists[direct >= 0 ? Int(direct) : list], fields, bytes)
+                return decodeList(hot.lists[direct >= 0 ? Int(direct) : list], bytes)
             }
             let keys = hot.pageKeys.baseAddress!
             var low = Int(layout.pageStart)
@@ -95,47 +95,44 @@ public final class FrameDecoder {
             }
             if low < end, keys[low] == key { list = Int(hot.pageLists[low]) }
         }
-        return decodeList(hot.lists[list], fields, bytes)
+        return decodeList(hot.lists[list], bytes)
     }
 
     /// One loop per extraction kind, so no loop branches on byte order or sign per signal. Shift
     /// amounts are below 64 by construction, so masking shifts (one instruction each) are exact.
     @inline(__always)
-    private func decodeList(_ list: SignalList, _ fields: UnsafeMutablePointer<BitField>,
-                            _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
+    private func decodeList(_ list: SignalList, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
         let grouped = hot.listGrouped.baseAddress!
         var position = Int(list.start)
         @inline(__always) func word(_ field: BitField) -> UInt64 {
             UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(field.byteOffset), as: UInt64.self))
         }
         while position < Int(list.intelUnsignedEnd) {
-            let signal = Int(grouped[position])
-            let field = fields[signal]
-            raw[signal] = (word(field) &<< UInt64(field.leftShift)) &>> UInt64(field.rightShift)
+            let entry = grouped[position]
+            raw[Int(entry.signal)] = (word(entry.field) &<< UInt64(entry.field.leftShift)) &>> UInt64(entry.field.rightShift)
             position += 1
         }
         while position < Int(list.intelSignedEnd) {
-            let signal = Int(grouped[position])
-            let field = fields[signal]
-            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field) &<< UInt64(field.leftShift)) &>> Int64(field.rightShift))
+            let entry = grouped[position]
+            raw[Int(entry.signal)] = UInt64(bitPattern: Int64(bitPattern: word(entry.field) &<< UInt64(entry.field.leftShift))
+                &>> Int64(entry.field.rightShift))
             position += 1
         }
         while position < Int(list.motorolaUnsignedEnd) {
-            let signal = Int(grouped[position])
-            let field = fields[signal]
-            raw[signal] = (word(field).byteSwapped &<< UInt64(field.leftShift)) &>> UInt64(field.rightShift)
+            let entry = grouped[position]
+            raw[Int(entry.signal)] = (word(entry.field).byteSwapped &<< UInt64(entry.field.leftShift)) &>> UInt64(entry.field.rightShift)
             position += 1
         }
         while position < Int(list.motorolaSignedEnd) {
-            let signal = Int(grouped[position])
-            let field = fields[signal]
-            raw[signal] = UInt64(bitPattern: Int64(bitPattern: word(field).byteSwapped &<< UInt64(field.leftShift)) &>> Int64(field.rightShift))
+            let entry = grouped[position]
+            raw[Int(entry.signal)] = UInt64(bitPattern: Int64(bitPattern: word(entry.field).byteSwapped &<< UInt64(entry.field.leftShift))
+                &>> Int64(entry.field.rightShift))
             position += 1
         }
         let end = Int(list.start + list.count)
         while position < end {
-            let signal = Int(grouped[position])
-            raw[signal] = fields[signal].extract(bytes)
+            let entry = grouped[position]
+            raw[Int(entry.signal)] = entry.field.extract(bytes)
             position += 1
         }
         return (UnsafePointer(hot.listMembers.baseAddress! + Int(list.start)), Int(list.count))
