@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "celldrift", targets: ["celldrift"]),
         .library(name: "CAN", targets: ["CAN"]),
         .library(name: "DBC", targets: ["DBC"]),
+        .library(name: "Simulator", targets: ["Simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -21,16 +22,18 @@ let package = Package(
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),
+        .target(name: "Simulator", dependencies: ["CAN", "DBC", "JSON"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "CAN", "DBC", "JSON",
+                "CAN", "DBC", "JSON", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "CANTests", dependencies: ["CAN"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CAN"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "DBC", "CAN"]),
     ],
     swiftLanguageModes: [.v6]
 )

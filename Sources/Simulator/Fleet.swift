@@ -1,0 +1,62 @@
+import JSON
+
+/// One vehicle of a fleet run: who it is, its fault and its seed.
+public struct VehicleRun: Sendable {
+    public let vehicle: Vehicle
+    public let fault: Fault
+    public let seed: UInt64
+}
+
+/// Plans a fleet: `vehicles` vehicles, a `faultShare` of them faulty with the fault kinds taken in
+/// turn from `faultKinds`; deterministic for a seed.
+public func planFleet(vehicles: Int, faultShare: Double, faultKinds: [Fault.Kind], cells: Int, days: Double,
+                      seed: UInt64, startNanoseconds: Int64) -> [VehicleRun] {
+    var random = SimulationRandom(seed: seed)
+    let faulty = Int((Double(vehicles) * faultShare).rounded())
+    let kinds = faultKinds.filter { $0 != .healthy }
+    return (0..<vehicles).map { index in
+        var vehicleRandom = random.derived(UInt64(index) + 1000)
+        let vin = Vehicle.vin(random: &vehicleRandom)
+        let fault = index < faulty && !kinds.isEmpty
+            ? Fault.random(kinds[index % kinds.count], cells: cells, duration: days * 86_400, random: &vehicleRandom)
+            : .healthy
+        _ = random.next()
+        return VehicleRun(vehicle: Vehicle(vin: vin, startNanoseconds: startNanoseconds), fault: fault,
+                          seed: vehicleRandom.next())
+    }
+}
+
+/// Unix time (ns) of midnight UTC of a "YYYY-MM-DD" date, or nil when it is not one.
+public func epochNanoseconds(date: String) -> Int64? {
+    let parts = date.split(separator: "-").compactMap { Int($0) }
+    guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
+    // Howard Hinnant's days-from-civil.
+    let year = parts[1] <= 2 ? parts[0] - 1 : parts[0]
+    let era = (year >= 0 ? year : year - 399) / 400
+    let yearOfEra = year - era * 400
+    let month = parts[1] > 2 ? parts[1] - 3 : parts[1] + 9
+    let dayOfYear = (153 * month + 2) / 5 + parts[2] - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    return Int64(era * 146_097 + dayOfEra - 719_468) * 86_400_000_000_000
+}
+
+/// The labels file entry of one vehicle (JSON): its fault and when the plain threshold rule first fired.
+public func labelJSON(_ run: VehicleRun, rule: ThresholdRule, chemistry: Chemistry, cells: Int) -> String {
+    let fault = run.fault
+    var text = "{\"vehicle\": \(String(decoding: JSONText.quoted(run.vehicle.vin), as: UTF8.self)), "
+    text += "\"chemistry\": \"\(chemistry.rawValue)\", \"cells\": \(cells), \"fault\": \"\(fault.kind.rawValue)\""
+    if fault.kind == .healthy {
+        text += ", \"cell\": null, \"onset_s\": null, \"onset\": null, \"magnitude\": null, \"growth_per_day\": null"
+    } else {
+        text += ", \"cell\": \(fault.cell), \"onset_s\": \(Int64(fault.onset)), \"onset\": \"\(run.vehicle.timestamp(fault.onset))\""
+        text += ", \"magnitude\": \(fault.magnitude), \"growth_per_day\": \(fault.growth)"
+    }
+    if let fired = rule.firstFired {
+        text += ", \"rule_first_fired_s\": \(Int64(fired)), \"rule_first_fired\": \"\(run.vehicle.timestamp(fired))\""
+        text += ", \"rule_cell\": \(rule.cellAtFirstFire ?? -1)"
+    } else {
+        text += ", \"rule_first_fired_s\": null, \"rule_first_fired\": null, \"rule_cell\": null"
+    }
+    text += ", \"largest_spread_v\": \(fixed(rule.largestSpread, 4)), \"alarm_days\": \(rule.firedDays.count)}"
+    return text
+}
