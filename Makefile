@@ -38,6 +38,11 @@ demo: release
 		| grep -v '"signals": {}' | head -n 6
 	@echo "== the same capture, all frames, value-table names, counts only:"
 	$(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --choices --count-only $(SAMPLES)/logs/kona_bms_main_relay_on.asc
+	@echo "== simulate a 96-cell pack for 14 days with a micro-short, and see when the 50 mV rule fires:"
+	$(RELEASE_BIN) simulate --fault micro-short --days 14 --seed 2028 --out out/demo-simulation
+	@echo "== the simulated BMS log of that fault (shipped sample), cell extremes as the rule fires:"
+	$(RELEASE_BIN) decode --dbc $(SAMPLES)/celldrift_pack.dbc $(SAMPLES)/simulated/micro-short.log.gz 2>/dev/null \
+		| grep CellExtremes | awk 'NR % 1500 == 0'
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
 	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
 

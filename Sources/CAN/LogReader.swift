@@ -12,7 +12,7 @@ public final class LogReader {
     private var lines: LineSource
     private var parser: AnyLineParser?
     private let report: (String) -> Void
-    private var undetectedLines = 0
+    private var undetectedLines: [Int] = []
 
     /// `format` forces a format instead of recognizing it; `report` receives one message per bad line.
     public init(path: String, format: LogFormat? = nil, report: @escaping (String) -> Void = { _ in }) throws(LogError) {
@@ -71,13 +71,14 @@ public final class LogReader {
             if cursor.parser == nil {
                 guard let detected = LogFormat.detect(line.bytes) else {
                     if isBlank(line.bytes) { continue }
-                    undetectedLines += 1
-                    if undetectedLines >= Self.detectionWindow { throw LogError.unknownFormat(path: path) }
-                    invalid(line.number, "not a line of any known CAN log format")
+                    // Held back: a file that is no log at all gets one error, not a line each.
+                    undetectedLines.append(line.number)
+                    if undetectedLines.count >= Self.detectionWindow { throw LogError.unknownFormat(path: path) }
                     continue
                 }
                 format = detected
                 cursor.parser = AnyLineParser(detected)
+                for number in undetectedLines { invalid(number, "not a line of any known CAN log format") }
             }
             switch cursor.parser!.parse(line.bytes, into: &frame) {
             case .frame:
@@ -89,7 +90,7 @@ public final class LogReader {
                 invalid(line.number, reason)
             }
         }
-        if format == nil, undetectedLines > 0 { throw LogError.unknownFormat(path: path) }
+        if format == nil, !undetectedLines.isEmpty { throw LogError.unknownFormat(path: path) }
         return false
     }
 

@@ -10,7 +10,7 @@ public struct PackConfiguration: Sendable {
     /// Cell-to-cell spread: relative standard deviations (capacity, resistance), absolute (initial SOC),
     /// and the log-normal sigma of self-discharge.
     public var capacitySpread = 0.008
-    public var resistanceSpread = 0.04
+    public var resistanceSpread = 0.025
     public var initialSOCSpread = 0.002
     public var selfDischargeSigma = 0.3
     /// Passive balancing: bleed current (A) through a cell whose measured voltage is this far above the lowest.

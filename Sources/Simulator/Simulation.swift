@@ -85,7 +85,7 @@ public struct Simulation {
                     activity = .rest
                 }
             case .acCharge?, .dcCharge?:
-                let limit = (trip?.kind == .dcCharge ? 150.0 : 30.0) * scale
+                let limit = (trip?.kind == .dcCharge ? 100.0 : 30.0) * scale  // DC about 1.7C, AC 11 kW
                 let start = Double(day) * 86_400 + (trip?.start ?? 0)
                 if activity != .acCharging && activity != .dcCharging {
                     // A charger does not start on a full pack, nor again after it has finished.

@@ -25,7 +25,7 @@ struct ConvertCommand: ParsableCommand {
         let output = OutputBuffer(fd: 1)
         var asc = ASCWriter()
         var count = 0
-        let invalid = try forEachFrame(in: logs, format: format) { frame in
+        let counts = try forEachFrame(in: logs, format: format) { frame in
             switch to {
             case "asc":
                 if count == 0 { output.append(ASCWriter.header(epochNanoseconds: frame.timestamp)) }
@@ -42,8 +42,9 @@ struct ConvertCommand: ParsableCommand {
             output.append(ASCWriter.footer)
         }
         output.flush()
-        StandardError.line("converted \(count) frames, \(invalid) bad lines skipped")
-        if output.failure != 0 { throw ExitCode(1) }
+        StandardError.line("converted \(count) frames, \(counts.invalidLines) bad lines skipped"
+            + (counts.unreadableFiles > 0 ? ", \(counts.unreadableFiles) files could not be read" : ""))
+        if output.failure != 0 || counts.unreadableFiles > 0 { throw ExitCode(1) }
     }
 
     /// Every field of a frame, for tools and tests that compare readers.

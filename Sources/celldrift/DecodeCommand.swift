@@ -46,7 +46,7 @@ struct DecodeCommand: ParsableCommand {
         let output = OutputBuffer(fd: 1)
         var decoded = 0, unknown = 0, short = 0
         let printing = !countOnly  // a local: reading the option's wrapper per frame costs a metadata lookup
-        let invalid = try forEachFrame(in: logs, format: format) { frame in
+        let counts = try forEachFrame(in: logs, format: format) { frame in
             switch decoder.decode(frame) {
             case .decoded:
                 decoded += 1
@@ -57,7 +57,8 @@ struct DecodeCommand: ParsableCommand {
         }
         output.flush()
         StandardError.line("decoded \(decoded) frames; skipped \(unknown) with ids not in the DBC, "
-            + "\(short) shorter than their message, \(invalid) bad lines")
-        if output.failure != 0 { throw ExitCode(1) }
+            + "\(short) shorter than their message, \(counts.invalidLines) bad lines"
+            + (counts.unreadableFiles > 0 ? "; \(counts.unreadableFiles) files could not be read" : ""))
+        if output.failure != 0 || counts.unreadableFiles > 0 { throw ExitCode(1) }
     }
 }

@@ -78,9 +78,7 @@ struct SimulateCommand: ParsableCommand {
 
     func run() throws {
         let startTime = epochNanoseconds(date: start)!
-        guard mkdir(out, 0o755) == 0 || errno == EEXIST else {
-            throw ValidationError("\(out): cannot create the directory: \(String(cString: strerror(errno)))")
-        }
+        try makeDirectories(out)
         let database: CompiledDatabase? = candump || asc ? try loadDatabase() : nil
         var packConfiguration = PackConfiguration()
         packConfiguration.cells = cells
@@ -135,8 +133,19 @@ struct SimulateCommand: ParsableCommand {
         // The run is deterministic: a first pass finds when the rule fires.
         let probe = ThresholdRule()
         simulation.run(observers: [probe])
-        let end = (probe.firstFired ?? days * 86_400) + 600
+        let end = min(days * 86_400, (probe.firstFired ?? days * 86_400) + 600)
         return max(0, end - hours * 3600)..<end
+    }
+
+    /// `mkdir -p`.
+    private func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component + "/"
+            guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
+                throw ValidationError("\(path): cannot create the directory: \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     private func loadDatabase() throws -> CompiledDatabase {

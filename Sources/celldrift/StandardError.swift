@@ -14,14 +14,26 @@ enum StandardError {
 
 extension LogFormat: ExpressibleByArgument {}
 
+/// What reading the logs met besides frames.
+struct ReadCounts {
+    var invalidLines = 0
+    var unreadableFiles = 0
+}
+
 /// Opens each log in turn (standard input when none is given) and hands every frame to `body`.
-/// Bad lines are reported once each on standard error. Returns the invalid-line count.
-func forEachFrame(in logs: [String], format: LogFormat?, _ body: (inout CANFrame) -> Void) throws -> Int {
-    var invalid = 0
+/// Bad lines are reported once each on standard error; a file that cannot be read at all is
+/// reported and skipped, and the caller fails after printing its summary.
+func forEachFrame(in logs: [String], format: LogFormat?, _ body: (inout CANFrame) -> Void) throws -> ReadCounts {
+    var counts = ReadCounts()
     for path in logs.isEmpty ? ["-"] : logs {
-        let reader = try LogReader(path: path, format: format, report: StandardError.line)
-        try reader.forEach(body)
-        invalid += reader.invalidLines
+        do {
+            let reader = try LogReader(path: path, format: format, report: StandardError.line)
+            try reader.forEach(body)
+            counts.invalidLines += reader.invalidLines
+        } catch let error as LogError {
+            StandardError.line("error: \(error)")
+            counts.unreadableFiles += 1
+        }
     }
-    return invalid
+    return counts
 }

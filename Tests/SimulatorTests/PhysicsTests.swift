@@ -1,0 +1,88 @@
+import Simulator
+import Testing
+
+@Suite struct PhysicsTests {
+    @Test func microShortCellDriftsDownAtRestByLeakTimesTimeOverCapacity() {
+        var random = SimulationRandom(seed: 3)
+        var configuration = PackConfiguration()
+        configuration.cells = 12
+        configuration.initialSOC = 0.6
+        let leak = 0.05
+        let fault = Fault(kind: .microShort, cell: 4, onset: 0, magnitude: leak, growth: 0)
+        let pack = Pack(configuration, fault: fault, random: &random)
+        let start = Array(pack.soc)
+        let seconds = 86_400.0
+        for second in 0..<Int(seconds) { pack.step(current: 0, seconds: 1, time: Double(second), balancing: false) }
+        let drops = (0..<12).map { start[$0] - pack.soc[$0] }
+        let healthyMean = (drops.reduce(0, +) - drops[4]) / 11
+        let expected = leak * seconds / (3600 * pack.effectiveCapacity[4])
+        // The short adds leak × time / capacity on top of the ordinary self-discharge every cell has.
+        #expect(abs((drops[4] - healthyMean) - expected) / expected < 0.03, "extra drop \(drops[4] - healthyMean), expected \(expected)")
+        #expect(drops.enumerated().allSatisfy { $0.offset == 4 || $0.element < expected / 5 })
+    }
+
+    @Test func chargeIsConserved() {
+        var random = SimulationRandom(seed: 5)
+        var configuration = PackConfiguration()
+        configuration.cells = 8
+        let pack = Pack(configuration, fault: .healthy, random: &random)
+        let start = Array(pack.soc)
+        var throughput = 0.0
+        for second in 0..<20_000 {
+            let current = second < 10_000 ? random.uniform(-40, 120) : -random.uniform(0, 60)
+            pack.step(current: current, seconds: 1, time: Double(second), balancing: second % 2 == 0)
+            throughput += current
+        }
+        for cell in 0..<8 {
+            let charge = (start[cell] - pack.soc[cell]) * pack.effectiveCapacity[cell] * 3600
+            // What left the cell = what the pack delivered + what it lost inside (self-discharge, balancing).
+            #expect(abs(charge - (throughput + pack.internalCharge[cell])) < 1e-6 * abs(throughput) + 1e-6)
+        }
+    }
+
+    @Test func healthyPackSpreadStaysSmallWithBalancing() {
+        var configuration = PackConfiguration()
+        configuration.cells = 96
+        configuration.initialSOCSpread = 0.006  // a pack that left the factory less well matched
+        let simulation = Simulation(pack: configuration, fault: .healthy, days: 4, seed: 11)
+        let rule = ThresholdRule()
+        let restSpread = RestSpread()
+        simulation.run(observers: [rule, restSpread])
+        #expect(rule.firstFired == nil, "largest spread \(rule.largestSpread)")
+        // Balancing closes the spread seen when resting full: the last days' is below the first's.
+        #expect(restSpread.spreads.count >= 3)
+        #expect(restSpread.spreads.last! < restSpread.spreads.first!)
+        #expect(restSpread.spreads.last! < 0.010)
+    }
+
+    @Test(arguments: Fault.Kind.allCases.filter { $0 != .healthy })
+    func everyFaultFiresTheRuleAtItsCell(kind: Fault.Kind) {
+        var configuration = PackConfiguration()
+        configuration.cells = 48
+        let strength: (Double, Double) = switch kind {
+        case .healthy: (0, 0)
+        case .microShort: (0.5, 0.5)
+        case .resistanceGrowth: (0, 3)
+        case .capacityFade: (0, 0.4)
+        case .looseConnection: (0.002, 6)
+        case .sensorOffset: (-0.03, 1)
+        case .hotSpot: (12, 1)
+        }
+        let fault = Fault(kind: kind, cell: 17, onset: 3600, magnitude: strength.0, growth: strength.1)
+        let rule = ThresholdRule()
+        Simulation(pack: configuration, fault: fault, days: 2, seed: 21).run(observers: [rule])
+        #expect(rule.firstFired != nil, "largest spread \(rule.largestSpread)")
+        #expect(rule.cellAtFirstFire == 17)
+        #expect((rule.firstFired ?? 0) > fault.onset)
+    }
+}
+
+/// The measured spread once a day, at 05:00, when the overnight charge has ended and the pack rests full.
+final class RestSpread: SimulationObserver {
+    var spreads: [Double] = []
+    func record(_ sample: Sample) {
+        guard Int(sample.time) % 86_400 == 5 * 3600 else { return }
+        spreads.append(sample.pack.highestMeasuredVoltage - sample.pack.lowestMeasuredVoltage)
+    }
+    func finish() {}
+}
