@@ -17,12 +17,13 @@ public enum Chemistry: String, Sendable, CaseIterable {
                     3.770, 3.810, 3.850, 3.890, 3.930, 3.970, 4.020, 4.070, 4.120, 4.190]
         case .lfp:
             return [2.800, 3.100, 3.190, 3.220, 3.240, 3.250, 3.260, 3.270, 3.280, 3.285, 3.290,
-                    3.292, 3.295, 3.300, 3.310, 3.320, 3.325, 3.330, 3.340, 3.360, 3.450]
+                    3.292, 3.295, 3.300, 3.310, 3.320, 3.325, 3.330, 3.340, 3.370, 3.550]
         }
     }
 
-    /// The voltage a charger holds the highest cell at (constant-voltage phase).
-    var chargeVoltage: Double { self == .nmc ? 4.15 : 3.60 }
+    /// The voltage a charger holds the highest cell at (constant-voltage phase). LFP's real 3.65 V
+    /// comes with a steep top-of-charge polarization this model lacks; 3.52 V ends its charge near full.
+    var chargeVoltage: Double { self == .nmc ? 4.15 : 3.52 }
     /// Below this the BMS stops discharge.
     var cutoffVoltage: Double { self == .nmc ? 3.0 : 2.8 }
 }

@@ -55,6 +55,18 @@ import Testing
         #expect(restSpread.spreads.last! < 0.010)
     }
 
+    @Test func lfpPackChargesToFullWithoutOvercharging() {
+        var configuration = PackConfiguration()
+        configuration.chemistry = .lfp
+        configuration.cells = 48
+        let extremes = SOCExtremes()
+        let rule = ThresholdRule()
+        Simulation(pack: configuration, fault: .healthy, days: 2, seed: 8).run(observers: [extremes, rule])
+        #expect(extremes.highest > 0.97 && extremes.highest < 1.01, "highest SOC \(extremes.highest)")
+        #expect(extremes.lowest > 0.3)
+        #expect(rule.firstFired == nil, "largest spread \(rule.largestSpread)")
+    }
+
     @Test(arguments: Fault.Kind.allCases.filter { $0 != .healthy })
     func everyFaultFiresTheRuleAtItsCell(kind: Fault.Kind) {
         var configuration = PackConfiguration()
@@ -83,6 +95,17 @@ final class RestSpread: SimulationObserver {
     func record(_ sample: Sample) {
         guard Int(sample.time) % 86_400 == 5 * 3600 else { return }
         spreads.append(sample.pack.highestMeasuredVoltage - sample.pack.lowestMeasuredVoltage)
+    }
+    func finish() {}
+}
+
+/// The highest and lowest cell SOC over a run.
+final class SOCExtremes: SimulationObserver {
+    var highest = -Double.infinity
+    var lowest = Double.infinity
+    func record(_ sample: Sample) {
+        highest = max(highest, sample.pack.soc.max() ?? 0)
+        lowest = min(lowest, sample.pack.soc.min() ?? 0)
     }
     func finish() {}
 }
