@@ -73,6 +73,12 @@ public struct CivilTime: Equatable {
 
     private static func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
+    /// "2023-11-14".
+    public var isoDate: String { "\(year)-\(Self.two(month))-\(Self.two(day))" }
+
+    /// "2023-11-14T22:13:20Z" (UTC, whole seconds).
+    public var isoTimestamp: String { "\(isoDate)T\(Self.two(hour)):\(Self.two(minute)):\(Self.two(second))Z" }
+
     /// "Tue Nov 14 10:13:20.123 pm 2023" is Vector's form; this uses the 24-hour variant python-can also reads.
     public var ascDate: String {
         let millis = millisecond < 10 ? "00\(millisecond)" : millisecond < 100 ? "0\(millisecond)" : "\(millisecond)"

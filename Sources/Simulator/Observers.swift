@@ -20,16 +20,12 @@ public struct Vehicle: Sendable {
 
     /// "YYYY-MM-DD" of simulation day `day`.
     public func date(day: Int) -> String {
-        let civil = CivilTime(epochNanoseconds: startNanoseconds + Int64(day) * 86_400_000_000_000)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(civil.year)-\(two(civil.month))-\(two(civil.day))"
+        CivilTime(epochNanoseconds: startNanoseconds + Int64(day) * 86_400_000_000_000).isoDate
     }
 
     /// ISO 8601 UTC time of simulation second `time`.
     public func timestamp(_ time: Double) -> String {
-        let civil = CivilTime(epochNanoseconds: startNanoseconds + Int64(time * 1e9))
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(date(day: Int(time / 86_400)))T\(two(civil.hour)):\(two(civil.minute)):\(two(civil.second))Z"
+        CivilTime(epochNanoseconds: startNanoseconds + Int64(time * 1e9)).isoTimestamp
     }
 }
 

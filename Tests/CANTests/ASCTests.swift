@@ -106,3 +106,11 @@ import Testing
         #expect(frames[2].flags == [.fd, .bitRateSwitch] && frames[2].length == 0)
     }
 }
+
+@Suite struct CivilTimeTests {
+    @Test func isoForms() {
+        let time = CivilTime(epochNanoseconds: 1_700_000_000_123_000_000)
+        #expect(time.isoDate == "2023-11-14")
+        #expect(time.isoTimestamp == "2023-11-14T22:13:20Z")
+    }
+}
