@@ -19,14 +19,20 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),
         .target(name: "Simulator", dependencies: ["CAN", "DBC", "JSON"]),
+        .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "CAN", "DBC", "JSON", "Simulator",
+                "CAN", "DBC", "JSON", "Simulator", "Outbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -34,6 +40,7 @@ let package = Package(
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CAN"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "DBC", "CAN"]),
+        .testTarget(name: "OutboxTests", dependencies: ["Outbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
+pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
 command -v python3 >/dev/null || need+=(python3)

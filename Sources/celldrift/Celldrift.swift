@@ -9,6 +9,6 @@ struct Celldrift: ParsableCommand {
             Reads BMS frames from CAN logs (candump -L, Vector ASC, PCAN TRC, SavvyCAN/GVRET CSV, \
             PCAN text; .gz too), decodes them with the pack's DBC, and writes what it finds as JSON.
             """,
-        subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self]
+        subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self, OutboxCommand.self]
     )
 }
