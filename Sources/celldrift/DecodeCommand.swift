@@ -39,7 +39,7 @@ struct DecodeCommand: ParsableCommand {
 
     func run() throws {
         let database: CompiledDatabase
-        do { database = try CompiledDatabase(path: dbc) } catch { throw ValidationError(error.description) }
+        do { database = try CompiledDatabase(path: dbc) } catch { throw CommandError(error.description) }
         for warning in database.database.warnings { StandardError.line("warning: \(warning)") }
         let decoder = FrameDecoder(database)
         let writer = DecodedFrameWriter(database: database, mode: raw ? .raw : choices ? .choices : .physical)

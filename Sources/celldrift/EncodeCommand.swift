@@ -33,7 +33,7 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         let database: CompiledDatabase
-        do { database = try CompiledDatabase(path: dbc) } catch { throw ValidationError(error.description) }
+        do { database = try CompiledDatabase(path: dbc) } catch { throw CommandError(error.description) }
         let output = OutputBuffer(fd: 1)
         var asc = ASCWriter()
         var lineNumber = 0
@@ -73,9 +73,9 @@ struct EncodeCommand: ParsableCommand {
             }
             index = found
         } else {
-            throw ValidationError("field \"name\" (or \"id\") is missing")
+            throw CommandError("field \"name\" (or \"id\") is missing")
         }
-        guard let members = request["signals"]?.object else { throw ValidationError("field \"signals\" is missing or not an object") }
+        guard let members = request["signals"]?.object else { throw CommandError("field \"signals\" is missing or not an object") }
         var bits: [String: UInt64] = [:]
         for (name, value) in members {
             if let number = value.double {
@@ -83,7 +83,7 @@ struct EncodeCommand: ParsableCommand {
             } else if raw, let text = value.string, let exact = Int64(text).map({ UInt64(bitPattern: $0) }) ?? UInt64(text) {
                 bits[name] = exact  // raw integers beyond 2^53 travel as decimal strings to stay exact
             } else {
-                throw ValidationError("signal \(name): value must be a number" + (raw ? " or a decimal string" : ""))
+                throw CommandError("signal \(name): value must be a number" + (raw ? " or a decimal string" : ""))
             }
         }
         var frame = try database.encode(message: index, rawBits: bits)

@@ -18,7 +18,7 @@ struct OutboxCommand: ParsableCommand {
         var db = "celldrift-outbox.db"
 
         func open() throws -> Outbox {
-            do { return try Outbox(path: db) } catch { throw ValidationError(error.description) }
+            do { return try Outbox(path: db) } catch { throw CommandError(error.description) }
         }
     }
 
@@ -107,7 +107,7 @@ struct OutboxCommand: ParsableCommand {
         func run() throws {
             let outbox: Outbox
             do { outbox = try Outbox(path: options.db, limits: OutboxLimits(maximumRecords: maximumRecords)) } catch {
-                throw ValidationError(error.description)
+                throw CommandError(error.description)
             }
             for index in 0..<count {
                 let record = OutboxRecord(type: .alarm, vehicle: "STRESS", kind: "cell_spread", severity: index % 4, cell: index % 96,

@@ -143,23 +143,23 @@ struct SimulateCommand: ParsableCommand {
         for component in path.split(separator: "/") {
             prefix += component + "/"
             guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
-                throw ValidationError("\(path): cannot create the directory: \(String(cString: strerror(errno)))")
+                throw CommandError("\(path): cannot create the directory: \(String(cString: strerror(errno)))")
             }
         }
     }
 
     private func loadDatabase() throws -> CompiledDatabase {
-        do { return try CompiledDatabase(path: dbc) } catch { throw ValidationError(error.description) }
+        do { return try CompiledDatabase(path: dbc) } catch { throw CommandError(error.description) }
     }
 
     private func create(_ path: String) throws -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ValidationError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
         return fd
     }
 
     private func close(_ buffer: OutputBuffer) throws {
         buffer.flush()
-        if buffer.failure != 0 { throw ValidationError("write failed: \(String(cString: strerror(buffer.failure)))") }
+        if buffer.failure != 0 { throw CommandError("write failed: \(String(cString: strerror(buffer.failure)))") }
     }
 }

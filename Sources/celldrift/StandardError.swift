@@ -37,3 +37,10 @@ func forEachFrame(in logs: [String], format: LogFormat?, _ body: (inout CANFrame
     }
     return counts
 }
+
+/// A failure while running (a file that cannot be opened, a DBC with an error): printed as
+/// `Error: <what>` without the usage text that argument mistakes get.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
