@@ -7,7 +7,9 @@ struct Celldrift: ParsableCommand {
         abstract: "Battery cell-consistency watchdog for an EV telematics gateway.",
         discussion: """
             Reads BMS frames from CAN logs (candump -L, Vector ASC, PCAN TRC, SavvyCAN/GVRET CSV, \
-            PCAN text; .gz too), decodes them with the pack's DBC, and writes what it finds as JSON.
+            PCAN text; .gz too) and decodes them with the pack's DBC (decode, convert, dbc, encode); \
+            simulates packs with injected faults for tests and training (simulate); keeps alarms in a \
+            SQLite outbox until the cloud acknowledges them (outbox).
             """,
         subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self, OutboxCommand.self]
     )
