@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CAN", targets: ["CAN"]),
         .library(name: "DBC", targets: ["DBC"]),
         .library(name: "Simulator", targets: ["Simulator"]),
+        .library(name: "Consistency", targets: ["Consistency"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -29,10 +30,11 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "Simulator", dependencies: ["CAN", "DBC", "JSON"]),
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
+        .target(name: "Consistency"),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "CAN", "DBC", "JSON", "Simulator", "Outbox",
+                "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "DBC", "CAN"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox"]),
+        .testTarget(name: "ConsistencyTests", dependencies: ["Consistency"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@
 // interposer counts every malloc; each sample is 1,000 frames, set-up and a warm-up read excluded.
 import Benchmark
 import CAN
+import Consistency
 import DBC
 
 let benchmarks: @Sendable () -> Void = {
@@ -45,6 +46,21 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(decoder.decode(frame))
         }
         benchmark.stopMeasurement()
+    }
+
+    Benchmark("consistency features of a 96-cell snapshot, 60-snapshot window") { benchmark in
+        let features = ConsistencyFeatures(cells: 96, window: 60)
+        var voltages = (0..<96).map { 3.7 + Double($0 % 7) * 0.001 }
+        let temperatures = [Double](repeating: 20, count: 96)
+        benchmark.startMeasurement()
+        for iteration in benchmark.scaledIterations {
+            voltages[iteration % 96] += 0.0001
+            voltages.withUnsafeBufferPointer { cells in
+                temperatures.withUnsafeBufferPointer { features.update(time: Double(iteration), voltages: cells, temperatures: $0) }
+            }
+        }
+        benchmark.stopMeasurement()
+        blackHole(features.spread)
     }
 
     Benchmark("create and copy a 64-byte CAN FD frame") { benchmark in

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Pack and per-cell consistency features, updated snapshot by snapshot over a window of the last
+/// `window` snapshots. Every buffer is allocated at creation; an update allocates nothing.
+///
+/// Definitions (docs/features.md), each checked against numpy:
+/// - spread: max − min cell voltage; standard deviation: population (ddof 0);
+/// - max |modified z-score|: max |0.6745 (v − median) / MAD|, MAD the median absolute deviation (0 when MAD is 0);
+/// - entropy: −Σ p ln p with p = v / Σv (Shannon entropy of the normalized cell voltages);
+/// - temperature range: max − min cell temperature;
+/// - per cell, deviation: v − median of the snapshot; deviation slope: least-squares slope of the
+///   deviation against time over the window, volts per hour; correlation: Pearson correlation of the
+///   cell's voltage with the pack mean over the window (0 when either is constant).
+public final class ConsistencyFeatures {
+    public let cells: Int
+    public let window: Int
+    /// Ring buffers: time, pack mean, and per cell voltage and deviation, `window` deep.
+    private let times: UnsafeMutableBufferPointer<Double>
+    private let means: UnsafeMutableBufferPointer<Double>
+    private let voltageHistory: UnsafeMutableBufferPointer<Double>
+    private let deviationHistory: UnsafeMutableBufferPointer<Double>
+    private let scratch: UnsafeMutableBufferPointer<Double>
+    private var head = 0
+    public private(set) var count = 0
+
+    public private(set) var spread = 0.0
+    public private(set) var standardDeviation = 0.0
+    public private(set) var maximumModifiedZ = 0.0
+    public private(set) var entropy = 0.0
+    public private(set) var temperatureRange = 0.0
+    public private(set) var median = 0.0
+    /// Per cell, for the latest snapshot.
+    public let deviation: UnsafeMutableBufferPointer<Double>
+    public let deviationSlope: UnsafeMutableBufferPointer<Double>
+    public let correlation: UnsafeMutableBufferPointer<Double>
+
+    public init(cells: Int, window: Int) {
+        precondition(cells > 0 && window > 1, "at least one cell and a window of two")
+        self.cells = cells
+        self.window = window
+        func buffer(_ size: Int) -> UnsafeMutableBufferPointer<Double> {
+            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: size)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        times = buffer(window)
+        means = buffer(window)
+        voltageHistory = buffer(window * cells)
+        deviationHistory = buffer(window * cells)
+        scratch = buffer(cells)
+        deviation = buffer(cells)
+        deviationSlope = buffer(cells)
+        correlation = buffer(cells)
+    }
+
+    deinit {
+        for buffer in [times, means, voltageHistory, deviationHistory, scratch, deviation, deviationSlope, correlation] {
+            buffer.deallocate()
+        }
+    }
+
+    /// Adds one snapshot: `time` in seconds, a voltage per cell (volts), temperatures (any count, may be empty).
+    public func update(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>) {
+        precondition(voltages.count == cells, "one voltage per cell")
+        var lowest = Double.infinity, highest = -Double.infinity, sum = 0.0
+        for voltage in voltages {
+            lowest = min(lowest, voltage)
+            highest = max(highest, voltage)
+            sum += voltage
+        }
+        let mean = sum / Double(cells)
+        spread = highest - lowest
+        var squares = 0.0, information = 0.0
+        for voltage in voltages {
+            squares += (voltage - mean) * (voltage - mean)
+            let share = voltage / sum
+            if share > 0 { information -= share * log(share) }
+        }
+        standardDeviation = (squares / Double(cells)).squareRoot()
+        entropy = information
+        median = Self.median(voltages, scratch)
+        for cell in 0..<cells { scratch[cell] = abs(voltages[cell] - median) }
+        let deviationMedian = Self.median(UnsafeBufferPointer(scratch), scratch)
+        var largest = 0.0
+        if deviationMedian > 0 {
+            for voltage in voltages { largest = max(largest, abs(0.6745 * (voltage - median) / deviationMedian)) }
+        }
+        maximumModifiedZ = largest
+        temperatureRange = temperatures.isEmpty ? 0 : (temperatures.max()! - temperatures.min()!)
+
+        // Into the rings.
+        times[head] = time
+        means[head] = mean
+        for cell in 0..<cells {
+            deviation[cell] = voltages[cell] - median
+            voltageHistory[head * cells + cell] = voltages[cell]
+            deviationHistory[head * cells + cell] = deviation[cell]
+        }
+        head = (head + 1) % window
+        count = min(count + 1, window)
+        updateTrends()
+    }
+
+    private func updateTrends() {
+        let samples = Double(count)
+        var timeMean = 0.0, packMean = 0.0
+        for slot in 0..<count { timeMean += times[slot]; packMean += means[slot] }
+        timeMean /= samples
+        packMean /= samples
+        var timeVariance = 0.0, packVariance = 0.0
+        for slot in 0..<count {
+            timeVariance += (times[slot] - timeMean) * (times[slot] - timeMean)
+            packVariance += (means[slot] - packMean) * (means[slot] - packMean)
+        }
+        for cell in 0..<cells {
+            var deviationMean = 0.0, voltageMean = 0.0
+            for slot in 0..<count {
+                deviationMean += deviationHistory[slot * cells + cell]
+                voltageMean += voltageHistory[slot * cells + cell]
+            }
+            deviationMean /= samples
+            voltageMean /= samples
+            var timeCovariance = 0.0, packCovariance = 0.0, voltageVariance = 0.0
+            for slot in 0..<count {
+                let voltage = voltageHistory[slot * cells + cell] - voltageMean
+                timeCovariance += (times[slot] - timeMean) * (deviationHistory[slot * cells + cell] - deviationMean)
+                packCovariance += voltage * (means[slot] - packMean)
+                voltageVariance += voltage * voltage
+            }
+            deviationSlope[cell] = timeVariance > 0 ? timeCovariance / timeVariance * 3600 : 0
+            let scale = (voltageVariance * packVariance).squareRoot()
+            correlation[cell] = scale > 0 ? packCovariance / scale : 0
+        }
+    }
+
+    /// The median of `values`, using `scratch` (as large) for an insertion sort: no allocation.
+    static func median(_ values: UnsafeBufferPointer<Double>, _ scratch: UnsafeMutableBufferPointer<Double>) -> Double {
+        let count = values.count
+        if values.baseAddress != UnsafePointer(scratch.baseAddress) {
+            for index in 0..<count { scratch[index] = values[index] }
+        }
+        for position in 1..<max(count, 1) {
+            let value = scratch[position]
+            var slot = position
+            while slot > 0, scratch[slot - 1] > value {
+                scratch[slot] = scratch[slot - 1]
+                slot -= 1
+            }
+            scratch[slot] = value
+        }
+        return count % 2 == 1 ? scratch[count / 2] : (scratch[count / 2 - 1] + scratch[count / 2]) / 2
+    }
+}

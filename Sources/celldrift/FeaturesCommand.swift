@@ -1,0 +1,79 @@
+import ArgumentParser
+import CAN
+import Consistency
+import JSON
+
+struct FeaturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "features",
+        abstract: "Compute consistency features from pack snapshots (JSON lines, docs/snapshots.md).",
+        discussion: """
+            Prints one JSON object per snapshot: spread, std, max_modified_z, entropy, temperature_range, \
+            median, and per cell deviation, deviation_slope_v_per_h and correlation over the last --window \
+            snapshots (docs/features.md). Snapshots of each vehicle are kept apart. A malformed line is \
+            reported with its file and line and skipped.
+            """
+    )
+
+    @Argument(help: "Snapshot files (.jsonl, .gz works); standard input when none.")
+    var files: [String] = []
+
+    @Option(help: "Snapshots in the rolling window.")
+    var window = 60
+
+    func validate() throws {
+        guard window >= 2 else { throw ValidationError("--window must be at least 2") }
+    }
+
+    func run() throws {
+        let output = OutputBuffer(fd: 1)
+        var perVehicle: [String: ConsistencyFeatures] = [:]
+        var bad = 0
+        for path in files.isEmpty ? ["-"] : files {
+            var lines = LineSource(file: try CompressedFile(path: path))
+            defer { lines.deallocate() }
+            while let line = try lines.next() {
+                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                do {
+                    try process(Array(line.bytes), &perVehicle, output)
+                } catch {
+                    bad += 1
+                    StandardError.line("\(path == "-" ? "<stdin>" : path):\(line.number): \(error); line skipped")
+                }
+            }
+        }
+        output.flush()
+        if bad > 0 { StandardError.line("\(bad) bad snapshot lines skipped") }
+    }
+
+    private func process(_ bytes: [UInt8], _ perVehicle: inout [String: ConsistencyFeatures], _ output: OutputBuffer) throws {
+        let snapshot = try JSONParser.parse(bytes)
+        guard let time = snapshot["ts"]?.double else { throw CommandError("field \"ts\" is missing or not a number") }
+        guard let cells = snapshot["cell_voltages"]?.array, !cells.isEmpty else {
+            throw CommandError("field \"cell_voltages\" is missing or empty")
+        }
+        let voltages = try cells.enumerated().map { index, value -> Double in
+            guard let number = value.double else { throw CommandError("cell_voltages[\(index)] is not a number") }
+            return number
+        }
+        let temperatures = (snapshot["cell_temperatures"]?.array ?? []).compactMap(\.double)
+        let vehicle = snapshot["vehicle"]?.string ?? ""
+        let features = perVehicle[vehicle] ?? ConsistencyFeatures(cells: voltages.count, window: window)
+        guard features.cells == voltages.count else {
+            throw CommandError("\(voltages.count) cell voltages where earlier snapshots of this vehicle had \(features.cells)")
+        }
+        perVehicle[vehicle] = features
+        voltages.withUnsafeBufferPointer { voltageBuffer in
+            temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: voltageBuffer, temperatures: $0) }
+        }
+        func list(_ values: UnsafeMutableBufferPointer<Double>) -> String {
+            values.map { "\($0)" }.joined(separator: ", ")
+        }
+        output.append("{\"vehicle\": \(String(decoding: JSONText.quoted(vehicle), as: UTF8.self)), \"ts\": \(time), "
+            + "\"spread\": \(features.spread), \"std\": \(features.standardDeviation), "
+            + "\"max_modified_z\": \(features.maximumModifiedZ), \"entropy\": \(features.entropy), "
+            + "\"temperature_range\": \(features.temperatureRange), \"median\": \(features.median), "
+            + "\"deviation\": [\(list(features.deviation))], \"deviation_slope_v_per_h\": [\(list(features.deviationSlope))], "
+            + "\"correlation\": [\(list(features.correlation))]}\n")
+    }
+}
