@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),
-        .target(name: "Simulator", dependencies: ["CAN", "DBC", "JSON"]),
+        .target(name: "Simulator", dependencies: ["CAN", "DBC", "JSON", "Consistency"]),
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .target(name: "Consistency"),
         .executableTarget(

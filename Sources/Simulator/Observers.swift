@@ -1,4 +1,5 @@
 import CAN
+import Consistency
 import JSON
 
 /// A simulated vehicle's identity and calendar.
@@ -30,34 +31,33 @@ public struct Vehicle: Sendable {
 }
 
 /// The plain threshold rule a BMS applies: the measured cell-voltage spread (max - min) above
-/// `threshold` volts for `duration` seconds in a row. Records when it first fires and on which days.
+/// `threshold` volts for `duration` seconds (the same `RuleAlarm` the replay pipeline runs). Records
+/// when it first fires, at which cell, and on which days it fired.
 public final class ThresholdRule: SimulationObserver {
     public let threshold: Double
     public let duration: Double
     public private(set) var firstFired: Double?
-    /// The cell that was lowest or highest-deviating when the rule first fired (the farthest from the median).
+    /// The cell farthest from the median when the rule first fired.
     public private(set) var cellAtFirstFire: Int?
+    /// Days on which the alarm was active.
     public private(set) var firedDays: Set<Int> = []
     public private(set) var largestSpread = 0.0
-    private var aboveSince: Double?
+    private var alarm: RuleAlarm
 
     public init(threshold: Double = 0.050, duration: Double = 10) {
         self.threshold = threshold
         self.duration = duration
+        alarm = RuleAlarm(name: "cell_spread", raiseAbove: threshold, clearBelow: threshold, minimumDuration: duration, severity: 2)
     }
 
     public func record(_ sample: Sample) {
         let voltages = sample.pack.measuredVoltage
         let spread = sample.pack.highestMeasuredVoltage - sample.pack.lowestMeasuredVoltage
         largestSpread = max(largestSpread, spread)
-        guard spread > threshold else {
-            aboveSince = nil
-            return
-        }
-        let since = aboveSince ?? sample.time
-        aboveSince = since
-        guard sample.time - since + 1 >= duration else { return }
-        firedDays.insert(Int(sample.time / 86_400))
+        let transition = alarm.observe(spread, at: sample.time)
+        // A day is labelled when the alarm was active in it, also when it was raised the day before.
+        if alarm.isActive { firedDays.insert(Int(sample.time / 86_400)) }
+        guard case .raised? = transition else { return }
         if firstFired == nil {
             firstFired = sample.time
             let sorted = voltages.sorted()

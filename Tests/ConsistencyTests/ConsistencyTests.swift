@@ -32,3 +32,21 @@ import Testing
         #expect(features.count == 3)
     }
 }
+
+@Suite struct RuleAlarmTests {
+    @Test func raisesAfterTheMinimumDurationAndClearsWithHysteresis() {
+        var rule = RuleAlarm(name: "cell_spread", raiseAbove: 0.050, clearBelow: 0.040, minimumDuration: 10, severity: 2)
+        var transitions: [(Double, RuleAlarm.Transition)] = []
+        // Above for 9 s only, then below: nothing. Then above from t=20 on: raised at t=30.
+        let values: [(Double, Double)] = (0...8).map { (Double($0), 0.06) } + [(9, 0.03)]
+            + (20...35).map { (Double($0), 0.055) }
+            // Between the thresholds: stays raised. Below the clear threshold for 10 s: cleared at t=60.
+            + (36...49).map { (Double($0), 0.045) } + (50...61).map { (Double($0), 0.035) }
+        for (time, value) in values {
+            if let transition = rule.observe(value, at: time) { transitions.append((time, transition)) }
+        }
+        #expect(transitions.map(\.0) == [30, 60])
+        #expect(transitions.map(\.1) == [.raised(since: 20), .cleared(since: 50)])
+        #expect(!rule.isActive)
+    }
+}
