@@ -32,10 +32,11 @@ let package = Package(
         .target(name: "Simulator", dependencies: ["CAN", "DBC", "JSON", "Consistency"]),
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .target(name: "Consistency"),
+        .target(name: "Pack", dependencies: ["DBC", "TOML"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency",
+                "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

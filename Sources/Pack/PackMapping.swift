@@ -1,0 +1,160 @@
+import DBC
+import TOML
+
+/// What a decoded signal means for the pack.
+public enum SignalRole: Sendable, Equatable {
+    case none
+    case cellVoltage(Int)
+    case cellTemperature(Int)
+    case current
+    case voltage
+    case soc
+    case cellVoltageMax
+    case cellVoltageMin
+}
+
+/// A mistake in the `[pack]` section, with the line of the key.
+public struct MappingError: Error, CustomStringConvertible {
+    public let path: String
+    public let line: Int
+    public let message: String
+    public var description: String { "\(path):\(line): \(message)" }
+}
+
+/// Which DBC signals carry the pack's cell voltages, temperatures, current, voltage and SOC, resolved
+/// against a compiled DBC into one role and one scale per signal (volts, °C, amperes positive when
+/// discharging, percent). See docs/mapping.md.
+public struct PackMapping: Sendable {
+    public let cells: Int
+    public let temperatureSensors: Int
+    /// Indexed like the compiled database's signals: firstSignal(message) + signal.
+    let roles: [SignalRole]
+    let scales: [Double]
+    let firstSignal: [Int]
+
+    public init(_ table: TOMLTable, path: String, database: CompiledDatabase) throws(MappingError) {
+        func fail(_ key: String, _ message: String) -> MappingError {
+            MappingError(path: path, line: table.line(of: key) ?? 0, message: "pack.\(key): \(message)")
+        }
+        guard let cellCount = table["cells"]?.integer, cellCount > 0, cellCount <= 4096 else {
+            throw fail("cells", "the number of cells in series (1 to 4096) is required")
+        }
+        cells = Int(cellCount)
+        // Where each signal name lives (a name in several messages is ambiguous).
+        var byName: [String: [(message: Int, signal: Int)]] = [:]
+        var first: [Int] = []
+        var total = 0
+        for (messageIndex, message) in database.database.messages.enumerated() {
+            first.append(total)
+            for (signalIndex, signal) in message.signals.enumerated() {
+                byName[signal.name, default: []].append((messageIndex, signalIndex))
+            }
+            total += message.signals.count
+        }
+        firstSignal = first
+        var roles = [SignalRole](repeating: .none, count: total)
+        var scales = [Double](repeating: 1, count: total)
+
+        func locate(_ key: String, _ name: String) throws(MappingError) -> (Int, Int) {
+            guard let places = byName[name] else { throw fail(key, "the DBC has no signal \(name)") }
+            guard places.count == 1 else {
+                let messages = places.map { database.messages[$0.message].name }.joined(separator: ", ")
+                throw fail(key, "signal \(name) is in several messages (\(messages)); name a unique one")
+            }
+            return places[0]
+        }
+        func scale(_ key: String, unit: String?, signal: (Int, Int), kind: String) throws(MappingError) -> Double {
+            let dbcUnit = database.signal(message: signal.0, signal: signal.1).unit
+            let chosen = (unit ?? dbcUnit).trimmingCharacters()
+            switch (kind, chosen) {
+            case ("voltage", "V"), ("voltage", "v"): return 1
+            case ("voltage", "mV"), ("voltage", "mv"): return 0.001
+            case ("temperature", "degC"), ("temperature", "°C"), ("temperature", "C"), ("temperature", "deg C"): return 1
+            case ("voltage", ""), ("temperature", ""):
+                throw fail(key, "the DBC gives no unit for \(database.signal(message: signal.0, signal: signal.1).name); set \(key)_unit")
+            default:
+                throw fail(key, "unit '\(chosen)' is not one of \(kind == "voltage" ? "V, mV" : "degC, °C")")
+            }
+        }
+        func assign(_ key: String, _ names: [String], _ role: (Int) -> SignalRole, unitKind: String?) throws(MappingError) {
+            let unit = table["\(key)_unit"]?.string
+            for (index, name) in names.enumerated() {
+                let place = try locate(key, name)
+                let slot = first[place.0] + place.1
+                guard roles[slot] == .none else { throw fail(key, "signal \(name) is mapped twice") }
+                roles[slot] = role(index)
+                scales[slot] = try unitKind.map { (kind: String) throws(MappingError) -> Double in
+                    try scale(key, unit: unit, signal: place, kind: kind)
+                } ?? 1
+            }
+        }
+        func names(_ key: String, count: Int) throws(MappingError) -> [String]? {
+            if let list = table["\(key)s"]?.array {
+                let names = list.compactMap(\.string)
+                guard names.count == list.count, names.count == count else {
+                    throw fail("\(key)s", "expected a list of \(count) signal names")
+                }
+                return names
+            }
+            guard let pattern = table[key]?.string else { return nil }
+            let base = Int(table["\(key)_index_base"]?.integer ?? 0)
+            return try (0..<count).map { (cell: Int) throws(MappingError) -> String in
+                guard let name = Self.expand(pattern, base + cell) else {
+                    throw fail(key, "pattern '\(pattern)' needs {index} or {index:0N}")
+                }
+                return name
+            }
+        }
+        guard let voltageNames = try names("cell_voltage", count: cells) else {
+            throw fail("cell_voltage", "cell_voltage (a pattern such as \"CellVoltage_{index:03}\") or cell_voltages (a list) is required")
+        }
+        try assign("cell_voltage", voltageNames, { .cellVoltage($0) }, unitKind: "voltage")
+        let sensors = Int(table["cell_temperature_count"]?.integer ?? Int64(cells))
+        if let temperatureNames = try names("cell_temperature", count: sensors) {
+            try assign("cell_temperature", temperatureNames, { .cellTemperature($0) }, unitKind: "temperature")
+            temperatureSensors = sensors
+        } else {
+            temperatureSensors = 0
+        }
+        let single: [(String, SignalRole, String?)] = [("current", .current, nil), ("voltage", .voltage, nil), ("soc", .soc, nil),
+                                                       ("cell_voltage_max", .cellVoltageMax, "voltage"),
+                                                       ("cell_voltage_min", .cellVoltageMin, "voltage")]
+        for (key, role, kind) in single {
+            guard let name = table[key]?.string else { continue }
+            try assign(key, [name], { _ in role }, unitKind: kind)
+        }
+        if let name = table["current"]?.string {
+            let place = try locate("current", name)
+            switch table["current_positive"]?.string ?? "discharge" {
+            case "discharge": break
+            case "charge": scales[first[place.0] + place.1] = -1
+            default: throw fail("current_positive", "must be \"discharge\" or \"charge\"")
+            }
+        }
+        self.roles = roles
+        self.scales = scales
+    }
+
+    /// `CellVoltage_{index:03}` with 7 -> `CellVoltage_007`; `{index}` without padding.
+    static func expand(_ pattern: String, _ index: Int) -> String? {
+        guard let open = pattern.firstRange(of: "{index"), let close = pattern[open.upperBound...].firstIndex(of: "}") else {
+            return nil
+        }
+        let format = pattern[open.upperBound..<close]
+        var digits = String(index)
+        if format.hasPrefix(":0"), let width = Int(format.dropFirst(2)) {
+            digits = String(repeating: "0", count: max(0, width - digits.count)) + digits
+        } else if !format.isEmpty {
+            return nil
+        }
+        return String(pattern[..<open.lowerBound]) + digits + String(pattern[pattern.index(after: close)...])
+    }
+
+    @inline(__always) func slot(message: Int, signal: Int) -> Int { firstSignal[message] + signal }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,83 @@
+import DBC
+
+/// The pack as the frames describe it, updated frame by frame without allocating. A snapshot is due
+/// when every cell has been refreshed since the last one, or when `tick` seconds (event time) have
+/// passed; a cell not refreshed for `staleAfter` seconds is stale and is never passed on as current.
+public final class PackState {
+    public let mapping: PackMapping
+    public let staleAfter: Double
+    public let tick: Double
+    /// Volts and °C, and the event time (s) each was last refreshed.
+    public let voltages: UnsafeMutableBufferPointer<Double>
+    public let voltageTimes: UnsafeMutableBufferPointer<Double>
+    public let temperatures: UnsafeMutableBufferPointer<Double>
+    public let temperatureTimes: UnsafeMutableBufferPointer<Double>
+    /// Cells refreshed since the last snapshot.
+    private let refreshed: UnsafeMutableBufferPointer<Bool>
+    private var refreshedCount = 0
+    private var lastSnapshot = -Double.infinity
+    public private(set) var current = Double.nan
+    public private(set) var voltage = Double.nan
+    public private(set) var soc = Double.nan
+
+    public init(mapping: PackMapping, staleAfter: Double = 5, tick: Double = 1) {
+        self.mapping = mapping
+        self.staleAfter = staleAfter
+        self.tick = tick
+        func buffer(_ count: Int, _ value: Double) -> UnsafeMutableBufferPointer<Double> {
+            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(count, 1))
+            buffer.initialize(repeating: value)
+            return buffer
+        }
+        voltages = buffer(mapping.cells, .nan)
+        voltageTimes = buffer(mapping.cells, -.infinity)
+        temperatures = buffer(mapping.temperatureSensors, .nan)
+        temperatureTimes = buffer(mapping.temperatureSensors, -.infinity)
+        refreshed = .allocate(capacity: mapping.cells)
+        refreshed.initialize(repeating: false)
+    }
+
+    deinit {
+        for buffer in [voltages, voltageTimes, temperatures, temperatureTimes] { buffer.deallocate() }
+        refreshed.deallocate()
+    }
+
+    /// Takes the mapped signals of the frame the decoder just decoded; true when a snapshot is due.
+    public func apply(_ decoder: FrameDecoder, time: Double) -> Bool {
+        let message = decoder.messageIndex
+        for position in 0..<decoder.presentCount {
+            let signal = decoder.presentSignal(position)
+            let slot = mapping.slot(message: message, signal: signal)
+            let role = mapping.roles[slot]
+            if role == .none { continue }
+            let value = decoder.physical(signal) * mapping.scales[slot]
+            switch role {
+            case .cellVoltage(let cell):
+                voltages[cell] = value
+                voltageTimes[cell] = time
+                if !refreshed[cell] {
+                    refreshed[cell] = true
+                    refreshedCount += 1
+                }
+            case .cellTemperature(let sensor):
+                temperatures[sensor] = value
+                temperatureTimes[sensor] = time
+            case .current: current = value
+            case .voltage: voltage = value
+            case .soc: soc = value
+            case .cellVoltageMax, .cellVoltageMin, .none: break
+            }
+        }
+        return refreshedCount == mapping.cells || (refreshedCount > 0 && time - lastSnapshot >= tick)
+    }
+
+    /// Starts the next snapshot period; returns how many cells are stale at `time`.
+    public func takeSnapshot(at time: Double) -> Int {
+        lastSnapshot = time
+        refreshedCount = 0
+        refreshed.update(repeating: false)
+        return (0..<mapping.cells).count { time - voltageTimes[$0] > staleAfter }
+    }
+
+    public func isStale(cell: Int, at time: Double) -> Bool { time - voltageTimes[cell] > staleAfter }
+}
