@@ -43,6 +43,11 @@ demo: release
 	@echo "== the simulated BMS log of that fault (shipped sample), cell extremes as the rule fires:"
 	$(RELEASE_BIN) decode --dbc $(SAMPLES)/celldrift_pack.dbc $(SAMPLES)/simulated/micro-short.log.gz 2>/dev/null \
 		| grep CellExtremes | awk 'NR % 1500 == 0'
+	@echo "== replay that log through the pipeline: the spread rule raises an alarm into the SQLite outbox"
+	rm -f out/demo-outbox.db*
+	$(RELEASE_BIN) replay --config $(SAMPLES)/celldrift_pack.toml --db out/demo-outbox.db $(SAMPLES)/simulated/micro-short.log.gz
+	$(RELEASE_BIN) outbox list --db out/demo-outbox.db
+	sqlite3 out/demo-outbox.db "SELECT kind, cell, datetime(event_time, 'unixepoch'), json_extract(payload, '$$.spread_v') FROM records;"
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
 	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
 
