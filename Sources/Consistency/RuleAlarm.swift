@@ -29,7 +29,10 @@ public struct RuleAlarm: Sendable {
 
     /// Feeds one observation at `time` (seconds, event time); returns a transition when the state changes.
     public mutating func observe(_ value: Double, at time: Double) -> Transition? {
-        let crossing = isActive ? value < clearBelow : value > raiseAbove
+        // Values within a billionth of a threshold count as on it: 4.150 V − 4.100 V is 0.0500000000000007
+        // in binary floating point, and a spread of exactly 50 mV is not above 50 mV.
+        let tolerance = 1e-9 * max(1, abs(isActive ? clearBelow : raiseAbove))
+        let crossing = isActive ? value < clearBelow - tolerance : value > raiseAbove + tolerance
         guard crossing else {
             pendingSince = nil
             return nil

@@ -1,8 +1,10 @@
 import DBC
 
 /// The pack as the frames describe it, updated frame by frame without allocating. A snapshot is due
-/// when every cell has been refreshed since the last one, or when `tick` seconds (event time) have
-/// passed; a cell not refreshed for `staleAfter` seconds is stale and is never passed on as current.
+/// when every cell has been refreshed since the last one, or, as a fallback when cells are missing,
+/// when `tick` seconds (event time) have passed; `tick` must exceed the BMS's cell refresh period, or
+/// snapshots would fire part-way through a refresh and mix two periods. A cell not refreshed for
+/// `staleAfter` seconds is stale and is never passed on as current.
 public final class PackState {
     public let mapping: PackMapping
     public let staleAfter: Double
@@ -15,12 +17,14 @@ public final class PackState {
     /// Cells refreshed since the last snapshot.
     private let refreshed: UnsafeMutableBufferPointer<Bool>
     private var refreshedCount = 0
-    private var lastSnapshot = -Double.infinity
+    /// Starts at the first frame: counting from minus infinity would snapshot on the very first frame and
+    /// lock every later snapshot to that frame's place in the refresh cycle.
+    private var lastSnapshot: Double?
     public private(set) var current = Double.nan
     public private(set) var voltage = Double.nan
     public private(set) var soc = Double.nan
 
-    public init(mapping: PackMapping, staleAfter: Double = 5, tick: Double = 1) {
+    public init(mapping: PackMapping, staleAfter: Double = 5, tick: Double = 2) {
         self.mapping = mapping
         self.staleAfter = staleAfter
         self.tick = tick
@@ -68,7 +72,9 @@ public final class PackState {
             case .cellVoltageMax, .cellVoltageMin, .none: break
             }
         }
-        return refreshedCount == mapping.cells || (refreshedCount > 0 && time - lastSnapshot >= tick)
+        let since = lastSnapshot ?? time
+        lastSnapshot = since
+        return refreshedCount == mapping.cells || (refreshedCount > 0 && time - since >= tick)
     }
 
     /// Starts the next snapshot period; returns how many cells are stale at `time`.

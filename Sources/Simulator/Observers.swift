@@ -30,8 +30,8 @@ public struct Vehicle: Sendable {
     }
 }
 
-/// The plain threshold rule a BMS applies: the measured cell-voltage spread (max - min) above
-/// `threshold` volts for `duration` seconds (the same `RuleAlarm` the replay pipeline runs). Records
+/// The plain threshold rule a BMS applies: the measured cell-voltage spread (max - min, in 1 mV steps)
+/// above `threshold` volts for `duration` seconds (the same `RuleAlarm` the replay pipeline runs). Records
 /// when it first fires, at which cell, and on which days it fired.
 public final class ThresholdRule: SimulationObserver {
     public let threshold: Double
@@ -52,7 +52,11 @@ public final class ThresholdRule: SimulationObserver {
 
     public func record(_ sample: Sample) {
         let voltages = sample.pack.measuredVoltage
-        let spread = sample.pack.highestMeasuredVoltage - sample.pack.lowestMeasuredVoltage
+        // The BMS applies the rule to its own readings, in the 1 mV steps it sends (the pack DBC's
+        // resolution), so a replay of its log sees the same numbers as this rule.
+        let highest = (sample.pack.highestMeasuredVoltage * 1000).rounded(.toNearestOrEven)
+        let lowest = (sample.pack.lowestMeasuredVoltage * 1000).rounded(.toNearestOrEven)
+        let spread = (highest - lowest) / 1000
         largestSpread = max(largestSpread, spread)
         let transition = alarm.observe(spread, at: sample.time)
         // A day is labelled when the alarm was active in it, also when it was raised the day before.

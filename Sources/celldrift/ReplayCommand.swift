@@ -143,7 +143,7 @@ struct ReplaySettings {
         vehicle = root["vehicle"]?.string
         let snapshot = root["snapshot"]?.table
         staleAfter = try number(snapshot, "stale_after_s", 5, section: "snapshot")
-        tick = try number(snapshot, "tick_s", 1, section: "snapshot")
+        tick = try number(snapshot, "tick_s", 2, section: "snapshot")
         window = Int(try number(root["features"]?.table, "window", 60, section: "features"))
         let spread = root["rules"]?.table?["cell_spread"]?.table
         let raise = try number(spread, "raise_above_v", 0.050, section: "rules.cell_spread")

@@ -50,3 +50,12 @@ import Testing
         #expect(!rule.isActive)
     }
 }
+
+@Suite struct RuleAlarmRoundingTests {
+    @Test func exactlyAtTheThresholdIsNotAbove() {
+        var rule = RuleAlarm(name: "cell_spread", raiseAbove: 0.050, clearBelow: 0.050, minimumDuration: 0, severity: 2)
+        #expect(4.150 - 4.100 > 0.050)  // binary floating point
+        #expect(rule.observe(4.150 - 4.100, at: 0) == nil)
+        #expect(rule.observe(4.151 - 4.100, at: 1) == .raised(since: 1))
+    }
+}

@@ -24,6 +24,7 @@ def test_rule_alarm_fires_at_the_labelled_cell(tmp_path, celldrift, fault):
     out, _ = run("replay", "--config", CONFIG, "--db", database, "--json", SAMPLES / f"{fault}.log.gz")
     summary = json.loads(out)
     assert summary["frames"] == 61200 and summary["bad_lines"] == 0
+    assert summary["snapshots"] == 900 and summary["incomplete_snapshots"] == 0
     exported, _ = run("outbox", "export", "--db", database)
     alarms = json_lines(exported)
     label = LABELS[fault]
@@ -33,9 +34,9 @@ def test_rule_alarm_fires_at_the_labelled_cell(tmp_path, celldrift, fault):
     assert summary["alarms"] == {"cell_spread": len(alarms)} and len(alarms) >= 1
     first = alarms[0]
     assert first["cell"] == label["cell"] == label["rule_cell"]
-    # The log carries 1 mV steps, the simulator's rule saw exact values. Where the spread hovers at the
-    # threshold (charging at constant voltage) that moves the moment by tens of seconds either way.
-    assert abs(first["event_time"] - epoch(label["rule_first_fired"])) <= 60
+    # Both rules see the same 1 mV readings; the replay's snapshot completes when the last cell page of
+    # that second arrives (0.88 s in), so the alarm is stamped within the labelled second.
+    assert 0 <= first["event_time"] - epoch(label["rule_first_fired"]) < 1
     assert first["payload"]["spread_v"] > 0.050 and first["state"] == "pending"
 
 
