@@ -1,3 +1,5 @@
+import CAN
+
 /// Reads DBC text into a `Database`. Tolerant where real files are sloppy (missing BS_/BU_,
 /// unknown sections, comments for unknown messages: warnings), strict where a guess would decode
 /// wrongly (bit layout, byte order, sign, multiplexing, a signal outside its message: errors).

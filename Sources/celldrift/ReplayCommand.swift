@@ -123,8 +123,8 @@ struct ReplaySettings {
     init(path: String) throws {
         let root: TOMLTable
         do {
-            guard let text = readText(path) else { throw CommandError("\(path): cannot read the file") }
-            root = try TOMLParser.parse(text, path: path)
+            guard let bytes = readFile(path) else { throw CommandError("\(path): cannot read the file") }
+            root = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), path: path)
         } catch let error as TOMLError { throw CommandError(error.description) }
         func number(_ table: TOMLTable?, _ key: String, _ fallback: Double, section: String) throws -> Double {
             guard let value = table?[key] else { return fallback }
@@ -154,20 +154,6 @@ struct ReplaySettings {
         rule = RuleAlarm(name: "cell_spread", raiseAbove: raise, clearBelow: clear,
                          minimumDuration: try number(spread, "minimum_duration_s", 10, section: "rules.cell_spread"),
                          severity: Int(try number(spread, "severity", 2, section: "rules.cell_spread")))
-    }
-}
-
-func readText(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 14)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 { return nil }
-        if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-        bytes += chunk[0..<count]
     }
 }
 

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// Reads a whole (small) file; nil when it cannot be read.
-func readFile(_ path: String) -> [UInt8]? {
+/// Reads a whole (small) file, such as a DBC or a configuration; nil when it cannot be read.
+public func readFile(_ path: String) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
