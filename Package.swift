@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "DBC", targets: ["DBC"]),
         .library(name: "Simulator", targets: ["Simulator"]),
         .library(name: "Consistency", targets: ["Consistency"]),
+        .library(name: "Pack", targets: ["Pack"]),
+        .library(name: "TOML", targets: ["TOML"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),

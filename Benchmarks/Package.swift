@@ -27,6 +27,8 @@ let package = Package(
                 .product(name: "CAN", package: root),
                 .product(name: "DBC", package: root),
                 .product(name: "Consistency", package: root),
+                .product(name: "Pack", package: root),
+                .product(name: "TOML", package: root),
             ],
             path: "Benchmarks/DecodeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -4,6 +4,8 @@ import Benchmark
 import CAN
 import Consistency
 import DBC
+import Pack
+import TOML
 
 let benchmarks: @Sendable () -> Void = {
     // The repository root, from this file's path: the plugin's working directory varies.
@@ -61,6 +63,27 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
         blackHole(features.spread)
+    }
+
+    Benchmark("replay: decode a simulated BMS frame and update the pack state") { benchmark in
+        let packDBC = try CompiledDatabase(path: "/\(root)/firmware-samples/celldrift_pack.dbc")
+        let config = try TOMLParser.parse(String(decoding: readFile("/\(root)/firmware-samples/celldrift_pack.toml")!, as: UTF8.self))
+        let mapping = try PackMapping(config["pack"]!.table!, path: "celldrift_pack.toml", database: packDBC)
+        let decoder = FrameDecoder(packDBC)
+        let state = PackState(mapping: mapping)
+        let reader = try LogReader(path: "/\(root)/firmware-samples/simulated/micro-short.log.gz")
+        var frames: [CANFrame] = []
+        while let frame = try reader.next() { frames.append(frame) }
+        var index = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let frame = frames[index]
+            if case .decoded = decoder.decode(frame), state.apply(decoder, time: frame.seconds) {
+                blackHole(state.takeSnapshot(at: frame.seconds))
+            }
+            index = index + 1 == frames.count ? 0 : index + 1
+        }
+        benchmark.stopMeasurement()
     }
 
     Benchmark("create and copy a 64-byte CAN FD frame") { benchmark in
