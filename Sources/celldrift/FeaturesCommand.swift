@@ -66,14 +66,32 @@ struct FeaturesCommand: ParsableCommand {
         voltages.withUnsafeBufferPointer { voltageBuffer in
             temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: voltageBuffer, temperatures: $0) }
         }
-        func list(_ values: UnsafeMutableBufferPointer<Double>) -> String {
-            values.map { "\($0)" }.joined(separator: ", ")
-        }
-        output.append("{\"vehicle\": \(String(decoding: JSONText.quoted(vehicle), as: UTF8.self)), \"ts\": \(time), "
-            + "\"spread\": \(features.spread), \"std\": \(features.standardDeviation), "
-            + "\"max_modified_z\": \(features.maximumModifiedZ), \"entropy\": \(features.entropy), "
-            + "\"temperature_range\": \(features.temperatureRange), \"median\": \(features.median), "
-            + "\"deviation\": [\(list(features.deviation))], \"deviation_slope_v_per_h\": [\(list(features.deviationSlope))], "
-            + "\"correlation\": [\(list(features.correlation))]}\n")
+        output.append(featuresJSON(vehicle: vehicle, time: time, features))
     }
+}
+
+/// One snapshot's features as a JSON line (docs/features.md); `celldrift features` and `replay --features-out`.
+func featuresJSON(vehicle: String, time: Double, _ features: ConsistencyFeatures) -> String {
+    func list(_ values: UnsafeMutableBufferPointer<Double>) -> String { values.map { "\($0)" }.joined(separator: ", ") }
+    return "{\"vehicle\": \(String(decoding: JSONText.quoted(vehicle), as: UTF8.self)), \"ts\": \(time), "
+        + "\"spread\": \(features.spread), \"std\": \(features.standardDeviation), "
+        + "\"max_modified_z\": \(features.maximumModifiedZ), \"entropy\": \(features.entropy), "
+        + "\"temperature_range\": \(features.temperatureRange), \"median\": \(features.median), "
+        + "\"deviation\": [\(list(features.deviation))], \"deviation_slope_v_per_h\": [\(list(features.deviationSlope))], "
+        + "\"correlation\": [\(list(features.correlation))]}\n"
+}
+
+/// The CSV header of `featuresCSV` for `cells` cells.
+func featuresCSVHeader(cells: Int) -> String {
+    "vehicle,ts,spread,std,max_modified_z,entropy,temperature_range,median"
+        + (0..<cells).map { ",deviation_\($0)" }.joined() + (0..<cells).map { ",deviation_slope_\($0)" }.joined()
+        + (0..<cells).map { ",correlation_\($0)" }.joined() + "\n"
+}
+
+/// One snapshot's features as a CSV row, per-cell values in columns.
+func featuresCSV(vehicle: String, time: Double, _ features: ConsistencyFeatures) -> String {
+    "\(vehicle),\(time),\(features.spread),\(features.standardDeviation),\(features.maximumModifiedZ),\(features.entropy),"
+        + "\(features.temperatureRange),\(features.median)"
+        + features.deviation.map { ",\($0)" }.joined() + features.deviationSlope.map { ",\($0)" }.joined()
+        + features.correlation.map { ",\($0)" }.joined() + "\n"
 }

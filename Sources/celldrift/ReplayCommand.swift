@@ -37,12 +37,23 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
+    @Option(help: "Write every complete snapshot's features to this file: CSV when it ends in .csv, JSON lines otherwise.")
+    var featuresOut: String?
+
     func run() throws {
         let settings = try ReplaySettings(path: config)
         let outbox: Outbox
         do { outbox = try Outbox(path: db) } catch { throw CommandError(error.description) }
         let decoder = FrameDecoder(settings.database)
         var summary = ReplaySummary()
+        let featureFile = try featuresOut.map { path -> (OutputBuffer, Bool) in
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+            let csv = path.hasSuffix(".csv")
+            let buffer = OutputBuffer(fd: fd)
+            if csv { buffer.append(featuresCSVHeader(cells: settings.mapping.cells)) }
+            return (buffer, csv)
+        }
         let started = monotonicSeconds()
         for log in logs {
             let vehicleID = vehicle ?? settings.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
@@ -63,6 +74,10 @@ struct ReplayCommand: ParsableCommand {
                 }
                 features.update(time: time, voltages: UnsafeBufferPointer(state.voltages),
                                 temperatures: UnsafeBufferPointer(state.temperatures))
+                if let (file, csv) = featureFile {
+                    file.append(csv ? featuresCSV(vehicle: vehicleID, time: time, features)
+                                    : featuresJSON(vehicle: vehicleID, time: time, features))
+                }
                 guard case .raised(let since)? = rule.observe(features.spread, at: time) else { return }
                 let cell = (0..<features.cells).max { abs(features.deviation[$0]) < abs(features.deviation[$1]) } ?? 0
                 let payload = "{\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
@@ -82,6 +97,10 @@ struct ReplayCommand: ParsableCommand {
             summary.unreadableFiles += counts.unreadableFiles
         }
         summary.seconds = monotonicSeconds() - started
+        if let (file, _) = featureFile {
+            file.flush()
+            if file.failure != 0 { throw CommandError("\(featuresOut!): write failed: \(String(cString: strerror(file.failure)))") }
+        }
         print(json ? summary.json : summary.text)
         if summary.unreadableFiles > 0 || summary.outboxErrors > 0 { throw ExitCode(1) }
     }

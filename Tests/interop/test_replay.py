@@ -49,3 +49,30 @@ def test_config_mistakes_name_their_line(tmp_path, celldrift):
     config.write_text(CONFIG.read_text().replace("window = 60", "window = sixty"))
     _, err = run("replay", "--config", config, "--db", tmp_path / "o.db", SAMPLES / "healthy.log.gz", check=False)
     assert f"{config}:20:10: 'sixty' is not a string, number, boolean, array or table" in err
+
+
+def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):
+    import collections
+    import csv
+
+    import numpy as np
+
+    sample = SAMPLES / "sensor-offset.log.gz"
+    run("replay", "--config", CONFIG, "--db", tmp_path / "o.db", "--features-out", tmp_path / "f.jsonl", sample)
+    run("replay", "--config", CONFIG, "--db", tmp_path / "p.db", "--features-out", tmp_path / "f.csv", sample)
+    rows = json_lines((tmp_path / "f.jsonl").read_text())
+    table = list(csv.DictReader((tmp_path / "f.csv").read_text().splitlines()))
+    assert len(rows) == len(table) == 900 and len(table[0]) == 8 + 3 * 96
+    decoded, _ = run("decode", "--dbc", ROOT / "firmware-samples" / "celldrift_pack.dbc", sample)
+    seconds = collections.defaultdict(dict)
+    for frame in json_lines(decoded):
+        if frame["name"] == "CellVoltages":
+            seconds[int(frame["t"])].update(frame["signals"])
+    for row, csv_row in zip(rows, table):
+        cells = seconds[int(row["ts"])]
+        v = np.array([cells[f"CellVoltage_{i:03d}"] for i in range(96)]) / 1000
+        median = np.median(v)
+        assert np.isclose(row["spread"], v.max() - v.min(), rtol=1e-9, atol=1e-12)
+        assert np.isclose(row["std"], v.std(), rtol=1e-9, atol=1e-15)
+        assert np.allclose(row["deviation"], v - median, rtol=1e-9, atol=1e-12)
+        assert float(csv_row["spread"]) == row["spread"] and float(csv_row["deviation_93"]) == row["deviation"][93]
