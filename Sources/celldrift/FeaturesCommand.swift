@@ -47,24 +47,16 @@ struct FeaturesCommand: ParsableCommand {
     }
 
     private func process(_ bytes: [UInt8], _ perVehicle: inout [String: ConsistencyFeatures], _ output: OutputBuffer) throws {
-        let snapshot = try JSONParser.parse(bytes)
-        guard let time = snapshot["ts"]?.double else { throw CommandError("field \"ts\" is missing or not a number") }
-        guard let cells = snapshot["cell_voltages"]?.array, !cells.isEmpty else {
-            throw CommandError("field \"cell_voltages\" is missing or empty")
-        }
-        let voltages = try cells.enumerated().map { index, value -> Double in
-            guard let number = value.double else { throw CommandError("cell_voltages[\(index)] is not a number") }
-            return number
-        }
-        let temperatures = (snapshot["cell_temperatures"]?.array ?? []).compactMap(\.double)
-        let vehicle = snapshot["vehicle"]?.string ?? ""
-        let features = perVehicle[vehicle] ?? ConsistencyFeatures(cells: voltages.count, window: window)
-        guard features.cells == voltages.count else {
-            throw CommandError("\(voltages.count) cell voltages where earlier snapshots of this vehicle had \(features.cells)")
+        let snapshot = try Snapshot(json: bytes)
+        let vehicle = snapshot.vehicle ?? ""
+        let time = snapshot.time
+        let features = perVehicle[vehicle] ?? ConsistencyFeatures(cells: snapshot.voltages.count, window: window)
+        guard features.cells == snapshot.voltages.count else {
+            throw CommandError("\(snapshot.voltages.count) cell voltages where earlier snapshots of this vehicle had \(features.cells)")
         }
         perVehicle[vehicle] = features
-        voltages.withUnsafeBufferPointer { voltageBuffer in
-            temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: voltageBuffer, temperatures: $0) }
+        snapshot.voltages.withUnsafeBufferPointer { voltageBuffer in
+            snapshot.temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: voltageBuffer, temperatures: $0) }
         }
         output.append(featuresJSON(vehicle: vehicle, time: time, features))
     }
@@ -94,4 +86,29 @@ func featuresCSV(vehicle: String, time: Double, _ features: ConsistencyFeatures)
         + "\(features.temperatureRange),\(features.median)"
         + features.deviation.map { ",\($0)" }.joined() + features.deviationSlope.map { ",\($0)" }.joined()
         + features.correlation.map { ",\($0)" }.joined() + "\n"
+}
+
+/// One pack snapshot (docs/snapshots.md), read from a JSON line.
+struct Snapshot {
+    let vehicle: String?
+    let time: Double
+    let voltages: [Double]
+    let temperatures: [Double]
+    let current: Double?
+
+    init(json bytes: [UInt8]) throws {
+        let value = try JSONParser.parse(bytes)
+        guard let time = value["ts"]?.double else { throw CommandError("field \"ts\" is missing or not a number") }
+        guard let cells = value["cell_voltages"]?.array, !cells.isEmpty else {
+            throw CommandError("field \"cell_voltages\" is missing or empty")
+        }
+        voltages = try cells.enumerated().map { index, cell -> Double in
+            guard let number = cell.double else { throw CommandError("cell_voltages[\(index)] is not a number") }
+            return number
+        }
+        temperatures = (value["cell_temperatures"]?.array ?? []).compactMap(\.double)
+        vehicle = value["vehicle"]?.string
+        current = value["current"]?.double
+        self.time = time
+    }
 }

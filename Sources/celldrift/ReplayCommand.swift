@@ -60,6 +60,43 @@ struct ReplayCommand: ParsableCommand {
             let state = PackState(mapping: settings.mapping, staleAfter: settings.staleAfter, tick: settings.tick)
             let features = ConsistencyFeatures(cells: settings.mapping.cells, window: settings.window)
             var rule = settings.rule
+            func evaluate(time: Double, current: Double) {
+                guard case .raised(let since)? = rule.observe(features.spread, at: time) else { return }
+                let cell = (0..<features.cells).max { abs(features.deviation[$0]) < abs(features.deviation[$1]) } ?? 0
+                let payload = "{\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
+                    + "\"max_modified_z\": \(features.maximumModifiedZ), \"cell_deviation_v\": \(features.deviation[cell]), "
+                    + "\"above_since\": \(since), \"current_a\": \(current.isNaN ? "null" : "\(current)")}"
+                let record = OutboxRecord(type: .alarm, vehicle: vehicleID, kind: rule.name, severity: rule.severity, cell: cell,
+                                          eventTime: time, wallTime: wallSeconds(), payload: payload)
+                do {
+                    try outbox.append([record])
+                    summary.alarms[rule.name, default: 0] += 1
+                } catch {
+                    summary.outboxErrors += 1
+                    StandardError.line("error: \(error)")
+                }
+            }
+            func writeFeatures(_ time: Double) {
+                if let (file, csv) = featureFile {
+                    file.append(csv ? featuresCSV(vehicle: vehicleID, time: time, features)
+                                    : featuresJSON(vehicle: vehicleID, time: time, features))
+                }
+            }
+            if try isSnapshotFile(log) {
+                // The second input: JSON snapshots (the MQTT payload), already one per moment.
+                summary.badLines += try forEachSnapshot(in: log) { snapshot in
+                    guard snapshot.voltages.count == settings.mapping.cells else {
+                        throw CommandError("\(snapshot.voltages.count) cell voltages; the config's pack has \(settings.mapping.cells)")
+                    }
+                    summary.snapshots += 1
+                    snapshot.voltages.withUnsafeBufferPointer { cells in
+                        snapshot.temperatures.withUnsafeBufferPointer { features.update(time: snapshot.time, voltages: cells, temperatures: $0) }
+                    }
+                    writeFeatures(snapshot.time)
+                    evaluate(time: snapshot.time, current: snapshot.current ?? .nan)
+                }
+                continue
+            }
             let counts = try forEachFrame(in: [log], format: nil) { frame in
                 summary.frames += 1
                 guard case .decoded = decoder.decode(frame) else { summary.skipped += 1; return }
@@ -74,24 +111,8 @@ struct ReplayCommand: ParsableCommand {
                 }
                 features.update(time: time, voltages: UnsafeBufferPointer(state.voltages),
                                 temperatures: UnsafeBufferPointer(state.temperatures))
-                if let (file, csv) = featureFile {
-                    file.append(csv ? featuresCSV(vehicle: vehicleID, time: time, features)
-                                    : featuresJSON(vehicle: vehicleID, time: time, features))
-                }
-                guard case .raised(let since)? = rule.observe(features.spread, at: time) else { return }
-                let cell = (0..<features.cells).max { abs(features.deviation[$0]) < abs(features.deviation[$1]) } ?? 0
-                let payload = "{\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
-                    + "\"max_modified_z\": \(features.maximumModifiedZ), \"cell_deviation_v\": \(features.deviation[cell]), "
-                    + "\"above_since\": \(since), \"current_a\": \(state.current.isNaN ? "null" : "\(state.current)")}"
-                let record = OutboxRecord(type: .alarm, vehicle: vehicleID, kind: rule.name, severity: rule.severity, cell: cell,
-                                          eventTime: time, wallTime: wallSeconds(), payload: payload)
-                do {
-                    try outbox.append([record])
-                    summary.alarms[rule.name, default: 0] += 1
-                } catch {
-                    summary.outboxErrors += 1
-                    StandardError.line("error: \(error)")
-                }
+                writeFeatures(time)
+                evaluate(time: time, current: state.current)
             }
             summary.badLines += counts.invalidLines
             summary.unreadableFiles += counts.unreadableFiles
@@ -104,6 +125,35 @@ struct ReplayCommand: ParsableCommand {
         print(json ? summary.json : summary.text)
         if summary.unreadableFiles > 0 || summary.outboxErrors > 0 { throw ExitCode(1) }
     }
+}
+
+/// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
+func isSnapshotFile(_ path: String) throws -> Bool {
+    var lines = LineSource(file: try CompressedFile(path: path))
+    defer { lines.deallocate() }
+    while let line = try lines.next() {
+        guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
+        return first == UInt8(ascii: "{")
+    }
+    return false
+}
+
+/// Every snapshot of a JSON-lines file; a bad line is reported with file:line and skipped. Returns the
+/// number of bad lines.
+func forEachSnapshot(in path: String, _ body: (Snapshot) throws -> Void) throws -> Int {
+    var bad = 0
+    var lines = LineSource(file: try CompressedFile(path: path))
+    defer { lines.deallocate() }
+    while let line = try lines.next() {
+        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+        do {
+            try body(try Snapshot(json: Array(line.bytes)))
+        } catch {
+            bad += 1
+            StandardError.line("\(path):\(line.number): \(error); line skipped")
+        }
+    }
+    return bad
 }
 
 /// What a replay saw.

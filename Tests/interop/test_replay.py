@@ -76,3 +76,22 @@ def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):
         assert np.isclose(row["std"], v.std(), rtol=1e-9, atol=1e-15)
         assert np.allclose(row["deviation"], v - median, rtol=1e-9, atol=1e-12)
         assert float(csv_row["spread"]) == row["spread"] and float(csv_row["deviation_93"]) == row["deviation"][93]
+
+
+@pytest.mark.parametrize("fault", ["healthy", "micro-short", "hot-spot"])
+def test_json_snapshots_are_the_second_input(tmp_path, celldrift, fault):
+    source = tmp_path / "snapshots.jsonl"
+    import gzip
+
+    lines = gzip.open(SAMPLES / f"{fault}.snapshots.jsonl.gz", "rt").read().splitlines()
+    source.write_text("\n".join(lines[:40] + ['{"ts": "not a time"}'] + lines[40:]) + "\n")
+    out, err = run("replay", "--config", CONFIG, "--db", tmp_path / "o.db", "--json", source)
+    summary = json.loads(out)
+    assert summary["snapshots"] == len(lines) and summary["bad_lines"] == 1
+    assert f"{source}:41: field \"ts\" is missing or not a number; line skipped" in err
+    alarms = json_lines(run("outbox", "export", "--db", tmp_path / "o.db")[0])
+    label = LABELS[fault]
+    if label["rule_first_fired"] is None:
+        assert alarms == []
+    else:
+        assert len(alarms) == 1 and alarms[0]["cell"] == label["cell"]
