@@ -56,10 +56,18 @@ public struct PackMapping: Sendable {
         var scales = [Double](repeating: 1, count: total)
 
         func locate(_ key: String, _ name: String) throws(MappingError) -> (Int, Int) {
+            // "Message.Signal" picks the message when a signal name is in several.
+            if let dot = name.firstIndex(of: "."), let messageIndex = database.messageIndex(named: String(name[..<dot])) {
+                let signalName = String(name[name.index(after: dot)...])
+                guard let signal = database.database.messages[messageIndex].signals.firstIndex(where: { $0.name == signalName }) else {
+                    throw fail(key, "message \(name[..<dot]) has no signal \(signalName)")
+                }
+                return (messageIndex, signal)
+            }
             guard let places = byName[name] else { throw fail(key, "the DBC has no signal \(name)") }
             guard places.count == 1 else {
                 let messages = places.map { database.messages[$0.message].name }.joined(separator: ", ")
-                throw fail(key, "signal \(name) is in several messages (\(messages)); name a unique one")
+                throw fail(key, "signal \(name) is in several messages (\(messages)); write Message.\(name)")
             }
             return places[0]
         }

@@ -25,8 +25,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "The configuration file (TOML).")
     var config: String
 
-    @Argument(help: "Logs to replay (any supported format, .gz too).")
-    var logs: [String]
+    @Argument(help: "CAN logs (any supported format, .gz too) or JSON snapshot files. None: check the config and stop.")
+    var logs: [String] = []
 
     @Option(help: "The outbox database the alarms go into.")
     var db = "celldrift-outbox.db"
@@ -42,6 +42,11 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let settings = try ReplaySettings(path: config)
+        if logs.isEmpty {
+            print("\(config): OK: \(settings.mapping.cells) cells and \(settings.mapping.temperatureSensors) temperature sensors mapped "
+                + "in \(settings.database.database.path)")
+            return
+        }
         let outbox: Outbox
         do { outbox = try Outbox(path: db) } catch { throw CommandError(error.description) }
         let decoder = FrameDecoder(settings.database)
