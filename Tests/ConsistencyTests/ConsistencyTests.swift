@@ -59,3 +59,27 @@ import Testing
         #expect(rule.observe(4.151 - 4.100, at: 1) == .raised(since: 1))
     }
 }
+
+@Suite struct DailyMeasuresTests {
+    @Test func meansPerDayAndTheSeedsWindowWithMissingDays() {
+        let measures = DailyMeasures()
+        // Days 100..115, no data on day 110; two snapshots a day.
+        for day in 100...115 where day != 110 {
+            for (offset, scale) in [(3600.0, 1.0), (7200.0, 3.0)] {
+                measures.add(time: Double(day) * 86_400 + offset, packVoltage: 350 * scale, current: Double(day) * scale,
+                             highestCell: 4.0 * scale, lowestCell: 3.9 * scale, highestTemperature: 25 * scale,
+                             lowestTemperature: 20 * scale)
+            }
+        }
+        measures.close()
+        #expect(measures.means(day: 105) == [700, 210, 8, 7.8, 50, 40])
+        let inputs = measures.inputs(forDay: 116)
+        #expect(inputs.count == 84)
+        // Oldest first: day 102 (116 - 14) starts the vector; day 110 is missing; day 115 ends it.
+        #expect(inputs[0..<6] == [700, 204, 8, 7.8, 50, 40])
+        #expect(inputs[48..<54] == [-1, -1, -1, -1, -1, -1])
+        #expect(inputs[78..<84] == [700, 230, 8, 7.8, 50, 40])
+        // Fifteen days had data and 14 are kept: day 100 has gone.
+        #expect(measures.means(day: 100) == nil && measures.means(day: 101) != nil)
+    }
+}
