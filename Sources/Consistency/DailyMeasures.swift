@@ -53,6 +53,9 @@ public final class DailyMeasures {
         currentDay = nil
     }
 
+    /// The completed days held, oldest first.
+    public var heldDays: [Int] { (0..<Self.days).map { dayNumbers[$0] }.filter { $0 != Int.min }.sorted() }
+
     /// The six means of a completed day still held, or nil.
     public func means(day: Int) -> [Double]? {
         guard let slot = (0..<Self.days).first(where: { dayNumbers[$0] == day }) else { return nil }

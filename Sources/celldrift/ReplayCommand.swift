@@ -40,6 +40,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Write every complete snapshot's features to this file: CSV when it ends in .csv, JSON lines otherwise.")
     var featuresOut: String?
 
+    @Option(help: "Write the seed's daily table (same columns; Label 1.0 on days the spread alarm was active) to this file.")
+    var dailyOut: String?
+
     func run() throws {
         let settings = try ReplaySettings(path: config)
         if logs.isEmpty {
@@ -59,14 +62,32 @@ struct ReplayCommand: ParsableCommand {
             if csv { buffer.append(featuresCSVHeader(cells: settings.mapping.cells)) }
             return (buffer, csv)
         }
+        let dailyFile = try dailyOut.map { path -> OutputBuffer in
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+            let buffer = OutputBuffer(fd: fd)
+            buffer.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
+            return buffer
+        }
         let started = monotonicSeconds()
         for log in logs {
             let vehicleID = vehicle ?? settings.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
             let state = PackState(mapping: settings.mapping, staleAfter: settings.staleAfter, tick: settings.tick)
             let features = ConsistencyFeatures(cells: settings.mapping.cells, window: settings.window)
             var rule = settings.rule
+            let daily = DailyMeasures()
+            var alarmDays: Set<Int> = []
+            func addDaily(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
+                          packVoltage: Double, current: Double) {
+                guard dailyFile != nil else { return }
+                daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
+                          highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
+                          highestTemperature: temperatures.max() ?? .nan, lowestTemperature: temperatures.min() ?? .nan)
+            }
             func evaluate(time: Double, current: Double) {
-                guard case .raised(let since)? = rule.observe(features.spread, at: time) else { return }
+                let transition = rule.observe(features.spread, at: time)
+                if rule.isActive { alarmDays.insert(Int((time / 86_400).rounded(.down))) }
+                guard case .raised(let since)? = transition else { return }
                 let cell = (0..<features.cells).max { abs(features.deviation[$0]) < abs(features.deviation[$1]) } ?? 0
                 let payload = "{\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
                     + "\"max_modified_z\": \(features.maximumModifiedZ), \"cell_deviation_v\": \(features.deviation[cell]), "
@@ -99,7 +120,14 @@ struct ReplayCommand: ParsableCommand {
                     }
                     writeFeatures(snapshot.time)
                     evaluate(time: snapshot.time, current: snapshot.current ?? .nan)
+                    snapshot.voltages.withUnsafeBufferPointer { cells in
+                        snapshot.temperatures.withUnsafeBufferPointer {
+                            addDaily(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: .nan,
+                                     current: snapshot.current ?? .nan)
+                        }
+                    }
                 }
+                writeDaily(daily, alarmDays, vehicleID, dailyFile)
                 continue
             }
             let counts = try forEachFrame(in: [log], format: nil) { frame in
@@ -118,17 +146,36 @@ struct ReplayCommand: ParsableCommand {
                                 temperatures: UnsafeBufferPointer(state.temperatures))
                 writeFeatures(time)
                 evaluate(time: time, current: state.current)
+                addDaily(time: time, voltages: UnsafeBufferPointer(state.voltages),
+                         temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current)
             }
+            writeDaily(daily, alarmDays, vehicleID, dailyFile)
             summary.badLines += counts.invalidLines
             summary.unreadableFiles += counts.unreadableFiles
         }
         summary.seconds = monotonicSeconds() - started
+        if let dailyFile {
+            dailyFile.flush()
+            if dailyFile.failure != 0 { throw CommandError("\(dailyOut!): write failed: \(String(cString: strerror(dailyFile.failure)))") }
+        }
         if let (file, _) = featureFile {
             file.flush()
             if file.failure != 0 { throw CommandError("\(featuresOut!): write failed: \(String(cString: strerror(file.failure)))") }
         }
         print(json ? summary.json : summary.text)
         if summary.unreadableFiles > 0 || summary.outboxErrors > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Writes the daily table rows of one vehicle (the seed's columns; NaN where a measure was not mapped).
+func writeDaily(_ daily: DailyMeasures, _ alarmDays: Set<Int>, _ vehicle: String, _ file: OutputBuffer?) {
+    guard let file else { return }
+    daily.close()
+    for day in daily.heldDays {
+        let values = daily.means(day: day) ?? []
+        let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
+        file.append("\(vehicle),\(date)" + values.map { $0.isNaN ? ",nan" : ",\($0)" }.joined()
+            + (alarmDays.contains(day) ? ",1.0\n" : ",0.0\n"))
     }
 }
 

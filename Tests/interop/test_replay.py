@@ -121,3 +121,27 @@ def test_tesla_mapping_finds_a_low_cell(tmp_path, celldrift):
     alarms = json_lines(run("outbox", "export", "--db", tmp_path / "o.db")[0])
     assert len(alarms) == 1 and alarms[0]["cell"] == 41
     assert abs(alarms[0]["payload"]["spread_v"] - 0.060) < 1e-6
+
+
+def test_daily_table_of_a_replay(tmp_path, celldrift):
+    import collections
+    import csv
+
+    import numpy as np
+
+    sample = SAMPLES / "micro-short.log.gz"
+    run("replay", "--config", CONFIG, "--db", tmp_path / "o.db", "--daily-out", tmp_path / "daily.csv", sample)
+    rows = list(csv.DictReader((tmp_path / "daily.csv").read_text().splitlines()))
+    assert len(rows) == 1 and rows[0]["Date"] == "2026-01-11" and rows[0]["Label"] == "1.0"
+    decoded, _ = run("decode", "--dbc", ROOT / "firmware-samples" / "celldrift_pack.dbc", sample)
+    seconds = collections.defaultdict(dict)
+    for frame in json_lines(decoded):
+        seconds[int(frame["t"])].update(frame["signals"])
+    voltage = np.array([[s[f"CellVoltage_{i:03d}"] for i in range(96)] for s in seconds.values()]) / 1000
+    temperature = np.array([[s[f"CellTemperature_{i:03d}"] for i in range(96)] for s in seconds.values()])
+    # The pack values are sent ten times a second; a snapshot holds the last before it completes.
+    assert np.isclose(float(rows[0]["CellMaxVoltage"]), voltage.max(axis=1).mean(), rtol=1e-12)
+    assert np.isclose(float(rows[0]["CellMinVoltage"]), voltage.min(axis=1).mean(), rtol=1e-12)
+    assert np.isclose(float(rows[0]["MaxTemperature"]), temperature.max(axis=1).mean(), rtol=1e-12)
+    assert np.isclose(float(rows[0]["MinTemperature"]), temperature.min(axis=1).mean(), rtol=1e-12)
+    assert 300 < float(rows[0]["TotalVoltage"]) < 420
