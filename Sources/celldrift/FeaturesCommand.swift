@@ -30,24 +30,13 @@ struct FeaturesCommand: ParsableCommand {
         var perVehicle: [String: ConsistencyFeatures] = [:]
         var bad = 0
         for path in files.isEmpty ? ["-"] : files {
-            var lines = LineSource(file: try CompressedFile(path: path))
-            defer { lines.deallocate() }
-            while let line = try lines.next() {
-                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                do {
-                    try process(Array(line.bytes), &perVehicle, output)
-                } catch {
-                    bad += 1
-                    StandardError.line("\(path == "-" ? "<stdin>" : path):\(line.number): \(error); line skipped")
-                }
-            }
+            bad += try forEachSnapshot(in: path) { snapshot in try process(snapshot, &perVehicle, output) }
         }
         output.flush()
         if bad > 0 { StandardError.line("\(bad) bad snapshot lines skipped") }
     }
 
-    private func process(_ bytes: [UInt8], _ perVehicle: inout [String: ConsistencyFeatures], _ output: OutputBuffer) throws {
-        let snapshot = try Snapshot(json: bytes)
+    private func process(_ snapshot: Snapshot, _ perVehicle: inout [String: ConsistencyFeatures], _ output: OutputBuffer) throws {
         let vehicle = snapshot.vehicle ?? ""
         let time = snapshot.time
         let features = perVehicle[vehicle] ?? ConsistencyFeatures(cells: snapshot.voltages.count, window: window)
@@ -111,4 +100,33 @@ struct Snapshot {
         current = value["current"]?.double
         self.time = time
     }
+}
+
+/// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
+func isSnapshotFile(_ path: String) throws -> Bool {
+    var lines = LineSource(file: try CompressedFile(path: path))
+    defer { lines.deallocate() }
+    while let line = try lines.next() {
+        guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
+        return first == UInt8(ascii: "{")
+    }
+    return false
+}
+
+/// Every snapshot of a JSON-lines file; a bad line is reported with file:line and skipped. Returns the
+/// number of bad lines.
+func forEachSnapshot(in path: String, _ body: (Snapshot) throws -> Void) throws -> Int {
+    var bad = 0
+    var lines = LineSource(file: try CompressedFile(path: path))
+    defer { lines.deallocate() }
+    while let line = try lines.next() {
+        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+        do {
+            try body(try Snapshot(json: Array(line.bytes)))
+        } catch {
+            bad += 1
+            StandardError.line("\(path == "-" ? "<stdin>" : path):\(line.number): \(error); line skipped")
+        }
+    }
+    return bad
 }

@@ -54,21 +54,11 @@ struct ReplayCommand: ParsableCommand {
         do { outbox = try Outbox(path: db) } catch { throw CommandError(error.description) }
         let decoder = FrameDecoder(settings.database)
         var summary = ReplaySummary()
-        let featureFile = try featuresOut.map { path -> (OutputBuffer, Bool) in
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
-            let csv = path.hasSuffix(".csv")
-            let buffer = OutputBuffer(fd: fd)
-            if csv { buffer.append(featuresCSVHeader(cells: settings.mapping.cells)) }
-            return (buffer, csv)
-        }
-        let dailyFile = try dailyOut.map { path -> OutputBuffer in
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
-            let buffer = OutputBuffer(fd: fd)
-            buffer.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
-            return buffer
-        }
+        let featuresCSVFormat = featuresOut?.hasSuffix(".csv") ?? false
+        let featureFile = try featuresOut.map(createOutput)
+        if featuresCSVFormat { featureFile?.append(featuresCSVHeader(cells: settings.mapping.cells)) }
+        let dailyFile = try dailyOut.map(createOutput)
+        dailyFile?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
         let started = monotonicSeconds()
         for log in logs {
             let vehicleID = vehicle ?? settings.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
@@ -77,12 +67,20 @@ struct ReplayCommand: ParsableCommand {
             var rule = settings.rule
             let daily = DailyMeasures()
             var alarmDays: Set<Int> = []
-            func addDaily(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                          packVoltage: Double, current: Double) {
-                guard dailyFile != nil else { return }
-                daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
-                          highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
-                          highestTemperature: temperatures.max() ?? .nan, lowestTemperature: temperatures.min() ?? .nan)
+            /// One complete snapshot, from either input: features, the rule, and the outputs asked for.
+            func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
+                         packVoltage: Double, current: Double) {
+                features.update(time: time, voltages: voltages, temperatures: temperatures)
+                if let featureFile {
+                    featureFile.append(featuresCSVFormat ? featuresCSV(vehicle: vehicleID, time: time, features)
+                                                         : featuresJSON(vehicle: vehicleID, time: time, features))
+                }
+                evaluate(time: time, current: current)
+                if dailyFile != nil {
+                    daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
+                              highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
+                              highestTemperature: temperatures.max() ?? .nan, lowestTemperature: temperatures.min() ?? .nan)
+                }
             }
             func evaluate(time: Double, current: Double) {
                 let transition = rule.observe(features.spread, at: time)
@@ -102,12 +100,6 @@ struct ReplayCommand: ParsableCommand {
                     StandardError.line("error: \(error)")
                 }
             }
-            func writeFeatures(_ time: Double) {
-                if let (file, csv) = featureFile {
-                    file.append(csv ? featuresCSV(vehicle: vehicleID, time: time, features)
-                                    : featuresJSON(vehicle: vehicleID, time: time, features))
-                }
-            }
             if try isSnapshotFile(log) {
                 // The second input: JSON snapshots (the MQTT payload), already one per moment.
                 summary.badLines += try forEachSnapshot(in: log) { snapshot in
@@ -116,14 +108,9 @@ struct ReplayCommand: ParsableCommand {
                     }
                     summary.snapshots += 1
                     snapshot.voltages.withUnsafeBufferPointer { cells in
-                        snapshot.temperatures.withUnsafeBufferPointer { features.update(time: snapshot.time, voltages: cells, temperatures: $0) }
-                    }
-                    writeFeatures(snapshot.time)
-                    evaluate(time: snapshot.time, current: snapshot.current ?? .nan)
-                    snapshot.voltages.withUnsafeBufferPointer { cells in
                         snapshot.temperatures.withUnsafeBufferPointer {
-                            addDaily(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: .nan,
-                                     current: snapshot.current ?? .nan)
+                            process(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: .nan,
+                                    current: snapshot.current ?? .nan)
                         }
                     }
                 }
@@ -142,26 +129,16 @@ struct ReplayCommand: ParsableCommand {
                     summary.incompleteSnapshots += 1
                     return
                 }
-                features.update(time: time, voltages: UnsafeBufferPointer(state.voltages),
-                                temperatures: UnsafeBufferPointer(state.temperatures))
-                writeFeatures(time)
-                evaluate(time: time, current: state.current)
-                addDaily(time: time, voltages: UnsafeBufferPointer(state.voltages),
-                         temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current)
+                process(time: time, voltages: UnsafeBufferPointer(state.voltages),
+                        temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current)
             }
             writeDaily(daily, alarmDays, vehicleID, dailyFile)
             summary.badLines += counts.invalidLines
             summary.unreadableFiles += counts.unreadableFiles
         }
         summary.seconds = monotonicSeconds() - started
-        if let dailyFile {
-            dailyFile.flush()
-            if dailyFile.failure != 0 { throw CommandError("\(dailyOut!): write failed: \(String(cString: strerror(dailyFile.failure)))") }
-        }
-        if let (file, _) = featureFile {
-            file.flush()
-            if file.failure != 0 { throw CommandError("\(featuresOut!): write failed: \(String(cString: strerror(file.failure)))") }
-        }
+        if let dailyFile, let dailyOut { try finishOutput(dailyFile, dailyOut) }
+        if let featureFile, let featuresOut { try finishOutput(featureFile, featuresOut) }
         print(json ? summary.json : summary.text)
         if summary.unreadableFiles > 0 || summary.outboxErrors > 0 { throw ExitCode(1) }
     }
@@ -177,35 +154,6 @@ func writeDaily(_ daily: DailyMeasures, _ alarmDays: Set<Int>, _ vehicle: String
         file.append("\(vehicle),\(date)" + values.map { $0.isNaN ? ",nan" : ",\($0)" }.joined()
             + (alarmDays.contains(day) ? ",1.0\n" : ",0.0\n"))
     }
-}
-
-/// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
-func isSnapshotFile(_ path: String) throws -> Bool {
-    var lines = LineSource(file: try CompressedFile(path: path))
-    defer { lines.deallocate() }
-    while let line = try lines.next() {
-        guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
-        return first == UInt8(ascii: "{")
-    }
-    return false
-}
-
-/// Every snapshot of a JSON-lines file; a bad line is reported with file:line and skipped. Returns the
-/// number of bad lines.
-func forEachSnapshot(in path: String, _ body: (Snapshot) throws -> Void) throws -> Int {
-    var bad = 0
-    var lines = LineSource(file: try CompressedFile(path: path))
-    defer { lines.deallocate() }
-    while let line = try lines.next() {
-        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-        do {
-            try body(try Snapshot(json: Array(line.bytes)))
-        } catch {
-            bad += 1
-            StandardError.line("\(path):\(line.number): \(error); line skipped")
-        }
-    }
-    return bad
 }
 
 /// What a replay saw.

@@ -87,7 +87,7 @@ struct SimulateCommand: ParsableCommand {
         let share = faultShare ?? (fault == nil ? 0.5 : (fault == .healthy ? 0 : 1))
         let fleet = planFleet(vehicles: vehicles, faultShare: share, faultKinds: kinds, cells: cells, days: days,
                               seed: seed, startNanoseconds: startTime)
-        let daily = OutputBuffer(fd: try create("\(out)/daily.csv"))
+        let daily = try createOutput("\(out)/daily.csv")
         daily.append(DailyTable.header)
         var labels: [String] = []
         for run in fleet {
@@ -95,10 +95,11 @@ struct SimulateCommand: ParsableCommand {
             let window = logWindow(simulation, run)
             let rule = ThresholdRule()
             var observers: [SimulationObserver] = [rule, DailyTable(vehicle: run.vehicle, rule: rule, output: daily)]
-            var buffers: [OutputBuffer] = []
+            var buffers: [(OutputBuffer, String)] = []
             func file(_ suffix: String) throws -> OutputBuffer {
-                let buffer = OutputBuffer(fd: try create("\(out)/\(run.vehicle.vin)\(suffix)"))
-                buffers.append(buffer)
+                let path = "\(out)/\(run.vehicle.vin)\(suffix)"
+                let buffer = try createOutput(path)
+                buffers.append((buffer, path))
                 return buffer
             }
             if snapshots {
@@ -114,16 +115,16 @@ struct SimulateCommand: ParsableCommand {
                                                   output: try file(".asc"), format: .asc, window: window))
             }
             simulation.run(observers: observers)
-            for buffer in buffers { try close(buffer) }
+            for (buffer, path) in buffers { try finishOutput(buffer, path) }
             labels.append(labelJSON(run, rule: rule, chemistry: chemistry, cells: cells))
             StandardError.line("\(run.vehicle.vin): \(run.fault.kind.rawValue)"
                 + (run.fault.kind == .healthy ? "" : " in cell \(run.fault.cell) from \(run.vehicle.timestamp(run.fault.onset))")
                 + "; rule " + (rule.firstFired.map { "first fired \(run.vehicle.timestamp($0))" } ?? "never fired"))
         }
-        try close(daily)
-        let labelFile = OutputBuffer(fd: try create("\(out)/labels.json"))
+        try finishOutput(daily, "\(out)/daily.csv")
+        let labelFile = try createOutput("\(out)/labels.json")
         labelFile.append("[\n  " + labels.joined(separator: ",\n  ") + "\n]\n")
-        try close(labelFile)
+        try finishOutput(labelFile, "\(out)/labels.json")
     }
 
     /// The seconds that logs and snapshots cover.
@@ -152,14 +153,4 @@ struct SimulateCommand: ParsableCommand {
         do { return try CompiledDatabase(path: dbc) } catch { throw CommandError(error.description) }
     }
 
-    private func create(_ path: String) throws -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
-        return fd
-    }
-
-    private func close(_ buffer: OutputBuffer) throws {
-        buffer.flush()
-        if buffer.failure != 0 { throw CommandError("write failed: \(String(cString: strerror(buffer.failure)))") }
-    }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CAN
+import JSON
 import ArgumentParser
 
 /// Diagnostics go to standard error, one line each, unbuffered so they interleave sanely.
@@ -43,4 +44,17 @@ func forEachFrame(in logs: [String], format: LogFormat?, _ body: (inout CANFrame
 struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Creates (or truncates) an output file, buffered.
+func createOutput(_ path: String) throws -> OutputBuffer {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+    return OutputBuffer(fd: fd)
+}
+
+/// Writes out what is buffered; a failed write (a full disk) is an error naming the file.
+func finishOutput(_ buffer: OutputBuffer, _ path: String) throws {
+    buffer.flush()
+    if buffer.failure != 0 { throw CommandError("\(path): write failed: \(String(cString: strerror(buffer.failure)))") }
 }
