@@ -82,7 +82,7 @@ public final class PackState {
         lastSnapshot = time
         refreshedCount = 0
         refreshed.update(repeating: false)
-        return (0..<mapping.cells).count { time - voltageTimes[$0] > staleAfter }
+        return (0..<mapping.cells).count { isStale(cell: $0, at: time) }
     }
 
     public func isStale(cell: Int, at time: Double) -> Bool { time - voltageTimes[cell] > staleAfter }

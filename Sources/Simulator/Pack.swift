@@ -43,8 +43,6 @@ public final class Pack {
     let bleeding: UnsafeMutableBufferPointer<Bool>
     /// What the BMS measures (sensor offsets and connection resistance included), volts.
     public let measuredVoltage: UnsafeMutableBufferPointer<Double>
-    /// The cells' own terminal voltages, volts.
-    public let cellVoltage: UnsafeMutableBufferPointer<Double>
     /// Charge each cell has lost to balancing and self-discharge (A·s), for charge accounting.
     public let internalCharge: UnsafeMutableBufferPointer<Double>
     /// The effective capacity of each cell now (a fading cell's shrinks), ampere-hours.
@@ -74,7 +72,6 @@ public final class Pack {
         leakFactor = buffer(Array(repeating: pow(2, (20 - 25) / 10), count: count))
         bleeding = buffer(Array(repeating: false, count: count))
         measuredVoltage = buffer(Array(repeating: 0.0, count: count))
-        cellVoltage = buffer(Array(repeating: 0.0, count: count))
         internalCharge = buffer(Array(repeating: 0.0, count: count))
         effectiveCapacity = buffer(Array(capacity))
         // A loose connection's jumps, drawn now so the run stays deterministic: Poisson arrivals after onset.
@@ -92,7 +89,7 @@ public final class Pack {
 
     deinit {
         for buffer in [soc, capacity, ohmic, selfDischarge, polarizationVoltage, temperature, resistanceFactor, leakFactor,
-                       measuredVoltage, cellVoltage, internalCharge, effectiveCapacity] {
+                       measuredVoltage, internalCharge, effectiveCapacity] {
             buffer.deallocate()
         }
         bleeding.deallocate()
@@ -146,7 +143,6 @@ public final class Pack {
             internalCharge[cell] += shunt * seconds
             polarizationVoltage[cell] = decay * polarizationVoltage[cell] + base.polarization * (1 - decay) * current
             let voltage = curve.voltage(soc[cell]) - current * resistance - polarizationVoltage[cell]
-            cellVoltage[cell] = voltage
             measuredVoltage[cell] = voltage - current * connection + offset
             let power = current * current * (resistance + connection) + heat
             temperature[cell] += seconds * (power - base.heatTransfer * (temperature[cell] - ambient)) / base.heatCapacity
