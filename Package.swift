@@ -35,10 +35,11 @@ let package = Package(
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .target(name: "Consistency"),
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
+        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
+                "Agent", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "DBC", "CAN"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox"]),
         .testTarget(name: "ConsistencyTests", dependencies: ["Consistency"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -23,6 +23,12 @@ public final class CompressedFile {
         self.handle = handle
     }
 
+    /// Bytes of the file (compressed ones for a .gz) read so far: for progress against the file's size.
+    public var bytesConsumed: Int {
+        guard let handle else { return 0 }
+        return Int(max(0, gzoffset(handle)))
+    }
+
     /// Reads up to `buffer.count` bytes; 0 means end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(LogError) -> Int {
         guard let handle, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }

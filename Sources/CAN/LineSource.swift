@@ -23,6 +23,7 @@ public struct LineSource {
     private var lineNumber = 0
 
     public var path: String { file.path }
+    public var bytesConsumed: Int { file.bytesConsumed }
 
     public static let defaultCapacity = 1 << 16
 

@@ -27,6 +27,9 @@ public final class LogReader {
 
     deinit { lines.deallocate() }
 
+    /// Bytes of the file read so far (compressed bytes for a .gz).
+    public var bytesConsumed: Int { lines.bytesConsumed }
+
     /// The next frame, or nil at the end of the log.
     public func next() throws(LogError) -> CANFrame? {
         var frame = CANFrame(id: 0)

@@ -12,7 +12,9 @@ import Glibc
 /// - temperature range: max − min cell temperature;
 /// - per cell, deviation: v − median of the snapshot; deviation slope: least-squares slope of the
 ///   deviation against time over the window, volts per hour; correlation: Pearson correlation of the
-///   cell's voltage with the pack mean over the window (0 when either is constant).
+///   cell's voltage with the pack mean over the window (0 when either is constant);
+/// - per cell, resistance relative to the pack median from dV/dI across current steps, and the drift of
+///   the deviation during rest (CellTrends.swift), both from the current given with each snapshot.
 public final class ConsistencyFeatures {
     public let cells: Int
     public let window: Int
@@ -35,8 +37,21 @@ public final class ConsistencyFeatures {
     public let deviation: UnsafeMutableBufferPointer<Double>
     public let deviationSlope: UnsafeMutableBufferPointer<Double>
     public let correlation: UnsafeMutableBufferPointer<Double>
+    private let resistance: StepResistance
+    private let rest: RestDrift
 
-    public init(cells: Int, window: Int) {
+    /// Per cell: resistance / the pack's median resistance, 0 before the first current step.
+    public var resistanceRatio: UnsafeMutableBufferPointer<Double> { resistance.ratio }
+    /// The median of the cells' resistances (Ω), 0 before the first current step.
+    public var medianResistance: Double { resistance.medianResistance }
+    /// Current steps behind the resistances (at most `TrendSettings.resistanceSteps`).
+    public var resistanceSteps: Int { resistance.count }
+    /// Per cell: slope of the deviation during the latest rest, V/h.
+    public var restDrift: UnsafeMutableBufferPointer<Double> { rest.drift }
+    /// Seconds of settled rest behind `restDrift`.
+    public var restSeconds: Double { rest.seconds }
+
+    public init(cells: Int, window: Int, trends: TrendSettings = TrendSettings()) {
         precondition(cells > 0 && window > 1, "at least one cell and a window of two")
         self.cells = cells
         self.window = window
@@ -53,6 +68,8 @@ public final class ConsistencyFeatures {
         deviation = buffer(cells)
         deviationSlope = buffer(cells)
         correlation = buffer(cells)
+        resistance = StepResistance(cells: cells, settings: trends)
+        rest = RestDrift(cells: cells, settings: trends)
     }
 
     deinit {
@@ -61,8 +78,10 @@ public final class ConsistencyFeatures {
         }
     }
 
-    /// Adds one snapshot: `time` in seconds, a voltage per cell (volts), temperatures (any count, may be empty).
-    public func update(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>) {
+    /// Adds one snapshot: `time` in seconds, a voltage per cell (volts), temperatures (any count, may be
+    /// empty), the pack current (A, positive on discharge; NaN when unknown: no resistance, no rest).
+    public func update(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
+                       current: Double) {
         precondition(voltages.count == cells, "one voltage per cell")
         var lowest = Double.infinity, highest = -Double.infinity, sum = 0.0
         for voltage in voltages {
@@ -101,6 +120,8 @@ public final class ConsistencyFeatures {
         head = (head + 1) % window
         count = min(count + 1, window)
         updateTrends()
+        resistance.update(time: time, current: current, voltages: voltages)
+        rest.update(time: time, current: current, deviation: deviation)
     }
 
     private func updateTrends() {

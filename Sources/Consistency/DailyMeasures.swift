@@ -4,6 +4,11 @@
 public final class DailyMeasures {
     public static let measures = 6
     public static let days = 14
+    /// The seed's names of the six measures, in the order of `means(day:)` and of its CSV columns.
+    public static let measureNames = ["total_voltage", "total_current", "cell_max_voltage", "cell_min_voltage",
+                                      "max_temperature", "min_temperature"]
+    /// The seed's names of the 84 inputs in their order: day 14 (the oldest) first, `_1` the most recent.
+    public static let inputNames = stride(from: days, through: 1, by: -1).flatMap { day in measureNames.map { "\($0)_\(day)" } }
 
     private var currentDay: Int?
     private var sums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)

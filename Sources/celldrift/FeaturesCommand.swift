@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import CAN
 import Consistency
@@ -30,7 +31,7 @@ struct FeaturesCommand: ParsableCommand {
         var perVehicle: [String: ConsistencyFeatures] = [:]
         var bad = 0
         for path in files.isEmpty ? ["-"] : files {
-            bad += try forEachSnapshot(in: path) { snapshot in try process(snapshot, &perVehicle, output) }
+            bad += try forEachSnapshot(in: path, report: StandardError.line) { snapshot in try process(snapshot, &perVehicle, output) }
         }
         output.flush()
         if bad > 0 { StandardError.line("\(bad) bad snapshot lines skipped") }
@@ -45,7 +46,9 @@ struct FeaturesCommand: ParsableCommand {
         }
         perVehicle[vehicle] = features
         snapshot.voltages.withUnsafeBufferPointer { voltageBuffer in
-            snapshot.temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: voltageBuffer, temperatures: $0) }
+            snapshot.temperatures.withUnsafeBufferPointer {
+                features.update(time: time, voltages: voltageBuffer, temperatures: $0, current: snapshot.current ?? .nan)
+            }
         }
         output.append(featuresJSON(vehicle: vehicle, time: time, features))
     }
@@ -59,74 +62,25 @@ func featuresJSON(vehicle: String, time: Double, _ features: ConsistencyFeatures
         + "\"max_modified_z\": \(features.maximumModifiedZ), \"entropy\": \(features.entropy), "
         + "\"temperature_range\": \(features.temperatureRange), \"median\": \(features.median), "
         + "\"deviation\": [\(list(features.deviation))], \"deviation_slope_v_per_h\": [\(list(features.deviationSlope))], "
-        + "\"correlation\": [\(list(features.correlation))]}\n"
+        + "\"correlation\": [\(list(features.correlation))], \"median_resistance_ohm\": \(features.medianResistance), "
+        + "\"resistance_steps\": \(features.resistanceSteps), \"resistance_ratio\": [\(list(features.resistanceRatio))], "
+        + "\"rest_seconds\": \(features.restSeconds), \"rest_drift_v_per_h\": [\(list(features.restDrift))]}\n"
 }
 
 /// The CSV header of `featuresCSV` for `cells` cells.
 func featuresCSVHeader(cells: Int) -> String {
-    "vehicle,ts,spread,std,max_modified_z,entropy,temperature_range,median"
-        + (0..<cells).map { ",deviation_\($0)" }.joined() + (0..<cells).map { ",deviation_slope_\($0)" }.joined()
-        + (0..<cells).map { ",correlation_\($0)" }.joined() + "\n"
+    "vehicle,ts,spread,std,max_modified_z,entropy,temperature_range,median,median_resistance_ohm,resistance_steps,rest_seconds"
+        + ["deviation", "deviation_slope", "correlation", "resistance_ratio", "rest_drift"].map { name in
+            (0..<cells).map { ",\(name)_\($0)" }.joined()
+        }.joined() + "\n"
 }
 
 /// One snapshot's features as a CSV row, per-cell values in columns.
 func featuresCSV(vehicle: String, time: Double, _ features: ConsistencyFeatures) -> String {
     "\(vehicle),\(time),\(features.spread),\(features.standardDeviation),\(features.maximumModifiedZ),\(features.entropy),"
-        + "\(features.temperatureRange),\(features.median)"
-        + features.deviation.map { ",\($0)" }.joined() + features.deviationSlope.map { ",\($0)" }.joined()
-        + features.correlation.map { ",\($0)" }.joined() + "\n"
+        + "\(features.temperatureRange),\(features.median),\(features.medianResistance),\(features.resistanceSteps),\(features.restSeconds)"
+        + [features.deviation, features.deviationSlope, features.correlation, features.resistanceRatio, features.restDrift].map { values in
+            values.map { ",\($0)" }.joined()
+        }.joined() + "\n"
 }
 
-/// One pack snapshot (docs/snapshots.md), read from a JSON line.
-struct Snapshot {
-    let vehicle: String?
-    let time: Double
-    let voltages: [Double]
-    let temperatures: [Double]
-    let current: Double?
-
-    init(json bytes: [UInt8]) throws {
-        let value = try JSONParser.parse(bytes)
-        guard let time = value["ts"]?.double else { throw CommandError("field \"ts\" is missing or not a number") }
-        guard let cells = value["cell_voltages"]?.array, !cells.isEmpty else {
-            throw CommandError("field \"cell_voltages\" is missing or empty")
-        }
-        voltages = try cells.enumerated().map { index, cell -> Double in
-            guard let number = cell.double else { throw CommandError("cell_voltages[\(index)] is not a number") }
-            return number
-        }
-        temperatures = (value["cell_temperatures"]?.array ?? []).compactMap(\.double)
-        vehicle = value["vehicle"]?.string
-        current = value["current"]?.double
-        self.time = time
-    }
-}
-
-/// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
-func isSnapshotFile(_ path: String) throws -> Bool {
-    var lines = LineSource(file: try CompressedFile(path: path))
-    defer { lines.deallocate() }
-    while let line = try lines.next() {
-        guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
-        return first == UInt8(ascii: "{")
-    }
-    return false
-}
-
-/// Every snapshot of a JSON-lines file; a bad line is reported with file:line and skipped. Returns the
-/// number of bad lines.
-func forEachSnapshot(in path: String, _ body: (Snapshot) throws -> Void) throws -> Int {
-    var bad = 0
-    var lines = LineSource(file: try CompressedFile(path: path))
-    defer { lines.deallocate() }
-    while let line = try lines.next() {
-        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-        do {
-            try body(try Snapshot(json: Array(line.bytes)))
-        } catch {
-            bad += 1
-            StandardError.line("\(path == "-" ? "<stdin>" : path):\(line.number): \(error); line skipped")
-        }
-    }
-    return bad
-}

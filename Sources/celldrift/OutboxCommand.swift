@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import JSON
 import Outbox
@@ -64,17 +65,36 @@ struct OutboxCommand: ParsableCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write every record as JSON lines or CSV.")
+        static let configuration = CommandConfiguration(
+            abstract: "Write every record as JSON lines or CSV.",
+            discussion: "With --type inference --format csv, the columns are the seed's inference event table: "
+                + "request_id, vin, date, predicted_prob and the 84 inputs (total_voltage_14 … min_temperature_1).")
         @OptionGroup var options: Options
         @Option(help: "jsonl or csv.")
         var format = "jsonl"
+        @Option(help: "Only records of this type: alarm or inference.")
+        var type: String?
 
         func validate() throws {
             guard format == "jsonl" || format == "csv" else { throw ValidationError("--format must be jsonl or csv") }
+            guard type == nil || OutboxRecord.RecordType(rawValue: type!) != nil else {
+                throw ValidationError("--type must be alarm or inference")
+            }
         }
 
         func run() throws {
-            let records = try options.open().records()
+            let records = try options.open().records().filter { type == nil || $0.type.rawValue == type }
+            if format == "csv", type == "inference" {
+                print(InferenceEvent.columns.joined(separator: ","))
+                for record in records {
+                    let payload = try? JSONParser.parse(Array(record.payload.utf8))
+                    print(InferenceEvent.columns.map { column in
+                        guard let value = payload?[column] else { return "" }
+                        return value.string ?? value.double.map { "\($0)" } ?? ""
+                    }.joined(separator: ","))
+                }
+                return
+            }
             if format == "csv" { print("id,type,vehicle,kind,severity,cell,event_time,wall_time,score,state,payload") }
             for record in records {
                 let cell = record.cell.map(String.init) ?? ""

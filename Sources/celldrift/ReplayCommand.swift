@@ -1,11 +1,9 @@
+import Agent
 import ArgumentParser
 import CAN
-import Consistency
-import DBC
+import Dispatch
 import JSON
 import Outbox
-import Pack
-import TOML
 
 #if canImport(Glibc)
 import Glibc
@@ -17,8 +15,9 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Run the pipeline on captured logs in event time: decode, pack state, features, rule alarms into the outbox.",
         discussion: """
             The config (TOML, docs/mapping.md) names the DBC, the pack mapping, the snapshot timing, the \
-            feature window and the spread rule. Alarms go into the SQLite outbox (--db). Prints a summary: \
-            frames, snapshots, stale cells, bad lines, alarms, frames/s (--json for a machine-readable one).
+            feature window and the rules. Alarms go into the SQLite outbox (--db). Prints a summary: \
+            frames, snapshots, stale cells, bad lines, alarms by rule, frames/s (--json for a machine-readable \
+            one); a progress bar on standard error when it is a terminal. Each log is one vehicle.
             """
     )
 
@@ -40,129 +39,132 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Write every complete snapshot's features to this file: CSV when it ends in .csv, JSON lines otherwise.")
     var featuresOut: String?
 
-    @Option(help: "Write the seed's daily table (same columns; Label 1.0 on days the spread alarm was active) to this file.")
+    @Option(help: "Write the seed's daily table (same columns; Label 1.0 on days a rule was active) to this file.")
     var dailyOut: String?
 
+    @Flag(help: "Pace the replay in real time (event time against the wall clock) instead of as fast as it goes.")
+    var realtime = false
+
+    @Option(help: "Logs replayed at once, one vehicle each (outputs stay in the order of the logs).")
+    var jobs = 1
+
+    @Flag(help: "No progress bar, even on a terminal.")
+    var quiet = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
     func run() throws {
-        let settings = try ReplaySettings(path: config)
+        let settings = try PipelineConfig(path: config)
         if logs.isEmpty {
             print("\(config): OK: \(settings.mapping.cells) cells and \(settings.mapping.temperatureSensors) temperature sensors mapped "
-                + "in \(settings.database.database.path)")
+                + "in \(settings.database.database.path); rules: " + settings.rules.map(\.alarm.name).joined(separator: ", "))
             return
         }
-        let outbox: Outbox
-        do { outbox = try Outbox(path: db) } catch { throw CommandError(error.description) }
-        let decoder = FrameDecoder(settings.database)
-        var summary = ReplaySummary()
-        let featuresCSVFormat = featuresOut?.hasSuffix(".csv") ?? false
-        let featureFile = try featuresOut.map(createOutput)
-        if featuresCSVFormat { featureFile?.append(featuresCSVHeader(cells: settings.mapping.cells)) }
-        let dailyFile = try dailyOut.map(createOutput)
-        dailyFile?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
+        do { _ = try Outbox(path: db, limits: settings.outboxLimits) } catch { throw CommandError(error.description) }
+        let workers = min(jobs, logs.count)
+        // With several jobs each log writes its own part of an output, joined in the logs' order at the end.
+        let parts = workers > 1
+        let progress = Progress(totalBytes: logs.reduce(0) { $0 + fileSize($1) }, shown: !quiet && isatty(2) == 1)
         let started = monotonicSeconds()
-        for log in logs {
-            let vehicleID = vehicle ?? settings.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
-            let state = PackState(mapping: settings.mapping, staleAfter: settings.staleAfter, tick: settings.tick)
-            let features = ConsistencyFeatures(cells: settings.mapping.cells, window: settings.window)
-            var rule = settings.rule
-            let daily = DailyMeasures()
-            var alarmDays: Set<Int> = []
-            /// One complete snapshot, from either input: features, the rule, and the outputs asked for.
-            func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double) {
-                features.update(time: time, voltages: voltages, temperatures: temperatures)
-                if let featureFile {
-                    featureFile.append(featuresCSVFormat ? featuresCSV(vehicle: vehicleID, time: time, features)
-                                                         : featuresJSON(vehicle: vehicleID, time: time, features))
-                }
-                evaluate(time: time, current: current)
-                if dailyFile != nil {
-                    daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
-                              highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
-                              highestTemperature: temperatures.max() ?? .nan, lowestTemperature: temperatures.min() ?? .nan)
-                }
+        let options = ReplayJob.Options(config: settings, db: db, vehicle: vehicle, realtime: realtime, progress: progress)
+        let batch = ReplayBatch(logs: logs, options: options, featuresOut: featuresOut, dailyOut: dailyOut, parts: parts)
+        if workers == 1 {
+            for index in logs.indices { batch.replay(index) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for index in stride(from: worker, to: batch.logs.count, by: workers) { batch.replay(index) }
             }
-            func evaluate(time: Double, current: Double) {
-                let transition = rule.observe(features.spread, at: time)
-                if rule.isActive { alarmDays.insert(Int((time / 86_400).rounded(.down))) }
-                guard case .raised(let since)? = transition else { return }
-                let cell = (0..<features.cells).max { abs(features.deviation[$0]) < abs(features.deviation[$1]) } ?? 0
-                let payload = "{\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
-                    + "\"max_modified_z\": \(features.maximumModifiedZ), \"cell_deviation_v\": \(features.deviation[cell]), "
-                    + "\"above_since\": \(since), \"current_a\": \(current.isNaN ? "null" : "\(current)")}"
-                let record = OutboxRecord(type: .alarm, vehicle: vehicleID, kind: rule.name, severity: rule.severity, cell: cell,
-                                          eventTime: time, wallTime: wallSeconds(), payload: payload)
-                do {
-                    try outbox.append([record])
-                    summary.alarms[rule.name, default: 0] += 1
-                } catch {
-                    summary.outboxErrors += 1
-                    StandardError.line("error: \(error)")
-                }
-            }
-            if try isSnapshotFile(log) {
-                // The second input: JSON snapshots (the MQTT payload), already one per moment.
-                summary.badLines += try forEachSnapshot(in: log) { snapshot in
-                    guard snapshot.voltages.count == settings.mapping.cells else {
-                        throw CommandError("\(snapshot.voltages.count) cell voltages; the config's pack has \(settings.mapping.cells)")
-                    }
-                    summary.snapshots += 1
-                    snapshot.voltages.withUnsafeBufferPointer { cells in
-                        snapshot.temperatures.withUnsafeBufferPointer {
-                            process(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: .nan,
-                                    current: snapshot.current ?? .nan)
-                        }
-                    }
-                }
-                writeDaily(daily, alarmDays, vehicleID, dailyFile)
-                continue
-            }
-            let counts = try forEachFrame(in: [log], format: nil) { frame in
-                summary.frames += 1
-                guard case .decoded = decoder.decode(frame) else { summary.skipped += 1; return }
-                let time = frame.seconds
-                guard state.apply(decoder, time: time) else { return }
-                summary.snapshots += 1
-                let stale = state.takeSnapshot(at: time)
-                guard stale == 0 else {
-                    // Stale cells are never reused: no features and no rule on an incomplete snapshot.
-                    summary.incompleteSnapshots += 1
-                    return
-                }
-                process(time: time, voltages: UnsafeBufferPointer(state.voltages),
-                        temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current)
-            }
-            writeDaily(daily, alarmDays, vehicleID, dailyFile)
-            summary.badLines += counts.invalidLines
-            summary.unreadableFiles += counts.unreadableFiles
         }
+        progress.finish()
+        var summary = ReplaySummary()
+        for job in batch.jobs { summary.add(job.summary) }
         summary.seconds = monotonicSeconds() - started
-        if let dailyFile, let dailyOut { try finishOutput(dailyFile, dailyOut) }
-        if let featureFile, let featuresOut { try finishOutput(featureFile, featuresOut) }
+        if parts {
+            if let featuresOut { try joinParts(featuresOut, count: logs.count) }
+            if let dailyOut { try joinParts(dailyOut, count: logs.count) }
+        }
+        for failure in batch.jobs.compactMap(\.failure) { StandardError.line("error: \(failure)") }
         print(json ? summary.json : summary.text)
-        if summary.unreadableFiles > 0 || summary.outboxErrors > 0 { throw ExitCode(1) }
+        if summary.unreadableFiles > 0 || summary.outboxErrors > 0 || summary.failedLogs > 0 { throw ExitCode(1) }
     }
 }
 
-/// Writes the daily table rows of one vehicle (the seed's columns; NaN where a measure was not mapped).
-func writeDaily(_ daily: DailyMeasures, _ alarmDays: Set<Int>, _ vehicle: String, _ file: OutputBuffer?) {
-    guard let file else { return }
-    daily.close()
-    for day in daily.heldDays {
-        let values = daily.means(day: day) ?? []
-        let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
-        file.append("\(vehicle),\(date)" + values.map { $0.isNaN ? ",nan" : ",\($0)" }.joined()
-            + (alarmDays.contains(day) ? ",1.0\n" : ",0.0\n"))
+/// The logs of one replay and a slot for each one's job. Unchecked Sendable: under --jobs each slot is
+/// written by the one worker that replays its log, and read only after every worker has finished.
+final class ReplayBatch: @unchecked Sendable {
+    let logs: [String]
+    let options: ReplayJob.Options
+    let featuresOut: String?
+    let dailyOut: String?
+    let parts: Bool
+    private let slots: UnsafeMutableBufferPointer<ReplayJob?>
+
+    init(logs: [String], options: ReplayJob.Options, featuresOut: String?, dailyOut: String?, parts: Bool) {
+        self.logs = logs
+        self.options = options
+        self.featuresOut = featuresOut
+        self.dailyOut = dailyOut
+        self.parts = parts
+        slots = .allocate(capacity: logs.count)
+        slots.initialize(repeating: nil)
     }
+
+    deinit {
+        _ = slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func replay(_ index: Int) {
+        let job = ReplayJob(log: logs[index], options: options,
+                            featuresOut: featuresOut.map { parts ? "\($0).part\(index)" : $0 },
+                            dailyOut: dailyOut.map { parts ? "\($0).part\(index)" : $0 },
+                            writeHeaders: !parts || index == 0)
+        job.run()
+        slots[index] = job
+    }
+
+    var jobs: [ReplayJob] { slots.compactMap { $0 } }
+}
+
+/// Concatenates `path`.part0… into `path` and removes the parts.
+private func joinParts(_ path: String, count: Int) throws {
+    let output = try createOutput(path)
+    for index in 0..<count {
+        let part = "\(path).part\(index)"
+        guard let bytes = readFile(part) else { continue }
+        output.append(bytes)
+        unlink(part)
+    }
+    try finishOutput(output, path)
+}
+
+func fileSize(_ path: String) -> Int {
+    var status = stat()
+    return stat(path, &status) == 0 ? Int(status.st_size) : 0
 }
 
 /// What a replay saw.
 struct ReplaySummary {
     var frames = 0, skipped = 0, snapshots = 0, incompleteSnapshots = 0, badLines = 0, unreadableFiles = 0, outboxErrors = 0
+    var failedLogs = 0
     var alarms: [String: Int] = [:]
     var seconds = 0.0
 
     var rate: Int { seconds > 0 ? Int(Double(frames) / seconds) : 0 }
+
+    mutating func add(_ other: ReplaySummary) {
+        frames += other.frames
+        skipped += other.skipped
+        snapshots += other.snapshots
+        incompleteSnapshots += other.incompleteSnapshots
+        badLines += other.badLines
+        unreadableFiles += other.unreadableFiles
+        outboxErrors += other.outboxErrors
+        failedLogs += other.failedLogs
+        alarms.merge(other.alarms, uniquingKeysWith: +)
+    }
 
     var text: String {
         "\(frames) frames (\(skipped) not in the DBC or too short), \(badLines) bad lines, \(snapshots) snapshots "
@@ -175,54 +177,8 @@ struct ReplaySummary {
         let alarmList = alarms.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         return "{\"frames\": \(frames), \"skipped\": \(skipped), \"bad_lines\": \(badLines), \"snapshots\": \(snapshots), "
             + "\"incomplete_snapshots\": \(incompleteSnapshots), \"alarms\": {\(alarmList)}, \"frames_per_second\": \(rate), "
-            + "\"unreadable_files\": \(unreadableFiles)}"
-    }
-}
-
-/// The replay's configuration, read from TOML with each mistake reported at its line.
-struct ReplaySettings {
-    let database: CompiledDatabase
-    let mapping: PackMapping
-    let vehicle: String?
-    let staleAfter: Double
-    let tick: Double
-    let window: Int
-    let rule: RuleAlarm
-
-    init(path: String) throws {
-        let root: TOMLTable
-        do {
-            guard let bytes = readFile(path) else { throw CommandError("\(path): cannot read the file") }
-            root = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), path: path)
-        } catch let error as TOMLError { throw CommandError(error.description) }
-        func number(_ table: TOMLTable?, _ key: String, _ fallback: Double, section: String) throws -> Double {
-            guard let value = table?[key] else { return fallback }
-            guard let number = value.number else {
-                throw CommandError("\(path):\(table?.line(of: key) ?? 0): \(section).\(key) must be a number")
-            }
-            return number
-        }
-        guard let dbc = root["dbc"]?.string else { throw CommandError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
-        do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
-            throw CommandError(error.description)
-        }
-        guard let pack = root["pack"]?.table else { throw CommandError("\(path): a [pack] section is required (docs/mapping.md)") }
-        do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw CommandError(error.description) }
-        vehicle = root["vehicle"]?.string
-        let snapshot = root["snapshot"]?.table
-        staleAfter = try number(snapshot, "stale_after_s", 5, section: "snapshot")
-        tick = try number(snapshot, "tick_s", 2, section: "snapshot")
-        window = Int(try number(root["features"]?.table, "window", 60, section: "features"))
-        let spread = root["rules"]?.table?["cell_spread"]?.table
-        let raise = try number(spread, "raise_above_v", 0.050, section: "rules.cell_spread")
-        let clear = try number(spread, "clear_below_v", raise, section: "rules.cell_spread")
-        guard clear <= raise else {
-            throw CommandError("\(path):\(spread?.line(of: "clear_below_v") ?? 0): rules.cell_spread.clear_below_v must not be above raise_above_v")
-        }
-        rule = RuleAlarm(name: "cell_spread", raiseAbove: raise, clearBelow: clear,
-                         minimumDuration: try number(spread, "minimum_duration_s", 10, section: "rules.cell_spread"),
-                         severity: Int(try number(spread, "severity", 2, section: "rules.cell_spread")))
+            + "\"seconds\": \(seconds), \"unreadable_files\": \(unreadableFiles), \"failed_logs\": \(failedLogs), "
+            + "\"outbox_errors\": \(outboxErrors)}"
     }
 }
 

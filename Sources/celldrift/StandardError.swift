@@ -9,7 +9,13 @@ import ArgumentParser
 enum StandardError {
     static func line(_ text: String) {
         var line = text + "\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// Without a line break: the progress bar redraws its line.
+    static func write(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
 }
 

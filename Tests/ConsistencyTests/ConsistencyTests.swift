@@ -2,9 +2,10 @@ import Consistency
 import Testing
 
 @Suite struct ConsistencyTests {
-    private func update(_ features: ConsistencyFeatures, _ time: Double, _ voltages: [Double], _ temperatures: [Double] = []) {
+    private func update(_ features: ConsistencyFeatures, _ time: Double, _ voltages: [Double], _ temperatures: [Double] = [],
+                        current: Double = .nan) {
         voltages.withUnsafeBufferPointer { cells in
-            temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: cells, temperatures: $0) }
+            temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: cells, temperatures: $0, current: current) }
         }
     }
 

@@ -65,3 +65,63 @@ def test_malformed_snapshot_lines_are_reported_and_skipped(tmp_path, celldrift):
     assert len(json_lines(out)) == 2
     assert f"{source}:2: cell_voltages[1] is not a number" in err
     assert f"{source}:3: JSON error at byte 1" in err
+
+
+def reference_resistance_ratio(snapshots, upto, step=10.0, gap=30.0, keep=16):
+    """Per cell: mean of −ΔV/ΔI over the last `keep` current steps up to snapshot `upto`, over the median."""
+    steps = []
+    for j in range(1, upto + 1):
+        before, after = snapshots[j - 1], snapshots[j]
+        change = after["current"] - before["current"]
+        if abs(change) >= step and after["ts"] - before["ts"] <= gap:
+            steps.append(-(np.array(after["cell_voltages"]) - np.array(before["cell_voltages"])) / change)
+    if not steps:
+        return np.zeros(len(snapshots[0]["cell_voltages"])), 0
+    means = np.mean(steps[-keep:], axis=0)
+    return means / np.median(means), min(len(steps), keep)
+
+
+def reference_rest_drift(snapshots, upto, rest=2.0, settle=300.0, minimum=1800.0):
+    """Per cell: least-squares slope (V/h) of v − median over the settled part of the latest rest that
+    has lasted `minimum` seconds past settling, up to snapshot `upto`."""
+    counted, segment, start = [], [], None
+    for snapshot in snapshots[:upto + 1]:
+        if abs(snapshot["current"]) > rest:
+            segment, start = [], None
+            continue
+        start = snapshot["ts"] if start is None else start
+        if snapshot["ts"] - start < settle:
+            continue
+        segment.append(snapshot)
+        if len(segment) >= 2 and segment[-1]["ts"] - segment[0]["ts"] >= minimum:
+            counted = list(segment)
+    if not counted:
+        return np.zeros(len(snapshots[0]["cell_voltages"]))
+    hours = np.array([s["ts"] - counted[0]["ts"] for s in counted]) / 3600
+    v = np.array([s["cell_voltages"] for s in counted])
+    return np.polyfit(hours, v - np.median(v, axis=1, keepdims=True), 1)[0]
+
+
+def test_resistance_and_rest_drift_match_numpy(tmp_path, celldrift):
+    """On a simulated day of a pack with a growing resistance (10 s snapshots: current steps while
+    driving, rests overnight): the step resistances, their ratio to the median and the rest drift."""
+    run("simulate", "--fault", "resistance-growth", "--days", 1, "--snapshots", "--snapshot-interval", 10,
+        "--seed", 3, "--out", tmp_path)
+    (source,) = tmp_path.glob("*.snapshots.jsonl")
+    snapshots = json_lines(source.read_text())
+    label = json.loads((tmp_path / "labels.json").read_text())[0]
+    out, _ = run("features", source)
+    rows = json_lines(out)
+    assert len(rows) == len(snapshots) == 8640
+    checked_steps = checked_rests = 0
+    for index in range(0, len(rows), 97):
+        ratio, steps = reference_resistance_ratio(snapshots, index)
+        assert rows[index]["resistance_steps"] == steps
+        assert np.allclose(rows[index]["resistance_ratio"], ratio, rtol=1e-9, atol=1e-12)
+        drift = reference_rest_drift(snapshots, index)
+        assert np.allclose(rows[index]["rest_drift_v_per_h"], drift, rtol=1e-6, atol=1e-9)
+        checked_steps += steps > 0
+        checked_rests += bool(np.any(drift != 0))
+    assert checked_steps > 20 and checked_rests > 5
+    # The grown resistance stands out at the labelled cell by the end of the day.
+    assert int(np.argmax(rows[-1]["resistance_ratio"])) == label["cell"] and max(rows[-1]["resistance_ratio"]) > 1.2

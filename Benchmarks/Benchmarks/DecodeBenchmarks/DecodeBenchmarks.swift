@@ -58,7 +58,7 @@ let benchmarks: @Sendable () -> Void = {
         for iteration in benchmark.scaledIterations {
             voltages[iteration % 96] += 0.0001
             voltages.withUnsafeBufferPointer { cells in
-                temperatures.withUnsafeBufferPointer { features.update(time: Double(iteration), voltages: cells, temperatures: $0) }
+                temperatures.withUnsafeBufferPointer { features.update(time: Double(iteration), voltages: cells, temperatures: $0, current: .nan) }
             }
         }
         benchmark.stopMeasurement()

@@ -1,0 +1,28 @@
+import Consistency
+import JSON
+import Outbox
+
+/// The seed's stored inference event (../shared/data/README.md): request_id, vin, date, predicted_prob
+/// and the 84 inputs named total_voltage_14 … min_temperature_1, kept in the outbox like an alarm. The
+/// request id is the record id, so the idempotency key and the seed's key are one.
+public enum InferenceEvent {
+    public static let kind = "pack_consistency_14d"
+
+    /// The outbox record of one inference; `date` is YYYY-MM-DD, `inputs` the 84 model inputs in the seed's order.
+    public static func record(vin: String, date: String, probability: Double, inputs: [Double], eventTime: Double,
+                              wallTime: Double, severity: Int = 0, id: String = makeUUID()) throws(AgentError) -> OutboxRecord {
+        guard inputs.count == DailyMeasures.inputNames.count else {
+            throw AgentError("features: \(inputs.count) numbers where the model takes \(DailyMeasures.inputNames.count)")
+        }
+        var payload = "{\"request_id\": \(quoted(id)), \"vin\": \(quoted(vin)), \"date\": \(quoted(date)), "
+            + "\"predicted_prob\": \(probability)"
+        for (name, value) in zip(DailyMeasures.inputNames, inputs) { payload += ", \"\(name)\": \(value.isFinite ? "\(value)" : "null")" }
+        return OutboxRecord(id: id, type: .inference, vehicle: vin, kind: kind, severity: severity, eventTime: eventTime,
+                            wallTime: wallTime, score: probability, payload: payload + "}")
+    }
+
+    /// The seed's column order, for a CSV export of inference events.
+    public static let columns = ["request_id", "vin", "date", "predicted_prob"] + DailyMeasures.inputNames
+
+    private static func quoted(_ text: String) -> String { String(decoding: JSONText.quoted(text), as: UTF8.self) }
+}

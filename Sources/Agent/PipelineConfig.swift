@@ -1,0 +1,146 @@
+import CAN
+import Consistency
+import DBC
+import Outbox
+import Pack
+import TOML
+
+/// A mistake in a configuration or an input, with the file and line it is at.
+public struct AgentError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One configured rule: which feature it watches and its thresholds.
+public struct ConfiguredRule: Sendable {
+    public let feature: RuleFeature
+    public var alarm: RuleAlarm
+}
+
+/// The pipeline's configuration (TOML, docs/mapping.md): the DBC, the pack mapping, snapshot timing,
+/// the feature window and trend settings, the rules and the outbox bounds. Every mistake is reported
+/// with the file and line it is at; unknown keys are mistakes too, so a misspelt threshold is not
+/// silently replaced by its default.
+public struct PipelineConfig: @unchecked Sendable {
+    public let path: String
+    public let database: CompiledDatabase
+    public let mapping: PackMapping
+    public let vehicle: String?
+    public let staleAfter: Double
+    public let tick: Double
+    public let window: Int
+    public let trends: TrendSettings
+    public let rules: [ConfiguredRule]
+    public let outboxLimits: OutboxLimits
+
+    /// The rule used when the file has no [rules.*] section: the BMS's consistency rule.
+    public static let defaultRule = ConfiguredRule(
+        feature: .spread,
+        alarm: RuleAlarm(name: "cell_spread", raiseAbove: 0.050, clearBelow: 0.050, minimumDuration: 10, severity: 2))
+
+    public init(path: String) throws(AgentError) {
+        self.path = path
+        let root: TOMLTable
+        guard let bytes = readFile(path) else { throw AgentError("\(path): cannot read the file") }
+        do { root = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), path: path) } catch {
+            throw AgentError(error.description)
+        }
+        let reader = ConfigReader(path: path)
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox"])
+        guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
+        do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
+            throw AgentError(error.description)
+        }
+        guard let pack = root["pack"]?.table else { throw AgentError("\(path): a [pack] section is required (docs/mapping.md)") }
+        do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
+        vehicle = root["vehicle"]?.string
+
+        let snapshot = try reader.section(root, "snapshot", ["stale_after_s", "tick_s"])
+        staleAfter = try reader.number(snapshot, "stale_after_s", 5, in: "snapshot", bound: .positive)
+        tick = try reader.number(snapshot, "tick_s", 2, in: "snapshot", bound: .positive)
+
+        let features = try reader.section(root, "features", ["window", "step_current_a", "step_max_gap_s", "resistance_steps",
+                                                              "rest_current_a", "rest_settle_s", "rest_minimum_s"])
+        window = Int(try reader.number(features, "window", 60, in: "features", bound: .atLeastTwo))
+        trends = TrendSettings(
+            stepCurrent: try reader.number(features, "step_current_a", 10, in: "features", bound: .positive),
+            stepMaximumGap: try reader.number(features, "step_max_gap_s", 30, in: "features", bound: .positive),
+            resistanceSteps: Int(try reader.number(features, "resistance_steps", 16, in: "features", bound: .positive)),
+            restCurrent: try reader.number(features, "rest_current_a", 2, in: "features", bound: .nonNegative),
+            restSettle: try reader.number(features, "rest_settle_s", 300, in: "features", bound: .nonNegative),
+            restMinimum: try reader.number(features, "rest_minimum_s", 1800, in: "features", bound: .nonNegative))
+
+        let outbox = try reader.section(root, "outbox", ["max_records", "max_bytes"])
+        outboxLimits = OutboxLimits(maximumRecords: Int(try reader.number(outbox, "max_records", 100_000, in: "outbox", bound: .positive)),
+                                    maximumBytes: Int(try reader.number(outbox, "max_bytes", Double(64 << 20), in: "outbox", bound: .positive)))
+        rules = try Self.rules(root, reader)
+    }
+
+    private static func rules(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> [ConfiguredRule] {
+        guard let section = root["rules"]?.table else { return [defaultRule] }
+        var rules: [ConfiguredRule] = []
+        for entry in section.entries {
+            let name = "rules.\(entry.key)"
+            guard let table = entry.value.table else { throw reader.fail(entry.line, name, "must be a table ([\(name)])") }
+            try reader.allow(table, name, ["feature", "raise_above", "clear_below", "minimum_duration_s", "severity"])
+            let known = RuleFeature.allCases.map(\.rawValue).joined(separator: ", ")
+            let featureName = table["feature"]?.string ?? (entry.key == "cell_spread" ? "spread" : entry.key)
+            guard let feature = RuleFeature(rawValue: featureName) else {
+                throw reader.fail(table.line(of: "feature") ?? entry.line, name,
+                                  "feature \"\(featureName)\" is not one of \(known)")
+            }
+            guard table["raise_above"] != nil else { throw reader.fail(entry.line, name, "raise_above is required") }
+            let raise = try reader.number(table, "raise_above", 0, in: name)
+            let clear = try reader.number(table, "clear_below", raise, in: name)
+            guard clear <= raise else {
+                throw reader.fail(table.line(of: "clear_below") ?? entry.line, "\(name).clear_below", "must not be above raise_above")
+            }
+            let severity = Int(try reader.number(table, "severity", 2, in: name, bound: .nonNegative))
+            guard severity <= 3 else { throw reader.fail(table.line(of: "severity") ?? entry.line, "\(name).severity", "must be 0 to 3") }
+            rules.append(ConfiguredRule(feature: feature, alarm: RuleAlarm(
+                name: entry.key, raiseAbove: raise, clearBelow: clear,
+                minimumDuration: try reader.number(table, "minimum_duration_s", 10, in: name, bound: .nonNegative), severity: severity)))
+        }
+        return rules
+    }
+}
+
+/// Reads typed values out of TOML tables and words the mistakes.
+struct ConfigReader {
+    let path: String
+
+    func fail(_ line: Int, _ key: String, _ message: String) -> AgentError {
+        AgentError("\(path):\(line): \(key): \(message)")
+    }
+
+    func allow(_ table: TOMLTable, _ section: String, _ keys: [String]) throws(AgentError) {
+        for entry in table.entries where !keys.contains(entry.key) {
+            throw fail(entry.line, section.isEmpty ? entry.key : "\(section).\(entry.key)",
+                       "unknown key (expected one of: \(keys.joined(separator: ", ")))")
+        }
+    }
+
+    func section(_ root: TOMLTable, _ name: String, _ keys: [String]) throws(AgentError) -> TOMLTable? {
+        guard let value = root[name] else { return nil }
+        guard let table = value.table else { throw fail(root.line(of: name) ?? 1, name, "must be a table ([\(name)])") }
+        try allow(table, name, keys)
+        return table
+    }
+
+    enum Bound { case any, positive, nonNegative, atLeastTwo }
+
+    func number(_ table: TOMLTable?, _ key: String, _ fallback: Double, in section: String,
+                bound: Bound = .any) throws(AgentError) -> Double {
+        guard let value = table?[key] else { return fallback }
+        let line = table?.line(of: key) ?? 0
+        guard let number = value.number, number.isFinite else { throw fail(line, "\(section).\(key)", "must be a number") }
+        switch bound {
+        case .any: break
+        case .positive: guard number > 0 else { throw fail(line, "\(section).\(key)", "must be above 0") }
+        case .nonNegative: guard number >= 0 else { throw fail(line, "\(section).\(key)", "must not be negative") }
+        case .atLeastTwo: guard number >= 2 else { throw fail(line, "\(section).\(key)", "must be at least 2") }
+        }
+        return number
+    }
+}

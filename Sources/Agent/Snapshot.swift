@@ -1,0 +1,59 @@
+import CAN
+import JSON
+
+/// One pack snapshot (docs/snapshots.md), read from a JSON line.
+public struct Snapshot {
+    public let vehicle: String?
+    public let time: Double
+    public let voltages: [Double]
+    public let temperatures: [Double]
+    public let current: Double?
+    /// Pack voltage (V), when the payload has it.
+    public let voltage: Double?
+
+    public init(json bytes: [UInt8]) throws {
+        let value = try JSONParser.parse(bytes)
+        guard let time = value["ts"]?.double else { throw AgentError("field \"ts\" is missing or not a number") }
+        guard let cells = value["cell_voltages"]?.array, !cells.isEmpty else {
+            throw AgentError("field \"cell_voltages\" is missing or empty")
+        }
+        voltages = try cells.enumerated().map { index, cell -> Double in
+            guard let number = cell.double else { throw AgentError("cell_voltages[\(index)] is not a number") }
+            return number
+        }
+        temperatures = (value["cell_temperatures"]?.array ?? []).compactMap(\.double)
+        vehicle = value["vehicle"]?.string
+        current = value["current"]?.double
+        voltage = value["voltage"]?.double
+        self.time = time
+    }
+}
+
+/// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
+public func isSnapshotFile(_ path: String) throws -> Bool {
+    var lines = LineSource(file: try CompressedFile(path: path))
+    defer { lines.deallocate() }
+    while let line = try lines.next() {
+        guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
+        return first == UInt8(ascii: "{")
+    }
+    return false
+}
+
+/// Every snapshot of a JSON-lines file; a bad line is reported through `report` with file:line and
+/// skipped. Returns the number of bad lines.
+public func forEachSnapshot(in path: String, report: (String) -> Void, _ body: (Snapshot) throws -> Void) throws -> Int {
+    var bad = 0
+    var lines = LineSource(file: try CompressedFile(path: path))
+    defer { lines.deallocate() }
+    while let line = try lines.next() {
+        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+        do {
+            try body(try Snapshot(json: Array(line.bytes)))
+        } catch {
+            bad += 1
+            report("\(path == "-" ? "<stdin>" : path):\(line.number): \(error); line skipped")
+        }
+    }
+    return bad
+}

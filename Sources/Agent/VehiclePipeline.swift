@@ -1,0 +1,91 @@
+import Consistency
+import DBC
+import Outbox
+import Pack
+
+/// The pipeline of one vehicle, the same for a replayed log and a live source: decoded frames (or
+/// whole snapshots) into the pack state, complete snapshots into the features, the features into the
+/// rules, and each raised rule out as an alarm record for the outbox. Storage is sized at creation;
+/// a frame that completes no snapshot touches only the pack state.
+public final class VehiclePipeline {
+    public let vehicle: String
+    public let state: PackState
+    public let features: ConsistencyFeatures
+    public let daily = DailyMeasures()
+    /// UTC day numbers on which a rule was active: the daily table's Label.
+    public private(set) var alarmDays: Set<Int> = []
+    public private(set) var snapshots = 0
+    public private(set) var incompleteSnapshots = 0
+    private var rules: [ConfiguredRule]
+    private let wallClock: () -> Double
+    private let onAlarm: (OutboxRecord) -> Void
+
+    /// `onAlarm` receives each raised alarm (to commit to the outbox); `wallClock` stamps its wall time.
+    public init(config: PipelineConfig, vehicle: String, wallClock: @escaping () -> Double,
+                onAlarm: @escaping (OutboxRecord) -> Void) {
+        self.vehicle = vehicle
+        state = PackState(mapping: config.mapping, staleAfter: config.staleAfter, tick: config.tick)
+        features = ConsistencyFeatures(cells: config.mapping.cells, window: config.window, trends: config.trends)
+        rules = config.rules
+        self.wallClock = wallClock
+        self.onAlarm = onAlarm
+    }
+
+    /// Takes the frame the decoder has just decoded, at `time` (event time, seconds). True when it
+    /// completed a snapshot with every cell fresh, which then went through features and rules.
+    @inline(__always)
+    public func frame(_ decoder: FrameDecoder, time: Double) -> Bool {
+        guard state.apply(decoder, time: time) else { return false }
+        snapshots += 1
+        guard state.takeSnapshot(at: time) == 0 else {
+            // Stale cells are never reused: no features and no rules on an incomplete snapshot.
+            incompleteSnapshots += 1
+            return false
+        }
+        process(time: time, voltages: UnsafeBufferPointer(state.voltages),
+                 temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current)
+        return true
+    }
+
+    /// Takes a whole snapshot (a JSON snapshot, the MQTT payload): one voltage per mapped cell.
+    public func snapshot(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
+                         packVoltage: Double, current: Double) {
+        snapshots += 1
+        process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current)
+    }
+
+    private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
+                         packVoltage: Double, current: Double) {
+        features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
+        var active = false
+        for index in rules.indices {
+            let (value, cell) = rules[index].feature.value(in: features)
+            let transition = rules[index].alarm.observe(value, at: time)
+            active = active || rules[index].alarm.isActive
+            if case .raised(let since)? = transition {
+                raise(rules[index], value: value, cell: cell, since: since, time: time, current: current)
+            }
+        }
+        if active { alarmDays.insert(Int((time / 86_400).rounded(.down))) }
+        daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
+                  highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
+                  highestTemperature: temperatures.max() ?? .nan, lowestTemperature: temperatures.min() ?? .nan)
+    }
+
+    private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {
+        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+        var payload = "{\"feature\": \"\(rule.feature.rawValue)\", \"value\": \(number(value)), "
+            + "\"raise_above\": \(rule.alarm.raiseAbove), \"above_since\": \(since), "
+            + "\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
+            + "\"max_modified_z\": \(features.maximumModifiedZ), \"temperature_range_c\": \(features.temperatureRange), "
+            + "\"current_a\": \(number(current))"
+        if let cell {
+            payload += ", \"cell_deviation_v\": \(features.deviation[cell]), "
+                + "\"cell_deviation_slope_v_per_h\": \(features.deviationSlope[cell]), "
+                + "\"cell_correlation\": \(features.correlation[cell]), \"cell_resistance_ratio\": \(features.resistanceRatio[cell]), "
+                + "\"cell_rest_drift_v_per_h\": \(features.restDrift[cell])"
+        }
+        onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
+                             eventTime: time, wallTime: wallClock(), payload: payload + "}"))
+    }
+}

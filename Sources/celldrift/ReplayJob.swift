@@ -1,0 +1,193 @@
+import Agent
+import CAN
+import Consistency
+import DBC
+import JSON
+import Outbox
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The replay of one log (one vehicle) with its own decoder, pipeline and outbox connection, so several
+/// run at once under --jobs. Errors end this log only; they are kept in `failure`.
+final class ReplayJob {
+    struct Options: @unchecked Sendable {
+        let config: PipelineConfig
+        let db: String
+        let vehicle: String?
+        let realtime: Bool
+        let progress: Progress
+    }
+
+    let log: String
+    let options: Options
+    let featuresOut: String?
+    let dailyOut: String?
+    let writeHeaders: Bool
+    private(set) var summary = ReplaySummary()
+    private(set) var failure: String?
+
+    init(log: String, options: Options, featuresOut: String?, dailyOut: String?, writeHeaders: Bool) {
+        self.log = log
+        self.options = options
+        self.featuresOut = featuresOut
+        self.dailyOut = dailyOut
+        self.writeHeaders = writeHeaders
+    }
+
+    func run() {
+        do { try replay() } catch {
+            failure = "\(log): \(error)"
+            summary.failedLogs += 1
+        }
+    }
+
+    private func replay() throws {
+        let config = options.config
+        let outbox: Outbox
+        do { outbox = try Outbox(path: options.db, limits: config.outboxLimits) } catch { throw CommandError(error.description) }
+        let vehicleID = options.vehicle ?? config.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
+        let pipeline = VehiclePipeline(config: config, vehicle: vehicleID, wallClock: wallSeconds) { [self] record in
+            do {
+                try outbox.append([record])
+                summary.alarms[record.kind, default: 0] += 1
+            } catch {
+                summary.outboxErrors += 1
+                StandardError.line("error: \(log): alarm \(record.id) not stored: \(error)")
+            }
+        }
+        let featuresCSVFormat = featuresOut?.hasSuffix(".csv") ?? false
+        let featureFile = try featuresOut.map(createOutput)
+        if featuresCSVFormat, writeHeaders { featureFile?.append(featuresCSVHeader(cells: config.mapping.cells)) }
+        let dailyFile = try dailyOut.map(createOutput)
+        if writeHeaders {
+            dailyFile?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
+        }
+        func writeFeatures(_ time: Double) {
+            guard let featureFile else { return }
+            featureFile.append(featuresCSVFormat ? featuresCSV(vehicle: vehicleID, time: time, pipeline.features)
+                                                 : featuresJSON(vehicle: vehicleID, time: time, pipeline.features))
+        }
+        var pacer = options.realtime ? Pacer() : nil
+        if try isSnapshotFile(log) {
+            // The second input: JSON snapshots (the MQTT payload), already one per moment.
+            summary.badLines += try forEachSnapshot(in: log, report: StandardError.line) { snapshot in
+                guard snapshot.voltages.count == config.mapping.cells else {
+                    throw CommandError("\(snapshot.voltages.count) cell voltages; the config's pack has \(config.mapping.cells)")
+                }
+                pacer?.wait(until: snapshot.time)
+                snapshot.voltages.withUnsafeBufferPointer { cells in
+                    snapshot.temperatures.withUnsafeBufferPointer {
+                        pipeline.snapshot(time: snapshot.time, voltages: cells, temperatures: $0,
+                                          packVoltage: snapshot.voltage ?? .nan, current: snapshot.current ?? .nan)
+                    }
+                }
+                writeFeatures(snapshot.time)
+            }
+            options.progress.advance(bytes: fileSize(log), frames: 0)
+        } else {
+            let decoder = FrameDecoder(config.database)
+            var frames = 0, skipped = 0, reported = 0
+            do {
+                let reader = try LogReader(path: log, report: StandardError.line)
+                try reader.forEach { frame in
+                    frames += 1
+                    if frames & 0xFFFF == 0 {
+                        let bytes = reader.bytesConsumed
+                        options.progress.advance(bytes: bytes - reported, frames: 0x10000)
+                        reported = bytes
+                    }
+                    guard case .decoded = decoder.decode(frame) else { skipped += 1; return }
+                    let time = frame.seconds
+                    pacer?.wait(until: time)
+                    if pipeline.frame(decoder, time: time) { writeFeatures(time) }
+                }
+                summary.badLines += reader.invalidLines
+                options.progress.advance(bytes: fileSize(log) - reported, frames: frames & 0xFFFF)
+            } catch let error as LogError {
+                StandardError.line("error: \(error)")
+                summary.unreadableFiles += 1
+            }
+            summary.frames = frames
+            summary.skipped = skipped
+        }
+        summary.snapshots = pipeline.snapshots
+        summary.incompleteSnapshots = pipeline.incompleteSnapshots
+        if let dailyFile, let dailyOut {
+            writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile)
+            try finishOutput(dailyFile, dailyOut)
+        }
+        if let featureFile, let featuresOut { try finishOutput(featureFile, featuresOut) }
+    }
+}
+
+/// Writes the daily table rows of one vehicle (the seed's columns; NaN where a measure was not mapped).
+func writeDaily(_ daily: DailyMeasures, _ alarmDays: Set<Int>, _ vehicle: String, _ file: OutputBuffer) {
+    daily.close()
+    for day in daily.heldDays {
+        let values = daily.means(day: day) ?? []
+        let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
+        file.append("\(vehicle),\(date)" + values.map { $0.isNaN ? ",nan" : ",\($0)" }.joined()
+            + (alarmDays.contains(day) ? ",1.0\n" : ",0.0\n"))
+    }
+}
+
+/// Holds the replay back so that event time runs at the wall clock's pace (--realtime).
+struct Pacer {
+    private var origin: (event: Double, wall: Double)?
+
+    mutating func wait(until eventTime: Double) {
+        guard let origin else {
+            origin = (eventTime, monotonicSeconds())
+            return
+        }
+        let ahead = (eventTime - origin.event) - (monotonicSeconds() - origin.wall)
+        guard ahead > 0.000_5 else { return }
+        var pause = timespec(tv_sec: Int(ahead), tv_nsec: Int((ahead - Double(Int(ahead))) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&pause, &remaining) != 0, errno == EINTR { pause = remaining }
+    }
+}
+
+/// A progress bar on standard error, shared by the jobs: bytes read of all logs, frames, frames/s.
+final class Progress: Sendable {
+    let totalBytes: Int
+    let shown: Bool
+    private let bytes = Atomic<Int>(0)
+    private let frames = Atomic<Int>(0)
+    private let lastDrawn = Atomic<Int>(0)
+    private let started = monotonicSeconds()
+
+    init(totalBytes: Int, shown: Bool) {
+        self.totalBytes = max(totalBytes, 1)
+        self.shown = shown
+    }
+
+    func advance(bytes read: Int, frames count: Int) {
+        guard shown else { return }
+        bytes.add(read, ordering: .relaxed)
+        frames.add(count, ordering: .relaxed)
+        let now = Int((monotonicSeconds() - started) * 1000)
+        let last = lastDrawn.load(ordering: .relaxed)
+        // Five redraws a second at most, by whichever job gets there first.
+        guard now - last >= 200, lastDrawn.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        draw(elapsed: Double(now) / 1000)
+    }
+
+    func finish() {
+        guard shown else { return }
+        draw(elapsed: monotonicSeconds() - started)
+        StandardError.write("\n")
+    }
+
+    private func draw(elapsed: Double) {
+        let share = min(1, Double(bytes.load(ordering: .relaxed)) / Double(totalBytes))
+        let width = 30, filled = Int(share * Double(width))
+        let count = frames.load(ordering: .relaxed)
+        let rate = elapsed > 0 ? Int(Double(count) / elapsed) : 0
+        StandardError.write("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            + "\(Int(share * 100))%  \(count) frames  \(rate) frames/s ")
+    }
+}
