@@ -75,15 +75,15 @@ public final class VehiclePipeline {
     private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {
         func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
         var payload = "{\"feature\": \"\(rule.feature.rawValue)\", \"value\": \(number(value)), "
-            + "\"raise_above\": \(rule.alarm.raiseAbove), \"above_since\": \(since), "
-            + "\"spread_v\": \(features.spread), \"median_v\": \(features.median), \"std_v\": \(features.standardDeviation), "
-            + "\"max_modified_z\": \(features.maximumModifiedZ), \"temperature_range_c\": \(features.temperatureRange), "
+            + "\"raise_above\": \(number(rule.alarm.raiseAbove)), \"above_since\": \(number(since)), "
+            + "\"spread_v\": \(number(features.spread)), \"median_v\": \(number(features.median)), \"std_v\": \(number(features.standardDeviation)), "
+            + "\"max_modified_z\": \(number(features.maximumModifiedZ)), \"temperature_range_c\": \(number(features.temperatureRange)), "
             + "\"current_a\": \(number(current))"
         if let cell {
-            payload += ", \"cell_deviation_v\": \(features.deviation[cell]), "
-                + "\"cell_deviation_slope_v_per_h\": \(features.deviationSlope[cell]), "
-                + "\"cell_correlation\": \(features.correlation[cell]), \"cell_resistance_ratio\": \(features.resistanceRatio[cell]), "
-                + "\"cell_rest_drift_v_per_h\": \(features.restDrift[cell])"
+            payload += ", \"cell_deviation_v\": \(number(features.deviation[cell])), "
+                + "\"cell_deviation_slope_v_per_h\": \(number(features.deviationSlope[cell])), "
+                + "\"cell_correlation\": \(number(features.correlation[cell])), \"cell_resistance_ratio\": \(number(features.resistanceRatio[cell])), "
+                + "\"cell_rest_drift_v_per_h\": \(number(features.restDrift[cell]))"
         }
         onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
                              eventTime: time, wallTime: wallClock(), payload: payload + "}"))

@@ -68,8 +68,9 @@ struct ReplayCommand: ParsableCommand {
         let parts = workers > 1
         let progress = Progress(totalBytes: logs.reduce(0) { $0 + fileSize($1) }, shown: !quiet && isatty(2) == 1)
         let started = monotonicSeconds()
-        let options = ReplayJob.Options(config: settings, db: db, vehicle: vehicle, realtime: realtime, progress: progress)
-        let batch = ReplayBatch(logs: logs, options: options, featuresOut: featuresOut, dailyOut: dailyOut, parts: parts)
+        let options = ReplayJob.Options(config: settings, db: db, vehicle: vehicle, realtime: realtime, progress: progress,
+                                        featuresCSV: featuresOut?.hasSuffix(".csv") ?? false)
+        let batch = try ReplayBatch(logs: logs, options: options, featuresOut: featuresOut, dailyOut: dailyOut, parts: parts)
         if workers == 1 {
             for index in logs.indices { batch.replay(index) }
         } else {
@@ -81,32 +82,47 @@ struct ReplayCommand: ParsableCommand {
         var summary = ReplaySummary()
         for job in batch.jobs { summary.add(job.summary) }
         summary.seconds = monotonicSeconds() - started
-        if parts {
-            if let featuresOut { try joinParts(featuresOut, count: logs.count) }
-            if let dailyOut { try joinParts(dailyOut, count: logs.count) }
-        }
+        try batch.finish()
         for failure in batch.jobs.compactMap(\.failure) { StandardError.line("error: \(failure)") }
         print(json ? summary.json : summary.text)
         if summary.unreadableFiles > 0 || summary.outboxErrors > 0 || summary.failedLogs > 0 { throw ExitCode(1) }
     }
 }
 
-/// The logs of one replay and a slot for each one's job. Unchecked Sendable: under --jobs each slot is
-/// written by the one worker that replays its log, and read only after every worker has finished.
+/// The logs of one replay, the outputs and a slot for each log's job. Unchecked Sendable: under --jobs
+/// each slot (and each log's part of an output) is written by the one worker that replays its log, and
+/// read only after every worker has finished.
 final class ReplayBatch: @unchecked Sendable {
     let logs: [String]
     let options: ReplayJob.Options
     let featuresOut: String?
     let dailyOut: String?
+    /// Under --jobs each log writes `<output>.part<index>`, joined in the logs' order at the end;
+    /// otherwise every log appends to one output.
     let parts: Bool
     private let slots: UnsafeMutableBufferPointer<ReplayJob?>
+    private let sharedFeatures: OutputBuffer?
+    private let sharedDaily: OutputBuffer?
+    private var partFailures: [String] = []
 
-    init(logs: [String], options: ReplayJob.Options, featuresOut: String?, dailyOut: String?, parts: Bool) {
+    init(logs: [String], options: ReplayJob.Options, featuresOut: String?, dailyOut: String?, parts: Bool) throws {
         self.logs = logs
         self.options = options
         self.featuresOut = featuresOut
         self.dailyOut = dailyOut
         self.parts = parts
+        let cells = options.config.mapping.cells
+        let features = try featuresOut.map(createOutput)
+        if options.featuresCSV { features?.append(featuresCSVHeader(cells: cells)) }
+        let daily = try dailyOut.map(createOutput)
+        daily?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
+        if parts {
+            // The headers go first into the joined file, before the parts.
+            if let features, let featuresOut { try finishOutput(features, featuresOut) }
+            if let daily, let dailyOut { try finishOutput(daily, dailyOut) }
+        }
+        sharedFeatures = parts ? nil : features
+        sharedDaily = parts ? nil : daily
         slots = .allocate(capacity: logs.count)
         slots.initialize(repeating: nil)
     }
@@ -117,27 +133,43 @@ final class ReplayBatch: @unchecked Sendable {
     }
 
     func replay(_ index: Int) {
-        let job = ReplayJob(log: logs[index], options: options,
-                            featuresOut: featuresOut.map { parts ? "\($0).part\(index)" : $0 },
-                            dailyOut: dailyOut.map { parts ? "\($0).part\(index)" : $0 },
-                            writeHeaders: !parts || index == 0)
-        job.run()
-        slots[index] = job
+        guard parts else {
+            let job = ReplayJob(log: logs[index], options: options, featureFile: sharedFeatures, dailyFile: sharedDaily)
+            job.run()
+            slots[index] = job
+            return
+        }
+        do {
+            let features = try featuresOut.map { try createOutput("\($0).part\(index)") }
+            let daily = try dailyOut.map { try createOutput("\($0).part\(index)") }
+            let job = ReplayJob(log: logs[index], options: options, featureFile: features, dailyFile: daily)
+            job.run()
+            slots[index] = job
+            if let features, let featuresOut { try finishOutput(features, "\(featuresOut).part\(index)") }
+            if let daily, let dailyOut { try finishOutput(daily, "\(dailyOut).part\(index)") }
+        } catch {
+            slots[index] = ReplayJob(failed: logs[index], options: options, error: "\(error)")
+        }
     }
 
     var jobs: [ReplayJob] { slots.compactMap { $0 } }
-}
 
-/// Concatenates `path`.part0… into `path` and removes the parts.
-private func joinParts(_ path: String, count: Int) throws {
-    let output = try createOutput(path)
-    for index in 0..<count {
-        let part = "\(path).part\(index)"
-        guard let bytes = readFile(part) else { continue }
-        output.append(bytes)
-        unlink(part)
+    /// Writes out the shared outputs, or joins the parts, in the logs' order.
+    func finish() throws {
+        if let sharedFeatures, let featuresOut { try finishOutput(sharedFeatures, featuresOut) }
+        if let sharedDaily, let dailyOut { try finishOutput(sharedDaily, dailyOut) }
+        guard parts else { return }
+        for path in [featuresOut, dailyOut].compactMap({ $0 }) {
+            let output = OutputBuffer(fd: open(path, O_WRONLY | O_APPEND | O_CLOEXEC))
+            for index in logs.indices {
+                let part = "\(path).part\(index)"
+                guard let bytes = readFile(part) else { continue }
+                output.append(bytes)
+                unlink(part)
+            }
+            try finishOutput(output, path)
+        }
     }
-    try finishOutput(output, path)
 }
 
 func fileSize(_ path: String) -> Int {

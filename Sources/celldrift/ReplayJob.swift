@@ -19,22 +19,32 @@ final class ReplayJob {
         let vehicle: String?
         let realtime: Bool
         let progress: Progress
+        let featuresCSV: Bool
     }
 
     let log: String
     let options: Options
-    let featuresOut: String?
-    let dailyOut: String?
-    let writeHeaders: Bool
+    let featureFile: OutputBuffer?
+    let dailyFile: OutputBuffer?
     private(set) var summary = ReplaySummary()
     private(set) var failure: String?
 
-    init(log: String, options: Options, featuresOut: String?, dailyOut: String?, writeHeaders: Bool) {
+    /// The outputs are open already, their headers written: the job appends its vehicle's rows.
+    init(log: String, options: Options, featureFile: OutputBuffer?, dailyFile: OutputBuffer?) {
         self.log = log
         self.options = options
-        self.featuresOut = featuresOut
-        self.dailyOut = dailyOut
-        self.writeHeaders = writeHeaders
+        self.featureFile = featureFile
+        self.dailyFile = dailyFile
+    }
+
+    /// A job that could not start (its output part could not be created).
+    init(failed log: String, options: Options, error: String) {
+        self.log = log
+        self.options = options
+        featureFile = nil
+        dailyFile = nil
+        failure = error
+        summary.failedLogs = 1
     }
 
     func run() {
@@ -58,13 +68,7 @@ final class ReplayJob {
                 StandardError.line("error: \(log): alarm \(record.id) not stored: \(error)")
             }
         }
-        let featuresCSVFormat = featuresOut?.hasSuffix(".csv") ?? false
-        let featureFile = try featuresOut.map(createOutput)
-        if featuresCSVFormat, writeHeaders { featureFile?.append(featuresCSVHeader(cells: config.mapping.cells)) }
-        let dailyFile = try dailyOut.map(createOutput)
-        if writeHeaders {
-            dailyFile?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
-        }
+        let featuresCSVFormat = options.featuresCSV
         func writeFeatures(_ time: Double) {
             guard let featureFile else { return }
             featureFile.append(featuresCSVFormat ? featuresCSV(vehicle: vehicleID, time: time, pipeline.features)
@@ -115,11 +119,7 @@ final class ReplayJob {
         }
         summary.snapshots = pipeline.snapshots
         summary.incompleteSnapshots = pipeline.incompleteSnapshots
-        if let dailyFile, let dailyOut {
-            writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile)
-            try finishOutput(dailyFile, dailyOut)
-        }
-        if let featureFile, let featuresOut { try finishOutput(featureFile, featuresOut) }
+        if let dailyFile { writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile) }
     }
 }
 

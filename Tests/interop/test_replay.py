@@ -26,12 +26,20 @@ def test_rule_alarm_fires_at_the_labelled_cell(tmp_path, celldrift, fault):
     assert summary["frames"] == 61200 and summary["bad_lines"] == 0
     assert summary["snapshots"] == 900 and summary["incomplete_snapshots"] == 0
     exported, _ = run("outbox", "export", "--db", database)
-    alarms = json_lines(exported)
+    records = json_lines(exported)
+    alarms = [record for record in records if record["kind"] == "cell_spread"]
     label = LABELS[fault]
     if label["rule_first_fired"] is None:
-        assert alarms == [] and summary["alarms"] == {}
+        assert records == [] and summary["alarms"] == {}
         return
-    assert summary["alarms"] == {"cell_spread": len(alarms)} and len(alarms) >= 1
+    assert summary["alarms"]["cell_spread"] == len(alarms) >= 1
+    # The resistance rule sees the faults that raise a cell's resistance, at the same cell, and no other.
+    resistance = [record for record in records if record["kind"] == "cell_resistance"]
+    if fault in ("resistance-growth", "loose-connection"):
+        assert len(resistance) == 1 and resistance[0]["cell"] == label["cell"]
+        assert resistance[0]["payload"]["cell_resistance_ratio"] > 1.5 and resistance[0]["severity"] == 1
+    else:
+        assert resistance == []
     first = alarms[0]
     assert first["cell"] == label["cell"] == label["rule_cell"]
     # Both rules see the same 1 mV readings; the replay's snapshot completes when the last cell page of
@@ -49,6 +57,11 @@ def test_config_mistakes_name_their_line(tmp_path, celldrift):
     config.write_text(CONFIG.read_text().replace("window = 60", "window = sixty"))
     _, err = run("replay", "--config", config, "--db", tmp_path / "o.db", SAMPLES / "healthy.log.gz", check=False)
     assert f"{config}:20:10: 'sixty' is not a string, number, boolean, array or table" in err
+    config.write_text(text.replace("minimum_duration_s = 10", "minimum_duration = 10")
+                      .replace('"Voltage_{index}"', '"CellVoltage_{index:03}"')
+                      .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"'))
+    _, err = run("replay", "--config", config, check=False)
+    assert f"{config}:26: rules.cell_spread.minimum_duration: unknown key" in err
 
 
 def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):
@@ -62,7 +75,7 @@ def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):
     run("replay", "--config", CONFIG, "--db", tmp_path / "p.db", "--features-out", tmp_path / "f.csv", sample)
     rows = json_lines((tmp_path / "f.jsonl").read_text())
     table = list(csv.DictReader((tmp_path / "f.csv").read_text().splitlines()))
-    assert len(rows) == len(table) == 900 and len(table[0]) == 8 + 3 * 96
+    assert len(rows) == len(table) == 900 and len(table[0]) == 11 + 5 * 96
     decoded, _ = run("decode", "--dbc", ROOT / "firmware-samples" / "celldrift_pack.dbc", sample)
     seconds = collections.defaultdict(dict)
     for frame in json_lines(decoded):
@@ -94,7 +107,7 @@ def test_json_snapshots_are_the_second_input(tmp_path, celldrift, fault):
     if label["rule_first_fired"] is None:
         assert alarms == []
     else:
-        assert len(alarms) == 1 and alarms[0]["cell"] == label["cell"]
+        assert [alarm["cell"] for alarm in alarms if alarm["kind"] == "cell_spread"] == [label["cell"]]
 
 
 def test_shipped_mappings_load(celldrift):
@@ -119,7 +132,7 @@ def test_tesla_mapping_finds_a_low_cell(tmp_path, celldrift):
     summary = json.loads(out)
     assert summary["frames"] == 30 * 32 and summary["snapshots"] == 30 and summary["incomplete_snapshots"] == 0
     alarms = json_lines(run("outbox", "export", "--db", tmp_path / "o.db")[0])
-    assert len(alarms) == 1 and alarms[0]["cell"] == 41
+    assert len(alarms) == 1 and alarms[0]["cell"] == 41 and alarms[0]["kind"] == "cell_spread"
     assert abs(alarms[0]["payload"]["spread_v"] - 0.060) < 1e-6
 
 

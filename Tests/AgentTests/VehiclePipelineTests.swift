@@ -1,0 +1,61 @@
+import Agent
+import Consistency
+import JSON
+import Outbox
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct VehiclePipelineTests {
+    /// Current steps of 40 A every 2 s; cell 10 has twice the others' 1 mΩ. The resistance rule (ratio
+    /// above 1.5 for 60 s, in the shipped config) raises once, at cell 10; the spread (40 mV) stays under 50 mV.
+    @Test func aCellWithTwiceTheResistanceRaisesTheResistanceRule() throws {
+        let config = try PipelineConfig(path: PipelineConfigTests.shipped)
+        var alarms: [OutboxRecord] = []
+        let pipeline = VehiclePipeline(config: config, vehicle: "TEST", wallClock: { 42 }) { alarms.append($0) }
+        var voltages = [Double](repeating: 0, count: 96)
+        for second in stride(from: 0, to: 300, by: 2) {
+            let current = (second / 2) % 2 == 0 ? 0.0 : 40.0
+            for cell in 0..<96 { voltages[cell] = 3.7 - (cell == 10 ? 0.002 : 0.001) * current }
+            voltages.withUnsafeBufferPointer {
+                pipeline.snapshot(time: 1_000_000 + Double(second), voltages: $0, temperatures: UnsafeBufferPointer(start: nil, count: 0),
+                                  packVoltage: .nan, current: current)
+            }
+        }
+        #expect(alarms.count == 1)
+        let alarm = try #require(alarms.first)
+        #expect(alarm.kind == "cell_resistance" && alarm.cell == 10 && alarm.severity == 1 && alarm.wallTime == 42)
+        // The first step is at 2 s; the ratio is above 1.5 from then on, so the rule raises at 62 s.
+        #expect(alarm.eventTime == 1_000_062)
+        let payload = try JSONParser.parse(Array(alarm.payload.utf8))
+        #expect(abs((payload["cell_resistance_ratio"]?.double ?? 0) - 2) < 1e-9)
+        #expect(payload["feature"]?.string == "resistance_ratio")
+        #expect(abs(pipeline.features.medianResistance - 0.001) < 1e-12)
+        #expect(pipeline.snapshots == 150 && pipeline.alarmDays.isEmpty == false)
+    }
+
+    /// The seed's inference event: stored in a real outbox file, read back with its 84 named inputs in
+    /// the seed's order, the record id as request_id.
+    @Test func inferenceEventsKeepTheSeedsSchema() throws {
+        let path = "/tmp/celldrift-inference-\(getpid()).db"
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+        let outbox = try Outbox(path: path)
+        let inputs = (0..<84).map { Double($0) / 4 - 1 }
+        let record = try InferenceEvent.record(vin: "LVSHCAMB1CE054249", date: "2020-08-04", probability: 0.25, inputs: inputs,
+                                               eventTime: 1_596_499_200, wallTime: 1_596_499_201)
+        _ = try outbox.append([record])
+        let stored = try #require(try outbox.records().first)
+        #expect(stored.type == .inference && stored.score == 0.25 && stored.id == record.id)
+        let payload = try JSONParser.parse(Array(stored.payload.utf8))
+        #expect(payload["request_id"]?.string == record.id)
+        #expect(payload["vin"]?.string == "LVSHCAMB1CE054249" && payload["date"]?.string == "2020-08-04")
+        #expect(DailyMeasures.inputNames.first == "total_voltage_14" && DailyMeasures.inputNames.last == "min_temperature_1")
+        #expect(DailyMeasures.inputNames[6] == "total_voltage_13")
+        for (index, name) in DailyMeasures.inputNames.enumerated() { #expect(payload[name]?.double == inputs[index]) }
+        #expect(throws: AgentError.self) {
+            try InferenceEvent.record(vin: "V", date: "2020-08-04", probability: 0.1, inputs: [1, 2], eventTime: 0, wallTime: 0)
+        }
+    }
+}
