@@ -6,12 +6,15 @@ DEBUG_BIN := .build/debug/celldrift
 RELEASE_BIN := .build/release/celldrift
 SAMPLES := firmware-samples
 
-.PHONY: all deps venv build release test test-swift test-interop demo bench clean
+.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 $(VENV)/.installed: requirements-test.txt | deps
 	python3 -m venv $(VENV)
@@ -26,7 +29,7 @@ build: deps
 release: deps
 	swift build -c release
 
-test: build venv
+test: test-deps build venv
 	swift test --skip-build
 	CELLDRIFT=$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/interop
 
@@ -48,6 +51,11 @@ demo: release
 	$(RELEASE_BIN) replay --config $(SAMPLES)/celldrift_pack.toml --db out/demo-outbox.db $(SAMPLES)/simulated/micro-short.log.gz
 	$(RELEASE_BIN) outbox list --db out/demo-outbox.db
 	sqlite3 out/demo-outbox.db "SELECT kind, cell, datetime(event_time, 'unixepoch'), json_extract(payload, '$$.spread_v') FROM records;"
+	@echo "== a report of that run: spread, cell deviations (the micro-short cell stands out), current, SOC, alarms"
+	$(RELEASE_BIN) report --db out/demo-outbox.db --config $(SAMPLES)/celldrift_pack.toml \
+		--log $(SAMPLES)/simulated/micro-short.log.gz -o out/demo-report.html
+	@if command -v chromium >/dev/null; then scripts/report-screenshot.sh out/demo-report.html out/demo-report.png 2000; \
+		else echo "(install chromium for a PNG screenshot: scripts/report-screenshot.sh out/demo-report.html out/demo-report.png)"; fi
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
 	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
 

@@ -35,11 +35,12 @@ let package = Package(
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .target(name: "Consistency"),
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
+        .target(name: "Report", dependencies: ["CAN", "Outbox"]),
         .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "Agent", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
+                "Agent", "Report", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "DBC", "CAN"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox"]),
         .testTarget(name: "ConsistencyTests", dependencies: ["Consistency"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing celldrift needs on Debian 12, only what is missing.
 # Swift itself is expected on PATH (the toolchain is not a Debian package).
+# --test: also what only the tests use (headless Chromium for the report's screenshot).
 set -euo pipefail
 
 need=()
@@ -13,6 +14,9 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v gzip >/dev/null || need+=(gzip)
 command -v bc >/dev/null || need+=(bc)
+if [[ ${1:-} == --test ]]; then
+    command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
+fi
 
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
@@ -21,7 +25,7 @@ if ((${#need[@]})); then
     fi
     echo "install-deps: installing ${need[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 command -v swift >/dev/null || { echo "install-deps: swift is not on PATH (Swift 6.x toolchain needed)" >&2; exit 1; }

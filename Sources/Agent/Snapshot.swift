@@ -10,6 +10,8 @@ public struct Snapshot {
     public let current: Double?
     /// Pack voltage (V), when the payload has it.
     public let voltage: Double?
+    /// State of charge (%), when the payload has it.
+    public let soc: Double?
 
     public init(json bytes: [UInt8]) throws {
         let value = try JSONParser.parse(bytes)
@@ -25,6 +27,7 @@ public struct Snapshot {
         vehicle = value["vehicle"]?.string
         current = value["current"]?.double
         voltage = value["voltage"]?.double
+        soc = value["soc"]?.double
         self.time = time
     }
 }

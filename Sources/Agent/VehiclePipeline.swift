@@ -16,6 +16,11 @@ public final class VehiclePipeline {
     public private(set) var alarmDays: Set<Int> = []
     public private(set) var snapshots = 0
     public private(set) var incompleteSnapshots = 0
+    /// Of the latest complete snapshot: pack current (A, + discharge) and the highest and lowest
+    /// temperature (°C); NaN when not known.
+    public private(set) var latestCurrent = Double.nan
+    public private(set) var latestHighestTemperature = Double.nan
+    public private(set) var latestLowestTemperature = Double.nan
     private var rules: [ConfiguredRule]
     private let wallClock: () -> Double
     private let onAlarm: (OutboxRecord) -> Void
@@ -57,6 +62,9 @@ public final class VehiclePipeline {
     private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
                          packVoltage: Double, current: Double) {
         features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
+        latestCurrent = current
+        latestHighestTemperature = temperatures.max() ?? .nan
+        latestLowestTemperature = temperatures.min() ?? .nan
         var active = false
         for index in rules.indices {
             let (value, cell) = rules[index].feature.value(in: features)
@@ -69,7 +77,7 @@ public final class VehiclePipeline {
         if active { alarmDays.insert(Int((time / 86_400).rounded(.down))) }
         daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
                   highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
-                  highestTemperature: temperatures.max() ?? .nan, lowestTemperature: temperatures.min() ?? .nan)
+                  highestTemperature: latestHighestTemperature, lowestTemperature: latestLowestTemperature)
     }
 
     private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {

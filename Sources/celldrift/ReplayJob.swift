@@ -58,7 +58,7 @@ final class ReplayJob {
         let config = options.config
         let outbox: Outbox
         do { outbox = try Outbox(path: options.db, limits: config.outboxLimits) } catch { throw CommandError(error.description) }
-        let vehicleID = options.vehicle ?? config.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
+        let vehicleID = vehicleName(of: log, given: options.vehicle, config: config)
         let pipeline = VehiclePipeline(config: config, vehicle: vehicleID, wallClock: wallSeconds) { [self] record in
             do {
                 try outbox.append([record])
@@ -75,52 +75,78 @@ final class ReplayJob {
                                                  : featuresJSON(vehicle: vehicleID, time: time, pipeline.features))
         }
         var pacer = options.realtime ? Pacer() : nil
-        if try isSnapshotFile(log) {
-            // The second input: JSON snapshots (the MQTT payload), already one per moment.
-            summary.badLines += try forEachSnapshot(in: log, report: StandardError.line) { snapshot in
-                guard snapshot.voltages.count == config.mapping.cells else {
-                    throw CommandError("\(snapshot.voltages.count) cell voltages; the config's pack has \(config.mapping.cells)")
-                }
-                pacer?.wait(until: snapshot.time)
-                snapshot.voltages.withUnsafeBufferPointer { cells in
-                    snapshot.temperatures.withUnsafeBufferPointer {
-                        pipeline.snapshot(time: snapshot.time, voltages: cells, temperatures: $0,
-                                          packVoltage: snapshot.voltage ?? .nan, current: snapshot.current ?? .nan)
-                    }
-                }
-                writeFeatures(snapshot.time)
-            }
-            options.progress.advance(bytes: fileSize(log), frames: 0)
-        } else {
-            let decoder = FrameDecoder(config.database)
-            var frames = 0, skipped = 0, reported = 0
-            do {
-                let reader = try LogReader(path: log, report: StandardError.line)
-                try reader.forEach { frame in
-                    frames += 1
-                    if frames & 0xFFFF == 0 {
-                        let bytes = reader.bytesConsumed
-                        options.progress.advance(bytes: bytes - reported, frames: 0x10000)
-                        reported = bytes
-                    }
-                    guard case .decoded = decoder.decode(frame) else { skipped += 1; return }
-                    let time = frame.seconds
-                    pacer?.wait(until: time)
-                    if pipeline.frame(decoder, time: time) { writeFeatures(time) }
-                }
-                summary.badLines += reader.invalidLines
-                options.progress.advance(bytes: fileSize(log) - reported, frames: frames & 0xFFFF)
-            } catch let error as LogError {
-                StandardError.line("error: \(error)")
-                summary.unreadableFiles += 1
-            }
-            summary.frames = frames
-            summary.skipped = skipped
+        let counts = try feed(log: log, into: pipeline, config: config, progress: options.progress, pacer: &pacer) { time, _ in
+            writeFeatures(time)
         }
+        summary.frames = counts.frames
+        summary.skipped = counts.skipped
+        summary.badLines += counts.badLines
+        summary.unreadableFiles += counts.unreadableFiles
         summary.snapshots = pipeline.snapshots
         summary.incompleteSnapshots = pipeline.incompleteSnapshots
         if let dailyFile { writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile) }
     }
+}
+
+/// The vehicle a log stands for: the one given, else the config's, else the log's file name up to its first dot.
+func vehicleName(of log: String, given: String?, config: PipelineConfig) -> String {
+    given ?? config.vehicle ?? String(log.split(separator: "/").last?.split(separator: ".").first ?? "")
+}
+
+/// What feeding a log met.
+struct FeedCounts {
+    var frames = 0, skipped = 0, badLines = 0, unreadableFiles = 0
+}
+
+/// Feeds one log, CAN frames or JSON snapshots (recognized from its content), through a vehicle's
+/// pipeline; `snapshot` gets the time and SOC of each complete snapshot after the pipeline has taken it.
+/// A log that cannot be read is reported and counted; a snapshot of the wrong size ends the log with an error.
+func feed(log: String, into pipeline: VehiclePipeline, config: PipelineConfig, progress: Progress?, pacer: inout Pacer?,
+          snapshot onSnapshot: (Double, Double) -> Void) throws -> FeedCounts {
+    var counts = FeedCounts()
+    if try isSnapshotFile(log) {
+        // The second input: JSON snapshots (the MQTT payload), already one per moment.
+        counts.badLines = try forEachSnapshot(in: log, report: StandardError.line) { snapshot in
+            guard snapshot.voltages.count == config.mapping.cells else {
+                throw CommandError("\(snapshot.voltages.count) cell voltages; the config's pack has \(config.mapping.cells)")
+            }
+            pacer?.wait(until: snapshot.time)
+            snapshot.voltages.withUnsafeBufferPointer { cells in
+                snapshot.temperatures.withUnsafeBufferPointer {
+                    pipeline.snapshot(time: snapshot.time, voltages: cells, temperatures: $0,
+                                      packVoltage: snapshot.voltage ?? .nan, current: snapshot.current ?? .nan)
+                }
+            }
+            onSnapshot(snapshot.time, snapshot.soc ?? .nan)
+        }
+        progress?.advance(bytes: fileSize(log), frames: 0)
+        return counts
+    }
+    let decoder = FrameDecoder(config.database)
+    var frames = 0, skipped = 0, reported = 0
+    do {
+        let reader = try LogReader(path: log, report: StandardError.line)
+        try reader.forEach { frame in
+            frames += 1
+            if frames & 0xFFFF == 0, let progress {
+                let bytes = reader.bytesConsumed
+                progress.advance(bytes: bytes - reported, frames: 0x10000)
+                reported = bytes
+            }
+            guard case .decoded = decoder.decode(frame) else { skipped += 1; return }
+            let time = frame.seconds
+            pacer?.wait(until: time)
+            if pipeline.frame(decoder, time: time) { onSnapshot(time, pipeline.state.soc) }
+        }
+        counts.badLines = reader.invalidLines
+        progress?.advance(bytes: fileSize(log) - reported, frames: frames & 0xFFFF)
+    } catch let error as LogError {
+        StandardError.line("error: \(error)")
+        counts.unreadableFiles = 1
+    }
+    counts.frames = frames
+    counts.skipped = skipped
+    return counts
 }
 
 /// Writes the daily table rows of one vehicle (the seed's columns; NaN where a measure was not mapped).
