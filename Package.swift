@@ -35,12 +35,13 @@ let package = Package(
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .target(name: "Consistency"),
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
+        .target(name: "Model", dependencies: ["Consistency", "JSON"]),
         .target(name: "Report", dependencies: ["CAN", "Outbox"]),
         .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "Agent", "Report", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
+                "Agent", "Model", "Report", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "DBC", "CAN"]),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox"]),
         .testTarget(name: "ConsistencyTests", dependencies: ["Consistency"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox"]),
     ],

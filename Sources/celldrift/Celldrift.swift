@@ -11,6 +11,7 @@ struct Celldrift: ParsableCommand {
             simulates packs with injected faults for tests and training (simulate); keeps alarms in a \
             SQLite outbox until the cloud acknowledges them (outbox).
             """,
-        subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self, FeaturesCommand.self, ReplayCommand.self, OutboxCommand.self, ReportCommand.self]
+        subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self, FeaturesCommand.self, ReplayCommand.self, OutboxCommand.self, ReportCommand.self,
+                      TrainCommand.self, EvaluateCommand.self, PredictCommand.self]
     )
 }

@@ -1,0 +1,139 @@
+import Consistency
+import JSON
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The model file: the safetensors layout (an 8-byte little-endian header length, a JSON header naming
+/// each tensor's dtype, shape and byte range, then the tensors), so Python's `safetensors` reads it. The
+/// header's `__metadata__` holds `celldrift` (JSON text: schema, normalization, scales, thresholds,
+/// training summary) and `sha256`, the SHA-256 of that text followed by every tensor byte; a file whose
+/// digest differs, or that is truncated or malformed, is refused with what is wrong.
+public enum ModelFile {
+    public static let formatVersion = 1
+
+    public static func write(_ model: PackModel, to path: String) throws(ModelError) {
+        var tensors: [(String, String, [Int], [UInt8])] = []
+        for (index, layer) in model.network.layers.enumerated() {
+            tensors.append(("layer\(index).weight", "I8", [layer.outputs, layer.inputs], layer.weights.map { UInt8(bitPattern: $0) }))
+            tensors.append(("layer\(index).bias", "I32", [layer.outputs], layer.biases.flatMap { value in
+                (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bitPattern: value) >> (8 * UInt32($0))) }
+            }))
+        }
+        let layers = model.network.layers.enumerated().map { index, layer in
+            "{\"weight\": \"layer\(index).weight\", \"bias\": \"layer\(index).bias\", \"inputs\": \(layer.inputs), "
+                + "\"outputs\": \(layer.outputs), \"activation\": \"\(index == model.network.layers.count - 1 ? "sigmoid" : "relu")\", "
+                + "\"input_scale\": \(layer.inputScale), \"weight_scales\": \(list(layer.weightScales))}"
+        }
+        let metadata = "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"pack\", "
+            + "\"inputs\": \(names(DailyMeasures.inputNames)), \"derived\": \(names(PackModel.derivedNames)), "
+            + "\"derived_rule\": \"cell_spread_d = cell_max_voltage_d - cell_min_voltage_d, 0 when the day is missing (-1)\", "
+            + "\"normalization\": {\"mean\": \(list(model.means)), \"std\": \(list(model.deviations))}, "
+            + "\"quantization\": \"int8 weights per output channel, int8 activations per layer, int32 biases and accumulation\", "
+            + "\"layers\": [\(layers.joined(separator: ", "))], \"threshold\": \(model.threshold), "
+            + "\"best_f1_threshold\": \(model.bestThreshold), \"training\": \(model.training)}"
+        var data: [UInt8] = []
+        var entries: [String] = []
+        for (name, dtype, shape, bytes) in tensors {
+            entries.append("\"\(name)\": {\"dtype\": \"\(dtype)\", \"shape\": \(shape), \"data_offsets\": [\(data.count), \(data.count + bytes.count)]}")
+            data += bytes
+        }
+        let digest = SHA256.hex(Array(metadata.utf8) + data)
+        var header = Array(("{\"__metadata__\": {\"celldrift\": " + String(decoding: JSONText.quoted(metadata), as: UTF8.self)
+            + ", \"sha256\": \"\(digest)\"}, " + entries.joined(separator: ", ") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var file: [UInt8] = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64($0))) }
+        file += header + data
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ModelError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = file.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == file.count else { throw ModelError("\(path): write failed: \(String(cString: strerror(errno)))") }
+    }
+
+    public static func load(_ path: String) throws(ModelError) -> PackModel {
+        guard let file = readWhole(path) else { throw ModelError("\(path): cannot read the file") }
+        func fail(_ message: String) -> ModelError { ModelError("\(path): \(message)") }
+        guard file.count >= 8 else { throw fail("truncated: \(file.count) bytes, not even a header length") }
+        let headerLength = (0..<8).reduce(0) { $0 | Int(file[$1]) << (8 * $1) }
+        guard headerLength > 0, headerLength <= file.count - 8 else {
+            throw fail("truncated or not a model file: header of \(headerLength) bytes in a file of \(file.count)")
+        }
+        let header: JSONValue
+        do { header = try JSONParser.parse(Array(file[8..<(8 + headerLength)])) } catch { throw fail("header: \(error)") }
+        guard let metadataText = header["__metadata__"]?["celldrift"]?.string, let digest = header["__metadata__"]?["sha256"]?.string else {
+            throw fail("no celldrift metadata: not a celldrift model")
+        }
+        let data = Array(file[(8 + headerLength)...])
+        guard SHA256.hex(Array(metadataText.utf8) + data) == digest else {
+            throw fail("SHA-256 mismatch: the file is corrupt (expected \(digest))")
+        }
+        let metadata: JSONValue
+        do { metadata = try JSONParser.parse(metadataText) } catch { throw fail("metadata: \(error)") }
+        guard metadata["format"]?.string == "celldrift-model", metadata["kind"]?.string == "pack" else {
+            throw fail("not a celldrift pack model (format \(metadata["format"]?.string ?? "?"), kind \(metadata["kind"]?.string ?? "?"))")
+        }
+        guard let version = metadata["format_version"]?.double, Int(version) == formatVersion else {
+            throw fail("format version \(metadata["format_version"]?.double.map { "\(Int($0))" } ?? "?") is not \(formatVersion)")
+        }
+        guard metadata["inputs"]?.array?.compactMap(\.string) == DailyMeasures.inputNames else {
+            throw fail("inputs do not match the seed's 84 named inputs: the model is for another feature schema")
+        }
+        let means = metadata["normalization"]?["mean"]?.array?.compactMap(\.double) ?? []
+        let deviations = metadata["normalization"]?["std"]?.array?.compactMap(\.double) ?? []
+        guard means.count == PackModel.featureCount, deviations.count == PackModel.featureCount, deviations.allSatisfy({ $0 > 0 }) else {
+            throw fail("normalization must have \(PackModel.featureCount) means and positive deviations")
+        }
+        var layers: [QuantizedNetwork.Layer] = []
+        var expectedInputs = PackModel.featureCount
+        for (index, layer) in (metadata["layers"]?.array ?? []).enumerated() {
+            guard let inputs = layer["inputs"]?.double.map(Int.init), let outputs = layer["outputs"]?.double.map(Int.init),
+                  let scale = layer["input_scale"]?.double, scale > 0, inputs == expectedInputs,
+                  let scales = layer["weight_scales"]?.array?.compactMap(\.double), scales.count == outputs,
+                  let weightName = layer["weight"]?.string, let biasName = layer["bias"]?.string else {
+                throw fail("layer \(index): inputs, outputs, scales or tensor names missing or inconsistent")
+            }
+            let weights = try tensor(header, weightName, "I8", [outputs, inputs], data, fail).map { Int8(bitPattern: $0) }
+            let biasBytes = try tensor(header, biasName, "I32", [outputs], data, fail)
+            let biases = (0..<outputs).map { row in
+                Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(biasBytes[row * 4 + $1]) << (8 * UInt32($1)) })
+            }
+            layers.append(.init(inputs: inputs, outputs: outputs, weights: weights, biases: biases, inputScale: scale, weightScales: scales))
+            expectedInputs = outputs
+        }
+        guard !layers.isEmpty, expectedInputs == 1 else { throw fail("the layers must end in one output") }
+        return PackModel(network: QuantizedNetwork(layers: layers), means: means, deviations: deviations,
+                         threshold: metadata["threshold"]?.double ?? 0.15, bestThreshold: metadata["best_f1_threshold"]?.double ?? 0.15,
+                         training: metadataText)
+    }
+
+    private static func tensor(_ header: JSONValue, _ name: String, _ dtype: String, _ shape: [Int], _ data: [UInt8],
+                               _ fail: (String) -> ModelError) throws(ModelError) -> [UInt8] {
+        guard let entry = header[name], entry["dtype"]?.string == dtype,
+              entry["shape"]?.array?.compactMap({ $0.double.map(Int.init) }) == shape,
+              let offsets = entry["data_offsets"]?.array?.compactMap({ $0.double.map(Int.init) }), offsets.count == 2,
+              offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= data.count,
+              offsets[1] - offsets[0] == shape.reduce(1, *) * (dtype == "I32" ? 4 : 1) else {
+            throw fail("tensor \(name): missing, or not \(dtype) of shape \(shape) within the file")
+        }
+        return Array(data[offsets[0]..<offsets[1]])
+    }
+
+    private static func list(_ values: [Double]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
+    private static func names(_ values: [String]) -> String { "[" + values.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+
+    static func readWhole(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 { return nil }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+        }
+    }
+}
