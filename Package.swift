@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Consistency", targets: ["Consistency"]),
         .library(name: "Pack", targets: ["Pack"]),
         .library(name: "TOML", targets: ["TOML"]),
+        .library(name: "Model", targets: ["Model"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),

@@ -29,6 +29,7 @@ let package = Package(
                 .product(name: "Consistency", package: root),
                 .product(name: "Pack", package: root),
                 .product(name: "TOML", package: root),
+                .product(name: "Model", package: root),
             ],
             path: "Benchmarks/DecodeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

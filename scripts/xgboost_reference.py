@@ -43,6 +43,7 @@ def main():
     parser.add_argument("--celldrift", default=".build/release/celldrift")
     parser.add_argument("--data", default="../shared/data/seed/series_samples.csv")
     parser.add_argument("--seed", default="1")
+    parser.add_argument("--evaluate-args", default="", help="more arguments for celldrift evaluate pack (e.g. --hidden 16)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         windows_path = pathlib.Path(folder) / "windows.csv"
@@ -52,7 +53,8 @@ def main():
         rows = list(csv.DictReader(windows_path.open()))
     inputs = np.array([[float(row[name]) for name in list(rows[0])[5:]] for row in rows])
     labels = np.array([int(row["label"]) for row in rows])
-    ours = json.loads(subprocess.run([args.celldrift, "evaluate", "pack", "--data", args.data, "--seed", args.seed, "--json"],
+    ours = json.loads(subprocess.run([args.celldrift, "evaluate", "pack", "--data", args.data, "--seed", args.seed, "--json",
+                                      *args.evaluate_args.split()],
                                      check=True, capture_output=True, text=True).stdout)
     result = {}
     for split in ("random", "vehicle"):

@@ -29,7 +29,7 @@ public enum ModelFile {
         let metadata = "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"pack\", "
             + "\"inputs\": \(names(DailyMeasures.inputNames)), \"derived\": \(names(PackModel.derivedNames)), "
             + "\"derived_rule\": \"cell_spread_d = cell_max_voltage_d - cell_min_voltage_d, 0 when the day is missing (-1)\", "
-            + "\"normalization\": {\"mean\": \(list(model.means)), \"std\": \(list(model.deviations))}, "
+            + "\"normalization\": {\"mean\": \(list(model.means)), \"std\": \(list(model.deviations)), \"clip\": \(PackModel.clip)}, "
             + "\"quantization\": \"int8 weights per output channel, int8 activations per layer, int32 biases and accumulation\", "
             + "\"layers\": [\(layers.joined(separator: ", "))], \"threshold\": \(model.threshold), "
             + "\"best_f1_threshold\": \(model.bestThreshold), \"training\": \(model.training)}"

@@ -13,6 +13,13 @@ public final class PackModel {
     public static let inputCount = DailyMeasures.inputNames.count
     public static let featureCount = inputCount + DailyMeasures.days
     public static let derivedNames = stride(from: DailyMeasures.days, through: 1, by: -1).map { "cell_spread_\($0)" }
+    /// Normalized features are clipped to ±6 standard deviations, in training as at inference: a missing
+    /// day (−1) is dozens of deviations out, and clipping keeps it distinct without stretching the int8 range.
+    public static let clip = 6.0
+
+    @inline(__always) public static func normalize(_ value: Double, mean: Double, deviation: Double) -> Double {
+        max(-clip, min(clip, (value - mean) / deviation))
+    }
 
     public let network: QuantizedNetwork
     public let means: [Double]
@@ -23,6 +30,8 @@ public final class PackModel {
     /// What the file says of its training (JSON object text), shown by `evaluate`.
     public let training: String
     private let scratch: UnsafeMutableBufferPointer<Double>
+    private let inverseDeviations: UnsafeMutableBufferPointer<Double>
+    private let meanValues: UnsafeMutableBufferPointer<Double>
 
     public init(network: QuantizedNetwork, means: [Double], deviations: [Double], threshold: Double = 0.15,
                 bestThreshold: Double, training: String) {
@@ -34,9 +43,17 @@ public final class PackModel {
         self.training = training
         scratch = .allocate(capacity: Self.featureCount)
         scratch.initialize(repeating: 0)
+        inverseDeviations = .allocate(capacity: Self.featureCount)
+        _ = inverseDeviations.initialize(from: deviations.map { 1 / $0 })
+        meanValues = .allocate(capacity: Self.featureCount)
+        _ = meanValues.initialize(from: means)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        inverseDeviations.deallocate()
+        meanValues.deallocate()
+    }
 
     /// The model's features of one window: the 84 inputs and the 14 daily spreads (0 for a missing day).
     public static func features(_ inputs: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
@@ -57,7 +74,9 @@ public final class PackModel {
     public func probability(_ inputs: UnsafeBufferPointer<Double>) -> Double {
         precondition(inputs.count == Self.inputCount, "84 inputs")
         Self.features(inputs, into: scratch)
-        for index in 0..<Self.featureCount { scratch[index] = (scratch[index] - means[index]) / deviations[index] }
+        for index in 0..<Self.featureCount {
+            scratch[index] = max(-Self.clip, min(Self.clip, (scratch[index] - meanValues[index]) * inverseDeviations[index]))
+        }
         return 1 / (1 + exp(-network.logit(UnsafeBufferPointer(scratch))))
     }
 

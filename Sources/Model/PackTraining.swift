@@ -57,6 +57,8 @@ public struct PackTraining {
     public var weightDecay = 1e-3
     public var rate = 0.003
     public var seed: UInt64 = 1
+    /// Networks trained from different seeds and averaged (their logits): stored as one wider network.
+    public var members = 1
 
     public init() {}
 
@@ -66,7 +68,7 @@ public struct PackTraining {
         public let quantized: QuantizedNetwork
 
         public func normalized(_ inputs: [Double]) -> [Double] {
-            zip(PackModel.features(inputs), zip(means, deviations)).map { ($0 - $1.0) / $1.1 }
+            zip(PackModel.features(inputs), zip(means, deviations)).map { PackModel.normalize($0, mean: $1.0, deviation: $1.1) }
         }
         public func floatProbability(_ inputs: [Double]) -> Double { 1 / (1 + exp(-float.logit(normalized(inputs)))) }
         public func int8Probability(_ inputs: [Double]) -> Double {
@@ -81,9 +83,14 @@ public struct PackTraining {
         for row in features { for index in row.indices { means[index] += row[index] / count } }
         for row in features { for index in row.indices { deviations[index] += (row[index] - means[index]) * (row[index] - means[index]) / count } }
         deviations = deviations.map { max($0.squareRoot(), 1e-9) }
-        let normalized = features.map { row in row.indices.map { (row[$0] - means[$0]) / deviations[$0] } }
-        var network = FloatNetwork(sizes: [PackModel.featureCount, hidden, 1], seed: seed)
-        network.train(normalized, windows.map(\.label), epochs: epochs, rate: rate, weightDecay: weightDecay, seed: seed &+ 1)
+        let normalized = features.map { row in row.indices.map { PackModel.normalize(row[$0], mean: means[$0], deviation: deviations[$0]) } }
+        var networks: [FloatNetwork] = []
+        for member in 0..<UInt64(members) {
+            var network = FloatNetwork(sizes: [PackModel.featureCount, hidden, 1], seed: seed &+ 2 &* member)
+            network.train(normalized, windows.map(\.label), epochs: epochs, rate: rate, weightDecay: weightDecay, seed: seed &+ 2 &* member &+ 1)
+            networks.append(network)
+        }
+        let network = FloatNetwork(averaging: networks)
         return Result(float: network, means: means, deviations: deviations, quantized: QuantizedNetwork(network, calibration: normalized))
     }
 }

@@ -12,9 +12,11 @@ struct PackTrainingOptions: ParsableArguments {
     @Option(help: "Seed of the splits and of the training.")
     var seed: UInt64 = 1
     @Option(help: "Hidden units of the MLP.")
-    var hidden = 64
+    var hidden = 16
     @Option(help: "Training epochs.")
-    var epochs = 200
+    var epochs = 15
+    @Option(help: "Networks trained from different seeds and averaged into one.")
+    var members = 8
 
     func windows() throws -> PackWindows {
         guard let bytes = readFile(data) else { throw CommandError("\(data): cannot read the file") }
@@ -28,6 +30,7 @@ struct PackTrainingOptions: ParsableArguments {
         training.hidden = hidden
         training.epochs = epochs
         training.seed = seed
+        training.members = members
         return training
     }
 }

@@ -4,6 +4,7 @@ import Benchmark
 import CAN
 import Consistency
 import DBC
+import Model
 import Pack
 import TOML
 
@@ -95,6 +96,35 @@ let benchmarks: @Sendable () -> Void = {
             let copy = frame
             sink &+= Int(copy.payload[63])
         }
+        benchmark.stopMeasurement()
+        blackHole(sink)
+    }
+
+    // One window per iteration (scaling factor one), so the percentiles are per inference.
+    Benchmark("pack model: one int8 inference, 84 inputs (shipped model)",
+              configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
+        let model = try ModelFile.load("/\(root)/firmware-samples/models/pack-model.safetensors")
+        var windows: [[Double]] = []
+        for window in 0..<64 {
+            var inputs: [Double] = []
+            for index in 0..<84 { inputs.append(3.5 + Double((index * 7 + window * 13) % 50) / 10) }
+            windows.append(inputs)
+        }
+        var sink = 0.0
+        for iteration in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            sink += windows[iteration % 64].withUnsafeBufferPointer { model.probability($0) }
+            benchmark.stopMeasurement()
+        }
+        blackHole(sink)
+    }
+
+    Benchmark("pack model: 1,000 int8 inferences back to back (shipped model)") { benchmark in
+        let model = try ModelFile.load("/\(root)/firmware-samples/models/pack-model.safetensors")
+        let inputs = (0..<84).map { 3.5 + Double($0 % 50) / 10 }
+        var sink = 0.0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { sink += inputs.withUnsafeBufferPointer { model.probability($0) } }
         benchmark.stopMeasurement()
         blackHole(sink)
     }
