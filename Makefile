@@ -56,6 +56,10 @@ demo: release
 		--log $(SAMPLES)/simulated/micro-short.log.gz -o out/demo-report.html
 	@if command -v chromium >/dev/null; then scripts/report-screenshot.sh out/demo-report.html out/demo-report.png 2000; \
 		else echo "(install chromium for a PNG screenshot: scripts/report-screenshot.sh out/demo-report.html out/demo-report.png)"; fi
+	@echo "== the seed's pack model (int8, shipped): its evaluation, then the seed's batch scored into the outbox"
+	$(RELEASE_BIN) evaluate pack --model $(SAMPLES)/models/pack-model.safetensors
+	$(RELEASE_BIN) predict --model $(SAMPLES)/models/pack-model.safetensors --batch $(SAMPLES)/seed/test_batch_samples.csv --db out/demo-outbox.db
+	sqlite3 out/demo-outbox.db "SELECT vehicle, json_extract(payload, '$$.date'), round(score, 3) FROM records WHERE type = 'inference' ORDER BY score DESC LIMIT 3;"
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
 	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
 

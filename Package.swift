@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
         .target(name: "Model", dependencies: ["Consistency", "JSON"]),
         .target(name: "Report", dependencies: ["CAN", "Outbox"]),
-        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox"]),
+        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model"]),
         .executableTarget(
             name: "celldrift",
             dependencies: [

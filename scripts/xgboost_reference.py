@@ -41,7 +41,7 @@ def auc(labels, scores):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--celldrift", default=".build/release/celldrift")
-    parser.add_argument("--data", default="../shared/data/seed/series_samples.csv")
+    parser.add_argument("--data", default="firmware-samples/seed/series_samples.csv")
     parser.add_argument("--seed", default="1")
     parser.add_argument("--evaluate-args", default="", help="more arguments for celldrift evaluate pack (e.g. --hidden 16)")
     args = parser.parse_args()

@@ -1,6 +1,7 @@
 import CAN
 import Consistency
 import DBC
+import Model
 import Outbox
 import Pack
 import TOML
@@ -32,6 +33,8 @@ public struct PipelineConfig: @unchecked Sendable {
     public let trends: TrendSettings
     public let rules: [ConfiguredRule]
     public let outboxLimits: OutboxLimits
+    /// The pack model file (`[model] pack`), scored once a day on the seed's 84 inputs; nil: none.
+    public let packModelPath: String?
 
     /// The rule used when the file has no [rules.*] section: the BMS's consistency rule.
     public static let defaultRule = ConfiguredRule(
@@ -46,7 +49,7 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)
-        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox"])
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -75,6 +78,17 @@ public struct PipelineConfig: @unchecked Sendable {
         outboxLimits = OutboxLimits(maximumRecords: Int(try reader.number(outbox, "max_records", 100_000, in: "outbox", bound: .positive)),
                                     maximumBytes: Int(try reader.number(outbox, "max_bytes", Double(64 << 20), in: "outbox", bound: .positive)))
         rules = try Self.rules(root, reader)
+        let model = try reader.section(root, "model", ["pack"])
+        if let name = model?["pack"]?.string {
+            let resolved = name.hasPrefix("/") ? name : folder + name
+            // Loaded once here so that a corrupt or missing file is a config error with its line.
+            do { _ = try ModelFile.load(resolved) } catch {
+                throw AgentError("\(path):\(model?.line(of: "pack") ?? 0): model.pack: \(error.description)")
+            }
+            packModelPath = resolved
+        } else {
+            packModelPath = nil
+        }
     }
 
     private static func rules(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> [ConfiguredRule] {

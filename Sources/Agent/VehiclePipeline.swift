@@ -1,5 +1,7 @@
+import CAN
 import Consistency
 import DBC
+import Model
 import Outbox
 import Pack
 
@@ -22,6 +24,8 @@ public final class VehiclePipeline {
     public private(set) var latestHighestTemperature = Double.nan
     public private(set) var latestLowestTemperature = Double.nan
     private var rules: [ConfiguredRule]
+    private let packModel: PackModel?
+    private var openDay: Int?
     private let wallClock: () -> Double
     private let onAlarm: (OutboxRecord) -> Void
 
@@ -32,6 +36,7 @@ public final class VehiclePipeline {
         state = PackState(mapping: config.mapping, staleAfter: config.staleAfter, tick: config.tick)
         features = ConsistencyFeatures(cells: config.mapping.cells, window: config.window, trends: config.trends)
         rules = config.rules
+        packModel = config.packModelPath.flatMap { try? ModelFile.load($0) }
         self.wallClock = wallClock
         self.onAlarm = onAlarm
     }
@@ -74,10 +79,26 @@ public final class VehiclePipeline {
                 raise(rules[index], value: value, cell: cell, since: since, time: time, current: current)
             }
         }
-        if active { alarmDays.insert(Int((time / 86_400).rounded(.down))) }
+        let day = Int((time / 86_400).rounded(.down))
+        if active { alarmDays.insert(day) }
         daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
                   highestCell: voltages.max() ?? .nan, lowestCell: voltages.min() ?? .nan,
                   highestTemperature: latestHighestTemperature, lowestTemperature: latestLowestTemperature)
+        if let open = openDay, day > open { scorePackModel(day: day, time: time) }
+        openDay = day
+    }
+
+    /// At the first snapshot of a day the previous days are complete: the pack model scores the day on
+    /// the 14 before it, as the seed's daily batch did, and the inference event goes into the outbox.
+    private func scorePackModel(day: Int, time: Double) {
+        guard let packModel else { return }
+        let inputs = daily.inputs(forDay: day)
+        let probability = packModel.probability(inputs)
+        let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
+        guard let record = try? InferenceEvent.record(vin: vehicle, date: date, probability: probability, inputs: inputs,
+                                                      eventTime: time, wallTime: wallClock(),
+                                                      severity: probability >= packModel.threshold ? 1 : 0) else { return }
+        onAlarm(record)
     }
 
     private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {

@@ -8,7 +8,7 @@ import Outbox
 /// The training data and the model's settings, shared by `train pack` and `evaluate pack`.
 struct PackTrainingOptions: ParsableArguments {
     @Option(help: "The seed's daily table (VIN,Date,6 measures,Label).")
-    var data = "../shared/data/seed/series_samples.csv"
+    var data = "firmware-samples/seed/series_samples.csv"
     @Option(help: "Seed of the splits and of the training.")
     var seed: UInt64 = 1
     @Option(help: "Hidden units of the MLP.")

@@ -180,7 +180,7 @@ func fileSize(_ path: String) -> Int {
 /// What a replay saw.
 struct ReplaySummary {
     var frames = 0, skipped = 0, snapshots = 0, incompleteSnapshots = 0, badLines = 0, unreadableFiles = 0, outboxErrors = 0
-    var failedLogs = 0
+    var failedLogs = 0, inferenceEvents = 0
     var alarms: [String: Int] = [:]
     var seconds = 0.0
 
@@ -195,6 +195,7 @@ struct ReplaySummary {
         unreadableFiles += other.unreadableFiles
         outboxErrors += other.outboxErrors
         failedLogs += other.failedLogs
+        inferenceEvents += other.inferenceEvents
         alarms.merge(other.alarms, uniquingKeysWith: +)
     }
 
@@ -202,7 +203,7 @@ struct ReplaySummary {
         "\(frames) frames (\(skipped) not in the DBC or too short), \(badLines) bad lines, \(snapshots) snapshots "
             + "(\(incompleteSnapshots) with stale cells), alarms: "
             + (alarms.isEmpty ? "none" : alarms.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            + ", \(rate) frames/s"
+            + (inferenceEvents > 0 ? ", \(inferenceEvents) inference events" : "") + ", \(rate) frames/s"
     }
 
     var json: String {
@@ -210,7 +211,7 @@ struct ReplaySummary {
         return "{\"frames\": \(frames), \"skipped\": \(skipped), \"bad_lines\": \(badLines), \"snapshots\": \(snapshots), "
             + "\"incomplete_snapshots\": \(incompleteSnapshots), \"alarms\": {\(alarmList)}, \"frames_per_second\": \(rate), "
             + "\"seconds\": \(seconds), \"unreadable_files\": \(unreadableFiles), \"failed_logs\": \(failedLogs), "
-            + "\"outbox_errors\": \(outboxErrors)}"
+            + "\"outbox_errors\": \(outboxErrors), \"inference_events\": \(inferenceEvents)}"
     }
 }
 

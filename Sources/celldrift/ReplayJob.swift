@@ -62,7 +62,7 @@ final class ReplayJob {
         let pipeline = VehiclePipeline(config: config, vehicle: vehicleID, wallClock: wallSeconds) { [self] record in
             do {
                 try outbox.append([record])
-                summary.alarms[record.kind, default: 0] += 1
+                if record.type == .inference { summary.inferenceEvents += 1 } else { summary.alarms[record.kind, default: 0] += 1 }
             } catch {
                 summary.outboxErrors += 1
                 StandardError.line("error: \(log): alarm \(record.id) not stored: \(error)")

@@ -62,6 +62,12 @@ def test_config_mistakes_name_their_line(tmp_path, celldrift):
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"'))
     _, err = run("replay", "--config", config, check=False)
     assert f"{config}:26: rules.cell_spread.minimum_duration: unknown key" in err
+    config.write_text(text.replace('"Voltage_{index}"', '"CellVoltage_{index:03}"')
+                      .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/pack-model.safetensors"', f'pack = "{tmp_path / "missing.safetensors"}"'))
+    _, err = run("replay", "--config", config, check=False)
+    line = next(number for number, text in enumerate(config.read_text().splitlines(), 1) if "missing.safetensors" in text)
+    assert f"{config}:{line}: model.pack: {tmp_path / 'missing.safetensors'}: cannot read the file" in err
 
 
 def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):

@@ -120,10 +120,23 @@ def test_a_month_stays_a_few_megabytes(tmp_path, celldrift):
                                  "soc": 50 + 30 * np.sin(index / 700)}))
     snapshots = tmp_path / "month.jsonl"
     snapshots.write_text("\n".join(lines) + "\n")
-    run("replay", "--config", CONFIG, "--db", tmp_path / "o.db", snapshots)
+    # With the shipped pack model: one inference event a day (from the second day on), drawn as scores.
+    config = tmp_path / "with-model.toml"
+    assert 'pack = "models/pack-model.safetensors"' in CONFIG.read_text()
+    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/'))
+    summary = json.loads(run("replay", "--config", config, "--db", tmp_path / "o.db", "--json", snapshots)[0])
+    assert summary["inference_events"] == 29
     report = tmp_path / "month.html"
-    run("report", "--db", tmp_path / "o.db", "--config", CONFIG, "--log", snapshots, "-o", report)
+    run("report", "--db", tmp_path / "o.db", "--config", config, "--log", snapshots, "-o", report)
     root = parse(report)
+    events = [r for r in json_lines(run("outbox", "export", "--db", tmp_path / "o.db")[0]) if r["type"] == "inference"]
+    assert [e["payload"]["date"] for e in events] == [f"2026-01-{day:02d}" for day in range(2, 31)]
+    # Day 2's window has one day of data: the 13 days before it are missing (-1), as in the seed.
+    assert events[0]["payload"]["total_voltage_14"] == -1 and events[0]["payload"]["total_voltage_1"] > 300
+    scores = next(svg for svg in root.iter(SVG + "svg") if svg.get("data-chart") == "scores")
+    drawn = sorted(float(c.get("data-score")) for c in scores.iter(SVG + "circle"))
+    assert drawn == sorted(e["score"] for e in events)
     size = report.stat().st_size
     assert size < 4_000_000
     chart = next(svg for svg in root.iter(SVG + "svg") if svg.get("data-chart") == "spread")
