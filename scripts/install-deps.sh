@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing celldrift needs on Debian 12, only what is missing.
 # Swift itself is expected on PATH (the toolchain is not a Debian package).
-# --test: also what only the tests use (headless Chromium for the report's screenshot).
+# --test: also what only the tests use (headless Chromium for the report's screenshot, the mosquitto broker).
 set -euo pipefail
 
 need=()
 pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
+pkg-config --exists libmosquitto 2>/dev/null || need+=(libmosquitto-dev)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
@@ -16,6 +17,7 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v bc >/dev/null || need+=(bc)
 if [[ ${1:-} == --test ]]; then
     command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
+    [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || need+=(mosquitto)
 fi
 
 if ((${#need[@]})); then

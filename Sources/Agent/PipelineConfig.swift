@@ -12,6 +12,19 @@ public struct AgentError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// The daemon's local broker (`[mqtt]`): where the sources come from and the alarms go.
+public struct MQTTSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 1883
+    public var clientID = "celldrift"
+    /// Topics subscribed (MQTT wildcards allowed); payloads: a JSON snapshot or a candump -L line.
+    public var topics = ["bms/#"]
+    /// Alarms go to `<prefix>/<vehicle>/alarms/<kind>`, the status to `<prefix>/<vehicle>/status`.
+    public var prefix = "celldrift"
+    public var username: String?
+    public var password: String?
+}
+
 /// One configured rule: which feature it watches and its thresholds.
 public struct ConfiguredRule: Sendable {
     public let feature: RuleFeature
@@ -35,6 +48,9 @@ public struct PipelineConfig: @unchecked Sendable {
     public let outboxLimits: OutboxLimits
     /// The pack model file (`[model] pack`), scored once a day on the seed's 84 inputs; nil: none.
     public let packModelPath: String?
+    public let mqtt: MQTTSettings
+    /// The outbox database (`[outbox] path`), for the daemon.
+    public let outboxPath: String
 
     /// The rule used when the file has no [rules.*] section: the BMS's consistency rule.
     public static let defaultRule = ConfiguredRule(
@@ -49,7 +65,7 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)
-        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model"])
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -74,10 +90,12 @@ public struct PipelineConfig: @unchecked Sendable {
             restSettle: try reader.number(features, "rest_settle_s", 300, in: "features", bound: .nonNegative),
             restMinimum: try reader.number(features, "rest_minimum_s", 1800, in: "features", bound: .nonNegative))
 
-        let outbox = try reader.section(root, "outbox", ["max_records", "max_bytes"])
+        let outbox = try reader.section(root, "outbox", ["max_records", "max_bytes", "path"])
+        outboxPath = outbox?["path"]?.string ?? "celldrift-outbox.db"
         outboxLimits = OutboxLimits(maximumRecords: Int(try reader.number(outbox, "max_records", 100_000, in: "outbox", bound: .positive)),
                                     maximumBytes: Int(try reader.number(outbox, "max_bytes", Double(64 << 20), in: "outbox", bound: .positive)))
         rules = try Self.rules(root, reader)
+        mqtt = try Self.mqtt(root, reader)
         let model = try reader.section(root, "model", ["pack"])
         if let name = model?["pack"]?.string {
             let resolved = name.hasPrefix("/") ? name : folder + name
@@ -89,6 +107,26 @@ public struct PipelineConfig: @unchecked Sendable {
         } else {
             packModelPath = nil
         }
+    }
+
+    private static func mqtt(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> MQTTSettings {
+        var settings = MQTTSettings()
+        guard let table = try reader.section(root, "mqtt", ["host", "port", "client_id", "topics", "prefix", "username", "password"]) else {
+            return settings
+        }
+        settings.host = table["host"]?.string ?? settings.host
+        settings.port = Int(try reader.number(table, "port", Double(settings.port), in: "mqtt", bound: .positive))
+        settings.clientID = table["client_id"]?.string ?? settings.clientID
+        if let topics = table["topics"] {
+            guard let list = topics.array?.compactMap(\.string), !list.isEmpty, list.count == topics.array?.count else {
+                throw reader.fail(table.line(of: "topics") ?? 0, "mqtt.topics", "must be a list of topic strings")
+            }
+            settings.topics = list
+        }
+        settings.prefix = table["prefix"]?.string ?? settings.prefix
+        settings.username = table["username"]?.string
+        settings.password = table["password"]?.string
+        return settings
     }
 
     private static func rules(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> [ConfiguredRule] {

@@ -170,3 +170,11 @@ public func formatSeconds(_ nanoseconds: Int64, fractionDigits: Int) -> String {
     let padded = String(repeating: "0", count: fractionDigits - fraction.count) + fraction
     return (negative ? "-" : "") + String(whole) + (fractionDigits > 0 ? "." + padded : "")
 }
+
+/// One candump -L line on its own (an MQTT payload, say): the parser logs use, without a file.
+public enum CandumpLine {
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>, into frame: inout CANFrame) -> LineOutcome {
+        var parser = CandumpParser()
+        return parser.parse(line, into: &frame)
+    }
+}

@@ -1,0 +1,123 @@
+import CMosquitto
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One received message, copied out of libmosquitto's callback (its memory is freed on return).
+public struct MQTTMessage: Sendable {
+    public let topic: String
+    public let payload: [UInt8]
+}
+
+public struct MQTTError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ what: String, _ code: Int32) {
+        description = "\(what): \(String(cString: mosquitto_strerror(code)))"
+    }
+}
+
+/// The one place that talks to libmosquitto: a client with a persistent session (clean_session false,
+/// a fixed client id), QoS 1, a Last Will, reconnects with exponential backoff, and its own network
+/// thread. Received messages queue in a lock-protected buffer that the caller drains. Unchecked
+/// Sendable: libmosquitto locks internally in threaded mode, and the Swift state is behind a Mutex.
+public final class MQTTClient: @unchecked Sendable {
+    /// What the callbacks share with the caller.
+    final class Shared: Sendable {
+        let inbox = Mutex<[MQTTMessage]>([])
+        let connected = Atomic<Bool>(false)
+        let connections = Atomic<Int>(0)
+        let subscriptions: [String]
+        let qos: Int32
+        init(subscriptions: [String], qos: Int32) {
+            self.subscriptions = subscriptions
+            self.qos = qos
+        }
+    }
+
+    private let handle: OpaquePointer
+    private let shared: Shared
+    private let box: Unmanaged<Shared>
+    private var started = false
+
+    public var isConnected: Bool { shared.connected.load(ordering: .acquiring) }
+    /// Successful connections so far (a reconnect counts).
+    public var connections: Int { shared.connections.load(ordering: .acquiring) }
+
+    /// `will`: topic and payload the broker publishes (retained, QoS 1) if the client vanishes.
+    public init(clientID: String, subscriptions: [String], will: (topic: String, payload: String)?, username: String? = nil,
+                password: String? = nil) throws(MQTTError) {
+        mosquitto_lib_init()
+        shared = Shared(subscriptions: subscriptions, qos: 1)
+        box = Unmanaged.passRetained(shared)
+        guard let handle = mosquitto_new(clientID, false, box.toOpaque()) else {
+            box.release()
+            throw MQTTError("mosquitto_new", MOSQ_ERR_NOMEM.rawValue)
+        }
+        self.handle = handle
+        if let will {
+            let code = mosquitto_will_set(handle, will.topic, Int32(will.payload.utf8.count), will.payload, 1, true)
+            guard code == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("will", code) }
+        }
+        if let username { mosquitto_username_pw_set(handle, username, password) }
+        mosquitto_reconnect_delay_set(handle, 1, 30, true)
+        mosquitto_connect_callback_set(handle) { handle, userdata, result in
+            guard let userdata, result == 0 else { return }
+            let shared = Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue()
+            for topic in shared.subscriptions { mosquitto_subscribe(handle, nil, topic, shared.qos) }
+            shared.connected.store(true, ordering: .releasing)
+            shared.connections.add(1, ordering: .relaxed)
+        }
+        mosquitto_disconnect_callback_set(handle) { _, userdata, _ in
+            guard let userdata else { return }
+            Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue().connected.store(false, ordering: .releasing)
+        }
+        mosquitto_message_callback_set(handle) { _, userdata, message in
+            guard let userdata, let message else { return }
+            let topic = String(cString: message.pointee.topic)
+            let count = Int(message.pointee.payloadlen)
+            let payload = count > 0 ? [UInt8](UnsafeRawBufferPointer(start: message.pointee.payload, count: count)) : []
+            Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue().inbox.withLock { $0.append(MQTTMessage(topic: topic, payload: payload)) }
+        }
+    }
+
+    /// Connects in the background (the network thread retries until the broker answers).
+    public func start(host: String, port: Int) throws(MQTTError) {
+        // The network thread first: started after a refused connect_async it would never retry.
+        let loop = mosquitto_loop_start(handle)
+        guard loop == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("network thread", loop) }
+        started = true
+        let code = mosquitto_connect_async(handle, host, Int32(port), 30)
+        // Refused at once (no broker yet) is fine: the thread reconnects with backoff.
+        guard code == MOSQ_ERR_SUCCESS.rawValue || code == MOSQ_ERR_ERRNO.rawValue else { throw MQTTError("connect to \(host):\(port)", code) }
+    }
+
+    /// Publishes at QoS 1; while offline libmosquitto queues it in memory (the outbox is the truth).
+    @discardableResult
+    public func publish(_ topic: String, _ payload: String, retain: Bool = false) -> Bool {
+        mosquitto_publish(handle, nil, topic, Int32(payload.utf8.count), payload, 1, retain) == MOSQ_ERR_SUCCESS.rawValue
+    }
+
+    /// Takes every message received since the last call.
+    public func drain() -> [MQTTMessage] {
+        shared.inbox.withLock { messages in
+            defer { messages.removeAll(keepingCapacity: true) }
+            return messages
+        }
+    }
+
+    /// Disconnects cleanly (no Last Will), stops the network thread.
+    public func stop() {
+        guard started else { return }
+        mosquitto_disconnect(handle)
+        mosquitto_loop_stop(handle, false)
+        started = false
+    }
+
+    deinit {
+        stop()
+        mosquitto_destroy(handle)
+        box.release()
+    }
+}

@@ -1,0 +1,126 @@
+import Agent
+import ArgumentParser
+import CAN
+import DBC
+import MQTT
+import Outbox
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Set by SIGTERM and SIGINT: the main loop stops intake, flushes and exits 0.
+private let stopRequested = Atomic<Bool>(false)
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the pipeline on live sources: MQTT in, alarms into the outbox and out on MQTT (first cut of the daemon).",
+        discussion: """
+            Subscribes to the config's [mqtt] topics on the local broker (persistent session, QoS 1, \
+            reconnects with backoff). A payload is a JSON snapshot (docs/snapshots.md) or a candump -L line \
+            decoded with the config's DBC; anything else is counted and logged, never fatal. Each alarm is \
+            committed to the outbox first, then published at QoS 1 on <prefix>/<vehicle>/alarms/<kind>; \
+            <prefix>/<vehicle>/status is retained, `online`, with `offline` as Last Will. SIGTERM or SIGINT: \
+            stop intake, flush, publish `offline`, exit 0. Not yet: SocketCAN, the cloud uplink, the local \
+            HTTP API, sd_notify (docs/daemon.md).
+            """
+    )
+
+    @Option(help: "The configuration file (TOML).")
+    var config: String
+
+    @Option(help: "The outbox database (default: the config's [outbox] path).")
+    var db: String?
+
+    func run() throws {
+        let settings = try PipelineConfig(path: config)
+        let path = db ?? settings.outboxPath
+        let outbox: Outbox
+        do { outbox = try Outbox(path: path, limits: settings.outboxLimits) } catch { throw CommandError(error.description) }
+        let mqtt = settings.mqtt
+        let gateway = settings.vehicle ?? "gateway"
+        let statusTopic = "\(mqtt.prefix)/\(gateway)/status"
+        let client: MQTTClient
+        do {
+            client = try MQTTClient(clientID: mqtt.clientID, subscriptions: mqtt.topics, will: (statusTopic, "offline"),
+                                    username: mqtt.username, password: mqtt.password)
+            try client.start(host: mqtt.host, port: mqtt.port)
+        } catch { throw CommandError("mqtt: \(error)") }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        StandardError.line("celldrift run: \(mqtt.host):\(mqtt.port), topics \(mqtt.topics.joined(separator: " ")), outbox \(path)")
+
+        var counts = (messages: 0, frames: 0, snapshots: 0, malformed: 0, alarms: 0, published: 0, outboxErrors: 0)
+        var pipelines: [String: VehiclePipeline] = [:]
+        let decoder = FrameDecoder(settings.database)
+        var announced = false
+        func pipeline(for vehicle: String) -> VehiclePipeline {
+            if let existing = pipelines[vehicle] { return existing }
+            let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds) { record in
+                // Committed before it is published anywhere: a crash between the two loses nothing.
+                do { _ = try outbox.append([record]) } catch {
+                    counts.outboxErrors += 1
+                    StandardError.line("error: \(path): record \(record.id) not stored: \(error)")
+                    return
+                }
+                counts.alarms += 1
+                let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
+                                                  : "\(mqtt.prefix)/\(record.vehicle)/inference"
+                if client.publish(topic, recordJSON(record)) { counts.published += 1 }
+            }
+            pipelines[vehicle] = created
+            return created
+        }
+        while !stopRequested.load(ordering: .relaxed) {
+            if !announced, client.isConnected { announced = client.publish(statusTopic, "online", retain: true) }
+            let messages = client.drain()
+            if messages.isEmpty {
+                usleep(2_000)
+                continue
+            }
+            for message in messages {
+                counts.messages += 1
+                let vehicle = settings.vehicle ?? message.topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
+                if message.payload.first == UInt8(ascii: "{") {
+                    do {
+                        let snapshot = try Snapshot(json: message.payload)
+                        guard snapshot.voltages.count == settings.mapping.cells else {
+                            throw AgentError("\(snapshot.voltages.count) cell voltages; the config's pack has \(settings.mapping.cells)")
+                        }
+                        let target = pipeline(for: snapshot.vehicle ?? vehicle)
+                        counts.snapshots += 1
+                        snapshot.voltages.withUnsafeBufferPointer { cells in
+                            snapshot.temperatures.withUnsafeBufferPointer {
+                                target.snapshot(time: snapshot.time, voltages: cells, temperatures: $0,
+                                                packVoltage: snapshot.voltage ?? .nan, current: snapshot.current ?? .nan)
+                            }
+                        }
+                    } catch {
+                        counts.malformed += 1
+                        StandardError.line("\(message.topic): malformed snapshot: \(error)")
+                    }
+                    continue
+                }
+                var frame = CANFrame(id: 0)
+                let outcome = message.payload.withUnsafeBufferPointer { CandumpLine.parse($0, into: &frame) }
+                guard case .frame = outcome else {
+                    counts.malformed += 1
+                    let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
+                    StandardError.line("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
+                    continue
+                }
+                counts.frames += 1
+                guard case .decoded = decoder.decode(frame) else { continue }
+                _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds)
+            }
+        }
+        client.publish(statusTopic, "offline", retain: true)
+        usleep(200_000)  // lets the network thread send what is queued before the clean disconnect
+        client.stop()
+        StandardError.line("{\"messages\": \(counts.messages), \"frames\": \(counts.frames), \"snapshots\": \(counts.snapshots), "
+            + "\"malformed\": \(counts.malformed), \"records\": \(counts.alarms), \"published\": \(counts.published), "
+            + "\"outbox_errors\": \(counts.outboxErrors), \"vehicles\": \(pipelines.count)}")
+    }
+}

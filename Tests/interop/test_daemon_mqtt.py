@@ -1,0 +1,144 @@
+"""celldrift run against a real mosquitto broker on 127.0.0.1 (started here), with paho-mqtt as the
+peer: snapshots and candump lines in, alarms committed to SQLite and published on MQTT with the same
+id, malformed payloads counted and survived, SIGTERM ends with exit 0 and a retained `offline`."""
+import gzip
+import shutil
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from conftest import CELLDRIFT, ROOT, json_lines, run
+
+SAMPLES = ROOT / "firmware-samples" / "simulated"
+CONFIG = ROOT / "firmware-samples" / "celldrift_pack.toml"
+LABELS = {label["fault"]: label for label in json.loads((SAMPLES / "labels.json").read_text())}
+
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def broker(tmp_path):
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def subscriber(port, topic):
+    received = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{time.monotonic_ns()}")
+    client.on_message = lambda _c, _u, message: received.append((message.topic, message.payload, message.retain))
+    client.connect("127.0.0.1", port)
+    client.subscribe(topic, qos=1)
+    client.loop_start()
+    return client, received
+
+
+def wait_for(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
+    config = tmp_path / "daemon.toml"
+    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
+                      + f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n')
+    database = tmp_path / "outbox.db"
+    daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
+    alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/#")
+    status_client, statuses = subscriber(broker, "celldrift/+/status")
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bms-sim")
+    publisher.connect("127.0.0.1", broker)
+    publisher.loop_start()
+    try:
+        assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses))
+        snapshots = gzip.open(SAMPLES / "micro-short.snapshots.jsonl.gz", "rt").read().splitlines()
+        for index, line in enumerate(snapshots):
+            publisher.publish("bms/micro-short/snapshot", line, qos=1).wait_for_publish(5)
+            if index == 10:
+                publisher.publish("bms/micro-short/snapshot", b"\xff\x00 not a frame", qos=1).wait_for_publish(5)
+                publisher.publish("bms/micro-short/snapshot", '{"ts": 1, "cell_voltages": [3.7]}', qos=1).wait_for_publish(5)
+        # candump lines of the healthy sample, decoded with the config's DBC.
+        lines = gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[:3000]
+        for line in lines:
+            publisher.publish("bms/healthy/can", line, qos=1)
+        publisher.publish("bms/healthy/can", "", qos=1).wait_for_publish(5)
+        assert wait_for(lambda: len(alarms) >= 1)
+    finally:
+        time.sleep(1)
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+        publisher.loop_stop()
+    assert daemon.returncode == 0, err
+    summary = json.loads(err.strip().splitlines()[-1])
+    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 3 and summary["frames"] == 3000
+    assert summary["vehicles"] == 2 and summary["outbox_errors"] == 0
+    assert "bms/micro-short/snapshot: malformed snapshot: 1 cell voltages; the config's pack has 96" in err
+    assert "bms/micro-short/snapshot: malformed payload (14 bytes): expected a timestamp" in err
+    # The alarm on MQTT is the one in SQLite: same id, same cell (the labelled one).
+    topic, payload, _ = alarms[0]
+    published = json.loads(payload)
+    # The snapshots name their vehicle; the candump lines take it from the topic (bms/<vehicle>/...).
+    vehicle = json.loads(snapshots[0])["vehicle"]
+    assert topic == f"celldrift/{vehicle}/alarms/cell_spread" and published["cell"] == LABELS["micro-short"]["cell"]
+    stored = json_lines(run("outbox", "export", "--db", database)[0])
+    assert [record["id"] for record in stored] == [published["id"]]
+    assert wait_for(lambda: any(payload == b"offline" for _, payload, _ in statuses), 10)
+    alarms_client.loop_stop()
+    status_client.loop_stop()
+    # A late subscriber still sees the retained status.
+    late, late_statuses = subscriber(broker, "celldrift/+/status")
+    assert wait_for(lambda: late_statuses, 10) and late_statuses[0][1] == b"offline" and late_statuses[0][2]
+    late.loop_stop()
+
+
+def test_unreachable_broker_is_survived_then_joined(tmp_path, celldrift):
+    """Started before its broker: the client retries with backoff and subscribes once it is up."""
+    port = free_port()
+    config = tmp_path / "daemon.toml"
+    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
+                      + f'\nvehicle = "V1"\n[mqtt]\nport = {port}\n'.replace('\nvehicle = "V1"\n', "\n"))
+    daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "o.db"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert daemon.poll() is None
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    broker = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        client, statuses = subscriber(port, "celldrift/+/status")
+        assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses), 30)
+        client.loop_stop()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+        broker.terminate()
+        broker.wait(timeout=10)
+    assert daemon.returncode == 0
