@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Outbox", dependencies: ["CSQLite", "JSON"]),
         .target(name: "Consistency"),
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
-        .target(name: "Model", dependencies: ["Consistency", "JSON"]),
+        .target(name: "Model", dependencies: ["CAN", "Consistency", "JSON"]),
         .target(name: "Report", dependencies: ["CAN", "Outbox"]),
         .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model"]),
         .executableTarget(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing celldrift needs on Debian 12, only what is missing.
 # Swift itself is expected on PATH (the toolchain is not a Debian package).
-# --test: also what only the tests use (headless Chromium for the report's screenshot, the mosquitto broker).
+# --test: also what only the tests use (headless Chromium for the report's screenshot, the mosquitto broker, systemd-analyze).
 set -euo pipefail
 
 need=()
@@ -18,6 +18,7 @@ command -v bc >/dev/null || need+=(bc)
 if [[ ${1:-} == --test ]]; then
     command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
     [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || need+=(mosquitto)
+    command -v systemd-analyze >/dev/null || need+=(systemd)
 fi
 
 if ((${#need[@]})); then

@@ -1,3 +1,4 @@
+import CAN
 import Consistency
 import JSON
 
@@ -53,7 +54,7 @@ public enum ModelFile {
     }
 
     public static func load(_ path: String) throws(ModelError) -> PackModel {
-        guard let file = readWhole(path) else { throw ModelError("\(path): cannot read the file") }
+        guard let file = readFile(path) else { throw ModelError("\(path): cannot read the file") }
         func fail(_ message: String) -> ModelError { ModelError("\(path): \(message)") }
         guard file.count >= 8 else { throw fail("truncated: \(file.count) bytes, not even a header length") }
         let headerLength = (0..<8).reduce(0) { $0 | Int(file[$1]) << (8 * $1) }
@@ -122,18 +123,4 @@ public enum ModelFile {
 
     private static func list(_ values: [Double]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
     private static func names(_ values: [String]) -> String { "[" + values.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
-
-    static func readWhole(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 { return nil }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
-        }
-    }
 }

@@ -12,6 +12,6 @@ struct Celldrift: ParsableCommand {
             SQLite outbox until the cloud acknowledges them (outbox).
             """,
         subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self, FeaturesCommand.self, ReplayCommand.self, OutboxCommand.self, ReportCommand.self,
-                      TrainCommand.self, EvaluateCommand.self, PredictCommand.self, RunCommand.self]
+                      TrainCommand.self, EvaluateCommand.self, PredictCommand.self, RunCommand.self, CheckConfigCommand.self]
     )
 }

@@ -56,6 +56,18 @@ struct RunCommand: ParsableCommand {
         var pipelines: [String: VehiclePipeline] = [:]
         let decoder = FrameDecoder(settings.database)
         var announced = false
+        let systemd = SystemdNotifier()
+        var ready = false, lastWatchdog = 0.0
+        /// Keep-alives tied to the loop's health: it is turning, and the outbox took every record it was given.
+        func keepAlive() {
+            let now = monotonicSeconds()
+            // Ready once intake runs, broker or not: alarms are kept in the outbox while it is away.
+            if !ready { ready = systemd.notify("READY=1\nSTATUS=running; broker \(mqtt.host):\(mqtt.port)") }
+            if let interval = systemd.watchdogInterval, now - lastWatchdog >= interval, counts.outboxErrors == 0 {
+                systemd.notify("WATCHDOG=1")
+                lastWatchdog = now
+            }
+        }
         func pipeline(for vehicle: String) -> VehiclePipeline {
             if let existing = pipelines[vehicle] { return existing }
             let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds) { record in
@@ -75,6 +87,7 @@ struct RunCommand: ParsableCommand {
         }
         while !stopRequested.load(ordering: .relaxed) {
             if !announced, client.isConnected { announced = client.publish(statusTopic, "online", retain: true) }
+            if systemd.isActive { keepAlive() }
             let messages = client.drain()
             if messages.isEmpty {
                 usleep(2_000)
@@ -116,6 +129,7 @@ struct RunCommand: ParsableCommand {
                 _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds)
             }
         }
+        systemd.notify("STOPPING=1")
         client.publish(statusTopic, "offline", retain: true)
         usleep(200_000)  // lets the network thread send what is queued before the clean disconnect
         client.stop()
