@@ -34,6 +34,7 @@ let package = Package(
             providers: [.apt(["libmosquitto-dev"])]
         ),
         .target(name: "MQTT", dependencies: ["CMosquitto"]),
+        .target(name: "Uplink", dependencies: ["MQTT", "Outbox"]),
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),
@@ -48,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "Agent", "MQTT", "Model", "Report", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
+                "Agent", "MQTT", "Uplink", "Model", "Report", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

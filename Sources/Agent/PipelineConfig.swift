@@ -25,6 +25,17 @@ public struct MQTTSettings: Sendable {
     public var password: String?
 }
 
+/// The cloud uplink over MQTT (`[uplink]`): records go to `topic` ({vehicle} replaced) on that broker.
+public struct UplinkSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8883
+    public var clientID = "celldrift-uplink"
+    public var topic = "celldrift/{vehicle}/records"
+    public var window = 50
+    public var username: String?
+    public var password: String?
+}
+
 /// One configured rule: which feature it watches and its thresholds.
 public struct ConfiguredRule: Sendable {
     public let feature: RuleFeature
@@ -49,6 +60,7 @@ public struct PipelineConfig: @unchecked Sendable {
     /// The pack model file (`[model] pack`), scored once a day on the seed's 84 inputs; nil: none.
     public let packModelPath: String?
     public let mqtt: MQTTSettings
+    public let uplink: UplinkSettings?
     /// The outbox database (`[outbox] path`), for the daemon.
     public let outboxPath: String
 
@@ -65,7 +77,7 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)
-        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt"])
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt", "uplink"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -96,6 +108,7 @@ public struct PipelineConfig: @unchecked Sendable {
                                     maximumBytes: Int(try reader.number(outbox, "max_bytes", Double(64 << 20), in: "outbox", bound: .positive)))
         rules = try Self.rules(root, reader)
         mqtt = try Self.mqtt(root, reader)
+        uplink = try Self.uplink(root, reader)
         let model = try reader.section(root, "model", ["pack"])
         if let name = model?["pack"]?.string {
             let resolved = name.hasPrefix("/") ? name : folder + name
@@ -124,6 +137,22 @@ public struct PipelineConfig: @unchecked Sendable {
             settings.topics = list
         }
         settings.prefix = table["prefix"]?.string ?? settings.prefix
+        settings.username = table["username"]?.string
+        settings.password = table["password"]?.string
+        return settings
+    }
+
+    private static func uplink(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> UplinkSettings? {
+        guard let table = try reader.section(root, "uplink", ["host", "port", "client_id", "topic", "window", "username", "password"]) else {
+            return nil
+        }
+        var settings = UplinkSettings()
+        guard let host = table["host"]?.string else { throw reader.fail(1, "uplink.host", "is required (the cloud broker)") }
+        settings.host = host
+        settings.port = Int(try reader.number(table, "port", Double(settings.port), in: "uplink", bound: .positive))
+        settings.clientID = table["client_id"]?.string ?? settings.clientID
+        settings.topic = table["topic"]?.string ?? settings.topic
+        settings.window = Int(try reader.number(table, "window", Double(settings.window), in: "uplink", bound: .positive))
         settings.username = table["username"]?.string
         settings.password = table["password"]?.string
         return settings

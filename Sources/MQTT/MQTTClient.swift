@@ -26,6 +26,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// What the callbacks share with the caller.
     final class Shared: Sendable {
         let inbox = Mutex<[MQTTMessage]>([])
+        /// Message ids the broker has acknowledged (PUBACK for QoS 1).
+        let acknowledged = Mutex<[Int32]>([])
         let connected = Atomic<Bool>(false)
         let connections = Atomic<Int>(0)
         let subscriptions: [String]
@@ -73,6 +75,10 @@ public final class MQTTClient: @unchecked Sendable {
             guard let userdata else { return }
             Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue().connected.store(false, ordering: .releasing)
         }
+        mosquitto_publish_callback_set(handle) { _, userdata, messageID in
+            guard let userdata else { return }
+            Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue().acknowledged.withLock { $0.append(messageID) }
+        }
         mosquitto_message_callback_set(handle) { _, userdata, message in
             guard let userdata, let message else { return }
             let topic = String(cString: message.pointee.topic)
@@ -97,6 +103,22 @@ public final class MQTTClient: @unchecked Sendable {
     @discardableResult
     public func publish(_ topic: String, _ payload: String, retain: Bool = false) -> Bool {
         mosquitto_publish(handle, nil, topic, Int32(payload.utf8.count), payload, 1, retain) == MOSQ_ERR_SUCCESS.rawValue
+    }
+
+    /// Publishes at QoS 1 and returns the message id whose PUBACK `drainAcknowledged` will report; nil
+    /// if libmosquitto refused it.
+    public func publishTracked(_ topic: String, _ payload: String) -> Int32? {
+        var messageID: Int32 = 0
+        let code = mosquitto_publish(handle, &messageID, topic, Int32(payload.utf8.count), payload, 1, false)
+        return code == MOSQ_ERR_SUCCESS.rawValue ? messageID : nil
+    }
+
+    /// The ids of messages the broker has acknowledged since the last call.
+    public func drainAcknowledged() -> [Int32] {
+        shared.acknowledged.withLock { ids in
+            defer { ids.removeAll(keepingCapacity: true) }
+            return ids
+        }
     }
 
     /// Takes every message received since the last call.

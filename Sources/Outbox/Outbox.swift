@@ -1,3 +1,5 @@
+import JSON
+
 /// One alarm or inference event, as stored until the cloud acknowledges it.
 public struct OutboxRecord: Sendable, Equatable {
     public enum RecordType: String, Sendable { case alarm, inference }
@@ -32,6 +34,15 @@ public struct OutboxRecord: Sendable, Equatable {
         self.wallTime = wallTime
         self.score = score
         self.payload = payload
+    }
+
+    /// The record as one JSON object: `outbox export`'s lines, the daemon's MQTT alarms, the uplink's messages.
+    public var json: String {
+        func quoted(_ text: String) -> String { String(decoding: JSONText.quoted(text), as: UTF8.self) }
+        return "{\"id\": \(quoted(id)), \"type\": \(quoted(type.rawValue)), \"vehicle\": \(quoted(vehicle)), "
+            + "\"kind\": \(quoted(kind)), \"severity\": \(severity), \"cell\": \(cell.map(String.init) ?? "null"), "
+            + "\"event_time\": \(eventTime), \"wall_time\": \(wallTime), "
+            + "\"score\": \(score.map { "\($0)" } ?? "null"), \"state\": \(quoted(state.rawValue)), \"payload\": \(payload)}"
     }
 
     /// What the record counts for against the byte bound.
@@ -171,11 +182,15 @@ public final class Outbox {
         return evicted
     }
 
-    /// Takes up to `limit` pending records, oldest first, and marks them in flight.
-    public func lease(limit: Int) throws(SQLiteError) -> [OutboxRecord] {
+    /// Takes up to `limit` pending records and marks them in flight: the `newest` most recent first (so
+    /// that a backlog does not hold back a new alarm), then the oldest.
+    public func lease(limit: Int, newest: Int = 0) throws(SQLiteError) -> [OutboxRecord] {
         try connection.execute("BEGIN IMMEDIATE")
         do {
-            let records = try select("WHERE state = 'pending' ORDER BY seq LIMIT ?", [.integer(Int64(limit))])
+            var records = newest > 0 ? try select("WHERE state = 'pending' ORDER BY seq DESC LIMIT ?", [.integer(Int64(min(newest, limit)))]) : []
+            let taken = Set(records.map(\.id))
+            records += try select("WHERE state = 'pending' ORDER BY seq LIMIT ?", [.integer(Int64(limit))])
+                .filter { !taken.contains($0.id) }.prefix(limit - records.count)
             let mark = try connection.prepare("UPDATE records SET state = 'in_flight', attempts = attempts + 1 WHERE id = ?")
             for record in records { try mark.run([.text(record.id)]) }
             try connection.execute("COMMIT")

@@ -104,7 +104,7 @@ struct OutboxCommand: ParsableCommand {
                     print("\(record.id),\(record.type.rawValue),\(record.vehicle),\(record.kind),\(record.severity),\(cell),"
                         + "\(record.eventTime),\(record.wallTime),\(score),\(record.state.rawValue),\(payload)")
                 } else {
-                    print(recordJSON(record))
+                    print(record.json)
                 }
             }
         }
@@ -136,12 +136,3 @@ struct OutboxCommand: ParsableCommand {
     }
 }
 
-/// A record as one JSON object: the export's lines and the daemon's MQTT alarm payloads.
-func recordJSON(_ record: OutboxRecord) -> String {
-    func quoted(_ text: String) -> String { String(decoding: JSONText.quoted(text), as: UTF8.self) }
-    return "{\"id\": \(quoted(record.id)), \"type\": \(quoted(record.type.rawValue)), \"vehicle\": \(quoted(record.vehicle)), "
-        + "\"kind\": \(quoted(record.kind)), \"severity\": \(record.severity), \"cell\": \(record.cell.map(String.init) ?? "null"), "
-        + "\"event_time\": \(record.eventTime), \"wall_time\": \(record.wallTime), "
-        + "\"score\": \(record.score.map { "\($0)" } ?? "null"), \"state\": \(quoted(record.state.rawValue)), "
-        + "\"payload\": \(record.payload)}"
-}

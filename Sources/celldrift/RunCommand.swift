@@ -3,6 +3,7 @@ import ArgumentParser
 import CAN
 import DBC
 import MQTT
+import Uplink
 import Outbox
 import Synchronization
 
@@ -48,6 +49,18 @@ struct RunCommand: ParsableCommand {
                                     username: mqtt.username, password: mqtt.password)
             try client.start(host: mqtt.host, port: mqtt.port)
         } catch { throw CommandError("mqtt: \(error)") }
+        var uplink: MQTTUplink?
+        var lastUplinkStep = 0.0
+        if let settings = settings.uplink {
+            do {
+                let cloud = try MQTTClient(clientID: settings.clientID, subscriptions: [], will: nil, username: settings.username,
+                                           password: settings.password)
+                try cloud.start(host: settings.host, port: settings.port)
+                uplink = try MQTTUplink(client: cloud, outbox: outbox, window: settings.window) { record in
+                    settings.topic.replacing("{vehicle}", with: record.vehicle)
+                }
+            } catch { throw CommandError("uplink: \(error)") }
+        }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         StandardError.line("celldrift run: \(mqtt.host):\(mqtt.port), topics \(mqtt.topics.joined(separator: " ")), outbox \(path)")
@@ -80,7 +93,7 @@ struct RunCommand: ParsableCommand {
                 counts.alarms += 1
                 let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
                                                   : "\(mqtt.prefix)/\(record.vehicle)/inference"
-                if client.publish(topic, recordJSON(record)) { counts.published += 1 }
+                if client.publish(topic, record.json) { counts.published += 1 }
             }
             pipelines[vehicle] = created
             return created
@@ -88,6 +101,14 @@ struct RunCommand: ParsableCommand {
         while !stopRequested.load(ordering: .relaxed) {
             if !announced, client.isConnected { announced = client.publish(statusTopic, "online", retain: true) }
             if systemd.isActive { keepAlive() }
+            // Ten turns a second: each may run a lease query, which need not run at the loop's pace.
+            if let uplink, monotonicSeconds() - lastUplinkStep >= 0.1 {
+                lastUplinkStep = monotonicSeconds()
+                do { try uplink.step(now: lastUplinkStep) } catch {
+                    counts.outboxErrors += 1
+                    StandardError.line("error: uplink: \(error)")
+                }
+            }
             let messages = client.drain()
             if messages.isEmpty {
                 usleep(2_000)
@@ -133,8 +154,9 @@ struct RunCommand: ParsableCommand {
         client.publish(statusTopic, "offline", retain: true)
         usleep(200_000)  // lets the network thread send what is queued before the clean disconnect
         client.stop()
+        uplink?.client.stop()
         StandardError.line("{\"messages\": \(counts.messages), \"frames\": \(counts.frames), \"snapshots\": \(counts.snapshots), "
             + "\"malformed\": \(counts.malformed), \"records\": \(counts.alarms), \"published\": \(counts.published), "
-            + "\"outbox_errors\": \(counts.outboxErrors), \"vehicles\": \(pipelines.count)}")
+            + "\"outbox_errors\": \(counts.outboxErrors), \"vehicles\": \(pipelines.count), \"delivered\": \(uplink?.delivered ?? 0)}")
     }
 }

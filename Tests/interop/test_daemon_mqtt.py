@@ -142,3 +142,63 @@ def test_unreachable_broker_is_survived_then_joined(tmp_path, celldrift):
         broker.terminate()
         broker.wait(timeout=10)
     assert daemon.returncode == 0
+
+
+def start_broker(tmp_path, port, name):
+    conf = tmp_path / f"{name}.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{name} broker did not start")
+
+
+def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, celldrift):
+    """The cloud broker is down while three faulty packs raise alarms: they wait in the outbox
+    (pending); when it comes up every one is delivered with its id, and acknowledged only then."""
+    cloud_port = free_port()
+    config = tmp_path / "daemon.toml"
+    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
+                      + f'\n[mqtt]\nport = {broker}\n[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n'
+                      + 'topic = "fleet/{vehicle}/records"\n')
+    database = tmp_path / "outbox.db"
+    daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bms-sim")
+    publisher.connect("127.0.0.1", broker)
+    publisher.loop_start()
+    cloud = None
+    try:
+        time.sleep(0.5)
+        for fault in ("micro-short", "hot-spot", "capacity-fade"):
+            for line in gzip.open(SAMPLES / f"{fault}.snapshots.jsonl.gz", "rt").read().splitlines():
+                publisher.publish(f"bms/{fault}/snapshot", line, qos=1).wait_for_publish(5)
+
+        def stats():
+            return json.loads(run("outbox", "stats", "--db", database, "--json")[0])
+
+        assert wait_for(lambda: stats()["pending"] == 3)
+        time.sleep(1)
+        assert stats()["pending"] == 3 and stats()["acknowledged"] == 0  # nothing is lost or marked while the cloud is away
+        cloud = start_broker(tmp_path, cloud_port, "cloud")
+        receiver, received = subscriber(cloud_port, "fleet/+/records")
+        assert wait_for(lambda: stats()["acknowledged"] == 3, 60)
+        assert wait_for(lambda: len(received) >= 3, 10)
+        receiver.loop_stop()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+        publisher.loop_stop()
+        if cloud:
+            cloud.terminate()
+            cloud.wait(timeout=10)
+    assert daemon.returncode == 0, err
+    stored = {r["id"]: r for r in json_lines(run("outbox", "export", "--db", database)[0])}
+    delivered = {json.loads(payload)["id"]: topic for topic, payload, _ in received}
+    assert set(delivered) == set(stored) and all(r["state"] == "acknowledged" for r in stored.values())
+    assert all(topic == f"fleet/{stored[i]['vehicle']}/records" for i, topic in delivered.items())
+    assert json.loads(err.strip().splitlines()[-1])["delivered"] == 3
