@@ -62,6 +62,8 @@ demo: release
 	sqlite3 out/demo-outbox.db "SELECT vehicle, json_extract(payload, '$$.date'), round(score, 3) FROM records WHERE type = 'inference' ORDER BY score DESC LIMIT 3;"
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
 	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
+	@echo "== the daemon: local and cloud mosquitto on loopback, alarms over MQTT, the cloud down and up"
+	BIN=$(RELEASE_BIN) scripts/demo-daemon.sh
 
 bench: release venv
 	scripts/bench-decode.sh

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing celldrift needs on Debian 12, only what is missing.
 # Swift itself is expected on PATH (the toolchain is not a Debian package).
-# --test: also what only the tests use (headless Chromium for the report's screenshot, the mosquitto broker, systemd-analyze).
+# --test: also what only the tests use (headless Chromium for the report's screenshot, systemd-analyze).
 set -euo pipefail
 
 need=()
 pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
 pkg-config --exists libmosquitto 2>/dev/null || need+=(libmosquitto-dev)
+# The demo's brokers and clients (and the tests' broker).
+[[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
@@ -17,7 +20,6 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v bc >/dev/null || need+=(bc)
 if [[ ${1:-} == --test ]]; then
     command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
-    [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || need+=(mosquitto)
     command -v systemd-analyze >/dev/null || need+=(systemd)
 fi
 
