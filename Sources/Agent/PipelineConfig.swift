@@ -61,6 +61,8 @@ public struct PipelineConfig: @unchecked Sendable {
     public let packModelPath: String?
     public let mqtt: MQTTSettings
     public let uplink: UplinkSettings?
+    /// `[socketcan] interface`: frames straight from the BMS bus, besides MQTT.
+    public let socketCANInterface: String?
     /// The outbox database (`[outbox] path`), for the daemon.
     public let outboxPath: String
 
@@ -77,7 +79,7 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)
-        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt", "uplink"])
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt", "uplink", "socketcan"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -109,6 +111,7 @@ public struct PipelineConfig: @unchecked Sendable {
         rules = try Self.rules(root, reader)
         mqtt = try Self.mqtt(root, reader)
         uplink = try Self.uplink(root, reader)
+        socketCANInterface = try reader.section(root, "socketcan", ["interface"])?["interface"]?.string
         let model = try reader.section(root, "model", ["pack"])
         if let name = model?["pack"]?.string {
             let resolved = name.hasPrefix("/") ? name : folder + name

@@ -32,6 +32,14 @@ public struct PackMapping: Sendable {
     let scales: [Double]
     let firstSignal: [Int]
 
+    /// The indices of the messages that carry a mapped signal: what a kernel filter lets through.
+    public var mappedMessages: [Int] {
+        firstSignal.indices.filter { message in
+            let end = message + 1 < firstSignal.count ? firstSignal[message + 1] : roles.count
+            return roles[firstSignal[message]..<end].contains { $0 != .none }
+        }
+    }
+
     public init(_ table: TOMLTable, path: String, database: CompiledDatabase) throws(MappingError) {
         func fail(_ key: String, _ message: String) -> MappingError {
             MappingError(path: path, line: table.line(of: key) ?? 0, message: "pack.\(key): \(message)")

@@ -49,6 +49,13 @@ struct RunCommand: ParsableCommand {
                                     username: mqtt.username, password: mqtt.password)
             try client.start(host: mqtt.host, port: mqtt.port)
         } catch { throw CommandError("mqtt: \(error)") }
+        var socketCAN: SocketCANReader?
+        var socketCANRetry = Double.infinity
+        let filterIDs = settings.mapping.mappedMessages.map { settings.database.messages[$0].id }
+        if let interface = settings.socketCANInterface {
+            // At start-up a missing interface or kernel support is a configuration error: say it and stop.
+            do { socketCAN = try SocketCANReader(interface: interface, ids: filterIDs) } catch { throw CommandError("socketcan: \(error)") }
+        }
         var uplink: MQTTUplink?
         var lastUplinkStep = 0.0
         if let settings = settings.uplink {
@@ -107,6 +114,27 @@ struct RunCommand: ParsableCommand {
                 do { try uplink.step(now: lastUplinkStep) } catch {
                     counts.outboxErrors += 1
                     StandardError.line("error: uplink: \(error)")
+                }
+            }
+            if socketCAN == nil, let interface = settings.socketCANInterface, monotonicSeconds() >= socketCANRetry {
+                // The interface went down: try it again every 2 s until it is back.
+                socketCAN = try? SocketCANReader(interface: interface, ids: filterIDs)
+                socketCANRetry = socketCAN == nil ? monotonicSeconds() + 2 : .infinity
+                if socketCAN != nil { StandardError.line("socketcan: \(interface) is back") }
+            }
+            if let reader = socketCAN {
+                let vehicle = settings.vehicle ?? gateway
+                var frame = CANFrame(id: 0)
+                do {
+                    while try reader.read(into: &frame) {
+                        counts.frames += 1
+                        if case .decoded = decoder.decode(frame) { _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds) }
+                    }
+                } catch {
+                    // The interface went down: say so, keep serving MQTT, reopen it when it returns.
+                    StandardError.line("error: socketcan: \(error); retrying every 2 s")
+                    socketCAN = nil
+                    socketCANRetry = monotonicSeconds() + 2
                 }
             }
             let messages = client.drain()

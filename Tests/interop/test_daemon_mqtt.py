@@ -202,3 +202,23 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
     assert set(delivered) == set(stored) and all(r["state"] == "acknowledged" for r in stored.values())
     assert all(topic == f"fleet/{stored[i]['vehicle']}/records" for i, topic in delivered.items())
     assert json.loads(err.strip().splitlines()[-1])["delivered"] == 3
+
+
+def test_socketcan_without_kernel_support_is_a_clear_error(tmp_path, celldrift):
+    """This kernel has no AF_CAN: `run` with a [socketcan] interface says so and stops (the read path
+    itself is tested through a socketpair in Tests/CANTests/SocketCANTests.swift)."""
+    config = tmp_path / "daemon.toml"
+    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/') + '\n[socketcan]\ninterface = "can0"\n')
+    _, err = run("run", "--config", config, "--db", tmp_path / "o.db", check=False)
+    has_can = hasattr(socket, "AF_CAN") and _kernel_has_can()
+    expected = "no such CAN interface" if has_can else "SocketCAN is not available: this kernel has no AF_CAN"
+    assert f"Error: socketcan: can0: cannot open: {expected}" in err
+
+
+def _kernel_has_can():
+    try:
+        socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW).close()
+        return True
+    except OSError:
+        return False
