@@ -63,6 +63,8 @@ public struct PipelineConfig: @unchecked Sendable {
     public let uplink: UplinkSettings?
     /// `[socketcan] interface`: frames straight from the BMS bus, besides MQTT.
     public let socketCANInterface: String?
+    /// `[api] host, port`: the local HTTP API (loopback); nil: none. Port 0 picks a free one.
+    public let api: (host: String, port: Int)?
     /// The outbox database (`[outbox] path`), for the daemon.
     public let outboxPath: String
 
@@ -79,7 +81,7 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)
-        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt", "uplink", "socketcan"])
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt", "uplink", "socketcan", "api"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -112,6 +114,11 @@ public struct PipelineConfig: @unchecked Sendable {
         mqtt = try Self.mqtt(root, reader)
         uplink = try Self.uplink(root, reader)
         socketCANInterface = try reader.section(root, "socketcan", ["interface"])?["interface"]?.string
+        if let table = try reader.section(root, "api", ["host", "port"]) {
+            api = (table["host"]?.string ?? "127.0.0.1", Int(try reader.number(table, "port", 8080, in: "api", bound: .nonNegative)))
+        } else {
+            api = nil
+        }
         let model = try reader.section(root, "model", ["pack"])
         if let name = model?["pack"]?.string {
             let resolved = name.hasPrefix("/") ? name : folder + name

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import CAN
 import DBC
+import Model
 import MQTT
 import Uplink
 import Outbox
@@ -68,11 +69,19 @@ struct RunCommand: ParsableCommand {
                 }
             } catch { throw CommandError("uplink: \(error)") }
         }
+        var api: LocalAPI?
+        var apiHandlers: DaemonAPI?
+        if let (host, port) = settings.api {
+            do { api = try LocalAPI(host: host, port: port) } catch { throw CommandError(error.description) }
+            let model = settings.packModelPath.flatMap { try? ModelFile.load($0) }
+            apiHandlers = DaemonAPI(model: model, outbox: outbox, client: client, uplink: uplink)
+            StandardError.line("api: listening on http://\(host):\(api!.port)")
+        }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         StandardError.line("celldrift run: \(mqtt.host):\(mqtt.port), topics \(mqtt.topics.joined(separator: " ")), outbox \(path)")
 
-        var counts = (messages: 0, frames: 0, snapshots: 0, malformed: 0, alarms: 0, published: 0, outboxErrors: 0)
+        var counts = DaemonCounts()
         var pipelines: [String: VehiclePipeline] = [:]
         let decoder = FrameDecoder(settings.database)
         var announced = false
@@ -88,26 +97,34 @@ struct RunCommand: ParsableCommand {
                 lastWatchdog = now
             }
         }
+        func commit(_ record: OutboxRecord) {
+            // Committed before it is published anywhere: a crash between the two loses nothing.
+            do { _ = try outbox.append([record]) } catch {
+                counts.outboxErrors += 1
+                StandardError.line("error: \(path): record \(record.id) not stored: \(error)")
+                return
+            }
+            counts.alarms += 1
+            let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
+                                              : "\(mqtt.prefix)/\(record.vehicle)/inference"
+            if client.publish(topic, record.json) { counts.published += 1 }
+        }
         func pipeline(for vehicle: String) -> VehiclePipeline {
             if let existing = pipelines[vehicle] { return existing }
-            let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds) { record in
-                // Committed before it is published anywhere: a crash between the two loses nothing.
-                do { _ = try outbox.append([record]) } catch {
-                    counts.outboxErrors += 1
-                    StandardError.line("error: \(path): record \(record.id) not stored: \(error)")
-                    return
-                }
-                counts.alarms += 1
-                let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
-                                                  : "\(mqtt.prefix)/\(record.vehicle)/inference"
-                if client.publish(topic, record.json) { counts.published += 1 }
-            }
+            let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds, onAlarm: commit)
             pipelines[vehicle] = created
             return created
         }
         while !stopRequested.load(ordering: .relaxed) {
             if !announced, client.isConnected { announced = client.publish(statusTopic, "online", retain: true) }
             if systemd.isActive { keepAlive() }
+            if let api, let handlers = apiHandlers {
+                var records: [OutboxRecord] = []
+                api.serve { method, path, body in
+                    handlers.handle(method, path, body, counts: &counts, vehicles: pipelines.count, records: &records)
+                }
+                records.forEach(commit)
+            }
             // Ten turns a second: each may run a lease query, which need not run at the loop's pace.
             if let uplink, monotonicSeconds() - lastUplinkStep >= 0.1 {
                 lastUplinkStep = monotonicSeconds()
@@ -184,6 +201,7 @@ struct RunCommand: ParsableCommand {
         client.stop()
         uplink?.client.stop()
         StandardError.line("{\"messages\": \(counts.messages), \"frames\": \(counts.frames), \"snapshots\": \(counts.snapshots), "
+            + "\"inferences\": \(counts.inferences), "
             + "\"malformed\": \(counts.malformed), \"records\": \(counts.alarms), \"published\": \(counts.published), "
             + "\"outbox_errors\": \(counts.outboxErrors), \"vehicles\": \(pipelines.count), \"delivered\": \(uplink?.delivered ?? 0)}")
     }

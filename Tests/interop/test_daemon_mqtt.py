@@ -222,3 +222,50 @@ def _kernel_has_can():
         return True
     except OSError:
         return False
+
+
+def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
+    """The seed's POST /inference on loopback answers the probability `predict` gives and stores the
+    seed's event; /healthz and /metrics (Prometheus text) report the daemon; mistakes get a 400."""
+    import urllib.error
+    import urllib.request
+
+    config = tmp_path / "daemon.toml"
+    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
+                      + f'\n[mqtt]\nport = {broker}\n[api]\nport = 0\n')
+    database = tmp_path / "outbox.db"
+    daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
+    try:
+        line = daemon.stderr.readline()
+        port = int(re_port(line))
+        base = f"http://127.0.0.1:{port}"
+        row = (ROOT / "firmware-samples" / "seed" / "test_batch_samples.csv").read_text().splitlines()[0].split(",")
+        request = json.dumps({"vin": row[0], "date": row[1], "features": ",".join(row[2:])}).encode()
+        answer = urllib.request.urlopen(urllib.request.Request(f"{base}/inference", data=request, method="POST"), timeout=10)
+        probability = float(answer.read())
+        expected, _ = run("predict", "--model", CONFIG.parent / "models" / "pack-model.safetensors", stdin=request.decode())
+        assert probability == float(expected)
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/inference", data=b'{"vin": "V"}', method="POST"), timeout=10)
+        assert bad.value.code == 400 and b"request needs vin" in bad.value.read()
+        health = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())
+        assert health["status"] == "ok" and health["outbox_pending"] == 1
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        assert "# TYPE celldrift_outbox_depth gauge\ncelldrift_outbox_depth 1.0" in metrics
+        assert "celldrift_inference_seconds_count 1.0" in metrics and "celldrift_alarms_total 1.0" in metrics
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/nothing", timeout=10)
+        assert missing.value.code == 404
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    events = [r for r in json_lines(run("outbox", "export", "--db", database)[0]) if r["type"] == "inference"]
+    assert len(events) == 1 and events[0]["payload"]["request_id"] == events[0]["id"]
+    assert events[0]["payload"]["vin"] == row[0] and events[0]["score"] == probability
+
+
+def re_port(line):
+    import re
+    return re.search(r"api: listening on http://127.0.0.1:(\d+)", line).group(1)
