@@ -24,7 +24,7 @@ public final class VehiclePipeline {
     public private(set) var latestHighestTemperature = Double.nan
     public private(set) var latestLowestTemperature = Double.nan
     private var rules: [ConfiguredRule]
-    private let packModel: PackModel?
+    private var packModel: PackModel?
     private var openDay: Int?
     private let wallClock: () -> Double
     private let onAlarm: (OutboxRecord) -> Void
@@ -39,6 +39,19 @@ public final class VehiclePipeline {
         packModel = config.packModelPath.flatMap { try? ModelFile.load($0) }
         self.wallClock = wallClock
         self.onAlarm = onAlarm
+    }
+
+    /// Takes a reloaded config's rules and model (SIGHUP), keeping the pack state, the features and the
+    /// daily measures; a rule that keeps its name keeps whether it is raised, so a reload raises nothing
+    /// twice. The DBC, the mapping and the window need a restart (their storage is sized at start).
+    public func reload(_ config: PipelineConfig) {
+        rules = config.rules.map { rule in
+            guard let old = rules.first(where: { $0.alarm.name == rule.alarm.name }), old.alarm.isActive else { return rule }
+            var kept = rule
+            kept.alarm.assumeActive()
+            return kept
+        }
+        packModel = config.packModelPath.flatMap { try? ModelFile.load($0) }
     }
 
     /// Takes the frame the decoder has just decoded, at `time` (event time, seconds). True when it

@@ -101,30 +101,37 @@ public final class SocketCANReader {
         guard count == Self.classicSize || count == Self.fdSize else {
             throw LogError.readFailed(path: interface, reason: "\(count) bytes is neither a CAN nor a CAN FD frame")
         }
-        let rawID = buffer.load(fromByteOffset: 0, as: UInt32.self)
-        if rawID & Self.errorFlag != 0 {
+        guard Self.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), into: &frame) else {
             errorFrames += 1
             return false
         }
+        frame.timestamp = Self.timestamp(header)
+        framesRead += 1
+        return true
+    }
+
+    /// A kernel `can_frame` (16 bytes) or `canfd_frame` (72) into `frame` (timestamp untouched); false
+    /// for an error frame. The structures are little-endian on every Linux CAN platform we target.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, into frame: inout CANFrame) -> Bool {
+        precondition(bytes.count == classicSize || bytes.count == fdSize)
+        let rawID = bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+        if rawID & errorFlag != 0 { return false }
         var flags: FrameFlags = []
-        if rawID & Self.extendedFlag != 0 { flags.insert(.extended) }
-        if rawID & Self.remoteFlag != 0 { flags.insert(.remote) }
-        let fdFlags = buffer.load(fromByteOffset: 5, as: UInt8.self)
-        if count == Self.fdSize {
+        if rawID & extendedFlag != 0 { flags.insert(.extended) }
+        if rawID & remoteFlag != 0 { flags.insert(.remote) }
+        if bytes.count == fdSize {
             flags.insert(.fd)
-            if fdFlags & 0x01 != 0 { flags.insert(.bitRateSwitch) }
-            if fdFlags & 0x02 != 0 { flags.insert(.errorStateIndicator) }
+            if bytes[5] & 0x01 != 0 { flags.insert(.bitRateSwitch) }
+            if bytes[5] & 0x02 != 0 { flags.insert(.errorStateIndicator) }
         }
-        let length = min(buffer.load(fromByteOffset: 4, as: UInt8.self), count == Self.fdSize ? 64 : 8)
+        let length = min(bytes[4], bytes.count == fdSize ? 64 : 8)
         frame.id = rawID & (flags.contains(.extended) ? 0x1FFF_FFFF : 0x7FF)
         frame.flags = flags
         frame.length = length
         frame.channel = 0
-        frame.timestamp = Self.timestamp(header)
         frame.payload.withMutableBytes { payload in
-            for index in 0..<Int(length) { payload[index] = buffer[8 + index] }
+            for index in 0..<Int(length) { payload[index] = bytes[8 + index] }
         }
-        framesRead += 1
         return true
     }
 

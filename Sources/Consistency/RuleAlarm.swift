@@ -27,6 +27,12 @@ public struct RuleAlarm: Sendable {
         self.severity = severity
     }
 
+    /// Starts out raised (a reloaded rule taking over from a raised one): it only clears from here.
+    public mutating func assumeActive() {
+        isActive = true
+        pendingSince = nil
+    }
+
     /// Feeds one observation at `time` (seconds, event time); returns a transition when the state changes.
     public mutating func observe(_ value: Double, at time: Double) -> Transition? {
         // Values within a billionth of a threshold count as on it: 4.150 V − 4.100 V is 0.0500000000000007

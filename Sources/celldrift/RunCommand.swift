@@ -14,6 +14,8 @@ import Glibc
 
 /// Set by SIGTERM and SIGINT: the main loop stops intake, flushes and exits 0.
 private let stopRequested = Atomic<Bool>(false)
+/// Set by SIGHUP: the main loop reloads the config's rules and model.
+private let reloadRequested = Atomic<Bool>(false)
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,6 +37,18 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "The outbox database (default: the config's [outbox] path).")
     var db: String?
+
+    /// The binary payload (docs/daemon.md): an 8-byte little-endian timestamp in nanoseconds, then the
+    /// kernel's `can_frame` (24 bytes in all) or `canfd_frame` (80). Nil when the payload is not one
+    /// (text: a binary frame always has zero padding bytes); false for an error frame.
+    static func binaryFrame(_ payload: [UInt8], into frame: inout CANFrame) -> Bool? {
+        guard payload.count == 8 + SocketCANReader.classicSize || payload.count == 8 + SocketCANReader.fdSize,
+              payload.contains(where: { $0 < 0x09 }) else { return nil }
+        return payload.withUnsafeBytes { raw in
+            frame.timestamp = raw.loadUnaligned(fromByteOffset: 0, as: Int64.self)
+            return SocketCANReader.decode(UnsafeRawBufferPointer(rebasing: raw[8...]), into: &frame)
+        }
+    }
 
     func run() throws {
         let settings = try PipelineConfig(path: config)
@@ -79,12 +93,14 @@ struct RunCommand: ParsableCommand {
         }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         StandardError.line("celldrift run: \(mqtt.host):\(mqtt.port), topics \(mqtt.topics.joined(separator: " ")), outbox \(path)")
 
         var counts = DaemonCounts()
+        var pipelineConfig: PipelineConfig?
         var pipelines: [String: VehiclePipeline] = [:]
         let decoder = FrameDecoder(settings.database)
-        var announced = false
+        var announced = 0
         let systemd = SystemdNotifier()
         var ready = false, lastWatchdog = 0.0
         /// Keep-alives tied to the loop's health: it is turning, and the outbox took every record it was given.
@@ -111,13 +127,31 @@ struct RunCommand: ParsableCommand {
         }
         func pipeline(for vehicle: String) -> VehiclePipeline {
             if let existing = pipelines[vehicle] { return existing }
+            // Storage from the config the decoder was built with; rules and model from the latest reload.
             let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds, onAlarm: commit)
+            if let reloaded = pipelineConfig { created.reload(reloaded) }
             pipelines[vehicle] = created
             return created
         }
         while !stopRequested.load(ordering: .relaxed) {
-            if !announced, client.isConnected { announced = client.publish(statusTopic, "online", retain: true) }
+            // Again after every reconnect: a broker restarted without persistence has lost the retained status.
+            if client.isConnected, announced != client.connections, client.publish(statusTopic, "online", retain: true) {
+                announced = client.connections
+            }
             if systemd.isActive { keepAlive() }
+            if reloadRequested.exchange(false, ordering: .relaxed) {
+                systemd.notify("RELOADING=1")
+                do {
+                    let reloaded = try PipelineConfig(path: config)
+                    for pipeline in pipelines.values { pipeline.reload(reloaded) }
+                    pipelineConfig = reloaded
+                    StandardError.line("reloaded \(config): rules \(reloaded.rules.map(\.alarm.name).joined(separator: ", ")), "
+                        + "model \(reloaded.packModelPath ?? "none") (DBC, mapping, MQTT and uplink changes need a restart)")
+                } catch {
+                    StandardError.line("error: reload refused, keeping the running config: \(error)")
+                }
+                systemd.notify("READY=1")
+            }
             if let api, let handlers = apiHandlers {
                 var records: [OutboxRecord] = []
                 api.serve { method, path, body in
@@ -183,6 +217,15 @@ struct RunCommand: ParsableCommand {
                     continue
                 }
                 var frame = CANFrame(id: 0)
+                if let binary = Self.binaryFrame(message.payload, into: &frame) {
+                    guard binary else {
+                        counts.malformed += 1  // an error frame
+                        continue
+                    }
+                    counts.frames += 1
+                    if case .decoded = decoder.decode(frame) { _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds) }
+                    continue
+                }
                 let outcome = message.payload.withUnsafeBufferPointer { CandumpLine.parse($0, into: &frame) }
                 guard case .frame = outcome else {
                     counts.malformed += 1

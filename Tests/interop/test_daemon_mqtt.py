@@ -89,6 +89,16 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
         for line in lines:
             publisher.publish("bms/healthy/can", line, qos=1)
         publisher.publish("bms/healthy/can", "", qos=1).wait_for_publish(5)
+        # The binary layout: 8-byte little-endian nanoseconds, then the kernel's struct can_frame.
+        for line in gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[3000:3500]:
+            stamp, _, frame = line.split()
+            ident, data = frame.split("#")
+            payload = bytes.fromhex(data)
+            raw = int(ident, 16) | (0x80000000 if len(ident) == 8 else 0)
+            binary = (int(float(stamp.strip("()")) * 1e9).to_bytes(8, "little") + raw.to_bytes(4, "little")
+                      + bytes([len(payload), 0, 0, 0]) + payload.ljust(8, b"\0"))
+            publisher.publish("bms/healthy/can", binary, qos=1)
+        publisher.publish("bms/healthy/can", b"\0" * 8 + (0x20000004).to_bytes(4, "little") + bytes(12), qos=1).wait_for_publish(5)
         assert wait_for(lambda: len(alarms) >= 1)
     finally:
         time.sleep(1)
@@ -97,7 +107,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
         publisher.loop_stop()
     assert daemon.returncode == 0, err
     summary = json.loads(err.strip().splitlines()[-1])
-    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 3 and summary["frames"] == 3000
+    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 4 and summary["frames"] == 3500
     assert summary["vehicles"] == 2 and summary["outbox_errors"] == 0
     assert "bms/micro-short/snapshot: malformed snapshot: 1 cell voltages; the config's pack has 96" in err
     assert "bms/micro-short/snapshot: malformed payload (14 bytes): expected a timestamp" in err
