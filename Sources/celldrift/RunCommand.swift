@@ -190,7 +190,7 @@ struct RunCommand: ParsableCommand {
             }
             let messages = client.drain()
             if messages.isEmpty {
-                usleep(2_000)
+                usleep(5_000)
                 continue
             }
             for message in messages {

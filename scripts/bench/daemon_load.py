@@ -1,0 +1,107 @@
+"""The daemon under load (docs/BENCHMARKS.md): `celldrift run` (release) fed 8,000 frames/s over MQTT
+for a minute by paho-mqtt (the shipped faulty samples' candump lines, each restamped with the wall-clock
+time it is published at; one vehicle unless --vehicles), on a mosquitto broker on 127.0.0.1. Prints the
+daemon's CPU (% of one core, from /proc), its peak RSS, and the alarm latency (frame published -> alarm
+received on MQTT, p50/p99).
+
+    .venv/bin/python scripts/bench/daemon_load.py [--rate 8000] [--seconds 60]
+"""
+import argparse
+import gzip
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import paho.mqtt.client as mqtt
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "firmware-samples" / "simulated"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=int, default=8000)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--vehicles", type=int, default=1, help="vehicles sharing the rate (a gateway serves one)")
+    parser.add_argument("--celldrift", default=str(ROOT / ".build" / "release" / "celldrift"))
+    args = parser.parse_args()
+    folder = pathlib.Path(tempfile.mkdtemp())
+    port = free_port()
+    (folder / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n")
+    broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", folder / "mosquitto.conf"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    # The BMS rule flickers on the faulty samples (raise above 50 mV, clear below 49.9 mV, no minimum
+    # duration), so alarms come often enough to measure their latency within a minute.
+    config = folder / "daemon.toml"
+    config.write_text((ROOT / "firmware-samples" / "celldrift_pack.toml").read_text()
+                      .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{ROOT / "firmware-samples" / "models"}/')
+                      .replace("clear_below = 0.050", "clear_below = 0.0499").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
+                      + f"\n[mqtt]\nport = {port}\n")
+    daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
+    latencies = []
+
+    def on_alarm(_client, _userdata, message):
+        latencies.append(time.time() - json.loads(message.payload)["event_time"])
+
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-listener")
+    listener.on_message = on_alarm
+    listener.connect("127.0.0.1", port)
+    listener.subscribe("celldrift/+/alarms/#", qos=1)
+    listener.loop_start()
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bms")
+    publisher.max_queued_messages_set(0)
+    publisher.connect("127.0.0.1", port)
+    publisher.loop_start()
+    time.sleep(1)
+    # One vehicle (a gateway's) whose BMS log is replayed at the whole rate, restamped as it goes.
+    faulty = ["micro-short", "sensor-offset", "hot-spot", "capacity-fade", "resistance-growth", "loose-connection"]
+    logs = [[line.split(" ", 1)[1] for line in gzip.open(SAMPLES / f"{name}.log.gz", "rt").read().splitlines()] for name in faulty]
+    vehicles = args.vehicles
+    cursors = [(vehicle, logs[vehicle % len(logs)], (vehicle * 997) % 61200) for vehicle in range(vehicles)]
+    start_cpu, start = cpu_seconds(daemon.pid), time.monotonic()
+    sent, tick = 0, 0.01
+    while time.monotonic() - start < args.seconds:
+        due = int((time.monotonic() - start) * args.rate)
+        while sent < due:
+            vehicle, log, offset = cursors[sent % vehicles]
+            line = log[(offset + sent // vehicles) % len(log)]
+            publisher.publish(f"bms/V{vehicle:04d}/can", f"({time.time():.6f}) {line}", qos=0)
+            sent += 1
+        time.sleep(tick)
+    elapsed = time.monotonic() - start
+    cpu = cpu_seconds(daemon.pid) - start_cpu
+    rss = int(next(l for l in pathlib.Path(f"/proc/{daemon.pid}/status").read_text().splitlines() if l.startswith("VmHWM")).split()[1])
+    time.sleep(2)
+    daemon.terminate()
+    _, err = daemon.communicate(timeout=30)
+    summary = json.loads(err.strip().splitlines()[-1])
+    publisher.loop_stop()
+    listener.loop_stop()
+    broker.terminate()
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+    print(f"{sent} frames in {elapsed:.1f} s ({sent / elapsed:.0f} frames/s published, {summary['frames']} received by the daemon, "
+          f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.1f} % of one core, peak RSS {rss / 1024:.1f} MB; "
+          f"{len(latencies)} alarms, latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
