@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CAN
 import Consistency
 import DBC
@@ -23,6 +26,9 @@ public struct MQTTSettings: Sendable {
     public var prefix = "celldrift"
     public var username: String?
     public var password: String?
+    public var caFile: String?
+    public var certificateFile: String?
+    public var keyFile: String?
 }
 
 /// The cloud uplink over MQTT (`[uplink]`): records go to `topic` ({vehicle} replaced) on that broker.
@@ -34,6 +40,10 @@ public struct UplinkSettings: Sendable {
     public var window = 50
     public var username: String?
     public var password: String?
+    /// TLS: the CA file that signed the broker's certificate; client certificate and key for mutual TLS.
+    public var caFile: String?
+    public var certificateFile: String?
+    public var keyFile: String?
 }
 
 /// One configured rule: which feature it watches and its thresholds.
@@ -134,7 +144,8 @@ public struct PipelineConfig: @unchecked Sendable {
 
     private static func mqtt(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> MQTTSettings {
         var settings = MQTTSettings()
-        guard let table = try reader.section(root, "mqtt", ["host", "port", "client_id", "topics", "prefix", "username", "password"]) else {
+        guard let table = try reader.section(root, "mqtt", ["host", "port", "client_id", "topics", "prefix", "username", "password",
+                                                              "ca_file", "cert_file", "key_file"]) else {
             return settings
         }
         settings.host = table["host"]?.string ?? settings.host
@@ -149,11 +160,13 @@ public struct PipelineConfig: @unchecked Sendable {
         settings.prefix = table["prefix"]?.string ?? settings.prefix
         settings.username = table["username"]?.string
         settings.password = table["password"]?.string
+        (settings.caFile, settings.certificateFile, settings.keyFile) = try tlsFiles(table, "mqtt", reader)
         return settings
     }
 
     private static func uplink(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> UplinkSettings? {
-        guard let table = try reader.section(root, "uplink", ["host", "port", "client_id", "topic", "window", "username", "password"]) else {
+        guard let table = try reader.section(root, "uplink", ["host", "port", "client_id", "topic", "window", "username", "password",
+                                                                "ca_file", "cert_file", "key_file"]) else {
             return nil
         }
         var settings = UplinkSettings()
@@ -165,7 +178,26 @@ public struct PipelineConfig: @unchecked Sendable {
         settings.window = Int(try reader.number(table, "window", Double(settings.window), in: "uplink", bound: .positive))
         settings.username = table["username"]?.string
         settings.password = table["password"]?.string
+        (settings.caFile, settings.certificateFile, settings.keyFile) = try tlsFiles(table, "uplink", reader)
         return settings
+    }
+
+    /// `ca_file`, `cert_file`, `key_file` of a broker section, each readable, the last two together.
+    private static func tlsFiles(_ table: TOMLTable, _ section: String, _ reader: ConfigReader) throws(AgentError)
+        -> (String?, String?, String?) {
+        let files = (table["ca_file"]?.string, table["cert_file"]?.string, table["key_file"]?.string)
+        for (key, file) in [("ca_file", files.0), ("cert_file", files.1), ("key_file", files.2)] {
+            if let file, access(file, R_OK) != 0 {
+                throw reader.fail(table.line(of: key) ?? 0, "\(section).\(key)", "\(file): cannot read the file")
+            }
+        }
+        guard (files.1 == nil) == (files.2 == nil) else {
+            throw reader.fail(table.line(of: "cert_file") ?? table.line(of: "key_file") ?? 0, section, "cert_file and key_file go together")
+        }
+        guard files.1 == nil || files.0 != nil else {
+            throw reader.fail(table.line(of: "cert_file") ?? 0, "\(section).cert_file", "needs ca_file (TLS)")
+        }
+        return files
     }
 
     private static func rules(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> [ConfiguredRule] {

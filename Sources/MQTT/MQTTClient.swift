@@ -88,6 +88,13 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
+    /// TLS with a CA to check the broker against and, optionally, a client certificate and key
+    /// (mutual TLS, as IoT Core endpoints require). Call before `start`.
+    public func useTLS(caFile: String, certificateFile: String?, keyFile: String?) throws(MQTTError) {
+        let code = mosquitto_tls_set(handle, caFile, nil, certificateFile, keyFile, nil)
+        guard code == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("TLS (CA \(caFile))", code) }
+    }
+
     /// Connects in the background (the network thread retries until the broker answers).
     public func start(host: String, port: Int) throws(MQTTError) {
         // The network thread first: started after a refused connect_async it would never retry.

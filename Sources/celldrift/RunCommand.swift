@@ -62,6 +62,7 @@ struct RunCommand: ParsableCommand {
         do {
             client = try MQTTClient(clientID: mqtt.clientID, subscriptions: mqtt.topics, will: (statusTopic, "offline"),
                                     username: mqtt.username, password: mqtt.password)
+            if let caFile = mqtt.caFile { try client.useTLS(caFile: caFile, certificateFile: mqtt.certificateFile, keyFile: mqtt.keyFile) }
             try client.start(host: mqtt.host, port: mqtt.port)
         } catch { throw CommandError("mqtt: \(error)") }
         var socketCAN: SocketCANReader?
@@ -77,6 +78,9 @@ struct RunCommand: ParsableCommand {
             do {
                 let cloud = try MQTTClient(clientID: settings.clientID, subscriptions: [], will: nil, username: settings.username,
                                            password: settings.password)
+                if let caFile = settings.caFile {
+                    try cloud.useTLS(caFile: caFile, certificateFile: settings.certificateFile, keyFile: settings.keyFile)
+                }
                 try cloud.start(host: settings.host, port: settings.port)
                 uplink = try MQTTUplink(client: cloud, outbox: outbox, window: settings.window) { record in
                     settings.topic.replacing("{vehicle}", with: record.vehicle)
