@@ -128,6 +128,12 @@ struct RunCommand: ParsableCommand {
             let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
                                               : "\(mqtt.prefix)/\(record.vehicle)/inference"
             if client.publish(topic, record.json) { counts.published += 1 }
+            if record.type == .inference, let score = record.score {
+                // The latest scores, retained for whoever subscribes later. Cell scores come with the
+                // cell-drift model (not built yet): null until then.
+                client.publish("\(mqtt.prefix)/\(record.vehicle)/scores", "{\"event_time\": \(record.eventTime), "
+                    + "\"pack_score\": \(score), \"pack_threshold_exceeded\": \(record.severity > 0), \"cell_scores\": null}", retain: true)
+            }
         }
         func pipeline(for vehicle: String) -> VehiclePipeline {
             if let existing = pipelines[vehicle] { return existing }

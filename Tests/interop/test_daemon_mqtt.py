@@ -273,6 +273,11 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
     assert daemon.returncode == 0
     events = [r for r in json_lines(run("outbox", "export", "--db", database)[0]) if r["type"] == "inference"]
     assert len(events) == 1 and events[0]["payload"]["request_id"] == events[0]["id"]
+    # The latest pack score stays retained on <prefix>/<vin>/scores.
+    late, scores = subscriber(broker, "celldrift/+/scores")
+    assert wait_for(lambda: scores, 10)
+    late.loop_stop()
+    assert scores[0][0] == f"celldrift/{row[0]}/scores" and json.loads(scores[0][1])["pack_score"] == probability and scores[0][2]
     assert events[0]["payload"]["vin"] == row[0] and events[0]["score"] == probability
 
 
