@@ -20,6 +20,17 @@ def run(*args, stdin=None, check=True):
     return result.stdout, result.stderr
 
 
+def absolute_config(folder, extra=""):
+    """The shipped simulator config in `folder` as daemon.toml, its DBC and model paths made absolute,
+    with `extra` TOML appended."""
+    shipped = ROOT / "firmware-samples"
+    config = pathlib.Path(folder) / "daemon.toml"
+    config.write_text((shipped / "celldrift_pack.toml").read_text()
+                      .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{shipped / "celldrift_pack.dbc"}"')
+                      .replace('pack = "models/', f'pack = "{shipped / "models"}/') + extra)
+    return config
+
+
 def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

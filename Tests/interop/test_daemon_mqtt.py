@@ -12,7 +12,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import CELLDRIFT, ROOT, json_lines, run
+from conftest import CELLDRIFT, ROOT, absolute_config, json_lines, run
 
 SAMPLES = ROOT / "firmware-samples" / "simulated"
 CONFIG = ROOT / "firmware-samples" / "celldrift_pack.toml"
@@ -65,10 +65,7 @@ def wait_for(condition, seconds=30):
 
 
 def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
-    config = tmp_path / "daemon.toml"
-    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
-                      + f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n')
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n')
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/#")
@@ -131,10 +128,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
 def test_unreachable_broker_is_survived_then_joined(tmp_path, celldrift):
     """Started before its broker: the client retries with backoff and subscribes once it is up."""
     port = free_port()
-    config = tmp_path / "daemon.toml"
-    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
-                      + f'\nvehicle = "V1"\n[mqtt]\nport = {port}\n'.replace('\nvehicle = "V1"\n', "\n"))
+    config = absolute_config(tmp_path, f"\n[mqtt]\nport = {port}\n")
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "o.db"], stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)
     assert daemon.poll() is None
@@ -171,10 +165,7 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
     """The cloud broker is down while three faulty packs raise alarms: they wait in the outbox
     (pending); when it comes up every one is delivered with its id, and acknowledged only then."""
     cloud_port = free_port()
-    config = tmp_path / "daemon.toml"
-    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
-                      + f'\n[mqtt]\nport = {broker}\n[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n'
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\n[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n'
                       + 'topic = "fleet/{vehicle}/records"\n')
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
@@ -217,9 +208,7 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
 def test_socketcan_without_kernel_support_is_a_clear_error(tmp_path, celldrift):
     """This kernel has no AF_CAN: `run` with a [socketcan] interface says so and stops (the read path
     itself is tested through a socketpair in Tests/CANTests/SocketCANTests.swift)."""
-    config = tmp_path / "daemon.toml"
-    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/') + '\n[socketcan]\ninterface = "can0"\n')
+    config = absolute_config(tmp_path, '\n[socketcan]\ninterface = "can0"\n')
     _, err = run("run", "--config", config, "--db", tmp_path / "o.db", check=False)
     has_can = hasattr(socket, "AF_CAN") and _kernel_has_can()
     expected = "no such CAN interface" if has_can else "SocketCAN is not available: this kernel has no AF_CAN"
@@ -240,10 +229,7 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
     import urllib.error
     import urllib.request
 
-    config = tmp_path / "daemon.toml"
-    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
-                      + f'\n[mqtt]\nport = {broker}\n[api]\nport = 0\n')
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\n[api]\nport = 0\n')
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     try:

@@ -10,16 +10,12 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import CELLDRIFT, json_lines, run
-from test_daemon_mqtt import CONFIG, SAMPLES, free_port, start_broker, subscriber, wait_for
+from conftest import CELLDRIFT, absolute_config, json_lines, run
+from test_daemon_mqtt import SAMPLES, free_port, start_broker, subscriber, wait_for
 
 
 def daemon_config(tmp_path, local_port, extra=""):
-    config = tmp_path / "daemon.toml"
-    config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
-                      + f'\n[mqtt]\nport = {local_port}\n' + extra)
-    return config
+    return absolute_config(tmp_path, f"\n[mqtt]\nport = {local_port}\n" + extra)
 
 
 def publisher_on(port, name="bms-sim"):
