@@ -42,7 +42,7 @@ echo "== the outbox while the cloud is away:"; stats
 echo "== the cloud endpoint comes up (127.0.0.1:$CLOUD): the backlog drains"
 pids+=("$(broker $CLOUD cloud)"); wait_port $CLOUD
 mosquitto_sub -p $CLOUD -v -t 'cloud/#' > "$WORK/cloud.txt" & pids+=($!)
-for _ in $(seq 60); do stats | grep -q "^pending 0," && break; sleep 0.5; done
+for _ in $(seq 60); do stats | grep -q "^pending 0, in flight 0," && break; sleep 0.5; done
 echo "== received by the cloud:"; cut -c1-160 "$WORK/cloud.txt"
 echo "== the outbox now:"; stats
 sqlite3 "$WORK/outbox.db" "SELECT vehicle, kind, cell, state FROM records;"
