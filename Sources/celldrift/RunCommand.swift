@@ -102,6 +102,7 @@ struct RunCommand: ParsableCommand {
 
         var counts = DaemonCounts()
         var pipelineConfig: PipelineConfig?
+        var vehicleOfTopic: [String: String] = [:]
         var pipelines: [String: VehiclePipeline] = [:]
         let decoder = FrameDecoder(settings.database)
         var announced = 0
@@ -205,7 +206,14 @@ struct RunCommand: ParsableCommand {
             }
             for message in messages {
                 counts.messages += 1
-                let vehicle = settings.vehicle ?? message.topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
+                // Sources publish on a handful of topics: their vehicle names are worked out once.
+                let vehicle: String
+                if let known = vehicleOfTopic[message.topic] {
+                    vehicle = known
+                } else {
+                    vehicle = settings.vehicle ?? message.topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
+                    if vehicleOfTopic.count < 10_000 { vehicleOfTopic[message.topic] = vehicle }
+                }
                 if message.payload.first == UInt8(ascii: "{") {
                     do {
                         let snapshot = try Snapshot(json: message.payload)
