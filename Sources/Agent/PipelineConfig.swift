@@ -69,6 +69,8 @@ public struct PipelineConfig: @unchecked Sendable {
     public let outboxLimits: OutboxLimits
     /// The pack model file (`[model] pack`), scored once a day on the seed's 84 inputs; nil: none.
     public let packModelPath: String?
+    /// That model, read and checked once; each user takes a `copy()` (its scratch space is its own).
+    public let packModel: PackModel?
     public let mqtt: MQTTSettings
     public let uplink: UplinkSettings?
     /// `[socketcan] interface`: frames straight from the BMS bus, besides MQTT.
@@ -132,13 +134,14 @@ public struct PipelineConfig: @unchecked Sendable {
         let model = try reader.section(root, "model", ["pack"])
         if let name = model?["pack"]?.string {
             let resolved = name.hasPrefix("/") ? name : folder + name
-            // Loaded once here so that a corrupt or missing file is a config error with its line.
-            do { _ = try ModelFile.load(resolved) } catch {
+            // Loaded here so that a corrupt or missing file is a config error with its line.
+            do { packModel = try ModelFile.load(resolved) } catch {
                 throw AgentError("\(path):\(model?.line(of: "pack") ?? 0): model.pack: \(error.description)")
             }
             packModelPath = resolved
         } else {
             packModelPath = nil
+            packModel = nil
         }
     }
 

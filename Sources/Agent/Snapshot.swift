@@ -32,6 +32,13 @@ public struct Snapshot {
     }
 }
 
+extension Snapshot {
+    /// Refuses a snapshot of another pack size than the mapping's, before any pipeline takes it.
+    public func requireCells(_ cells: Int) throws(AgentError) {
+        guard voltages.count == cells else { throw AgentError("\(voltages.count) cell voltages; the config's pack has \(cells)") }
+    }
+}
+
 /// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
 public func isSnapshotFile(_ path: String) throws -> Bool {
     var lines = LineSource(file: try CompressedFile(path: path))

@@ -36,7 +36,7 @@ public final class VehiclePipeline {
         state = PackState(mapping: config.mapping, staleAfter: config.staleAfter, tick: config.tick)
         features = ConsistencyFeatures(cells: config.mapping.cells, window: config.window, trends: config.trends)
         rules = config.rules
-        packModel = config.packModelPath.flatMap { try? ModelFile.load($0) }
+        packModel = config.packModel?.copy()
         self.wallClock = wallClock
         self.onAlarm = onAlarm
     }
@@ -51,7 +51,7 @@ public final class VehiclePipeline {
             kept.alarm.assumeActive()
             return kept
         }
-        packModel = config.packModelPath.flatMap { try? ModelFile.load($0) }
+        packModel = config.packModel?.copy()
     }
 
     /// Takes the frame the decoder has just decoded, at `time` (event time, seconds). True when it
@@ -70,7 +70,17 @@ public final class VehiclePipeline {
         return true
     }
 
-    /// Takes a whole snapshot (a JSON snapshot, the MQTT payload): one voltage per mapped cell.
+    /// Takes a JSON snapshot (the MQTT payload) already checked with `requireCells`.
+    public func take(_ snapshot: Snapshot) {
+        snapshot.voltages.withUnsafeBufferPointer { cells in
+            snapshot.temperatures.withUnsafeBufferPointer {
+                self.snapshot(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: snapshot.voltage ?? .nan,
+                              current: snapshot.current ?? .nan)
+            }
+        }
+    }
+
+    /// Takes a whole snapshot: one voltage per mapped cell.
     public func snapshot(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
                          packVoltage: Double, current: Double) {
         snapshots += 1

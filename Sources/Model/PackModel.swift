@@ -17,8 +17,10 @@ public final class PackModel {
     /// day (−1) is dozens of deviations out, and clipping keeps it distinct without stretching the int8 range.
     public static let clip = 6.0
 
-    @inline(__always) public static func normalize(_ value: Double, mean: Double, deviation: Double) -> Double {
-        max(-clip, min(clip, (value - mean) / deviation))
+    /// One normalized feature, the same arithmetic in training and at inference (multiplying by the
+    /// inverse deviation, as the runtime does to avoid a division per feature).
+    @inline(__always) public static func normalize(_ value: Double, mean: Double, inverseDeviation: Double) -> Double {
+        max(-clip, min(clip, (value - mean) * inverseDeviation))
     }
 
     public let network: QuantizedNetwork
@@ -49,6 +51,13 @@ public final class PackModel {
         _ = meanValues.initialize(from: means)
     }
 
+    /// Another instance of the same model with scratch space of its own: one per pipeline or thread,
+    /// the file read and checked once.
+    public func copy() -> PackModel {
+        PackModel(network: QuantizedNetwork(layers: network.layers), means: means, deviations: deviations, threshold: threshold,
+                  bestThreshold: bestThreshold, training: training)
+    }
+
     deinit {
         scratch.deallocate()
         inverseDeviations.deallocate()
@@ -75,10 +84,15 @@ public final class PackModel {
         precondition(inputs.count == Self.inputCount, "84 inputs")
         Self.features(inputs, into: scratch)
         for index in 0..<Self.featureCount {
-            scratch[index] = max(-Self.clip, min(Self.clip, (scratch[index] - meanValues[index]) * inverseDeviations[index]))
+            scratch[index] = Self.normalize(scratch[index], mean: meanValues[index], inverseDeviation: inverseDeviations[index])
         }
         return 1 / (1 + exp(-network.logit(UnsafeBufferPointer(scratch))))
     }
 
     public func probability(_ inputs: [Double]) -> Double { inputs.withUnsafeBufferPointer { probability($0) } }
+
+    /// The normalized features of one window, as the network sees them (for the float twin in evaluation).
+    public func normalized(_ inputs: [Double]) -> [Double] {
+        zip(Self.features(inputs), zip(means, inverseDeviations)).map { Self.normalize($0, mean: $1.0, inverseDeviation: $1.1) }
+    }
 }

@@ -62,18 +62,13 @@ public struct PackTraining {
 
     public init() {}
 
+    /// The float network and its int8 model, which scores exactly as the model written to a file does.
     public struct Result {
         public let float: FloatNetwork
-        public let means: [Double], deviations: [Double]
-        public let quantized: QuantizedNetwork
+        public let model: PackModel
 
-        public func normalized(_ inputs: [Double]) -> [Double] {
-            zip(PackModel.features(inputs), zip(means, deviations)).map { PackModel.normalize($0, mean: $1.0, deviation: $1.1) }
-        }
-        public func floatProbability(_ inputs: [Double]) -> Double { 1 / (1 + exp(-float.logit(normalized(inputs)))) }
-        public func int8Probability(_ inputs: [Double]) -> Double {
-            1 / (1 + exp(-normalized(inputs).withUnsafeBufferPointer { quantized.logit($0) }))
-        }
+        public func floatProbability(_ inputs: [Double]) -> Double { 1 / (1 + exp(-float.logit(model.normalized(inputs)))) }
+        public func int8Probability(_ inputs: [Double]) -> Double { model.probability(inputs) }
     }
 
     public func train(_ windows: [PackWindows.Window]) -> Result {
@@ -83,7 +78,8 @@ public struct PackTraining {
         for row in features { for index in row.indices { means[index] += row[index] / count } }
         for row in features { for index in row.indices { deviations[index] += (row[index] - means[index]) * (row[index] - means[index]) / count } }
         deviations = deviations.map { max($0.squareRoot(), 1e-9) }
-        let normalized = features.map { row in row.indices.map { PackModel.normalize(row[$0], mean: means[$0], deviation: deviations[$0]) } }
+        let inverse = deviations.map { 1 / $0 }
+        let normalized = features.map { row in row.indices.map { PackModel.normalize(row[$0], mean: means[$0], inverseDeviation: inverse[$0]) } }
         var networks: [FloatNetwork] = []
         for member in 0..<UInt64(members) {
             var network = FloatNetwork(sizes: [PackModel.featureCount, hidden, 1], seed: seed &+ 2 &* member)
@@ -91,6 +87,8 @@ public struct PackTraining {
             networks.append(network)
         }
         let network = FloatNetwork(averaging: networks)
-        return Result(float: network, means: means, deviations: deviations, quantized: QuantizedNetwork(network, calibration: normalized))
+        let model = PackModel(network: QuantizedNetwork(network, calibration: normalized), means: means, deviations: deviations,
+                              bestThreshold: 0.15, training: "{}")
+        return Result(float: network, model: model)
     }
 }

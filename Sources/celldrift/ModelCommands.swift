@@ -18,11 +18,12 @@ struct PackTrainingOptions: ParsableArguments {
     @Option(help: "Networks trained from different seeds and averaged into one.")
     var members = 8
 
-    func windows() throws -> PackWindows {
+    /// The windows of the data file, and the file's SHA-256 for the model's training summary.
+    func windows() throws -> (windows: PackWindows, sha256: String) {
         guard let bytes = readFile(data) else { throw CommandError("\(data): cannot read the file") }
         let windows = try PackWindows(csv: String(decoding: bytes, as: UTF8.self), path: data)
         guard !windows.windows.isEmpty else { throw CommandError("\(data): no vehicle has 28 days of data: no windows") }
-        return windows
+        return (windows, SHA256.hex(bytes))
     }
 
     var training: PackTraining {
@@ -57,7 +58,7 @@ struct TrainCommand: ParsableCommand {
         }
 
         func run() throws {
-            let windows = try options.windows()
+            let (windows, dataDigest) = try options.windows()
             let random = windows.randomSplit(seed: options.seed), byVehicle = windows.vehicleSplit(seed: options.seed)
             if let windowsOut { try writeWindows(windows, random, byVehicle, windowsOut) }
             let held = split == "random" ? random : split == "vehicle" ? byVehicle : [Bool](repeating: false, count: random.count)
@@ -69,12 +70,12 @@ struct TrainCommand: ParsableCommand {
             let positives = trainingWindows.filter { $0.label == 1 }.count
             let summary = "{\"command\": \"celldrift train pack --data \(options.data) --seed \(options.seed) --hidden \(options.hidden) "
                 + "--epochs \(options.epochs) --split \(split)\", \"data\": \(quoted(options.data)), "
-                + "\"data_sha256\": \"\(SHA256.hex(readFile(options.data) ?? []))\", \"windows\": \(windows.windows.count), "
+                + "\"data_sha256\": \"\(dataDigest)\", \"windows\": \(windows.windows.count), "
                 + "\"training_windows\": \(trainingWindows.count), \"training_positives\": \(positives), "
                 + "\"vehicles\": \(Set(windows.windows.map(\.vehicle)).count), \"seed\": \(options.seed), \"hidden\": \(options.hidden), "
                 + "\"epochs\": \(options.epochs), \"split\": \"\(split)\"}"
-            let model = PackModel(network: result.quantized, means: result.means, deviations: result.deviations, bestThreshold: best,
-                                  training: summary)
+            let model = PackModel(network: result.model.network, means: result.model.means, deviations: result.model.deviations,
+                                  bestThreshold: best, training: summary)
             try ModelFile.write(model, to: output)
             print("\(output): \(windows.windows.count) windows (\(trainingWindows.count) trained on, \(positives) positive), "
                 + "best-F1 threshold \(best)")
@@ -112,7 +113,7 @@ struct EvaluateCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            let windows = try options.windows()
+            let windows = try options.windows().windows
             var parts: [String] = []
             for (name, held) in [("random", windows.randomSplit(seed: options.seed)), ("vehicle", windows.vehicleSplit(seed: options.seed))] {
                 if model != nil && name != "random" { continue }

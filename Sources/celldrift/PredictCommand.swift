@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import CAN
+import Consistency
 import JSON
 import Model
 import Outbox
@@ -69,10 +70,6 @@ struct PredictCommand: ParsableCommand {
     }
 }
 
-private enum DailyMeasuresNames {
-    static func name(_ index: Int) -> String { InferenceEvent.columns[4 + index] }
-}
-
 private extension Substring {
     var trimmingCharacters: String { String(self.filter { $0 != " " && $0 != "\r" && $0 != "\"" }) }
 }
@@ -85,7 +82,7 @@ func parseSeedFeatures(_ text: String, where place: String) throws -> [Double] {
     }
     return try parts.enumerated().map { index, part in
         guard let value = Double(part.trimmingCharacters), value.isFinite else {
-            throw CommandError("\(place): number \(index + 1) (\(DailyMeasuresNames.name(index))) \"\(part)\" is not a number")
+            throw CommandError("\(place): number \(index + 1) (\(DailyMeasures.inputNames[index])) \"\(part)\" is not a number")
         }
         return value
     }

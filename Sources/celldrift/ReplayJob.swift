@@ -107,16 +107,9 @@ func feed(log: String, into pipeline: VehiclePipeline, config: PipelineConfig, p
     if try isSnapshotFile(log) {
         // The second input: JSON snapshots (the MQTT payload), already one per moment.
         counts.badLines = try forEachSnapshot(in: log, report: StandardError.line) { snapshot in
-            guard snapshot.voltages.count == config.mapping.cells else {
-                throw CommandError("\(snapshot.voltages.count) cell voltages; the config's pack has \(config.mapping.cells)")
-            }
+            try snapshot.requireCells(config.mapping.cells)
             pacer?.wait(until: snapshot.time)
-            snapshot.voltages.withUnsafeBufferPointer { cells in
-                snapshot.temperatures.withUnsafeBufferPointer {
-                    pipeline.snapshot(time: snapshot.time, voltages: cells, temperatures: $0,
-                                      packVoltage: snapshot.voltage ?? .nan, current: snapshot.current ?? .nan)
-                }
-            }
+            pipeline.take(snapshot)
             onSnapshot(snapshot.time, snapshot.soc ?? .nan)
         }
         progress?.advance(bytes: fileSize(log), frames: 0)

@@ -91,8 +91,7 @@ struct RunCommand: ParsableCommand {
         var apiHandlers: DaemonAPI?
         if let (host, port) = settings.api {
             do { api = try LocalAPI(host: host, port: port) } catch { throw CommandError(error.description) }
-            let model = settings.packModelPath.flatMap { try? ModelFile.load($0) }
-            apiHandlers = DaemonAPI(model: model, outbox: outbox, client: client, uplink: uplink)
+            apiHandlers = DaemonAPI(model: settings.packModel?.copy(), outbox: outbox, client: client, uplink: uplink)
             StandardError.line("api: listening on http://\(host):\(api!.port)")
         }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
@@ -135,6 +134,11 @@ struct RunCommand: ParsableCommand {
                 client.publish("\(mqtt.prefix)/\(record.vehicle)/scores", "{\"event_time\": \(record.eventTime), "
                     + "\"pack_score\": \(score), \"pack_threshold_exceeded\": \(record.severity > 0), \"cell_scores\": null}", retain: true)
             }
+        }
+        /// A frame from any source (SocketCAN, a binary or candump payload) into its vehicle's pipeline.
+        func take(_ frame: CANFrame, vehicle: String) {
+            counts.frames += 1
+            if case .decoded = decoder.decode(frame) { _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds) }
         }
         func pipeline(for vehicle: String) -> VehiclePipeline {
             if let existing = pipelines[vehicle] { return existing }
@@ -189,8 +193,7 @@ struct RunCommand: ParsableCommand {
                 var frame = CANFrame(id: 0)
                 do {
                     while try reader.read(into: &frame) {
-                        counts.frames += 1
-                        if case .decoded = decoder.decode(frame) { _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds) }
+                        take(frame, vehicle: vehicle)
                     }
                 } catch {
                     // The interface went down: say so, keep serving MQTT, reopen it when it returns.
@@ -217,17 +220,9 @@ struct RunCommand: ParsableCommand {
                 if message.payload.first == UInt8(ascii: "{") {
                     do {
                         let snapshot = try Snapshot(json: message.payload)
-                        guard snapshot.voltages.count == settings.mapping.cells else {
-                            throw AgentError("\(snapshot.voltages.count) cell voltages; the config's pack has \(settings.mapping.cells)")
-                        }
-                        let target = pipeline(for: snapshot.vehicle ?? vehicle)
+                        try snapshot.requireCells(settings.mapping.cells)
                         counts.snapshots += 1
-                        snapshot.voltages.withUnsafeBufferPointer { cells in
-                            snapshot.temperatures.withUnsafeBufferPointer {
-                                target.snapshot(time: snapshot.time, voltages: cells, temperatures: $0,
-                                                packVoltage: snapshot.voltage ?? .nan, current: snapshot.current ?? .nan)
-                            }
-                        }
+                        pipeline(for: snapshot.vehicle ?? vehicle).take(snapshot)
                     } catch {
                         counts.malformed += 1
                         StandardError.line("\(message.topic): malformed snapshot: \(error)")
@@ -240,8 +235,7 @@ struct RunCommand: ParsableCommand {
                         counts.malformed += 1  // an error frame
                         continue
                     }
-                    counts.frames += 1
-                    if case .decoded = decoder.decode(frame) { _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds) }
+                    take(frame, vehicle: vehicle)
                     continue
                 }
                 let outcome = message.payload.withUnsafeBufferPointer { CandumpLine.parse($0, into: &frame) }
@@ -251,9 +245,7 @@ struct RunCommand: ParsableCommand {
                     StandardError.line("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
                     continue
                 }
-                counts.frames += 1
-                guard case .decoded = decoder.decode(frame) else { continue }
-                _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds)
+                take(frame, vehicle: vehicle)
             }
         }
         systemd.notify("STOPPING=1")
