@@ -29,9 +29,9 @@ build: deps
 release: deps
 	swift build -c release
 
-test: test-deps build venv
+test: test-deps build release venv
 	swift test --skip-build
-	CELLDRIFT=$(DEBUG_BIN) $(PYTHON) -m pytest -q Tests/interop
+	CELLDRIFT=$(DEBUG_BIN) CELLDRIFT_RELEASE=$(RELEASE_BIN) $(PYTHON) -m pytest -q Tests/interop
 
 demo: release
 	@echo "== DBC check: $(SAMPLES)/kona_pcan.dbc"

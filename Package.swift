@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -33,8 +34,13 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(name: "MQTT", dependencies: ["CMosquitto"]),
-        .target(name: "Uplink", dependencies: ["MQTT", "Outbox"]),
+        .target(name: "Uplink", dependencies: ["MQTT", "Outbox", "CCurl"]),
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),
@@ -45,12 +51,15 @@ let package = Package(
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
         .target(name: "Model", dependencies: ["CAN", "Consistency", "JSON"]),
         .target(name: "Report", dependencies: ["CAN", "Outbox"]),
-        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model"]),
+        .target(name: "Training", dependencies: ["Simulator", "Consistency", "Model"]),
+        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model",
+                                              .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "Agent", "MQTT", "Uplink", "Model", "Report", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
+                "Agent", "MQTT", "Uplink", "Model", "Report", "Training", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CANTests", dependencies: ["CAN"]),
@@ -62,7 +71,7 @@ let package = Package(
         .testTarget(name: "ConsistencyTests", dependencies: ["Consistency"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

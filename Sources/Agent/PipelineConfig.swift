@@ -31,8 +31,13 @@ public struct MQTTSettings: Sendable {
     public var keyFile: String?
 }
 
-/// The cloud uplink over MQTT (`[uplink]`): records go to `topic` ({vehicle} replaced) on that broker.
+/// The cloud uplink (`[uplink]`): with `url`, batches of records POSTed over HTTPS; otherwise MQTT, records
+/// going to `topic` ({vehicle} replaced) on the cloud broker at `host`.
 public struct UplinkSettings: Sendable {
+    public var url: String?
+    /// HTTPS: sent as a bearer token; seconds a request may take.
+    public var token: String?
+    public var timeout = 30
     public var host = "127.0.0.1"
     public var port = 8883
     public var clientID = "celldrift-uplink"
@@ -71,6 +76,9 @@ public struct PipelineConfig: @unchecked Sendable {
     public let packModelPath: String?
     /// That model, read and checked once; each user takes a `copy()` (its scratch space is its own).
     public let packModel: PackModel?
+    /// The cell-drift model (`[model] cell`), scoring every cell as snapshots come; nil: none.
+    public let cellModelPath: String?
+    public let cellModel: CellDriftModel?
     public let mqtt: MQTTSettings
     public let uplink: UplinkSettings?
     /// `[socketcan] interface`: frames straight from the BMS bus, besides MQTT.
@@ -131,18 +139,19 @@ public struct PipelineConfig: @unchecked Sendable {
         } else {
             api = nil
         }
-        let model = try reader.section(root, "model", ["pack"])
-        if let name = model?["pack"]?.string {
+        let model = try reader.section(root, "model", ["pack", "cell"])
+        // Loaded here so that a corrupt or missing file is a config error with its line.
+        func load<Loaded>(_ key: String, _ read: (String) throws(ModelError) -> Loaded) throws(AgentError) -> (String, Loaded)? {
+            guard let name = model?[key]?.string else { return nil }
             let resolved = name.hasPrefix("/") ? name : folder + name
-            // Loaded here so that a corrupt or missing file is a config error with its line.
-            do { packModel = try ModelFile.load(resolved) } catch {
-                throw AgentError("\(path):\(model?.line(of: "pack") ?? 0): model.pack: \(error.description)")
+            do { return (resolved, try read(resolved)) } catch {
+                throw AgentError("\(path):\(model?.line(of: key) ?? 0): model.\(key): \(error.description)")
             }
-            packModelPath = resolved
-        } else {
-            packModelPath = nil
-            packModel = nil
         }
+        let packFile = try load("pack") { (file) throws(ModelError) in try ModelFile.load(file) }
+        (packModelPath, packModel) = (packFile?.0, packFile?.1)
+        let cellFile = try load("cell") { (file) throws(ModelError) in try ModelFile.loadCellDrift(file) }
+        (cellModelPath, cellModel) = (cellFile?.0, cellFile?.1)
     }
 
     private static func mqtt(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> MQTTSettings {
@@ -169,11 +178,24 @@ public struct PipelineConfig: @unchecked Sendable {
 
     private static func uplink(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> UplinkSettings? {
         guard let table = try reader.section(root, "uplink", ["host", "port", "client_id", "topic", "window", "username", "password",
-                                                                "ca_file", "cert_file", "key_file"]) else {
+                                                                "ca_file", "cert_file", "key_file", "url", "token", "timeout_s"]) else {
             return nil
         }
         var settings = UplinkSettings()
-        guard let host = table["host"]?.string else { throw reader.fail(1, "uplink.host", "is required (the cloud broker)") }
+        settings.url = table["url"]?.string
+        if let url = settings.url {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw reader.fail(table.line(of: "url") ?? 0, "uplink.url", "must start with https:// (http:// only for a local endpoint)")
+            }
+            guard table["host"] == nil else {
+                throw reader.fail(table.line(of: "host") ?? 0, "uplink", "either url (HTTPS) or host (MQTT), not both")
+            }
+        }
+        settings.token = table["token"]?.string
+        settings.timeout = Int(try reader.number(table, "timeout_s", Double(settings.timeout), in: "uplink", bound: .positive))
+        guard let host = table["host"]?.string ?? (settings.url != nil ? "" : nil) else {
+            throw reader.fail(1, "uplink.host", "is required (the cloud broker), or url for HTTPS")
+        }
         settings.host = host
         settings.port = Int(try reader.number(table, "port", Double(settings.port), in: "uplink", bound: .positive))
         settings.clientID = table["client_id"]?.string ?? settings.clientID

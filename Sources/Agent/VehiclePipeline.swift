@@ -23,8 +23,20 @@ public final class VehiclePipeline {
     public private(set) var latestCurrent = Double.nan
     public private(set) var latestHighestTemperature = Double.nan
     public private(set) var latestLowestTemperature = Double.nan
+    /// The cell-drift model's inputs (updated only while a cell model is configured) and its latest
+    /// score of every cell, with the highest (the pack score) and its cell; NaN before the first scoring.
+    public let cellFeatures: CellDriftFeatures
+    public let cellScores: UnsafeMutableBufferPointer<Double>
+    public private(set) var packCellScore = (score: Double.nan, cell: -1, time: Double.nan)
+    /// The pack model's latest daily score.
+    public private(set) var packModelScore = (probability: Double.nan, exceeded: false, time: Double.nan)
+    /// Counts scorings of either model: the daemon republishes the scores when it moves.
+    public private(set) var scoresRevision = 0
     private var rules: [ConfiguredRule]
     private var packModel: PackModel?
+    private var cellModel: CellDriftModel?
+    private var cellAlarm: RuleAlarm?
+    private var nextCellScoring = -Double.infinity
     private var openDay: Int?
     private let wallClock: () -> Double
     private let onAlarm: (OutboxRecord) -> Void
@@ -35,11 +47,30 @@ public final class VehiclePipeline {
         self.vehicle = vehicle
         state = PackState(mapping: config.mapping, staleAfter: config.staleAfter, tick: config.tick)
         features = ConsistencyFeatures(cells: config.mapping.cells, window: config.window, trends: config.trends)
+        cellFeatures = CellDriftFeatures(features: features)
+        cellScores = .allocate(capacity: config.mapping.cells)
+        cellScores.initialize(repeating: .nan)
         rules = config.rules
         packModel = config.packModel?.copy()
         self.wallClock = wallClock
         self.onAlarm = onAlarm
+        setCellModel(config.cellModel, keepingAlarm: false)
     }
+
+    deinit { cellScores.deallocate() }
+
+    private func setCellModel(_ model: CellDriftModel?, keepingAlarm: Bool) {
+        cellModel = model?.copy()
+        let wasActive = keepingAlarm && cellAlarm?.isActive == true
+        cellAlarm = model.map {
+            RuleAlarm(name: Self.cellAlarmName, raiseAbove: $0.threshold, clearBelow: $0.threshold / 2, minimumDuration: $0.holdSeconds,
+                      severity: 2)
+        }
+        if wasActive { cellAlarm?.assumeActive() }
+    }
+
+    /// The kind of the cell-drift model's alarms.
+    public static let cellAlarmName = "cell_drift_model"
 
     /// Takes a reloaded config's rules and model (SIGHUP), keeping the pack state, the features and the
     /// daily measures; a rule that keeps its name keeps whether it is raised, so a reload raises nothing
@@ -52,6 +83,7 @@ public final class VehiclePipeline {
             return kept
         }
         packModel = config.packModel?.copy()
+        setCellModel(config.cellModel, keepingAlarm: true)
     }
 
     /// Takes the frame the decoder has just decoded, at `time` (event time, seconds). True when it
@@ -102,6 +134,10 @@ public final class VehiclePipeline {
                 raise(rules[index], value: value, cell: cell, since: since, time: time, current: current)
             }
         }
+        if cellModel != nil {
+            cellFeatures.update(time: time, temperatures: temperatures, current: current)
+            active = scoreCells(time: time, current: current) || active
+        }
         let day = Int((time / 86_400).rounded(.down))
         if active { alarmDays.insert(day) }
         daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
@@ -117,11 +153,56 @@ public final class VehiclePipeline {
         guard let packModel else { return }
         let inputs = daily.inputs(forDay: day)
         let probability = packModel.probability(inputs)
+        notePackScore(probability, exceeded: probability >= packModel.threshold, time: time)
         let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
         guard let record = try? InferenceEvent.record(vin: vehicle, date: date, probability: probability, inputs: inputs,
                                                       eventTime: time, wallTime: wallClock(),
                                                       severity: probability >= packModel.threshold ? 1 : 0) else { return }
         onAlarm(record)
+    }
+
+    /// A pack-model score of this vehicle (its daily scoring, or one asked through the local API).
+    public func notePackScore(_ probability: Double, exceeded: Bool, time: Double) {
+        packModelScore = (probability, exceeded, time)
+        scoresRevision += 1
+    }
+
+    /// The latest scores of both models as JSON (the daemon's retained scores topic); null where a model
+    /// is not configured or has not scored yet.
+    public func scoresJSON() -> String {
+        func number(_ value: Double, _ scale: Double = 1e6) -> String { value.isFinite ? "\((value * scale).rounded() / scale)" : "null" }
+        var text = "{\"pack_model\": "
+        text += packModelScore.time.isNaN ? "null" : "{\"event_time\": \(number(packModelScore.time, 1000)), "
+            + "\"score\": \(number(packModelScore.probability)), \"threshold_exceeded\": \(packModelScore.exceeded)}"
+        text += ", \"cell_model\": "
+        if let cellModel, packCellScore.time.isFinite {
+            text += "{\"event_time\": \(number(packCellScore.time, 1000)), \"pack_score\": \(number(packCellScore.score)), "
+                + "\"cell\": \(packCellScore.cell), \"threshold\": \(cellModel.threshold), \"alarm\": \(cellAlarm?.isActive == true), "
+                + "\"cell_scores\": [" + (0..<cellScores.count).map { number(cellScores[$0], 1e4) }.joined(separator: ", ") + "]}"
+        } else {
+            text += "null"
+        }
+        return text + "}"
+    }
+
+    /// Every `scoreInterval` seconds once the window is full: every cell through the cell-drift model, the
+    /// highest score into its alarm. True while that alarm is raised.
+    private func scoreCells(time: Double, current: Double) -> Bool {
+        guard let cellModel, features.count == features.window, time >= nextCellScoring else { return cellAlarm?.isActive == true }
+        nextCellScoring = time + cellModel.scoreInterval
+        let best = cellModel.score(cellFeatures, into: cellScores)
+        packCellScore = (best.score, best.cell, time)
+        scoresRevision += 1
+        guard case .raised(let since)? = cellAlarm?.observe(best.score, at: time), let cellAlarm else { return cellAlarm?.isActive == true }
+        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+        let inputs = cellFeatures.inputs(cell: best.cell)
+        let named = zip(CellDriftFeatures.names, inputs).map { "\"\($0)\": \(number($1))" }.joined(separator: ", ")
+        let payload = "{\"model\": \"cell-drift\", \"score\": \(number(best.score)), \"threshold\": \(number(cellModel.threshold)), "
+            + "\"above_since\": \(number(since)), \"hold_s\": \(number(cellModel.holdSeconds)), \"spread_v\": \(number(features.spread)), "
+            + "\"current_a\": \(number(current)), \"cell_inputs\": {\(named)}}"
+        onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: cellAlarm.name, severity: cellAlarm.severity, cell: best.cell,
+                             eventTime: time, wallTime: wallClock(), payload: payload))
+        return true
     }
 
     private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {

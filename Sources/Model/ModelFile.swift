@@ -15,25 +15,58 @@ public enum ModelFile {
     public static let formatVersion = 1
 
     public static func write(_ model: PackModel, to path: String) throws(ModelError) {
+        try write(kind: "pack", scorer: model.scorer, to: path, schema: "\"inputs\": \(names(DailyMeasures.inputNames)), "
+            + "\"derived\": \(names(PackModel.derivedNames)), "
+            + "\"derived_rule\": \"cell_spread_d = cell_max_voltage_d - cell_min_voltage_d, 0 when the day is missing (-1)\"",
+            rest: "\"threshold\": \(model.threshold), \"best_f1_threshold\": \(model.bestThreshold), \"training\": \(model.training)")
+    }
+
+    public static func load(_ path: String) throws(ModelError) -> PackModel {
+        let (scorer, metadata, text) = try read(path, kind: "pack", inputs: DailyMeasures.inputNames, features: PackModel.featureCount,
+                                                schema: "the seed's 84 named inputs")
+        return PackModel(scorer: scorer, threshold: metadata["threshold"]?.double ?? 0.15,
+                         bestThreshold: metadata["best_f1_threshold"]?.double ?? 0.15, training: text)
+    }
+
+    public static func write(_ model: CellDriftModel, to path: String) throws(ModelError) {
+        try write(kind: "cell-drift", scorer: model.scorer, to: path,
+                  schema: "\"inputs\": \(names(CellDriftFeatures.names)), \"input_rule\": \"one row per cell, every network input is a cell's; "
+                    + "the pack score is the highest cell score\"",
+                  rest: "\"threshold\": \(model.threshold), \"alarm_hold_s\": \(model.holdSeconds), "
+                    + "\"score_interval_s\": \(model.scoreInterval), \"training\": \(model.training)")
+    }
+
+    public static func loadCellDrift(_ path: String) throws(ModelError) -> CellDriftModel {
+        let (scorer, metadata, text) = try read(path, kind: "cell-drift", inputs: CellDriftFeatures.names,
+                                                features: CellDriftFeatures.count, schema: "the cell-drift inputs")
+        guard let threshold = metadata["threshold"]?.double, threshold > 0, threshold < 1,
+              let hold = metadata["alarm_hold_s"]?.double, hold >= 0,
+              let interval = metadata["score_interval_s"]?.double, interval > 0 else {
+            throw ModelError("\(path): threshold (0-1), alarm_hold_s or score_interval_s missing or out of range")
+        }
+        return CellDriftModel(scorer: scorer, threshold: threshold, holdSeconds: hold, scoreInterval: interval, training: text)
+    }
+
+    /// Writes any model: `schema` and `rest` are JSON members (the inputs; thresholds and training).
+    private static func write(kind: String, scorer: NormalizedNetwork, to path: String, schema: String,
+                              rest: String) throws(ModelError) {
+        let network = scorer.network
         var tensors: [(String, String, [Int], [UInt8])] = []
-        for (index, layer) in model.network.layers.enumerated() {
+        for (index, layer) in network.layers.enumerated() {
             tensors.append(("layer\(index).weight", "I8", [layer.outputs, layer.inputs], layer.weights.map { UInt8(bitPattern: $0) }))
             tensors.append(("layer\(index).bias", "I32", [layer.outputs], layer.biases.flatMap { value in
                 (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bitPattern: value) >> (8 * UInt32($0))) }
             }))
         }
-        let layers = model.network.layers.enumerated().map { index, layer in
+        let layers = network.layers.enumerated().map { index, layer in
             "{\"weight\": \"layer\(index).weight\", \"bias\": \"layer\(index).bias\", \"inputs\": \(layer.inputs), "
-                + "\"outputs\": \(layer.outputs), \"activation\": \"\(index == model.network.layers.count - 1 ? "sigmoid" : "relu")\", "
+                + "\"outputs\": \(layer.outputs), \"activation\": \"\(index == network.layers.count - 1 ? "sigmoid" : "relu")\", "
                 + "\"input_scale\": \(layer.inputScale), \"weight_scales\": \(list(layer.weightScales))}"
         }
-        let metadata = "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"pack\", "
-            + "\"inputs\": \(names(DailyMeasures.inputNames)), \"derived\": \(names(PackModel.derivedNames)), "
-            + "\"derived_rule\": \"cell_spread_d = cell_max_voltage_d - cell_min_voltage_d, 0 when the day is missing (-1)\", "
-            + "\"normalization\": {\"mean\": \(list(model.means)), \"std\": \(list(model.deviations)), \"clip\": \(PackModel.clip)}, "
+        let metadata = "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"\(kind)\", \(schema), "
+            + "\"normalization\": {\"mean\": \(list(scorer.means)), \"std\": \(list(scorer.deviations)), \"clip\": \(NormalizedNetwork.clip)}, "
             + "\"quantization\": \"int8 weights per output channel, int8 activations per layer, int32 biases and accumulation\", "
-            + "\"layers\": [\(layers.joined(separator: ", "))], \"threshold\": \(model.threshold), "
-            + "\"best_f1_threshold\": \(model.bestThreshold), \"training\": \(model.training)}"
+            + "\"layers\": [\(layers.joined(separator: ", "))], \(rest)}"
         var data: [UInt8] = []
         var entries: [String] = []
         for (name, dtype, shape, bytes) in tensors {
@@ -53,7 +86,9 @@ public enum ModelFile {
         guard written == file.count else { throw ModelError("\(path): write failed: \(String(cString: strerror(errno)))") }
     }
 
-    public static func load(_ path: String) throws(ModelError) -> PackModel {
+    /// Reads and checks any model of `kind`: digest first, then format, version, input names and layers.
+    private static func read(_ path: String, kind: String, inputs: [String], features: Int,
+                             schema: String) throws(ModelError) -> (NormalizedNetwork, JSONValue, String) {
         guard let file = readFile(path) else { throw ModelError("\(path): cannot read the file") }
         func fail(_ message: String) -> ModelError { ModelError("\(path): \(message)") }
         guard file.count >= 8 else { throw fail("truncated: \(file.count) bytes, not even a header length") }
@@ -72,22 +107,22 @@ public enum ModelFile {
         }
         let metadata: JSONValue
         do { metadata = try JSONParser.parse(metadataText) } catch { throw fail("metadata: \(error)") }
-        guard metadata["format"]?.string == "celldrift-model", metadata["kind"]?.string == "pack" else {
-            throw fail("not a celldrift pack model (format \(metadata["format"]?.string ?? "?"), kind \(metadata["kind"]?.string ?? "?"))")
+        guard metadata["format"]?.string == "celldrift-model", metadata["kind"]?.string == kind else {
+            throw fail("not a celldrift \(kind) model (format \(metadata["format"]?.string ?? "?"), kind \(metadata["kind"]?.string ?? "?"))")
         }
         guard let version = metadata["format_version"]?.double, Int(version) == formatVersion else {
             throw fail("format version \(metadata["format_version"]?.double.map { "\(Int($0))" } ?? "?") is not \(formatVersion)")
         }
-        guard metadata["inputs"]?.array?.compactMap(\.string) == DailyMeasures.inputNames else {
-            throw fail("inputs do not match the seed's 84 named inputs: the model is for another feature schema")
+        guard metadata["inputs"]?.array?.compactMap(\.string) == inputs else {
+            throw fail("inputs do not match \(schema): the model is for another feature schema")
         }
         let means = metadata["normalization"]?["mean"]?.array?.compactMap(\.double) ?? []
         let deviations = metadata["normalization"]?["std"]?.array?.compactMap(\.double) ?? []
-        guard means.count == PackModel.featureCount, deviations.count == PackModel.featureCount, deviations.allSatisfy({ $0 > 0 }) else {
-            throw fail("normalization must have \(PackModel.featureCount) means and positive deviations")
+        guard means.count == features, deviations.count == features, deviations.allSatisfy({ $0 > 0 }) else {
+            throw fail("normalization must have \(features) means and positive deviations")
         }
         var layers: [QuantizedNetwork.Layer] = []
-        var expectedInputs = PackModel.featureCount
+        var expectedInputs = features
         for (index, layer) in (metadata["layers"]?.array ?? []).enumerated() {
             guard let inputs = layer["inputs"]?.double.map(Int.init), let outputs = layer["outputs"]?.double.map(Int.init),
                   let scale = layer["input_scale"]?.double, scale > 0, inputs == expectedInputs,
@@ -104,9 +139,7 @@ public enum ModelFile {
             expectedInputs = outputs
         }
         guard !layers.isEmpty, expectedInputs == 1 else { throw fail("the layers must end in one output") }
-        return PackModel(network: QuantizedNetwork(layers: layers), means: means, deviations: deviations,
-                         threshold: metadata["threshold"]?.double ?? 0.15, bestThreshold: metadata["best_f1_threshold"]?.double ?? 0.15,
-                         training: metadataText)
+        return (NormalizedNetwork(network: QuantizedNetwork(layers: layers), means: means, deviations: deviations), metadata, metadataText)
     }
 
     private static func tensor(_ header: JSONValue, _ name: String, _ dtype: String, _ shape: [Int], _ data: [UInt8],

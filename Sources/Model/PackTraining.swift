@@ -72,23 +72,8 @@ public struct PackTraining {
     }
 
     public func train(_ windows: [PackWindows.Window]) -> Result {
-        let features = windows.map { PackModel.features($0.inputs) }
-        let count = Double(features.count)
-        var means = [Double](repeating: 0, count: PackModel.featureCount), deviations = means
-        for row in features { for index in row.indices { means[index] += row[index] / count } }
-        for row in features { for index in row.indices { deviations[index] += (row[index] - means[index]) * (row[index] - means[index]) / count } }
-        deviations = deviations.map { max($0.squareRoot(), 1e-9) }
-        let inverse = deviations.map { 1 / $0 }
-        let normalized = features.map { row in row.indices.map { PackModel.normalize(row[$0], mean: means[$0], inverseDeviation: inverse[$0]) } }
-        var networks: [FloatNetwork] = []
-        for member in 0..<UInt64(members) {
-            var network = FloatNetwork(sizes: [PackModel.featureCount, hidden, 1], seed: seed &+ 2 &* member)
-            network.train(normalized, windows.map(\.label), epochs: epochs, rate: rate, weightDecay: weightDecay, seed: seed &+ 2 &* member &+ 1)
-            networks.append(network)
-        }
-        let network = FloatNetwork(averaging: networks)
-        let model = PackModel(network: QuantizedNetwork(network, calibration: normalized), means: means, deviations: deviations,
-                              bestThreshold: 0.15, training: "{}")
-        return Result(float: network, model: model)
+        let trained = NormalizedNetwork.train(windows.map { PackModel.features($0.inputs) }, windows.map(\.label), hidden: hidden,
+                                              epochs: epochs, members: members, rate: rate, weightDecay: weightDecay, seed: seed)
+        return Result(float: trained.float, model: PackModel(scorer: trained.model, bestThreshold: 0.15, training: "{}"))
     }
 }

@@ -7,7 +7,7 @@ import Outbox
 /// resends what was in flight when it returns, and after a restart the outbox's in-flight records go
 /// back to pending, so a record may arrive twice, always with the same id (the idempotency key).
 /// A backlog drains oldest first, with the newest pending record in every batch so that it does not wait.
-public final class MQTTUplink {
+public final class MQTTUplink: CloudUplink {
     public let client: MQTTClient
     private let outbox: Outbox
     private let topic: (OutboxRecord) -> String
@@ -27,6 +27,8 @@ public final class MQTTUplink {
     }
 
     public var inFlightCount: Int { inFlight.count }
+    public var isUp: Bool { client.isConnected }
+    public func stop() { client.stop() }
 
     /// One turn at `now` (seconds, monotonic): acknowledges what the broker confirmed, then sends more
     /// while the link is up.

@@ -16,7 +16,7 @@ struct DaemonAPI {
     let model: PackModel?
     let outbox: Outbox
     let client: MQTTClient
-    let uplink: MQTTUplink?
+    let uplink: CloudUplink?
     /// An answer, and the inference event to commit (the caller commits it as it commits alarms).
     func handle(_ method: String, _ path: String, _ body: [UInt8], counts: inout DaemonCounts, vehicles: Int,
                 records: inout [OutboxRecord]) -> LocalAPI.Response {
@@ -26,7 +26,7 @@ struct DaemonAPI {
             let healthy = counts.outboxErrors == 0
             let pending = (try? outbox.statistics().pending) ?? -1
             return .init(status: healthy ? 200 : 503, body: "{\"status\": \"\(healthy ? "ok" : "outbox failing")\", "
-                + "\"mqtt_connected\": \(client.isConnected), \"uplink_connected\": \(uplink?.client.isConnected ?? false), "
+                + "\"mqtt_connected\": \(client.isConnected), \"uplink_connected\": \(uplink?.isUp ?? false), "
                 + "\"outbox_pending\": \(pending)}")
         case ("GET", "/metrics"): return .init(status: 200, contentType: "text/plain; version=0.0.4", body: metrics(counts, vehicles))
         case (_, "/inference"), (_, "/healthz"), (_, "/metrics"): return .init(status: 405, body: "{\"error\": \"method not allowed\"}")
@@ -69,7 +69,7 @@ struct DaemonAPI {
             ("celldrift_outbox_errors_total", "counter", "records the outbox refused", Double(counts.outboxErrors)),
             ("celldrift_outbox_depth", "gauge", "records not yet acknowledged", Double(statistics.pending + statistics.inFlight)),
             ("celldrift_outbox_evictions_total", "counter", "records evicted to stay within the bounds", Double(statistics.evicted)),
-            ("celldrift_uplink_connected", "gauge", "1 when the cloud link is up", uplink?.client.isConnected == true ? 1 : 0),
+            ("celldrift_uplink_connected", "gauge", "1 when the cloud link is up", uplink?.isUp == true ? 1 : 0),
             ("celldrift_uplink_delivered_total", "counter", "records acknowledged by the cloud", Double(uplink?.delivered ?? 0)),
             ("celldrift_vehicles", "gauge", "vehicles with a pipeline", Double(vehicles)),
             ("celldrift_inference_seconds_sum", "counter", "time spent in POST /inference scoring", counts.inferenceSeconds),

@@ -38,7 +38,7 @@ struct PackTrainingOptions: ParsableArguments {
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train", abstract: "Train a model and write it, quantized to int8 (docs/models.md).", subcommands: [Pack.self])
+        commandName: "train", abstract: "Train a model and write it, quantized to int8 (docs/models.md).", subcommands: [Pack.self, Cell.self])
 
     struct Pack: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -74,8 +74,7 @@ struct TrainCommand: ParsableCommand {
                 + "\"training_windows\": \(trainingWindows.count), \"training_positives\": \(positives), "
                 + "\"vehicles\": \(Set(windows.windows.map(\.vehicle)).count), \"seed\": \(options.seed), \"hidden\": \(options.hidden), "
                 + "\"epochs\": \(options.epochs), \"split\": \"\(split)\"}"
-            let model = PackModel(network: result.model.network, means: result.model.means, deviations: result.model.deviations,
-                                  bestThreshold: best, training: summary)
+            let model = PackModel(scorer: result.model.scorer, bestThreshold: best, training: summary)
             try ModelFile.write(model, to: output)
             print("\(output): \(windows.windows.count) windows (\(trainingWindows.count) trained on, \(positives) positive), "
                 + "best-F1 threshold \(best)")
@@ -98,7 +97,7 @@ private func writeWindows(_ windows: PackWindows, _ random: [Bool], _ byVehicle:
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "evaluate", abstract: "Evaluate models: AUC, precision, recall and F1, float against int8.", subcommands: [Pack.self])
+        commandName: "evaluate", abstract: "Evaluate models: AUC, precision, recall and F1, float against int8.", subcommands: [Pack.self, Cell.self])
 
     struct Pack: ParsableCommand {
         static let configuration = CommandConfiguration(

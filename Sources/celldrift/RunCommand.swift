@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import CAN
 import DBC
+import Logging
 import Model
 import MQTT
 import Uplink
@@ -20,15 +21,17 @@ private let reloadRequested = Atomic<Bool>(false)
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the pipeline on live sources: MQTT in, alarms into the outbox and out on MQTT (first cut of the daemon).",
+        abstract: "The gateway daemon: MQTT and SocketCAN in, alarms into the outbox, out on MQTT and to the cloud.",
         discussion: """
             Subscribes to the config's [mqtt] topics on the local broker (persistent session, QoS 1, \
-            reconnects with backoff). A payload is a JSON snapshot (docs/snapshots.md) or a candump -L line \
-            decoded with the config's DBC; anything else is counted and logged, never fatal. Each alarm is \
-            committed to the outbox first, then published at QoS 1 on <prefix>/<vehicle>/alarms/<kind>; \
-            <prefix>/<vehicle>/status is retained, `online`, with `offline` as Last Will. SIGTERM or SIGINT: \
-            stop intake, flush, publish `offline`, exit 0. Not yet: SocketCAN, the cloud uplink, the local \
-            HTTP API, sd_notify (docs/daemon.md).
+            reconnects with backoff). A payload is a JSON snapshot (docs/snapshots.md), a candump -L line or a \
+            binary frame decoded with the config's DBC; anything else is counted and logged, never fatal. \
+            [socketcan] reads the bus itself. Each alarm is committed to the outbox first, then published at \
+            QoS 1 on <prefix>/<vehicle>/alarms/<kind>; <prefix>/<vehicle>/status is retained, `online`, with \
+            `offline` as Last Will; <prefix>/<vehicle>/scores holds the models' latest scores. [uplink] delivers \
+            the outbox to the cloud, [api] serves POST /inference, /healthz and /metrics on loopback. SIGHUP \
+            reloads rules and models; SIGTERM or SIGINT: stop intake, flush, publish `offline`, exit 0. \
+            Logs go to standard error, with journald priorities under systemd (docs/daemon.md).
             """
     )
 
@@ -37,6 +40,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "The outbox database (default: the config's [outbox] path).")
     var db: String?
+
+    @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
 
     /// The binary payload (docs/daemon.md): an 8-byte little-endian timestamp in nanoseconds, then the
     /// kernel's `can_frame` (24 bytes in all) or `canfd_frame` (80). Nil when the payload is not one
@@ -50,7 +56,30 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// The configured cloud link: HTTPS POSTs when `url` is set, else MQTT to the cloud broker.
+    private static func cloudUplink(_ settings: UplinkSettings, outbox: Outbox, gateway: String) throws -> CloudUplink {
+        if let url = settings.url {
+            var poster = HTTPPoster.Settings(url: url)
+            (poster.caFile, poster.certificateFile, poster.keyFile) = (settings.caFile, settings.certificateFile, settings.keyFile)
+            poster.bearerToken = settings.token
+            poster.timeout = settings.timeout
+            return try HTTPUplink(poster: HTTPPoster(settings: poster), outbox: outbox, batch: settings.window, gateway: gateway)
+        }
+        let cloud = try MQTTClient(clientID: settings.clientID, subscriptions: [], will: nil, username: settings.username,
+                                   password: settings.password)
+        if let caFile = settings.caFile {
+            try cloud.useTLS(caFile: caFile, certificateFile: settings.certificateFile, keyFile: settings.keyFile)
+        }
+        try cloud.start(host: settings.host, port: settings.port)
+        return try MQTTUplink(client: cloud, outbox: outbox, window: settings.window) { record in
+            settings.topic.replacing("{vehicle}", with: record.vehicle)
+        }
+    }
+
     func run() throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
+        let log = Logger(label: "celldrift")
         let settings = try PipelineConfig(path: config)
         let path = db ?? settings.outboxPath
         let outbox: Outbox
@@ -72,32 +101,24 @@ struct RunCommand: ParsableCommand {
             // At start-up a missing interface or kernel support is a configuration error: say it and stop.
             do { socketCAN = try SocketCANReader(interface: interface, ids: filterIDs) } catch { throw CommandError("socketcan: \(error)") }
         }
-        var uplink: MQTTUplink?
+        var uplink: CloudUplink?
         var lastUplinkStep = 0.0
         if let settings = settings.uplink {
-            do {
-                let cloud = try MQTTClient(clientID: settings.clientID, subscriptions: [], will: nil, username: settings.username,
-                                           password: settings.password)
-                if let caFile = settings.caFile {
-                    try cloud.useTLS(caFile: caFile, certificateFile: settings.certificateFile, keyFile: settings.keyFile)
-                }
-                try cloud.start(host: settings.host, port: settings.port)
-                uplink = try MQTTUplink(client: cloud, outbox: outbox, window: settings.window) { record in
-                    settings.topic.replacing("{vehicle}", with: record.vehicle)
-                }
-            } catch { throw CommandError("uplink: \(error)") }
+            do { uplink = try Self.cloudUplink(settings, outbox: outbox, gateway: gateway) } catch {
+                throw CommandError("uplink: \(error)")
+            }
         }
         var api: LocalAPI?
         var apiHandlers: DaemonAPI?
         if let (host, port) = settings.api {
             do { api = try LocalAPI(host: host, port: port) } catch { throw CommandError(error.description) }
             apiHandlers = DaemonAPI(model: settings.packModel?.copy(), outbox: outbox, client: client, uplink: uplink)
-            StandardError.line("api: listening on http://\(host):\(api!.port)")
+            log.info("api: listening on http://\(host):\(api!.port)")
         }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
-        StandardError.line("celldrift run: \(mqtt.host):\(mqtt.port), topics \(mqtt.topics.joined(separator: " ")), outbox \(path)")
+        log.notice("celldrift run: \(mqtt.host):\(mqtt.port), topics \(mqtt.topics.joined(separator: " ")), outbox \(path)")
 
         var counts = DaemonCounts()
         var pipelineConfig: PipelineConfig?
@@ -121,18 +142,29 @@ struct RunCommand: ParsableCommand {
             // Committed before it is published anywhere: a crash between the two loses nothing.
             do { _ = try outbox.append([record]) } catch {
                 counts.outboxErrors += 1
-                StandardError.line("error: \(path): record \(record.id) not stored: \(error)")
+                log.error("\(path): record \(record.id) not stored: \(error)")
                 return
             }
             counts.alarms += 1
             let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
                                               : "\(mqtt.prefix)/\(record.vehicle)/inference"
             if client.publish(topic, record.json) { counts.published += 1 }
-            if record.type == .inference, let score = record.score {
-                // The latest scores, retained for whoever subscribes later. Cell scores come with the
-                // cell-drift model (not built yet): null until then.
-                client.publish("\(mqtt.prefix)/\(record.vehicle)/scores", "{\"event_time\": \(record.eventTime), "
-                    + "\"pack_score\": \(score), \"pack_threshold_exceeded\": \(record.severity > 0), \"cell_scores\": null}", retain: true)
+            guard record.type == .inference, let score = record.score else { return }
+            if let pipeline = pipelines[record.vehicle] {
+                pipeline.notePackScore(score, exceeded: record.severity > 0, time: record.eventTime)
+            } else {
+                // Asked through the API for a vehicle this gateway does not carry: its pack score alone.
+                client.publish("\(mqtt.prefix)/\(record.vehicle)/scores", "{\"pack_model\": {\"event_time\": \(record.eventTime), "
+                    + "\"score\": \(score), \"threshold_exceeded\": \(record.severity > 0)}, \"cell_model\": null}", retain: true)
+            }
+        }
+        var publishedScores: [String: Int] = [:]
+        /// The latest scores of each vehicle, retained for whoever subscribes later, when a model has scored.
+        func publishScores() {
+            for (vehicle, pipeline) in pipelines where publishedScores[vehicle] != pipeline.scoresRevision {
+                if client.publish("\(mqtt.prefix)/\(vehicle)/scores", pipeline.scoresJSON(), retain: true) {
+                    publishedScores[vehicle] = pipeline.scoresRevision
+                }
             }
         }
         /// A frame from any source (SocketCAN, a binary or candump payload) into its vehicle's pipeline.
@@ -160,10 +192,13 @@ struct RunCommand: ParsableCommand {
                     let reloaded = try PipelineConfig(path: config)
                     for pipeline in pipelines.values { pipeline.reload(reloaded) }
                     pipelineConfig = reloaded
-                    StandardError.line("reloaded \(config): rules \(reloaded.rules.map(\.alarm.name).joined(separator: ", ")), "
-                        + "model \(reloaded.packModelPath ?? "none") (DBC, mapping, MQTT and uplink changes need a restart)")
+                    log.notice("""
+                        reloaded \(config): rules \(reloaded.rules.map(\.alarm.name).joined(separator: ", ")), \
+                        pack model \(reloaded.packModelPath ?? "none"), cell model \(reloaded.cellModelPath ?? "none") \
+                        (DBC, mapping, MQTT and uplink changes need a restart)
+                        """)
                 } catch {
-                    StandardError.line("error: reload refused, keeping the running config: \(error)")
+                    log.error("reload refused, keeping the running config: \(error)")
                 }
                 systemd.notify("READY=1")
             }
@@ -179,14 +214,14 @@ struct RunCommand: ParsableCommand {
                 lastUplinkStep = monotonicSeconds()
                 do { try uplink.step(now: lastUplinkStep) } catch {
                     counts.outboxErrors += 1
-                    StandardError.line("error: uplink: \(error)")
+                    log.error("uplink: \(error)")
                 }
             }
             if socketCAN == nil, let interface = settings.socketCANInterface, monotonicSeconds() >= socketCANRetry {
                 // The interface went down: try it again every 2 s until it is back.
                 socketCAN = try? SocketCANReader(interface: interface, ids: filterIDs)
                 socketCANRetry = socketCAN == nil ? monotonicSeconds() + 2 : .infinity
-                if socketCAN != nil { StandardError.line("socketcan: \(interface) is back") }
+                if socketCAN != nil { log.notice("socketcan: \(interface) is back") }
             }
             if let reader = socketCAN {
                 let vehicle = settings.vehicle ?? gateway
@@ -197,11 +232,12 @@ struct RunCommand: ParsableCommand {
                     }
                 } catch {
                     // The interface went down: say so, keep serving MQTT, reopen it when it returns.
-                    StandardError.line("error: socketcan: \(error); retrying every 2 s")
+                    log.error("socketcan: \(error); retrying every 2 s")
                     socketCAN = nil
                     socketCANRetry = monotonicSeconds() + 2
                 }
             }
+            publishScores()
             let messages = client.drain()
             if messages.isEmpty {
                 usleep(5_000)
@@ -225,7 +261,7 @@ struct RunCommand: ParsableCommand {
                         pipeline(for: snapshot.vehicle ?? vehicle).take(snapshot)
                     } catch {
                         counts.malformed += 1
-                        StandardError.line("\(message.topic): malformed snapshot: \(error)")
+                        log.warning("\(message.topic): malformed snapshot: \(error)")
                     }
                     continue
                 }
@@ -242,7 +278,7 @@ struct RunCommand: ParsableCommand {
                 guard case .frame = outcome else {
                     counts.malformed += 1
                     let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
-                    StandardError.line("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
+                    log.warning("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
                     continue
                 }
                 take(frame, vehicle: vehicle)
@@ -252,10 +288,14 @@ struct RunCommand: ParsableCommand {
         client.publish(statusTopic, "offline", retain: true)
         usleep(200_000)  // lets the network thread send what is queued before the clean disconnect
         client.stop()
-        uplink?.client.stop()
-        StandardError.line("{\"messages\": \(counts.messages), \"frames\": \(counts.frames), \"snapshots\": \(counts.snapshots), "
+        uplink?.stop()
+        // The last line: what the run did, as JSON after the level.
+        let summary = "{\"messages\": \(counts.messages), \"frames\": \(counts.frames), \"snapshots\": \(counts.snapshots), "
             + "\"inferences\": \(counts.inferences), "
             + "\"malformed\": \(counts.malformed), \"records\": \(counts.alarms), \"published\": \(counts.published), "
-            + "\"outbox_errors\": \(counts.outboxErrors), \"vehicles\": \(pipelines.count), \"delivered\": \(uplink?.delivered ?? 0)}")
+            + "\"outbox_errors\": \(counts.outboxErrors), \"vehicles\": \(pipelines.count), \"delivered\": \(uplink?.delivered ?? 0)}"
+        log.notice("\(summary)")
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

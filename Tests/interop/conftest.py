@@ -27,8 +27,16 @@ def absolute_config(folder, extra=""):
     config = pathlib.Path(folder) / "daemon.toml"
     config.write_text((shipped / "celldrift_pack.toml").read_text()
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{shipped / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{shipped / "models"}/') + extra)
+                      .replace('pack = "models/', f'pack = "{shipped / "models"}/')
+                      .replace('cell = "models/', f'cell = "{shipped / "models"}/') + extra)
     return config
+
+
+def daemon_summary(err):
+    """The daemon's last log line: its counts as JSON after the level (`notice: {...}`)."""
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("notice: {"), line
+    return json.loads(line[line.index("{"):])
 
 
 def json_lines(text):

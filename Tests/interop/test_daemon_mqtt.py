@@ -12,7 +12,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import CELLDRIFT, ROOT, absolute_config, json_lines, run
+from conftest import daemon_summary, CELLDRIFT, ROOT, absolute_config, json_lines, run
 
 SAMPLES = ROOT / "firmware-samples" / "simulated"
 CONFIG = ROOT / "firmware-samples" / "celldrift_pack.toml"
@@ -103,7 +103,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
         _, err = daemon.communicate(timeout=30)
         publisher.loop_stop()
     assert daemon.returncode == 0, err
-    summary = json.loads(err.strip().splitlines()[-1])
+    summary = daemon_summary(err)
     assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 4 and summary["frames"] == 3500
     assert summary["vehicles"] == 2 and summary["outbox_errors"] == 0
     assert "bms/micro-short/snapshot: malformed snapshot: 1 cell voltages; the config's pack has 96" in err
@@ -202,7 +202,7 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
     delivered = {json.loads(payload)["id"]: topic for topic, payload, _ in received}
     assert set(delivered) == set(stored) and all(r["state"] == "acknowledged" for r in stored.values())
     assert all(topic == f"fleet/{stored[i]['vehicle']}/records" for i, topic in delivered.items())
-    assert json.loads(err.strip().splitlines()[-1])["delivered"] == 3
+    assert daemon_summary(err)["delivered"] == 3
 
 
 def test_socketcan_without_kernel_support_is_a_clear_error(tmp_path, celldrift):
@@ -263,7 +263,7 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
     late, scores = subscriber(broker, "celldrift/+/scores")
     assert wait_for(lambda: scores, 10)
     late.loop_stop()
-    assert scores[0][0] == f"celldrift/{row[0]}/scores" and json.loads(scores[0][1])["pack_score"] == probability and scores[0][2]
+    assert scores[0][0] == f"celldrift/{row[0]}/scores" and json.loads(scores[0][1])["pack_model"]["score"] == probability and scores[0][2]
     assert events[0]["payload"]["vin"] == row[0] and events[0]["score"] == probability
 
 

@@ -10,7 +10,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import CELLDRIFT, absolute_config, json_lines, run
+from conftest import daemon_summary, CELLDRIFT, absolute_config, json_lines, run
 from test_daemon_mqtt import SAMPLES, free_port, start_broker, subscriber, wait_for
 
 
@@ -113,7 +113,7 @@ def test_local_broker_killed_and_restarted(tmp_path):
     assert daemon.returncode == 0, err
     stored = json_lines(run("outbox", "export", "--db", database)[0])
     assert [json.loads(alarms[0][1])["id"]] == [r["id"] for r in stored]
-    assert json.loads(err.strip().splitlines()[-1])["snapshots"] == len(lines)
+    assert daemon_summary(err)["snapshots"] == len(lines)
 
 
 def test_long_cloud_outage_bounded_outbox_then_full_drain(tmp_path):
@@ -157,7 +157,7 @@ def test_long_cloud_outage_bounded_outbox_then_full_drain(tmp_path):
             cloud.terminate()
             cloud.wait(timeout=10)
     assert daemon.returncode == 0, err
-    summary = json.loads(err.strip().splitlines()[-1])
+    summary = daemon_summary(err)
     assert summary["records"] == 20 + before["evicted"]
     kept = {r["id"] for r in json_lines(run("outbox", "export", "--db", database)[0])}
     assert {json.loads(payload)["id"] for _, payload, _ in received} == kept

@@ -23,6 +23,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "firmware-samples" / "simulated"
 
 
+
+def daemon_summary(err):
+    """The daemon's last log line: its counts as JSON after the level."""
+    line = err.strip().splitlines()[-1]
+    return json.loads(line[line.index("{"):])
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -92,7 +99,7 @@ def main():
     time.sleep(2)
     daemon.terminate()
     _, err = daemon.communicate(timeout=30)
-    summary = json.loads(err.strip().splitlines()[-1])
+    summary = daemon_summary(err)
     publisher.loop_stop()
     listener.loop_stop()
     broker.terminate()
