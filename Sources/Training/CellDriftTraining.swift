@@ -93,7 +93,7 @@ public struct CellDriftTraining: Sendable {
         nonisolated(unsafe) let shared = network
         let traces = forEachVehicle(settings.fleet) { run in CellDriftTrace.score(run, model: shared.copy(), settings: settings) }
         let highest = traces.map { $0.highestHeldHealthyScore(hold: hold) }.max() ?? 0
-        let logit = log(highest) - log1p(-highest) + margin  // log(p / (1 − p)), then the margin
+        let logit = Glibc.log(highest) - log1p(-highest) + margin  // log(p / (1 − p)), then the margin
         let threshold = min(0.99, 1 / (1 + exp(-logit)))
         log("highest healthy pack score held \(Int(hold)) s: \(highest); threshold \(threshold)")
         let summary = "{\"command\": \"celldrift train cell --vehicles \(fleet.vehicles) --days \(fleet.days) --seed \(fleet.seed)\", "
