@@ -34,9 +34,9 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // Headers only: libcurl itself is opened at run time (Sources/CCurl/shim.h says why).
         .systemLibrary(
             name: "CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "MQTT", dependencies: ["CMosquitto"]),

@@ -8,6 +8,8 @@ need=()
 pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
 pkg-config --exists libmosquitto 2>/dev/null || need+=(libmosquitto-dev)
+# libcurl's headers for the HTTPS uplink; the library itself is opened only when one is configured.
+pkg-config --exists libcurl 2>/dev/null || need+=(libcurl4-openssl-dev)
 # The demo's brokers and clients (and the tests' broker).
 [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)

@@ -18,7 +18,8 @@ public final class LocalAPI {
     }
 
     public let port: Int
-    private let listener: Int32
+    /// The listening socket: readable when a connection waits (for the caller's poll).
+    public let listener: Int32
 
     public init(host: String, port: Int) throws(AgentError) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

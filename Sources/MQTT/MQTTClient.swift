@@ -32,9 +32,24 @@ public final class MQTTClient: @unchecked Sendable {
         let connections = Atomic<Int>(0)
         let subscriptions: [String]
         let qos: Int32
+        /// Signalled when a message lands in an empty inbox: the caller sleeps in poll(2) on it instead of
+        /// waking on a timer, and a burst costs one signal.
+        let wakeup: (read: Int32, write: Int32)
         init(subscriptions: [String], qos: Int32) {
             self.subscriptions = subscriptions
             self.qos = qos
+            var ends: [Int32] = [-1, -1]
+            if pipe(&ends) == 0 {
+                for end in ends {
+                    _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+                    _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+                }
+            }
+            wakeup = (ends[0], ends[1])
+        }
+        deinit {
+            close(wakeup.read)
+            close(wakeup.write)
         }
     }
 
@@ -84,7 +99,13 @@ public final class MQTTClient: @unchecked Sendable {
             let topic = String(cString: message.pointee.topic)
             let count = Int(message.pointee.payloadlen)
             let payload = count > 0 ? [UInt8](UnsafeRawBufferPointer(start: message.pointee.payload, count: count)) : []
-            Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue().inbox.withLock { $0.append(MQTTMessage(topic: topic, payload: payload)) }
+            let shared = Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue()
+            let wasEmpty = shared.inbox.withLock { inbox in
+                defer { inbox.append(MQTTMessage(topic: topic, payload: payload)) }
+                return inbox.isEmpty
+            }
+            var byte: UInt8 = 1
+            if wasEmpty { _ = write(shared.wakeup.write, &byte, 1) }
         }
     }
 
@@ -126,6 +147,15 @@ public final class MQTTClient: @unchecked Sendable {
             defer { ids.removeAll(keepingCapacity: true) }
             return ids
         }
+    }
+
+    /// Sleeps until a message arrives, one of `descriptors` is readable, or `milliseconds` pass.
+    public func wait(milliseconds: Int32, alsoFor descriptors: [Int32] = []) {
+        var watched = [pollfd(fd: shared.wakeup.read, events: Int16(POLLIN), revents: 0)]
+        for descriptor in descriptors { watched.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
+        guard poll(&watched, nfds_t(watched.count), milliseconds) > 0, watched[0].revents != 0 else { return }
+        var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while withUnsafeMutableBytes(of: &bytes, { read(shared.wakeup.read, $0.baseAddress, $0.count) }) == 32 {}
     }
 
     /// Takes every message received since the last call.

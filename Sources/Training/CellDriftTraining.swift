@@ -21,7 +21,7 @@ public struct CellDriftTraining: Sendable {
     public var weightDecay = 1e-4
     public var rowInterval = 600.0
     public var randomCells = 3
-    public var holdSeconds = 1800.0
+    public var holdSeconds = 600.0
     public var margin = 1.0
 
     public init() {}

@@ -1,6 +1,6 @@
 import CCurl
 
-/// HTTPS POSTs through libcurl's multi interface, one at a time and never blocking: `post` starts one,
+/// HTTPS POSTs through libcurl's multi interface (libcurl opened when the first poster is made), one at a time and never blocking: `post` starts one,
 /// `poll` moves it on and returns its outcome once it is done. TLS with a CA file and a client
 /// certificate; only http and https are allowed.
 public final class HTTPPoster {
@@ -37,15 +37,17 @@ public final class HTTPPoster {
         guard settings.url.hasPrefix("https://") || settings.url.hasPrefix("http://") else {
             throw UplinkError("\(settings.url): the uplink URL must be https:// (or http:// on loopback)")
         }
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        guard let multi = curl_multi_init() else { throw UplinkError("libcurl: cannot create a transfer") }
+        if let failure = celldrift_curl_open() {
+            throw UplinkError("libcurl (needed by an HTTPS uplink): \(String(cString: failure))")
+        }
+        guard let multi = celldrift_curl_multi_init() else { throw UplinkError("libcurl: cannot create a transfer") }
         self.settings = settings
         self.multi = multi
     }
 
     deinit {
         finish()
-        curl_multi_cleanup(multi)
+        celldrift_curl_multi_cleanup(multi)
     }
 
     public var isBusy: Bool { easy != nil }
@@ -53,7 +55,7 @@ public final class HTTPPoster {
     /// Starts a POST of `body` (JSON) with extra header lines ("Name: value").
     public func post(_ text: String, headers extra: [String]) throws(UplinkError) {
         precondition(easy == nil, "one request at a time")
-        guard let handle = curl_easy_init() else { throw UplinkError("libcurl: cannot create a request") }
+        guard let handle = celldrift_curl_easy_init() else { throw UplinkError("libcurl: cannot create a request") }
         let bytes = text.utf8CString
         let storage = UnsafeMutableBufferPointer<CChar>.allocate(capacity: bytes.count)
         _ = storage.initialize(from: bytes)
@@ -61,7 +63,7 @@ public final class HTTPPoster {
         response = []
         headers = nil
         for line in ["Content-Type: application/json", "Expect:"] + extra + (settings.bearerToken.map { ["Authorization: Bearer \($0)"] } ?? []) {
-            headers = curl_slist_append(headers, line)
+            headers = celldrift_curl_slist_append(headers, line)
         }
         var failed: CURLcode = CURLE_OK
         func set(_ code: CURLcode) { if code != CURLE_OK && failed == CURLE_OK { failed = code } }
@@ -78,13 +80,13 @@ public final class HTTPPoster {
         if let file = settings.caFile { set(celldrift_curl_set_string(handle, CURLOPT_CAINFO, file)) }
         if let file = settings.certificateFile { set(celldrift_curl_set_string(handle, CURLOPT_SSLCERT, file)) }
         if let file = settings.keyFile { set(celldrift_curl_set_string(handle, CURLOPT_SSLKEY, file)) }
-        guard failed == CURLE_OK, curl_multi_add_handle(multi, handle) == CURLM_OK else {
-            curl_easy_cleanup(handle)
-            curl_slist_free_all(headers)
+        guard failed == CURLE_OK, celldrift_curl_multi_add(multi, handle) == CURLM_OK else {
+            celldrift_curl_easy_cleanup(handle)
+            celldrift_curl_slist_free(headers)
             headers = nil
             storage.deallocate()
             body = nil
-            throw UplinkError("libcurl: cannot set up the request: \(String(cString: curl_easy_strerror(failed)))")
+            throw UplinkError("libcurl: cannot set up the request: \(String(cString: celldrift_curl_strerror(failed)))")
         }
         easy = handle
     }
@@ -93,25 +95,21 @@ public final class HTTPPoster {
     public func poll() -> Outcome? {
         guard let easy else { return nil }
         var running: Int32 = 0
-        curl_multi_perform(multi, &running)
-        var left: Int32 = 0
-        while let message = curl_multi_info_read(multi, &left) {
-            guard message.pointee.msg == CURLMSG_DONE, message.pointee.easy_handle == easy else { continue }
-            let result = message.pointee.data.result
-            let outcome: Outcome = result == CURLE_OK
-                ? .status(celldrift_curl_response_code(easy), String(decoding: response.prefix(200), as: UTF8.self))
-                : .failed(String(cString: curl_easy_strerror(result)))
-            finish()
-            return outcome
-        }
-        return nil
+        celldrift_curl_multi_perform(multi, &running)
+        var result = CURLE_OK
+        guard celldrift_curl_done(multi, easy, &result) != 0 else { return nil }
+        let outcome: Outcome = result == CURLE_OK
+            ? .status(celldrift_curl_response_code(easy), String(decoding: response.prefix(200), as: UTF8.self))
+            : .failed(String(cString: celldrift_curl_strerror(result)))
+        finish()
+        return outcome
     }
 
     private func finish() {
         guard let handle = easy else { return }
-        curl_multi_remove_handle(multi, handle)
-        curl_easy_cleanup(handle)
-        curl_slist_free_all(headers)
+        celldrift_curl_multi_remove(multi, handle)
+        celldrift_curl_easy_cleanup(handle)
+        celldrift_curl_slist_free(headers)
         headers = nil
         body?.deallocate()
         body = nil

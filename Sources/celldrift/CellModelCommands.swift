@@ -51,7 +51,7 @@ extension TrainCommand {
         @Option(help: "Seconds between two training rows of a vehicle.")
         var rowInterval = 600.0
         @Option(help: "Seconds the pack score must stay above the threshold before an alarm.")
-        var hold = 1800.0
+        var hold = 600.0
 
         func run() throws {
             var training = CellDriftTraining()

@@ -240,7 +240,9 @@ struct RunCommand: ParsableCommand {
             publishScores()
             let messages = client.drain()
             if messages.isEmpty {
-                usleep(5_000)
+                // Asleep until a message, a CAN frame or an API connection arrives; at least ten turns a
+                // second for the uplink, the watchdog and the status.
+                client.wait(milliseconds: 100, alsoFor: [socketCAN?.descriptor, api?.listener].compactMap { $0 })
                 continue
             }
             for message in messages {
@@ -274,14 +276,30 @@ struct RunCommand: ParsableCommand {
                     take(frame, vehicle: vehicle)
                     continue
                 }
-                let outcome = message.payload.withUnsafeBufferPointer { CandumpLine.parse($0, into: &frame) }
-                guard case .frame = outcome else {
+                guard !message.payload.isEmpty else {
                     counts.malformed += 1
-                    let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
-                    log.warning("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
+                    log.warning("\(message.topic): malformed payload (0 bytes): empty")
                     continue
                 }
-                take(frame, vehicle: vehicle)
+                // One candump line, or several separated by line breaks (a bridge batching its frames).
+                message.payload.withUnsafeBufferPointer { payload in
+                    var start = 0
+                    while start < payload.count {
+                        var end = start
+                        while end < payload.count, payload[end] != 0x0A { end += 1 }
+                        defer { start = end + 1 }
+                        let line = UnsafeBufferPointer(rebasing: payload[start..<end])
+                        if line.isEmpty || (line.count == 1 && line[0] == 0x0D) { continue }
+                        let outcome = CandumpLine.parse(line, into: &frame)
+                        guard case .frame = outcome else {
+                            counts.malformed += 1
+                            let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
+                            log.warning("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
+                            continue
+                        }
+                        take(frame, vehicle: vehicle)
+                    }
+                }
             }
         }
         systemd.notify("STOPPING=1")

@@ -96,6 +96,11 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
                       + bytes([len(payload), 0, 0, 0]) + payload.ljust(8, b"\0"))
             publisher.publish("bms/healthy/can", binary, qos=1)
         publisher.publish("bms/healthy/can", b"\0" * 8 + (0x20000004).to_bytes(4, "little") + bytes(12), qos=1).wait_for_publish(5)
+        # Batches: 50 candump lines a message, as a bridge batching its frames; one torn line among them.
+        batched = gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[3500:4500]
+        batched.insert(777, "(1767571200.000000) can0 1F")
+        for start in range(0, len(batched), 50):
+            publisher.publish("bms/healthy/can", "\n".join(batched[start:start + 50]) + "\n", qos=1).wait_for_publish(5)
         assert wait_for(lambda: len(alarms) >= 1)
     finally:
         time.sleep(1)
@@ -104,7 +109,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
         publisher.loop_stop()
     assert daemon.returncode == 0, err
     summary = daemon_summary(err)
-    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 4 and summary["frames"] == 3500
+    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 5 and summary["frames"] == 4500
     assert summary["vehicles"] == 2 and summary["outbox_errors"] == 0
     assert "bms/micro-short/snapshot: malformed snapshot: 1 cell voltages; the config's pack has 96" in err
     assert "bms/micro-short/snapshot: malformed payload (14 bytes): expected a timestamp" in err

@@ -46,6 +46,7 @@ def main():
     parser.add_argument("--rate", type=int, default=8000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--vehicles", type=int, default=1, help="vehicles sharing the rate (a gateway serves one)")
+    parser.add_argument("--batch", type=int, default=1, help="candump lines per MQTT message (a bridge batching its frames)")
     parser.add_argument("--celldrift", default=str(ROOT / ".build" / "release" / "celldrift"))
     args = parser.parse_args()
     folder = pathlib.Path(tempfile.mkdtemp())
@@ -60,6 +61,7 @@ def main():
     config.write_text((ROOT / "firmware-samples" / "celldrift_pack.toml").read_text()
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"')
                       .replace('pack = "models/', f'pack = "{ROOT / "firmware-samples" / "models"}/')
+                      .replace('cell = "models/', f'cell = "{ROOT / "firmware-samples" / "models"}/')
                       .replace("clear_below = 0.050", "clear_below = 0.0499").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
                       + f"\n[mqtt]\nport = {port}\n")
     daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
@@ -84,14 +86,16 @@ def main():
     vehicles = args.vehicles
     cursors = [(vehicle, logs[vehicle % len(logs)], (vehicle * 997) % 61200) for vehicle in range(vehicles)]
     start_cpu, start = cpu_seconds(daemon.pid), time.monotonic()
-    sent, tick = 0, 0.01
+    sent, tick, messages = 0, 0.01, 0
     while time.monotonic() - start < args.seconds:
         due = int((time.monotonic() - start) * args.rate)
-        while sent < due:
-            vehicle, log, offset = cursors[sent % vehicles]
-            line = log[(offset + sent // vehicles) % len(log)]
-            publisher.publish(f"bms/V{vehicle:04d}/can", f"({time.time():.6f}) {line}", qos=0)
-            sent += 1
+        while due - sent >= args.batch:
+            vehicle, log, offset = cursors[(sent // args.batch) % vehicles]
+            now = time.time()
+            lines = [f"({now:.6f}) " + log[(offset + (sent + k) // vehicles) % len(log)] for k in range(args.batch)]
+            publisher.publish(f"bms/V{vehicle:04d}/can", "\n".join(lines), qos=0)
+            sent += args.batch
+            messages += 1
         time.sleep(tick)
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(daemon.pid) - start_cpu
@@ -105,7 +109,8 @@ def main():
     broker.terminate()
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
-    print(f"{sent} frames in {elapsed:.1f} s ({sent / elapsed:.0f} frames/s published, {summary['frames']} received by the daemon, "
+    print(f"{sent} frames in {messages} messages in {elapsed:.1f} s ({sent / elapsed:.0f} frames/s published, "
+          f"{summary['frames']} received by the daemon, "
           f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.1f} % of one core, peak RSS {rss / 1024:.1f} MB; "
           f"{len(latencies)} alarms, latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms")
 
