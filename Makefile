@@ -62,6 +62,8 @@ demo: release
 	$(RELEASE_BIN) evaluate pack --model $(SAMPLES)/models/pack-model.safetensors
 	$(RELEASE_BIN) predict --model $(SAMPLES)/models/pack-model.safetensors --batch $(SAMPLES)/seed/test_batch_samples.csv --db out/demo-outbox.db
 	sqlite3 out/demo-outbox.db "SELECT vehicle, json_extract(payload, '$$.date'), round(score, 3) FROM records WHERE type = 'inference' ORDER BY score DESC LIMIT 3;"
+	@echo "== the cell-drift model (int8, shipped): 12 held-out simulated vehicles, 10 days each; every cell scored each minute"
+	$(RELEASE_BIN) evaluate cell --model $(SAMPLES)/models/cell-model.safetensors --vehicles 12 --days 10
 	@echo "== a real SavvyCAN/GVRET capture, gzip-compressed on the fly:"
 	gzip -c $(SAMPLES)/logs/kona_power_off_on_ready_off.gvret.csv | $(RELEASE_BIN) decode --dbc $(SAMPLES)/kona_pcan.dbc --count-only
 	@echo "== the daemon: local and cloud mosquitto on loopback, alarms over MQTT, the cloud down and up"

@@ -22,7 +22,8 @@ stats() { "$BIN" outbox stats --db "$WORK/outbox.db"; }
 
 pids+=("$(broker $LOCAL local)"); wait_port $LOCAL
 sed -e "s|dbc = \"celldrift_pack.dbc\"|dbc = \"$PWD/firmware-samples/celldrift_pack.dbc\"|" \
-    -e "s|pack = \"models/|pack = \"$PWD/firmware-samples/models/|" firmware-samples/celldrift_pack.toml > "$WORK/celldrift.toml"
+    -e "s|pack = \"models/|pack = \"$PWD/firmware-samples/models/|" \
+    -e "s|cell = \"models/|cell = \"$PWD/firmware-samples/models/|" firmware-samples/celldrift_pack.toml > "$WORK/celldrift.toml"
 printf '\n[mqtt]\nport = %s\n[uplink]\nhost = "127.0.0.1"\nport = %s\ntopic = "cloud/{vehicle}/records"\n' $LOCAL $CLOUD >> "$WORK/celldrift.toml"
 "$BIN" check-config "$WORK/celldrift.toml"
 

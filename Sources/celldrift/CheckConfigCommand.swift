@@ -19,6 +19,7 @@ struct CheckConfigCommand: ParsableCommand {
         print("  pack: \(config.mapping.cells) cells, \(config.mapping.temperatureSensors) temperature sensors")
         print("  rules: " + config.rules.map { "\($0.alarm.name) (\($0.feature.rawValue) > \($0.alarm.raiseAbove))" }.joined(separator: ", "))
         print("  pack model: \(config.packModelPath ?? "none")")
+        print("  cell model: \(config.cellModel.map { "\(config.cellModelPath ?? ""), alarm at \($0.threshold) held \(Int($0.holdSeconds)) s" } ?? "none")")
         print("  mqtt: \(config.mqtt.host):\(config.mqtt.port) as \(config.mqtt.clientID), topics \(config.mqtt.topics.joined(separator: " "))")
         print("  outbox: \(config.outboxPath), at most \(config.outboxLimits.maximumRecords) records and \(config.outboxLimits.maximumBytes) bytes")
     }

@@ -49,7 +49,8 @@ def test_realtime_follows_event_time(tmp_path, celldrift):
     source.write_text("\n".join(snapshots) + "\n")
     config = tmp_path / "three.toml"
     config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace("cells = 96", "cells = 3").replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/'))
+                      .replace("cells = 96", "cells = 3").replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
+                      .replace('cell = "models/', f'cell = "{CONFIG.parent / "models"}/'))
     started = time.monotonic()
     out, _ = run("replay", "--config", config, "--db", tmp_path / "o.db", "--json", source)
     fast = time.monotonic() - started

@@ -124,7 +124,8 @@ def test_a_month_stays_a_few_megabytes(tmp_path, celldrift):
     config = tmp_path / "with-model.toml"
     assert 'pack = "models/pack-model.safetensors"' in CONFIG.read_text()
     config.write_text(CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
-                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/'))
+                      .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/')
+                      .replace('cell = "models/', f'cell = "{CONFIG.parent / "models"}/'))
     summary = json.loads(run("replay", "--config", config, "--db", tmp_path / "o.db", "--json", snapshots)[0])
     assert summary["inference_events"] == 29
     report = tmp_path / "month.html"

@@ -30,6 +30,7 @@ def test_example_config_checks_and_mistakes_name_their_line(tmp_path, celldrift)
     shutil.copy(SYSTEMD / "celldrift.toml", folder)
     shutil.copy(ROOT / "firmware-samples" / "celldrift_pack.dbc", folder)
     shutil.copy(ROOT / "firmware-samples" / "models" / "pack-model.safetensors", folder)
+    shutil.copy(ROOT / "firmware-samples" / "models" / "cell-model.safetensors", folder)
     out, _ = run("check-config", folder / "celldrift.toml")
     assert "OK" in out and "96 cells" in out and "cell_spread (spread > 0.05)" in out and "127.0.0.1:1883" in out
     text = (folder / "celldrift.toml").read_text()
@@ -44,6 +45,7 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path, celldrift):
     config.write_text((ROOT / "firmware-samples" / "celldrift_pack.toml").read_text()
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"')
                       .replace('pack = "models/', f'pack = "{ROOT / "firmware-samples" / "models"}/')
+                      .replace('cell = "models/', f'cell = "{ROOT / "firmware-samples" / "models"}/')
                       + "\n[mqtt]\nport = 9\n")  # no broker: the daemon still runs and keeps its outbox
     for name in (str(tmp_path / "notify.sock"), f"@celldrift-test-{os.getpid()}"):
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

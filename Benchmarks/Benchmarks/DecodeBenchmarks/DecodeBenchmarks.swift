@@ -128,4 +128,32 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         blackHole(sink)
     }
+
+    // One scoring of a 96-cell pack per iteration: every cell's inputs through the shared network.
+    Benchmark("cell-drift model: score 96 cells (shipped model)",
+              configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
+        let model = try ModelFile.loadCellDrift("/\(root)/firmware-samples/models/cell-model.safetensors")
+        let features = ConsistencyFeatures(cells: 96, window: 60)
+        let drift = CellDriftFeatures(features: features)
+        var voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
+        let temperatures = (0..<96).map { 25 + Double($0 % 5) / 2 }
+        for step in 0..<120 {
+            voltages[17] -= 0.0001
+            voltages.withUnsafeBufferPointer { cells in
+                temperatures.withUnsafeBufferPointer {
+                    features.update(time: Double(step * 10), voltages: cells, temperatures: $0, current: Double(step % 3) * 20)
+                    drift.update(time: Double(step * 10), temperatures: $0, current: Double(step % 3) * 20)
+                }
+            }
+        }
+        let scores = UnsafeMutableBufferPointer<Double>.allocate(capacity: 96)
+        defer { scores.deallocate() }
+        var sink = 0.0
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            sink += model.score(drift, into: scores).score
+            benchmark.stopMeasurement()
+        }
+        blackHole(sink)
+    }
 }
