@@ -2,10 +2,19 @@
 import Glibc
 #endif
 
+/// What scores the pack model's features: the boosted trees (shipped) or a network.
+public protocol PackScorer: AnyObject {
+    var featureCount: Int { get }
+    /// The probability for one row of raw features. Allocates nothing.
+    func probability(_ features: UnsafeBufferPointer<Double>) -> Double
+    /// Another instance with scratch space of its own.
+    func copyScorer() -> PackScorer
+}
+
 /// An int8 network behind a standardization of its features (mean, deviation, clipped to ±`clip`), the
 /// part both models share. The normalized features go into scratch space allocated once: scoring
 /// allocates nothing; one instance per thread (`copy()`).
-public final class NormalizedNetwork {
+public final class NormalizedNetwork: PackScorer {
     /// Normalized features are clipped to ±6 standard deviations, in training as at inference: a missing
     /// day (−1) or a wildly deviating cell is dozens of deviations out, and clipping keeps it distinct
     /// without stretching the int8 range.
@@ -43,6 +52,8 @@ public final class NormalizedNetwork {
         inverseDeviations.deallocate()
         meanValues.deallocate()
     }
+
+    public func copyScorer() -> PackScorer { copy() }
 
     public func copy() -> NormalizedNetwork {
         NormalizedNetwork(network: QuantizedNetwork(layers: network.layers), means: means, deviations: deviations)

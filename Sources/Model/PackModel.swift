@@ -5,18 +5,16 @@ import JSON
 import Glibc
 #endif
 
-/// The pack model: the seed's 84 inputs plus each day's cell spread (highest − lowest cell voltage),
-/// normalized, into an int8 MLP; the output is the probability of a consistency alarm within 14 days.
+/// The pack model: the seed's 84 inputs plus each day's cell spread (highest − lowest cell voltage), into
+/// boosted trees with integer thresholds and int8 leaves (or an int8 MLP); the output is the probability
+/// of a consistency alarm within 14 days.
 /// Stored in one safetensors file (docs/models.md) whose metadata carries the feature schema,
 /// normalization, quantization scales, thresholds and a training summary, with a SHA-256.
 public final class PackModel {
     public static let inputCount = DailyMeasures.inputNames.count
     public static let featureCount = inputCount + DailyMeasures.days
     public static let derivedNames = stride(from: DailyMeasures.days, through: 1, by: -1).map { "cell_spread_\($0)" }
-    public let scorer: NormalizedNetwork
-    public var network: QuantizedNetwork { scorer.network }
-    public var means: [Double] { scorer.means }
-    public var deviations: [Double] { scorer.deviations }
+    public let scorer: PackScorer
     /// The seed's threshold (0.15) and the best-F1 threshold found on the validation windows.
     public let threshold: Double
     public let bestThreshold: Double
@@ -24,7 +22,7 @@ public final class PackModel {
     public let training: String
     private let scratch: UnsafeMutableBufferPointer<Double>
 
-    public init(scorer: NormalizedNetwork, threshold: Double = 0.15, bestThreshold: Double, training: String) {
+    public init(scorer: PackScorer, threshold: Double = 0.15, bestThreshold: Double, training: String) {
         precondition(scorer.featureCount == Self.featureCount, "the pack model's features")
         self.scorer = scorer
         self.threshold = threshold
@@ -37,7 +35,7 @@ public final class PackModel {
     /// Another instance of the same model with scratch space of its own: one per pipeline or thread,
     /// the file read and checked once.
     public func copy() -> PackModel {
-        PackModel(scorer: scorer.copy(), threshold: threshold, bestThreshold: bestThreshold, training: training)
+        PackModel(scorer: scorer.copyScorer(), threshold: threshold, bestThreshold: bestThreshold, training: training)
     }
 
     deinit { scratch.deallocate() }
@@ -66,6 +64,6 @@ public final class PackModel {
 
     public func probability(_ inputs: [Double]) -> Double { inputs.withUnsafeBufferPointer { probability($0) } }
 
-    /// The normalized features of one window, as the network sees them (for the float twin in evaluation).
-    public func normalized(_ inputs: [Double]) -> [Double] { scorer.normalized(Self.features(inputs)) }
+    /// The normalized features of one window, as a network sees them (for the float twin in evaluation).
+    public func normalized(_ inputs: [Double]) -> [Double] { (scorer as! NormalizedNetwork).normalized(Self.features(inputs)) }
 }

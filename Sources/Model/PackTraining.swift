@@ -59,21 +59,37 @@ public struct PackTraining {
     public var seed: UInt64 = 1
     /// Networks trained from different seeds and averaged (their logits): stored as one wider network.
     public var members = 1
+    /// Boosted trees (the default, with `trees`' settings) or the MLP above.
+    public var kind = Kind.trees
+    public var trees = BoostedTreesTraining()
+
+    public enum Kind: String, Sendable, CaseIterable { case trees, mlp }
 
     public init() {}
 
-    /// The float network and its int8 model, which scores exactly as the model written to a file does.
+    /// The float twin and the int8 model, which scores exactly as the model written to a file does.
     public struct Result {
-        public let float: FloatNetwork
+        public let floatProbability: ([Double]) -> Double
         public let model: PackModel
 
-        public func floatProbability(_ inputs: [Double]) -> Double { 1 / (1 + exp(-float.logit(model.normalized(inputs)))) }
         public func int8Probability(_ inputs: [Double]) -> Double { model.probability(inputs) }
     }
 
     public func train(_ windows: [PackWindows.Window]) -> Result {
-        let trained = NormalizedNetwork.train(windows.map { PackModel.features($0.inputs) }, windows.map(\.label), hidden: hidden,
-                                              epochs: epochs, members: members, rate: rate, weightDecay: weightDecay, seed: seed)
-        return Result(float: trained.float, model: PackModel(scorer: trained.model, bestThreshold: 0.15, training: "{}"))
+        let rows = windows.map { PackModel.features($0.inputs) }, labels = windows.map(\.label)
+        switch kind {
+        case .trees:
+            var settings = trees
+            settings.seed = seed
+            let model = settings.train(rows, labels)
+            return Result(floatProbability: { model.floatProbability(PackModel.features($0)) },
+                          model: PackModel(scorer: model, bestThreshold: 0.15, training: "{}"))
+        case .mlp:
+            let trained = NormalizedNetwork.train(rows, labels, hidden: hidden, epochs: epochs, members: members, rate: rate,
+                                                  weightDecay: weightDecay, seed: seed)
+            let model = PackModel(scorer: trained.model, bestThreshold: 0.15, training: "{}")
+            let float = trained.float
+            return Result(floatProbability: { 1 / (1 + exp(-float.logit(model.normalized($0)))) }, model: model)
+        }
     }
 }

@@ -11,11 +11,15 @@ struct PackTrainingOptions: ParsableArguments {
     var data = "firmware-samples/seed/series_samples.csv"
     @Option(help: "Seed of the splits and of the training.")
     var seed: UInt64 = 1
-    @Option(help: "Hidden units of the MLP.")
+    @Option(help: "trees (gradient-boosted, integer thresholds, int8 leaves) or mlp.")
+    var kind: PackTraining.Kind = .trees
+    @Option(help: "Trees: boosting rounds (XGBoost's settings otherwise: depth 7, eta 0.1, gamma 4, min_child_weight 6, subsample 0.8).")
+    var rounds = 200
+    @Option(help: "MLP: hidden units.")
     var hidden = 16
-    @Option(help: "Training epochs.")
+    @Option(help: "MLP: training epochs.")
     var epochs = 15
-    @Option(help: "Networks trained from different seeds and averaged into one.")
+    @Option(help: "MLP: networks trained from different seeds and averaged into one.")
     var members = 8
 
     /// The windows of the data file, and the file's SHA-256 for the model's training summary.
@@ -32,6 +36,8 @@ struct PackTrainingOptions: ParsableArguments {
         training.epochs = epochs
         training.seed = seed
         training.members = members
+        training.kind = kind
+        training.trees.rounds = rounds
         return training
     }
 }
@@ -68,8 +74,10 @@ struct TrainCommand: ParsableCommand {
             let scores = validation.map { result.int8Probability($0.inputs) }
             let best = validation.isEmpty ? 0.15 : Metrics.bestF1(scores, validation.map(\.label)).threshold
             let positives = trainingWindows.filter { $0.label == 1 }.count
-            let summary = "{\"command\": \"celldrift train pack --data \(options.data) --seed \(options.seed) --hidden \(options.hidden) "
-                + "--epochs \(options.epochs) --split \(split)\", \"data\": \(quoted(options.data)), "
+            let sizes = options.kind == .trees ? "--rounds \(options.rounds)"
+                : "--hidden \(options.hidden) --epochs \(options.epochs) --members \(options.members)"
+            let summary = "{\"command\": \"celldrift train pack --data \(options.data) --seed \(options.seed) --kind \(options.kind.rawValue) "
+                + "\(sizes) --split \(split)\", \"data\": \(quoted(options.data)), \"kind\": \"\(options.kind.rawValue)\", \"rounds\": \(options.rounds), "
                 + "\"data_sha256\": \"\(dataDigest)\", \"windows\": \(windows.windows.count), "
                 + "\"training_windows\": \(trainingWindows.count), \"training_positives\": \(positives), "
                 + "\"vehicles\": \(Set(windows.windows.map(\.vehicle)).count), \"seed\": \(options.seed), \"hidden\": \(options.hidden), "
@@ -147,3 +155,4 @@ struct EvaluateCommand: ParsableCommand {
         private func rounded(_ value: Double) -> String { "\((value * 10_000).rounded() / 10_000)" }
     }
 }
+extension PackTraining.Kind: ExpressibleByArgument {}

@@ -7,11 +7,11 @@ import json
 import os
 import pathlib
 
-import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
 from conftest import ROOT, absolute_config, json_lines, run
+from test_models import numpy_network
 
 MODEL = ROOT / "firmware-samples" / "models" / "cell-model.safetensors"
 # Simulating and scoring days of a fleet is what the release build is for; the debug build is ~10x slower.
@@ -33,25 +33,6 @@ def metadata_of(path):
     text = header["__metadata__"]["celldrift"]
     assert header["__metadata__"]["sha256"] == hashlib.sha256(text.encode() + raw[8 + length:]).hexdigest()
     return json.loads(text)
-
-
-def numpy_cell_probability(tensors, metadata, inputs):
-    """The int8 arithmetic redone from the file alone, for one cell's row of inputs."""
-    clip = metadata["normalization"]["clip"]
-    z = np.clip((np.array(inputs) - metadata["normalization"]["mean"]) * (1 / np.array(metadata["normalization"]["std"])), -clip, clip)
-    layers = metadata["layers"]
-
-    def quantize(values):  # half away from zero, saturating
-        values = np.clip(values, -127, 127)
-        return np.trunc(values + np.where(values < 0, -0.5, 0.5)).astype(np.int64)
-
-    q = quantize(z * (1 / layers[0]["input_scale"]))
-    for index, layer in enumerate(layers):
-        value = (tensors[layer["weight"]].astype(np.int64) @ q + tensors[layer["bias"]].astype(np.int64)) \
-            * (np.array(layer["weight_scales"]) * layer["input_scale"])
-        if index == len(layers) - 1:
-            return 1 / (1 + np.exp(-value[0]))
-        q = quantize(np.maximum(value, 0) * (1 / layers[index + 1]["input_scale"]))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +92,7 @@ def test_replayed_log_raises_the_model_alarm_at_the_faulty_cell(tmp_path):
     metadata = metadata_of(MODEL)
     assert list(payload["cell_inputs"]) == metadata["inputs"] and payload["threshold"] == metadata["threshold"]
     inputs = [payload["cell_inputs"][name] for name in metadata["inputs"]]
-    assert abs(numpy_cell_probability(load_file(MODEL), metadata, inputs) - payload["score"]) < 1e-9
+    assert abs(numpy_network(load_file(MODEL), metadata, inputs) - payload["score"]) < 1e-9
     assert payload["score"] >= metadata["threshold"]
 
 

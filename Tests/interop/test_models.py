@@ -25,8 +25,8 @@ def small_model(tmp_path_factory):
     """A quickly trained model (the debug build trains slowly): the file format and arithmetic do not
     depend on its size."""
     folder = tmp_path_factory.mktemp("model")
-    run("train", "pack", "--data", DATA, "--hidden", 8, "--epochs", 5, "--members", 2, "-o", folder / "m.safetensors",
-        "--windows-out", folder / "windows.csv")
+    run("train", "pack", "--data", DATA, "--rounds", 30, "-o", folder / "m.safetensors", "--windows-out", folder / "windows.csv")
+    run("train", "pack", "--data", DATA, "--kind", "mlp", "--hidden", 8, "--epochs", 5, "--members", 2, "-o", folder / "mlp.safetensors")
     return folder
 
 
@@ -65,13 +65,18 @@ def test_windows_match_the_seeds_rules(small_model):
 
 
 def numpy_probability(tensors, metadata, inputs):
-    """The model's int8 arithmetic, redone from the file alone."""
+    """The pack model's int8 arithmetic, redone from the file alone."""
     x = np.array(inputs, dtype=float)
     days = x.reshape(14, 6)
     spreads = np.where((days[:, 2] == -1) & (days[:, 3] == -1), 0.0, days[:, 2] - days[:, 3])
+    return numpy_network(tensors, metadata, np.concatenate([x, spreads]))
+
+
+def numpy_network(tensors, metadata, features):
+    """Any celldrift model's normalization and int8 layers, from the file alone."""
     clip = metadata["normalization"]["clip"]
     inverse = 1 / np.array(metadata["normalization"]["std"])
-    z = np.clip((np.concatenate([x, spreads]) - metadata["normalization"]["mean"]) * inverse, -clip, clip)
+    z = np.clip((np.array(features, dtype=float) - metadata["normalization"]["mean"]) * inverse, -clip, clip)
     layers = metadata["layers"]
 
     def quantize(values):  # half away from zero, saturating
@@ -87,15 +92,38 @@ def numpy_probability(tensors, metadata, inputs):
         q = quantize(np.maximum(value, 0) * (1 / layers[index + 1]["input_scale"]))
 
 
-def test_model_file_is_readable_from_python(small_model, celldrift):
-    path = small_model / "m.safetensors"
+def numpy_trees(tensors, metadata, inputs):
+    """The boosted trees' integer arithmetic, redone from the file alone."""
+    x = np.array(inputs, dtype=float)
+    days = x.reshape(14, 6)
+    features = np.concatenate([x, np.where((days[:, 2] == -1) & (days[:, 3] == -1), 0.0, days[:, 2] - days[:, 3])])
+    offsets = np.concatenate([[0], np.cumsum(tensors["cut_counts"])])
+    bins = [np.searchsorted(tensors["cuts"][offsets[i]:offsets[i + 1]], value, side="left") for i, value in enumerate(features)]
+    total = 0
+    for node in tensors["roots"]:
+        while node >= 0:
+            node = tensors["node_left"][node] if bins[tensors["node_feature"][node]] <= tensors["node_threshold"][node] \
+                else tensors["node_right"][node]
+        total += int(tensors["leaves"][-node - 1])
+    return 1 / (1 + np.exp(-(metadata["base_logit"] + metadata["leaf_scale"] * total)))
+
+
+@pytest.mark.parametrize("name", ["m.safetensors", "mlp.safetensors"])
+def test_model_file_is_readable_from_python(small_model, celldrift, name):
+    path = small_model / name
     tensors = load_file(path)
     raw = path.read_bytes()
     header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
     metadata_text = header["__metadata__"]["celldrift"]
     metadata = json.loads(metadata_text)
-    assert tensors["layer0.weight"].dtype == np.int8 and tensors["layer0.weight"].shape == (16, 98)
-    assert tensors["layer0.bias"].dtype == np.int32 and tensors["layer1.weight"].shape == (1, 16)
+    if name == "mlp.safetensors":
+        assert tensors["layer0.weight"].dtype == np.int8 and tensors["layer0.weight"].shape == (16, 98)
+        assert tensors["layer0.bias"].dtype == np.int32 and tensors["layer1.weight"].shape == (1, 16)
+        reference = numpy_probability
+    else:
+        assert metadata["model_type"] == "boosted-trees" and metadata["trees"] == 30 == len(tensors["roots"])
+        assert tensors["leaves"].dtype == np.int8 and tensors["cuts"].dtype == np.float64 and len(tensors["cut_counts"]) == 98
+        reference = numpy_trees
     data = raw[8 + int.from_bytes(raw[:8], "little"):]
     assert header["__metadata__"]["sha256"] == hashlib.sha256(metadata_text.encode() + data).hexdigest()
     assert metadata["inputs"][0] == "total_voltage_14" and len(metadata["inputs"]) == 84
@@ -104,7 +132,7 @@ def test_model_file_is_readable_from_python(small_model, celldrift):
     for row in rows:
         request = json.dumps({"vin": row[0], "date": row[1], "features": ",".join(row[2:])})
         out, _ = run("predict", "--model", path, stdin=request)
-        assert abs(float(out) - numpy_probability(tensors, metadata, [float(v) for v in row[2:]])) < 1e-9
+        assert abs(float(out) - reference(tensors, metadata, [float(v) for v in row[2:]])) < 1e-9
 
 
 def test_corrupt_files_are_refused(small_model, tmp_path, celldrift):
@@ -112,10 +140,11 @@ def test_corrupt_files_are_refused(small_model, tmp_path, celldrift):
     request = json.dumps({"vin": "V", "date": "2020-01-01", "features": ",".join(["1"] * 84)})
     cases = {
         "flipped.safetensors": (good[:-3] + bytes([good[-3] ^ 0x01]) + good[-2:], "SHA-256 mismatch: the file is corrupt"),
-        "truncated.safetensors": (good[:len(good) // 2], "truncated or not a model file"),
+        "truncated.safetensors": (good[:300], "truncated or not a model file"),
+        "short.safetensors": (good[:len(good) // 2], "SHA-256 mismatch: the file is corrupt"),
         "tiny.safetensors": (good[:5], "truncated: 5 bytes"),
         "header.safetensors": (good[:8] + b"[" + good[9:], "header: JSON error"),
-        "scale.safetensors": (good.replace(b'\\"input_scale\\": ', b'\\"input_scale\\":-', 1), "SHA-256 mismatch"),
+        "scale.safetensors": (good.replace(b'\\"leaf_scale\\": ', b'\\"leaf_scale\\":-', 1), "SHA-256 mismatch"),
     }
     for name, (content, message) in cases.items():
         (tmp_path / name).write_bytes(content)
@@ -153,7 +182,7 @@ def test_batch_inference_events_in_the_seeds_schema(small_model, tmp_path, celld
 
 
 def test_int8_stays_near_its_float_twin_and_the_xgboost_script_runs(celldrift):
-    out, _ = run("evaluate", "pack", "--data", DATA, "--hidden", 16, "--epochs", 10, "--members", 2, "--json")
+    out, _ = run("evaluate", "pack", "--data", DATA, "--rounds", 60, "--json")
     figures = json.loads(out)
     for split in ("random", "vehicle"):
         assert abs(figures[f"{split}_int8"]["auc"] - figures[f"{split}_float"]["auc"]) <= 0.005
@@ -161,7 +190,7 @@ def test_int8_stays_near_its_float_twin_and_the_xgboost_script_runs(celldrift):
         best = figures[f"{split}_int8"]["best_f1"]
         assert best["f1"] >= figures[f"{split}_int8"]["at_0.15"]["f1"]
     script = subprocess.run([sys.executable, ROOT / "scripts" / "xgboost_reference.py", "--celldrift", CELLDRIFT,
-                             "--data", DATA, "--evaluate-args", "--hidden 16 --epochs 10 --members 2"],
+                             "--data", DATA, "--evaluate-args", "--rounds 60"],
                             capture_output=True, text=True, timeout=900, check=True)
     result = json.loads(script.stderr.strip().splitlines()[-1])
     for split in ("random", "vehicle"):
