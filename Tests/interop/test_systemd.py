@@ -1,5 +1,6 @@
 """The service side: the unit's hardening as systemd itself scores it, the example config against
-check-config, and sd_notify (READY, watchdog keep-alives, STOPPING) to a listener on $NOTIFY_SOCKET."""
+check-config, sd_notify (READY, watchdog keep-alives, STOPPING) to a listener on $NOTIFY_SOCKET, and log
+lines with syslog priorities when standard error is the journal's stream."""
 import os
 import re
 import shutil
@@ -8,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from conftest import CELLDRIFT, ROOT, run
+from conftest import CELLDRIFT, ROOT, absolute_config, run
 
 SYSTEMD = ROOT / "systemd"
 
@@ -69,3 +70,25 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path, celldrift):
         assert states[0].startswith("READY=1\nSTATUS=running")
         assert states.count("WATCHDOG=1") >= 3 and states[-1] == "STOPPING=1"
         assert daemon.returncode == 0
+
+
+def test_log_priorities_when_standard_error_is_the_journal(tmp_path, celldrift):
+    """systemd sets JOURNAL_STREAM to the device and inode of the stream it gives as standard error:
+    then each line starts with its syslog priority (journald's PRIORITY); any other standard error gets
+    the level's name."""
+    config = absolute_config(tmp_path, "\n[mqtt]\nport = 9\n")
+    for journal in (True, False):
+        log = tmp_path / f"stderr-{journal}.txt"
+        with log.open("w") as stream:
+            status = os.fstat(stream.fileno())
+            env = dict(os.environ, JOURNAL_STREAM=f"{status.st_dev}:{status.st_ino + (0 if journal else 1)}")
+            daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "o.db"], stderr=stream, env=env)
+            time.sleep(1.5)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=30) == 0
+        lines = log.read_text().splitlines()
+        if journal:
+            assert lines[0].startswith("<5>celldrift run: 127.0.0.1:9") and lines[-1].startswith("<5>{")
+            assert all(re.match(r"<[2-7]>", line) for line in lines)
+        else:
+            assert lines[0].startswith("notice: celldrift run: 127.0.0.1:9") and lines[-1].startswith("notice: {")
