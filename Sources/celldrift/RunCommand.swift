@@ -161,7 +161,7 @@ struct RunCommand: ParsableCommand {
         var publishedScores: [String: Int] = [:]
         /// The latest scores of each vehicle, retained for whoever subscribes later, when a model has scored.
         func publishScores() {
-            for (vehicle, pipeline) in pipelines where publishedScores[vehicle] != pipeline.scoresRevision {
+            for (vehicle, pipeline) in pipelines where pipeline.scoresRevision > 0 && publishedScores[vehicle] != pipeline.scoresRevision {
                 if client.publish("\(mqtt.prefix)/\(vehicle)/scores", pipeline.scoresJSON(), retain: true) {
                     publishedScores[vehicle] = pipeline.scoresRevision
                 }
