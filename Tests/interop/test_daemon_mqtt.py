@@ -70,6 +70,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/#")
     status_client, statuses = subscriber(broker, "celldrift/+/status")
+    scores_client, scores = subscriber(broker, "celldrift/+/scores")
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bms-sim")
     publisher.connect("127.0.0.1", broker)
     publisher.loop_start()
@@ -124,6 +125,13 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
     assert wait_for(lambda: any(payload == b"offline" for _, payload, _ in statuses), 10)
     alarms_client.loop_stop()
     status_client.loop_stop()
+    scores_client.loop_stop()
+    # The cell-drift model scored every cell each minute once the window was full; the retained scores
+    # name the faulty cell, the pack score being the highest cell score.
+    latest = [json.loads(payload) for topic, payload, _ in scores if topic == f"celldrift/{vehicle}/scores"][-1]
+    cell_model = latest["cell_model"]
+    assert len(cell_model["cell_scores"]) == 96 and cell_model["cell"] == LABELS["micro-short"]["cell"]
+    assert abs(cell_model["pack_score"] - max(cell_model["cell_scores"])) <= 1e-4 and cell_model["threshold"] > 0.9
     # A late subscriber still sees the retained status.
     late, late_statuses = subscriber(broker, "celldrift/+/status")
     assert wait_for(lambda: late_statuses, 10) and late_statuses[0][1] == b"offline" and late_statuses[0][2]
