@@ -7,6 +7,7 @@ received on MQTT, p50/p99).
     .venv/bin/python scripts/bench/daemon_load.py [--rate 8000] [--seconds 60]
 """
 import argparse
+import sys
 import gzip
 import json
 import os
@@ -28,6 +29,21 @@ def daemon_summary(err):
     """The daemon's last log line: its counts as JSON after the level."""
     line = err.strip().splitlines()[-1]
     return json.loads(line[line.index("{"):])
+
+
+LISTENER = """
+import json, sys, time
+import paho.mqtt.client as mqtt
+port, path = int(sys.argv[1]), sys.argv[2]
+out = open(path, "w", buffering=1)
+def on_alarm(_client, _userdata, message):
+    out.write(f"{time.time() - json.loads(message.payload)['event_time']}\\n")
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-listener")
+client.on_message = on_alarm
+client.connect("127.0.0.1", port)
+client.subscribe("celldrift/+/alarms/#", qos=1)
+client.loop_forever()
+"""
 
 
 def free_port():
@@ -65,16 +81,10 @@ def main():
                       .replace("clear_below = 0.050", "clear_below = 0.0499").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
                       + f"\n[mqtt]\nport = {port}\n")
     daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
-    latencies = []
-
-    def on_alarm(_client, _userdata, message):
-        latencies.append(time.time() - json.loads(message.payload)["event_time"])
-
-    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-listener")
-    listener.on_message = on_alarm
-    listener.connect("127.0.0.1", port)
-    listener.subscribe("celldrift/+/alarms/#", qos=1)
-    listener.loop_start()
+    # The alarms are received in a process of their own: on the publisher's interpreter, the receiving
+    # thread waits for the GIL behind the publishing loop and the latency measures Python, not celldrift.
+    latency_file = folder / "latencies.txt"
+    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(port), str(latency_file)])
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bms")
     publisher.max_queued_messages_set(0)
     publisher.connect("127.0.0.1", port)
@@ -105,7 +115,9 @@ def main():
     _, err = daemon.communicate(timeout=30)
     summary = daemon_summary(err)
     publisher.loop_stop()
-    listener.loop_stop()
+    listener.terminate()
+    listener.wait(timeout=10)
+    latencies = [float(line) for line in latency_file.read_text().split()] if latency_file.exists() else []
     broker.terminate()
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
