@@ -31,17 +31,21 @@ def daemon_summary(err):
     return json.loads(line[line.index("{"):])
 
 
+# Receives in a process of its own: the alarms (latency from the frame's timestamp, the event time), or
+# with "frames" the BMS messages themselves (the peers' own latency: publisher -> broker -> subscriber,
+# no celldrift in the path), so that the daemon's figure can be read against the rig's in the same run.
 LISTENER = """
 import json, sys, time
 import paho.mqtt.client as mqtt
-port, path = int(sys.argv[1]), sys.argv[2]
+port, path, what = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 out = open(path, "w", buffering=1)
-def on_alarm(_client, _userdata, message):
-    out.write(f"{time.time() - json.loads(message.payload)['event_time']}\\n")
-client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-listener")
-client.on_message = on_alarm
+def on_message(_client, _userdata, message):
+    stamp = json.loads(message.payload)["event_time"] if what == "alarms" else float(message.payload.split(b")")[0][1:])
+    out.write(f"{time.time() - stamp}\\n")
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{what}")
+client.on_message = on_message
 client.connect("127.0.0.1", port)
-client.subscribe("celldrift/+/alarms/#", qos=1)
+client.subscribe("celldrift/+/alarms/#" if what == "alarms" else "bms/#", qos=1 if what == "alarms" else 0)
 client.loop_forever()
 """
 
@@ -83,11 +87,16 @@ def main():
     daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
     # The alarms are received in a process of their own: on the publisher's interpreter, the receiving
     # thread waits for the GIL behind the publishing loop and the latency measures Python, not celldrift.
-    latency_file = folder / "latencies.txt"
-    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(port), str(latency_file)])
+    latency_file, rig_file = folder / "latencies.txt", folder / "rig.txt"
+    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(port), str(latency_file), "alarms"])
+    rig = subprocess.Popen([sys.executable, "-c", LISTENER, str(port), str(rig_file), "frames"])
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bms")
     publisher.max_queued_messages_set(0)
     publisher.connect("127.0.0.1", port)
+    # A bridge sends each message as it is published: without TCP_NODELAY, paho's socket holds small
+    # writes (Nagle) until the broker's delayed ACK, which measured 20-40 ms of "latency" that is the
+    # publisher's own.
+    publisher.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     publisher.loop_start()
     time.sleep(1)
     # One vehicle (a gateway's) whose BMS log is replayed at the whole rate, restamped as it goes.
@@ -115,16 +124,20 @@ def main():
     _, err = daemon.communicate(timeout=30)
     summary = daemon_summary(err)
     publisher.loop_stop()
-    listener.terminate()
-    listener.wait(timeout=10)
+    for process in (listener, rig):
+        process.terminate()
+        process.wait(timeout=10)
     latencies = [float(line) for line in latency_file.read_text().split()] if latency_file.exists() else []
+    rig_latencies = sorted(float(line) for line in rig_file.read_text().split()) if rig_file.exists() else []
     broker.terminate()
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+    peers = lambda q: rig_latencies[min(len(rig_latencies) - 1, int(q * len(rig_latencies)))] * 1000 if rig_latencies else float("nan")
     print(f"{sent} frames in {messages} messages in {elapsed:.1f} s ({sent / elapsed:.0f} frames/s published, "
           f"{summary['frames']} received by the daemon, "
           f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.1f} % of one core, peak RSS {rss / 1024:.1f} MB; "
-          f"{len(latencies)} alarms, latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms")
+          f"{len(latencies)} alarms, latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms; the peers alone "
+          f"(publisher -> broker -> subscriber, {len(rig_latencies)} messages): p50 {peers(0.5):.1f} ms, p99 {peers(0.99):.1f} ms")
 
 
 if __name__ == "__main__":
