@@ -40,7 +40,7 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "MQTT", dependencies: ["CMosquitto"]),
-        .target(name: "Uplink", dependencies: ["MQTT", "Outbox", "CCurl"]),
+        .target(name: "Uplink", dependencies: ["MQTT", "Outbox", "JSON", "CCurl"]),
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),

@@ -62,15 +62,9 @@ public final class VehiclePipeline {
     private func setCellModel(_ model: CellDriftModel?, keepingAlarm: Bool) {
         cellModel = model?.copy()
         let wasActive = keepingAlarm && cellAlarm?.isActive == true
-        cellAlarm = model.map {
-            RuleAlarm(name: Self.cellAlarmName, raiseAbove: $0.threshold, clearBelow: $0.threshold / 2, minimumDuration: $0.holdSeconds,
-                      severity: 2)
-        }
+        cellAlarm = model?.alarm()
         if wasActive { cellAlarm?.assumeActive() }
     }
-
-    /// The kind of the cell-drift model's alarms.
-    public static let cellAlarmName = "cell_drift_model"
 
     /// Takes a reloaded config's rules and model (SIGHUP), keeping the pack state, the features and the
     /// daily measures; a rule that keeps its name keeps whether it is raised, so a reload raises nothing
@@ -153,11 +147,12 @@ public final class VehiclePipeline {
         guard let packModel else { return }
         let inputs = daily.inputs(forDay: day)
         let probability = packModel.probability(inputs)
-        notePackScore(probability, exceeded: probability >= packModel.threshold, time: time)
+        let exceeded = probability >= packModel.threshold
+        notePackScore(probability, exceeded: exceeded, time: time)
         let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
         guard let record = try? InferenceEvent.record(vin: vehicle, date: date, probability: probability, inputs: inputs,
                                                       eventTime: time, wallTime: wallClock(),
-                                                      severity: probability >= packModel.threshold ? 1 : 0) else { return }
+                                                      severity: exceeded ? 1 : 0) else { return }
         onAlarm(record)
     }
 
@@ -170,15 +165,15 @@ public final class VehiclePipeline {
     /// The latest scores of both models as JSON (the daemon's retained scores topic); null where a model
     /// is not configured or has not scored yet.
     public func scoresJSON() -> String {
-        func number(_ value: Double, _ scale: Double = 1e6) -> String { value.isFinite ? "\((value * scale).rounded() / scale)" : "null" }
+        func rounded(_ value: Double, _ scale: Double = 1e6) -> String { value.isFinite ? "\((value * scale).rounded() / scale)" : "null" }
         var text = "{\"pack_model\": "
-        text += packModelScore.time.isNaN ? "null" : "{\"event_time\": \(number(packModelScore.time, 1000)), "
-            + "\"score\": \(number(packModelScore.probability)), \"threshold_exceeded\": \(packModelScore.exceeded)}"
+        text += packModelScore.time.isNaN ? "null" : "{\"event_time\": \(rounded(packModelScore.time, 1000)), "
+            + "\"score\": \(rounded(packModelScore.probability)), \"threshold_exceeded\": \(packModelScore.exceeded)}"
         text += ", \"cell_model\": "
         if let cellModel, packCellScore.time.isFinite {
-            text += "{\"event_time\": \(number(packCellScore.time, 1000)), \"pack_score\": \(number(packCellScore.score)), "
+            text += "{\"event_time\": \(rounded(packCellScore.time, 1000)), \"pack_score\": \(rounded(packCellScore.score)), "
                 + "\"cell\": \(packCellScore.cell), \"threshold\": \(cellModel.threshold), \"alarm\": \(cellAlarm?.isActive == true), "
-                + "\"cell_scores\": [" + (0..<cellScores.count).map { number(cellScores[$0], 1e4) }.joined(separator: ", ") + "]}"
+                + "\"cell_scores\": [" + (0..<cellScores.count).map { rounded(cellScores[$0], 1e4) }.joined(separator: ", ") + "]}"
         } else {
             text += "null"
         }
@@ -194,7 +189,6 @@ public final class VehiclePipeline {
         packCellScore = (best.score, best.cell, time)
         scoresRevision += 1
         guard case .raised(let since)? = cellAlarm?.observe(best.score, at: time), let cellAlarm else { return cellAlarm?.isActive == true }
-        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
         let inputs = cellFeatures.inputs(cell: best.cell)
         let named = zip(CellDriftFeatures.names, inputs).map { "\"\($0)\": \(number($1))" }.joined(separator: ", ")
         let payload = "{\"model\": \"cell-drift\", \"score\": \(number(best.score)), \"threshold\": \(number(cellModel.threshold)), "
@@ -206,7 +200,6 @@ public final class VehiclePipeline {
     }
 
     private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {
-        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
         var payload = "{\"feature\": \"\(rule.feature.rawValue)\", \"value\": \(number(value)), "
             + "\"raise_above\": \(number(rule.alarm.raiseAbove)), \"above_since\": \(number(since)), "
             + "\"spread_v\": \(number(features.spread)), \"median_v\": \(number(features.median)), \"std_v\": \(number(features.standardDeviation)), "
@@ -222,3 +215,6 @@ public final class VehiclePipeline {
                              eventTime: time, wallTime: wallClock(), payload: payload + "}"))
     }
 }
+
+/// A number in an alarm's JSON payload: null when it is not finite.
+private func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }

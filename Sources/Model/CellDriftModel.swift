@@ -37,6 +37,15 @@ public final class CellDriftModel {
         CellDriftModel(scorer: scorer, threshold: threshold, holdSeconds: holdSeconds, scoreInterval: scoreInterval, training: training)
     }
 
+    /// The kind of the alarms this model raises.
+    public static let alarmName = "cell_drift_model"
+
+    /// The alarm the pipeline raises on the pack score (and the evaluation replays): above the threshold
+    /// for the hold time, cleared below half the threshold.
+    public func alarm() -> RuleAlarm {
+        RuleAlarm(name: Self.alarmName, raiseAbove: threshold, clearBelow: threshold / 2, minimumDuration: holdSeconds, severity: 2)
+    }
+
     /// Scores every cell into `scores` (one per cell) and returns the highest and its cell.
     @discardableResult
     public func score(_ features: CellDriftFeatures, into scores: UnsafeMutableBufferPointer<Double>) -> (score: Double, cell: Int) {

@@ -28,7 +28,6 @@ public enum ModelFile {
     public static func load(_ path: String) throws(ModelError) -> PackModel {
         let (scorer, metadata, text) = try read(path, kind: "pack", inputs: DailyMeasures.inputNames, features: PackModel.featureCount,
                                                 schema: "the seed's 84 named inputs")
-        guard let scorer else { throw ModelError("\(path): no layers and not boosted trees") }
         return PackModel(scorer: scorer, threshold: metadata["threshold"]?.double ?? 0.15,
                          bestThreshold: metadata["best_f1_threshold"]?.double ?? 0.15, training: text)
     }
@@ -60,17 +59,14 @@ public enum ModelFile {
         var tensors: [(String, String, [Int], [UInt8])] = []
         for (index, layer) in network.layers.enumerated() {
             tensors.append(("layer\(index).weight", "I8", [layer.outputs, layer.inputs], layer.weights.map { UInt8(bitPattern: $0) }))
-            tensors.append(("layer\(index).bias", "I32", [layer.outputs], layer.biases.flatMap { value in
-                (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bitPattern: value) >> (8 * UInt32($0))) }
-            }))
+            tensors.append(("layer\(index).bias", "I32", [layer.outputs], littleEndianBytes(layer.biases)))
         }
         let layers = network.layers.enumerated().map { index, layer in
             "{\"weight\": \"layer\(index).weight\", \"bias\": \"layer\(index).bias\", \"inputs\": \(layer.inputs), "
                 + "\"outputs\": \(layer.outputs), \"activation\": \"\(index == network.layers.count - 1 ? "sigmoid" : "relu")\", "
                 + "\"input_scale\": \(layer.inputScale), \"weight_scales\": \(list(layer.weightScales))}"
         }
-        let metadata = "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"\(kind)\", \(schema), "
-            + "\"normalization\": {\"mean\": \(list(scorer.means)), \"std\": \(list(scorer.deviations)), \"clip\": \(NormalizedNetwork.clip)}, "
+        let metadata = opening(kind: kind) + "\(schema), \"normalization\": {\"mean\": \(list(scorer.means)), \"std\": \(list(scorer.deviations)), \"clip\": \(NormalizedNetwork.clip)}, "
             + "\"quantization\": \"int8 weights per output channel, int8 activations per layer, int32 biases and accumulation\", "
             + "\"layers\": [\(layers.joined(separator: ", "))], \(rest)}"
         try write(metadata: metadata, tensors: tensors, to: path)
@@ -99,7 +95,7 @@ public enum ModelFile {
 
     /// Reads and checks any model of `kind`: digest first, then format, version, input names and layers.
     private static func read(_ path: String, kind: String, inputs: [String], features: Int,
-                             schema: String) throws(ModelError) -> (PackScorer?, JSONValue, String) {
+                             schema: String) throws(ModelError) -> (PackScorer, JSONValue, String) {
         guard let file = readFile(path) else { throw ModelError("\(path): cannot read the file") }
         func fail(_ message: String) -> ModelError { ModelError("\(path): \(message)") }
         guard file.count >= 8 else { throw fail("truncated: \(file.count) bytes, not even a header length") }
@@ -145,10 +141,7 @@ public enum ModelFile {
                 throw fail("layer \(index): inputs, outputs, scales or tensor names missing or inconsistent")
             }
             let weights = try tensor(header, weightName, "I8", [outputs, inputs], data, fail).map { Int8(bitPattern: $0) }
-            let biasBytes = try tensor(header, biasName, "I32", [outputs], data, fail)
-            let biases = (0..<outputs).map { row in
-                Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(biasBytes[row * 4 + $1]) << (8 * UInt32($1)) })
-            }
+            let biases = littleEndian(try tensor(header, biasName, "I32", [outputs], data, fail), width: 4).map { Int32(truncatingIfNeeded: $0) }
             layers.append(.init(inputs: inputs, outputs: outputs, weights: weights, biases: biases, inputScale: scale, weightScales: scales))
             expectedInputs = outputs
         }
@@ -171,7 +164,7 @@ public enum ModelFile {
     /// Boosted trees: cut points (F64, every feature's after another, `cut_counts` saying how many), the
     /// nodes' feature, bin threshold and children (I32), each tree's root (I32) and the int8 leaves.
     private static func write(_ trees: BoostedTrees, schema: String, rest: String, to path: String) throws(ModelError) {
-        func int32s(_ values: [Int32]) -> [UInt8] { values.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * Int32($0))) } } }
+        let int32s = littleEndianBytes
         let cuts = trees.cuts.flatMap { $0 }.flatMap { value in (0..<8).map { UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt64($0))) } }
         let nodes = trees.feature.count
         let tensors: [(String, String, [Int], [UInt8])] = [
@@ -182,8 +175,7 @@ public enum ModelFile {
             ("roots", "I32", [trees.roots.count], int32s(trees.roots)),
             ("leaves", "I8", [trees.leaves.count], trees.leaves.map { UInt8(bitPattern: $0) }),
         ]
-        let metadata = "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"pack\", \(schema), "
-            + "\"model_type\": \"boosted-trees\", \"trees\": \(trees.roots.count), \"leaf_scale\": \(trees.leafScale), "
+        let metadata = opening(kind: "pack") + "\(schema), \"model_type\": \"boosted-trees\", \"trees\": \(trees.roots.count), \"leaf_scale\": \(trees.leafScale), "
             + "\"base_logit\": \(trees.baseLogit), \"rule\": \"bin = how many of the feature's cuts are below its value; "
             + "at a node go left when bin <= threshold; a negative child -k-1 is leaf k; logit = base_logit + leaf_scale * "
             + "(sum of the trees' int8 leaves)\", \(rest)}"
@@ -224,6 +216,16 @@ public enum ModelFile {
         }
         return BoostedTrees(cuts: cuts, feature: feature, threshold: threshold, left: left, right: right, roots: roots,
                             leaves: leaves, leafScale: scale, baseLogit: base)
+    }
+
+    /// The start of every model's metadata.
+    private static func opening(kind: String) -> String {
+        "{\"format\": \"celldrift-model\", \"format_version\": \(formatVersion), \"kind\": \"\(kind)\", "
+    }
+
+    /// Int32 tensors as stored: four little-endian bytes each.
+    private static func littleEndianBytes(_ values: [Int32]) -> [UInt8] {
+        values.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bitPattern: value) >> (8 * UInt32($0))) } }
     }
 
     /// Unsigned little-endian integers of `width` bytes.

@@ -63,7 +63,4 @@ public final class PackModel {
     }
 
     public func probability(_ inputs: [Double]) -> Double { inputs.withUnsafeBufferPointer { probability($0) } }
-
-    /// The normalized features of one window, as a network sees them (for the float twin in evaluation).
-    public func normalized(_ inputs: [Double]) -> [Double] { (scorer as! NormalizedNetwork).normalized(Self.features(inputs)) }
 }

@@ -87,9 +87,9 @@ public struct PackTraining {
         case .mlp:
             let trained = NormalizedNetwork.train(rows, labels, hidden: hidden, epochs: epochs, members: members, rate: rate,
                                                   weightDecay: weightDecay, seed: seed)
-            let model = PackModel(scorer: trained.model, bestThreshold: 0.15, training: "{}")
-            let float = trained.float
-            return Result(floatProbability: { 1 / (1 + exp(-float.logit(model.normalized($0)))) }, model: model)
+            let float = trained.float, network = trained.model
+            return Result(floatProbability: { 1 / (1 + exp(-float.logit(network.normalized(PackModel.features($0))))) },
+                          model: PackModel(scorer: network, bestThreshold: 0.15, training: "{}"))
         }
     }
 }

@@ -22,12 +22,11 @@ public struct CellDriftEvaluation: Sendable {
     public let threshold: Double, holdSeconds: Double
 
     public init(model: CellDriftModel, settings: FleetSettings) {
-        nonisolated(unsafe) let shared = model  // each thread scores with its own copy; a copy only reads
-        let traces = forEachVehicle(settings.fleet) { run in CellDriftTrace.score(run, model: shared.copy(), settings: settings) }
+        let traces = CellDriftTrace.score(settings, model: model)
         threshold = model.threshold
         holdSeconds = model.holdSeconds
         vehicles = traces.map { trace in
-            let alarms = trace.alarms(threshold: model.threshold, hold: model.holdSeconds)
+            let alarms = trace.alarms(model)
             let healthyEnd = trace.healthySeconds
             return Vehicle(trace: trace, detection: trace.run.fault.kind == .healthy ? nil : alarms.first { $0.time >= healthyEnd },
                            falseAlarms: alarms.filter { $0.time < healthyEnd })

@@ -53,9 +53,15 @@ public struct CellDriftTrace: Sendable {
         return best
     }
 
-    /// What the pipeline's alarm makes of this trace: each raise, with its time and cell.
-    public func alarms(threshold: Double, hold: Double) -> [(time: Double, cell: Int)] {
-        var alarm = RuleAlarm(name: "cell_drift", raiseAbove: threshold, clearBelow: threshold / 2, minimumDuration: hold, severity: 2)
+    /// Every vehicle of the fleet scored, two at a time on two cores, in fleet order.
+    public static func score(_ settings: FleetSettings, model: CellDriftModel) -> [CellDriftTrace] {
+        nonisolated(unsafe) let shared = model  // each thread scores with its own copy; a copy only reads
+        return forEachVehicle(settings.fleet) { run in score(run, model: shared.copy(), settings: settings) }
+    }
+
+    /// What the pipeline's alarm (`model.alarm()`) makes of this trace: each raise, with its time and cell.
+    public func alarms(_ model: CellDriftModel) -> [(time: Double, cell: Int)] {
+        var alarm = model.alarm()
         var raised: [(Double, Int)] = []
         for index in times.indices {
             if case .raised? = alarm.observe(scores[index], at: times[index]) { raised.append((times[index], cells[index])) }

@@ -47,6 +47,10 @@ public struct CellDriftTraining: Sendable {
         sampling.scoreInterval = interval
         var random = SimulationRandom(seed: run.seed ^ 0x5eed_ce11)
         let faulty = run.fault.kind == .healthy ? -1 : run.fault.cell
+        // The hardest negative is picked on the one-hour mean deviation: one scratch row for every cell.
+        let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: CellDriftFeatures.count)
+        defer { scratch.deallocate() }
+        let hourMean = CellDriftFeatures.names.firstIndex(of: "mean_deviation_1h_mv")!
         var observer: FleetFeatureObserver!
         observer = FleetFeatureObserver(cells: settings.cells, settings: sampling) { time in
             let drift = observer.drift
@@ -54,8 +58,8 @@ public struct CellDriftTraining: Sendable {
             if faulty >= 0 { chosen.append(faulty) }
             var hardest = -1, largest = -1.0
             for cell in 0..<settings.cells where cell != faulty {
-                let deviation = abs(drift.inputs(cell: cell)[2])
-                if deviation > largest { (hardest, largest) = (cell, deviation) }
+                drift.inputs(cell: cell, into: scratch)
+                if abs(scratch[hourMean]) > largest { (hardest, largest) = (cell, abs(scratch[hourMean])) }
             }
             chosen.append(hardest)
             for _ in 0..<randomCells {
@@ -88,10 +92,8 @@ public struct CellDriftTraining: Sendable {
                                               rate: rate, weightDecay: weightDecay, seed: fleet.seed)
         let network = CellDriftModel(scorer: trained.model, threshold: 0.5, holdSeconds: holdSeconds, scoreInterval: fleet.scoreInterval,
                                      training: "{}")
-        let settings = fleet, hold = holdSeconds
-        // Each thread scores with its own copy; a copy only reads the model's immutable parts.
-        nonisolated(unsafe) let shared = network
-        let traces = forEachVehicle(settings.fleet) { run in CellDriftTrace.score(run, model: shared.copy(), settings: settings) }
+        let hold = holdSeconds
+        let traces = CellDriftTrace.score(fleet, model: network)
         let highest = traces.map { $0.highestHeldHealthyScore(hold: hold) }.max() ?? 0
         let logit = Glibc.log(highest) - log1p(-highest) + margin  // log(p / (1 − p)), then the margin
         let threshold = min(0.99, 1 / (1 + exp(-logit)))

@@ -1,3 +1,4 @@
+import JSON
 import Outbox
 
 /// What went wrong setting up an uplink.
@@ -27,6 +28,7 @@ public final class HTTPUplink: CloudUplink {
     public let poster: HTTPPoster
     private let outbox: Outbox
     private let batch: Int
+    /// The gateway's name as a JSON string, for every batch.
     private let gateway: String
     private var inFlight: [String] = []
     private var nextAttempt = 0.0
@@ -40,7 +42,7 @@ public final class HTTPUplink: CloudUplink {
         self.poster = poster
         self.outbox = outbox
         self.batch = batch
-        self.gateway = gateway
+        self.gateway = String(decoding: JSONText.quoted(gateway), as: UTF8.self)
         try outbox.recoverInFlight()
     }
 
@@ -73,8 +75,7 @@ public final class HTTPUplink: CloudUplink {
         guard now >= nextAttempt else { return }
         let records = try outbox.lease(limit: batch, newest: 1)
         guard !records.isEmpty else { return }
-        let quotedGateway = "\"" + gateway.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
-        let body = "{\"gateway\": \(quotedGateway), \"records\": [" + records.map(\.json).joined(separator: ", ") + "]}"
+        let body = "{\"gateway\": \(gateway), \"records\": [" + records.map(\.json).joined(separator: ", ") + "]}"
         do {
             try poster.post(body, headers: ["X-Celldrift-Records: \(records.count)"])
             inFlight = records.map(\.id)

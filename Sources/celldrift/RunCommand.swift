@@ -138,18 +138,24 @@ struct RunCommand: ParsableCommand {
                 lastWatchdog = now
             }
         }
-        func commit(_ record: OutboxRecord) {
+        /// False when the outbox refused the record (then it is not published either).
+        @discardableResult func commit(_ record: OutboxRecord) -> Bool {
             // Committed before it is published anywhere: a crash between the two loses nothing.
             do { _ = try outbox.append([record]) } catch {
                 counts.outboxErrors += 1
                 log.error("\(path): record \(record.id) not stored: \(error)")
-                return
+                return false
             }
             counts.alarms += 1
             let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
                                               : "\(mqtt.prefix)/\(record.vehicle)/inference"
             if client.publish(topic, record.json) { counts.published += 1 }
-            guard record.type == .inference, let score = record.score else { return }
+            return true
+        }
+        /// An inference asked through the local API: committed, and its score noted as the vehicle's latest.
+        /// (A pipeline's own daily score is noted by the pipeline.)
+        func commitAPIInference(_ record: OutboxRecord) {
+            guard commit(record), record.type == .inference, let score = record.score else { return }
             if let pipeline = pipelines[record.vehicle] {
                 pipeline.notePackScore(score, exceeded: record.severity > 0, time: record.eventTime)
             } else {
@@ -175,7 +181,7 @@ struct RunCommand: ParsableCommand {
         func pipeline(for vehicle: String) -> VehiclePipeline {
             if let existing = pipelines[vehicle] { return existing }
             // Storage from the config the decoder was built with; rules and model from the latest reload.
-            let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds, onAlarm: commit)
+            let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds, onAlarm: { commit($0) })
             if let reloaded = pipelineConfig { created.reload(reloaded) }
             pipelines[vehicle] = created
             return created
@@ -207,7 +213,7 @@ struct RunCommand: ParsableCommand {
                 api.serve { method, path, body in
                     handlers.handle(method, path, body, counts: &counts, vehicles: pipelines.count, records: &records)
                 }
-                records.forEach(commit)
+                records.forEach(commitAPIInference)
             }
             // Ten turns a second: each may run a lease query, which need not run at the loop's pace.
             if let uplink, monotonicSeconds() - lastUplinkStep >= 0.1 {
