@@ -4,6 +4,8 @@ id, malformed payloads counted and survived, SIGTERM ends with exit 0 and a reta
 import gzip
 import shutil
 import json
+import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -23,23 +25,27 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port below the kernel's ephemeral range. A port the kernel handed out (bind to 0) can be
+    handed out again as the source port of any outgoing connection before the test's broker binds it;
+    and a client that keeps reconnecting to a port nobody listens on yet (the uplink while the cloud
+    is "down") can even connect to itself when its source port comes round to the target port. Both
+    stopped a broker from starting in CI. Source ports never come from below the ephemeral range."""
+    low = int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port below the ephemeral range")
 
 
 @pytest.fixture
 def broker(tmp_path):
     port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    process = start_broker(tmp_path, port, "mosquitto")
     yield port
     process.terminate()
     process.wait(timeout=10)
@@ -164,14 +170,18 @@ def test_unreachable_broker_is_survived_then_joined(tmp_path, celldrift):
 def start_broker(tmp_path, port, name):
     conf = tmp_path / f"{name}.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / f"{name}.log"
+    process = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
             return process
         except OSError:
+            if process.poll() is not None:
+                break
             time.sleep(0.05)
-    raise AssertionError(f"{name} broker did not start")
+    process.kill()
+    raise AssertionError(f"{name} broker did not start on port {port}: {log.read_text()[-500:]}")
 
 
 def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, celldrift):
