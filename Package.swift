@@ -39,7 +39,8 @@ let package = Package(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        .target(name: "MQTT", dependencies: ["CMosquitto"]),
+        .target(name: "CReadBuffer"),
+        .target(name: "MQTT", dependencies: ["CMosquitto", "CReadBuffer"]),
         .target(name: "Uplink", dependencies: ["MQTT", "Outbox", "JSON", "CCurl"]),
         .target(name: "CAN", dependencies: ["CZlib"]),
         .target(name: "DBC", dependencies: ["CAN"]),
@@ -60,7 +61,8 @@ let package = Package(
                 "Agent", "MQTT", "Uplink", "Model", "Report", "Training", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release))]
         ),
         .testTarget(name: "CANTests", dependencies: ["CAN"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CAN"]),

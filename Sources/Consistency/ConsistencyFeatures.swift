@@ -35,8 +35,20 @@ public final class ConsistencyFeatures {
     public private(set) var median = 0.0
     /// Per cell, for the latest snapshot.
     public let deviation: UnsafeMutableBufferPointer<Double>
-    public let deviationSlope: UnsafeMutableBufferPointer<Double>
-    public let correlation: UnsafeMutableBufferPointer<Double>
+    /// Per cell: slope of the deviation over the window (V/h) and correlation of the cell's voltage with
+    /// the pack mean. Worked out when first read after a snapshot: 96 cells × the window is the dearest
+    /// step of an update, and most snapshots are never asked for them.
+    public var deviationSlope: UnsafeMutableBufferPointer<Double> {
+        refreshTrends()
+        return slopes
+    }
+    public var correlation: UnsafeMutableBufferPointer<Double> {
+        refreshTrends()
+        return correlations
+    }
+    private let slopes: UnsafeMutableBufferPointer<Double>
+    private let correlations: UnsafeMutableBufferPointer<Double>
+    private var trendsStale = false
     private let resistance: StepResistance
     private let rest: RestDrift
 
@@ -66,14 +78,14 @@ public final class ConsistencyFeatures {
         deviationHistory = buffer(window * cells)
         scratch = buffer(cells)
         deviation = buffer(cells)
-        deviationSlope = buffer(cells)
-        correlation = buffer(cells)
+        slopes = buffer(cells)
+        correlations = buffer(cells)
         resistance = StepResistance(cells: cells, settings: trends)
         rest = RestDrift(cells: cells, settings: trends)
     }
 
     deinit {
-        for buffer in [times, means, voltageHistory, deviationHistory, scratch, deviation, deviationSlope, correlation] {
+        for buffer in [times, means, voltageHistory, deviationHistory, scratch, deviation, slopes, correlations] {
             buffer.deallocate()
         }
     }
@@ -119,12 +131,14 @@ public final class ConsistencyFeatures {
         }
         head = (head + 1) % window
         count = min(count + 1, window)
-        updateTrends()
+        trendsStale = true
         resistance.update(time: time, current: current, voltages: voltages)
         rest.update(time: time, current: current, deviation: deviation)
     }
 
-    private func updateTrends() {
+    private func refreshTrends() {
+        guard trendsStale else { return }
+        trendsStale = false
         let samples = Double(count)
         var timeMean = 0.0, packMean = 0.0
         for slot in 0..<count { timeMean += times[slot]; packMean += means[slot] }
@@ -150,27 +164,55 @@ public final class ConsistencyFeatures {
                 packCovariance += voltage * (means[slot] - packMean)
                 voltageVariance += voltage * voltage
             }
-            deviationSlope[cell] = timeVariance > 0 ? timeCovariance / timeVariance * 3600 : 0
+            slopes[cell] = timeVariance > 0 ? timeCovariance / timeVariance * 3600 : 0
             let scale = (voltageVariance * packVariance).squareRoot()
-            correlation[cell] = scale > 0 ? packCovariance / scale : 0
+            correlations[cell] = scale > 0 ? packCovariance / scale : 0
         }
     }
 
-    /// The median of `values`, using `scratch` (as large) for an insertion sort: no allocation.
+    /// The median of `values`, using `scratch` (as large; it may be `values` itself) to select in place:
+    /// no allocation. Selection with a three-way partition (cells often read the same millivolt), not a
+    /// sort: two medians of 96 cells per snapshot were the dearest part of an update.
     static func median(_ values: UnsafeBufferPointer<Double>, _ scratch: UnsafeMutableBufferPointer<Double>) -> Double {
         let count = values.count
+        guard count > 0 else { return 0 }
         if values.baseAddress != UnsafePointer(scratch.baseAddress) {
             for index in 0..<count { scratch[index] = values[index] }
         }
-        for position in 1..<max(count, 1) {
-            let value = scratch[position]
-            var slot = position
-            while slot > 0, scratch[slot - 1] > value {
-                scratch[slot] = scratch[slot - 1]
-                slot -= 1
+        let middle = count / 2
+        var low = 0, high = count
+        var upper = 0.0
+        while true {
+            let (first, centre, last) = (scratch[low], scratch[low + (high - low) / 2], scratch[high - 1])
+            let pivot = max(min(first, centre), min(max(first, centre), last))
+            // [low, below) < pivot, [below, above) == pivot, [above, high) > pivot; a NaN counts as equal.
+            var below = low, index = low, above = high
+            while index < above {
+                let value = scratch[index]
+                if value < pivot {
+                    scratch.swapAt(below, index)
+                    below += 1
+                    index += 1
+                } else if value > pivot {
+                    above -= 1
+                    scratch.swapAt(index, above)
+                } else {
+                    index += 1
+                }
             }
-            scratch[slot] = value
+            if middle < below {
+                high = below
+            } else if middle >= above {
+                low = above
+            } else {
+                upper = pivot
+                break
+            }
         }
-        return count % 2 == 1 ? scratch[count / 2] : (scratch[count / 2 - 1] + scratch[count / 2]) / 2
+        guard count % 2 == 0 else { return upper }
+        // Everything left of the middle is no larger than it: the lower middle is their largest.
+        var lower = scratch[0]
+        for index in 1..<middle { lower = max(lower, scratch[index]) }
+        return (lower + upper) / 2
     }
 }

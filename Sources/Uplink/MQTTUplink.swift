@@ -33,6 +33,7 @@ public final class MQTTUplink: CloudUplink {
     /// One turn at `now` (seconds, monotonic): acknowledges what the broker confirmed, then sends more
     /// while the link is up.
     public func step(now: Double) throws(SQLiteError) {
+        client.service()
         let confirmed = client.drainAcknowledged().compactMap { inFlight.removeValue(forKey: $0)?.id }
         if !confirmed.isEmpty {
             try outbox.acknowledge(confirmed)

@@ -47,13 +47,12 @@ struct RunCommand: ParsableCommand {
     /// The binary payload (docs/daemon.md): an 8-byte little-endian timestamp in nanoseconds, then the
     /// kernel's `can_frame` (24 bytes in all) or `canfd_frame` (80). Nil when the payload is not one
     /// (text: a binary frame always has zero padding bytes); false for an error frame.
-    static func binaryFrame(_ payload: [UInt8], into frame: inout CANFrame) -> Bool? {
+    static func binaryFrame(_ payload: UnsafeBufferPointer<UInt8>, into frame: inout CANFrame) -> Bool? {
         guard payload.count == 8 + SocketCANReader.classicSize || payload.count == 8 + SocketCANReader.fdSize,
               payload.contains(where: { $0 < 0x09 }) else { return nil }
-        return payload.withUnsafeBytes { raw in
-            frame.timestamp = raw.loadUnaligned(fromByteOffset: 0, as: Int64.self)
-            return SocketCANReader.decode(UnsafeRawBufferPointer(rebasing: raw[8...]), into: &frame)
-        }
+        let raw = UnsafeRawBufferPointer(payload)
+        frame.timestamp = raw.loadUnaligned(fromByteOffset: 0, as: Int64.self)
+        return SocketCANReader.decode(UnsafeRawBufferPointer(rebasing: raw[8...]), into: &frame)
     }
 
     /// The configured cloud link: HTTPS POSTs when `url` is set, else MQTT to the cloud broker.
@@ -90,7 +89,7 @@ struct RunCommand: ParsableCommand {
         let client: MQTTClient
         do {
             client = try MQTTClient(clientID: mqtt.clientID, subscriptions: mqtt.topics, will: (statusTopic, "offline"),
-                                    username: mqtt.username, password: mqtt.password)
+                                    username: mqtt.username, password: mqtt.password, bufferedReads: true)
             if let caFile = mqtt.caFile { try client.useTLS(caFile: caFile, certificateFile: mqtt.certificateFile, keyFile: mqtt.keyFile) }
             try client.start(host: mqtt.host, port: mqtt.port)
         } catch { throw CommandError("mqtt: \(error)") }
@@ -123,6 +122,7 @@ struct RunCommand: ParsableCommand {
         var counts = DaemonCounts()
         var pipelineConfig: PipelineConfig?
         var vehicleOfTopic: [String: String] = [:]
+        var lastTopic = (topic: "", vehicle: "")
         var pipelines: [String: VehiclePipeline] = [:]
         let decoder = FrameDecoder(settings.database)
         var announced = 0
@@ -139,23 +139,34 @@ struct RunCommand: ParsableCommand {
             }
         }
         /// False when the outbox refused the record (then it is not published either).
-        @discardableResult func commit(_ record: OutboxRecord) -> Bool {
-            // Committed before it is published anywhere: a crash between the two loses nothing.
-            do { _ = try outbox.append([record]) } catch {
-                counts.outboxErrors += 1
-                log.error("\(path): record \(record.id) not stored: \(error)")
+        // Records raised while a turn's frames are processed, committed together: one transaction (one
+        // fsync) for a burst of alarms instead of one each, which had the 20th alarm of a burst wait for 19
+        // fsyncs before it was published.
+        var raised: [OutboxRecord] = []
+        raised.reserveCapacity(64)
+        /// Commits what was raised, then publishes it: committed before it is published anywhere, so a
+        /// crash between the two loses nothing.
+        @discardableResult func commitRaised() -> Bool {
+            guard !raised.isEmpty else { return true }
+            defer { raised.removeAll(keepingCapacity: true) }
+            do { _ = try outbox.append(raised) } catch {
+                counts.outboxErrors += raised.count
+                log.error("\(path): \(raised.count) records not stored (\(raised.map(\.id).joined(separator: ", "))): \(error)")
                 return false
             }
-            counts.alarms += 1
-            let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
-                                              : "\(mqtt.prefix)/\(record.vehicle)/inference"
-            if client.publish(topic, record.json) { counts.published += 1 }
+            counts.alarms += raised.count
+            for record in raised {
+                let topic = record.type == .alarm ? "\(mqtt.prefix)/\(record.vehicle)/alarms/\(record.kind)"
+                                                  : "\(mqtt.prefix)/\(record.vehicle)/inference"
+                if client.publish(topic, record.json) { counts.published += 1 }
+            }
             return true
         }
         /// An inference asked through the local API: committed, and its score noted as the vehicle's latest.
         /// (A pipeline's own daily score is noted by the pipeline.)
         func commitAPIInference(_ record: OutboxRecord) {
-            guard commit(record), record.type == .inference, let score = record.score else { return }
+            raised.append(record)
+            guard commitRaised(), record.type == .inference, let score = record.score else { return }
             if let pipeline = pipelines[record.vehicle] {
                 pipeline.notePackScore(score, exceeded: record.severity > 0, time: record.eventTime)
             } else {
@@ -165,6 +176,7 @@ struct RunCommand: ParsableCommand {
             }
         }
         var publishedScores: [String: Int] = [:]
+        var lastScoresCheck = 0.0
         /// The latest scores of each vehicle, retained for whoever subscribes later, when a model has scored.
         func publishScores() {
             for (vehicle, pipeline) in pipelines where pipeline.scoresRevision > 0 && publishedScores[vehicle] != pipeline.scoresRevision {
@@ -178,13 +190,81 @@ struct RunCommand: ParsableCommand {
             counts.frames += 1
             if case .decoded = decoder.decode(frame) { _ = pipeline(for: vehicle).frame(decoder, time: frame.seconds) }
         }
+        // Frames come in runs of one vehicle (a gateway carries one): the last pipeline is found without hashing.
+        var lastPipeline: (vehicle: String, pipeline: VehiclePipeline)?
         func pipeline(for vehicle: String) -> VehiclePipeline {
-            if let existing = pipelines[vehicle] { return existing }
-            // Storage from the config the decoder was built with; rules and model from the latest reload.
-            let created = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds, onAlarm: { commit($0) })
-            if let reloaded = pipelineConfig { created.reload(reloaded) }
-            pipelines[vehicle] = created
-            return created
+            if let lastPipeline, lastPipeline.vehicle == vehicle { return lastPipeline.pipeline }
+            let found: VehiclePipeline
+            if let existing = pipelines[vehicle] {
+                found = existing
+            } else {
+                // Storage from the config the decoder was built with; rules and model from the latest reload.
+                found = VehiclePipeline(config: settings, vehicle: vehicle, wallClock: wallSeconds, onAlarm: { raised.append($0) })
+                if let reloaded = pipelineConfig { found.reload(reloaded) }
+                pipelines[vehicle] = found
+            }
+            lastPipeline = (vehicle, found)
+            return found
+        }
+        /// One MQTT message: a JSON snapshot, a binary frame, or candump lines.
+        func handle(topic: String, payload: UnsafeBufferPointer<UInt8>) {
+            counts.messages += 1
+            // Sources publish on a handful of topics: their vehicle names are worked out once.
+            let vehicle: String
+            if topic == lastTopic.topic {
+                vehicle = lastTopic.vehicle  // a run of messages on one topic: no hashing
+            } else if let known = vehicleOfTopic[topic] {
+                vehicle = known
+                lastTopic = (topic, known)
+            } else {
+                vehicle = settings.vehicle ?? topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
+                if vehicleOfTopic.count < 10_000 { vehicleOfTopic[topic] = vehicle }
+            }
+            if payload.first == UInt8(ascii: "{") {
+                do {
+                    let snapshot = try Snapshot(json: Array(payload))
+                    try snapshot.requireCells(settings.mapping.cells)
+                    counts.snapshots += 1
+                    pipeline(for: snapshot.vehicle ?? vehicle).take(snapshot)
+                } catch {
+                    counts.malformed += 1
+                    log.warning("\(topic): malformed snapshot: \(error)")
+                }
+                return
+            }
+            var frame = CANFrame(id: 0)
+            if let binary = Self.binaryFrame(payload, into: &frame) {
+                guard binary else {
+                    counts.malformed += 1  // an error frame
+                    return
+                }
+                take(frame, vehicle: vehicle)
+                return
+            }
+            guard !payload.isEmpty else {
+                counts.malformed += 1
+                log.warning("\(topic): malformed payload (0 bytes): empty")
+                return
+            }
+            // One candump line, or several separated by line breaks (a bridge batching its frames).
+            do {
+                var start = 0
+                while start < payload.count {
+                    var end = start
+                    while end < payload.count, payload[end] != 0x0A { end += 1 }
+                    defer { start = end + 1 }
+                    let line = UnsafeBufferPointer(rebasing: payload[start..<end])
+                    if line.isEmpty || (line.count == 1 && line[0] == 0x0D) { continue }
+                    let outcome = CandumpLine.parse(line, into: &frame)
+                    guard case .frame = outcome else {
+                        counts.malformed += 1
+                        let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
+                        log.warning("\(topic): malformed payload (\(payload.count) bytes): \(reason)")
+                        continue
+                    }
+                    take(frame, vehicle: vehicle)
+                }
+            }
         }
         while !stopRequested.load(ordering: .relaxed) {
             // Again after every reconnect: a broker restarted without persistence has lost the retained status.
@@ -243,74 +323,23 @@ struct RunCommand: ParsableCommand {
                     socketCANRetry = monotonicSeconds() + 2
                 }
             }
-            publishScores()
-            let messages = client.drain()
-            if messages.isEmpty {
+            commitRaised()  // what SocketCAN frames raised
+            // Scores change once a scoring interval: looking through the pipelines ten times a second is enough.
+            if monotonicSeconds() - lastScoresCheck >= 0.1 {
+                lastScoresCheck = monotonicSeconds()
+                publishScores()
+            }
+            if client.drain(handle) == 0 {
                 // Asleep until a message, a CAN frame or an API connection arrives; at least ten turns a
                 // second for the uplink, the watchdog and the status.
                 client.wait(milliseconds: 100, alsoFor: [socketCAN?.descriptor, api?.listener].compactMap { $0 })
                 continue
             }
-            for message in messages {
-                counts.messages += 1
-                // Sources publish on a handful of topics: their vehicle names are worked out once.
-                let vehicle: String
-                if let known = vehicleOfTopic[message.topic] {
-                    vehicle = known
-                } else {
-                    vehicle = settings.vehicle ?? message.topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
-                    if vehicleOfTopic.count < 10_000 { vehicleOfTopic[message.topic] = vehicle }
-                }
-                if message.payload.first == UInt8(ascii: "{") {
-                    do {
-                        let snapshot = try Snapshot(json: message.payload)
-                        try snapshot.requireCells(settings.mapping.cells)
-                        counts.snapshots += 1
-                        pipeline(for: snapshot.vehicle ?? vehicle).take(snapshot)
-                    } catch {
-                        counts.malformed += 1
-                        log.warning("\(message.topic): malformed snapshot: \(error)")
-                    }
-                    continue
-                }
-                var frame = CANFrame(id: 0)
-                if let binary = Self.binaryFrame(message.payload, into: &frame) {
-                    guard binary else {
-                        counts.malformed += 1  // an error frame
-                        continue
-                    }
-                    take(frame, vehicle: vehicle)
-                    continue
-                }
-                guard !message.payload.isEmpty else {
-                    counts.malformed += 1
-                    log.warning("\(message.topic): malformed payload (0 bytes): empty")
-                    continue
-                }
-                // One candump line, or several separated by line breaks (a bridge batching its frames).
-                message.payload.withUnsafeBufferPointer { payload in
-                    var start = 0
-                    while start < payload.count {
-                        var end = start
-                        while end < payload.count, payload[end] != 0x0A { end += 1 }
-                        defer { start = end + 1 }
-                        let line = UnsafeBufferPointer(rebasing: payload[start..<end])
-                        if line.isEmpty || (line.count == 1 && line[0] == 0x0D) { continue }
-                        let outcome = CandumpLine.parse(line, into: &frame)
-                        guard case .frame = outcome else {
-                            counts.malformed += 1
-                            let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
-                            log.warning("\(message.topic): malformed payload (\(message.payload.count) bytes): \(reason)")
-                            continue
-                        }
-                        take(frame, vehicle: vehicle)
-                    }
-                }
-            }
+            commitRaised()
         }
+        commitRaised()
         systemd.notify("STOPPING=1")
         client.publish(statusTopic, "offline", retain: true)
-        usleep(200_000)  // lets the network thread send what is queued before the clean disconnect
         client.stop()
         uplink?.stop()
         // The last line: what the run did, as JSON after the level.

@@ -20,6 +20,31 @@ import Testing
         #expect(abs(features.deviation[3] - -0.11) < 1e-12)
     }
 
+    /// The medians (of the voltages and of the absolute deviations behind the modified z) come from a
+    /// selection, not a sort: they must equal a sorted list's middle for any count, ties included.
+    @Test(arguments: [1, 2, 3, 5, 8, 95, 96, 97, 200])
+    func mediansEqualASortedListsMiddle(cells: Int) {
+        var generator = SystemRandomNumberGenerator()
+        func middle(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        let features = ConsistencyFeatures(cells: cells, window: 2)
+        for round in 0..<50 {
+            // Whole millivolts over a narrow band in most rounds (many equal cells), any value in the rest.
+            let voltages = (0..<cells).map { _ in
+                round % 3 == 0 ? Double.random(in: 3.0...4.2, using: &generator)
+                    : 3.7 + Double(Int.random(in: -3...3, using: &generator)) / 1000
+            }
+            update(features, Double(round), voltages)
+            let median = middle(voltages)
+            #expect(features.median == median)
+            let spread = middle(voltages.map { abs($0 - median) })
+            let largest = spread > 0 ? voltages.map { abs(0.6745 * ($0 - median) / spread) }.max()! : 0
+            #expect(features.maximumModifiedZ == largest)
+        }
+    }
+
     @Test func aDriftingCellHasTheSteepestSlopeAndWindowForgets() {
         let features = ConsistencyFeatures(cells: 4, window: 3)
         for step in 0..<10 {
