@@ -65,6 +65,7 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release))]
         ),
         .testTarget(name: "CANTests", dependencies: ["CAN"]),
+        .testTarget(name: "MQTTTests", dependencies: ["CReadBuffer"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CAN"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
