@@ -25,8 +25,8 @@ public final class MQTTClient {
         /// callback, whose memory is freed on return).
         var inbox: [(topic: String, payload: Range<Int>)] = []
         var payloads: [UInt8] = []
-        /// The latest message's topic, NUL-terminated, to compare the next one's with.
-        var lastTopic: [CChar] = [0]
+        /// The latest message's topic, NUL-terminated and as a string: the next one on it reuses the string.
+        var lastTopic: (cString: [CChar], string: String) = ([0], "")
         /// Message ids the broker has acknowledged (PUBACK for QoS 1).
         var acknowledged: [Int32] = []
         var connected = false
@@ -56,7 +56,7 @@ public final class MQTTClient {
     /// The longest a readable socket waits so that what arrives meanwhile is read in the same turn.
     /// 10 ms: at 8,000 one-frame messages a second, 8 ms measured 2.0-2.5 % CPU and 10 ms 2.0-2.2 %, alarm
     /// latency p99 10-14 ms (docs/BENCHMARKS.md); a wake-up, a read and its ACK cost ~100 µs here.
-    public var coalescing = 0.010
+    let coalescing = 0.010
 
     public var isConnected: Bool { shared.connected }
     /// Successful connections so far (a reconnect counts).
@@ -107,16 +107,13 @@ public final class MQTTClient {
             guard let userdata, let message else { return }
             let shared = Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue()
             // Sources publish on a handful of topics, mostly the previous message's: reuse its string.
-            let topic: String
-            if let previous = shared.inbox.last?.topic, strcmp(shared.lastTopic, message.pointee.topic) == 0 {
-                topic = previous
-            } else {
-                topic = String(cString: message.pointee.topic)
-                shared.lastTopic = Array(topic.utf8CString)
+            if strcmp(shared.lastTopic.cString, message.pointee.topic) != 0 {
+                let topic = String(cString: message.pointee.topic)
+                shared.lastTopic = (Array(topic.utf8CString), topic)
             }
             let start = shared.payloads.count
             shared.payloads.append(contentsOf: UnsafeRawBufferPointer(start: message.pointee.payload, count: Int(message.pointee.payloadlen)))
-            shared.inbox.append((topic, start..<shared.payloads.count))
+            shared.inbox.append((shared.lastTopic.string, start..<shared.payloads.count))
         }
     }
 
@@ -200,7 +197,6 @@ public final class MQTTClient {
             attachReadBuffer()
             socket = mosquitto_socket(handle)
         }
-        if shared.connected { backoff = 1; nextAttempt = .infinity }
         lastRead = now
         // One packet per call (libmosquitto's own loop reads one per select): read on while bytes wait.
         for _ in 0..<100_000 {

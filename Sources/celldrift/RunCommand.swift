@@ -138,14 +138,13 @@ struct RunCommand: ParsableCommand {
                 lastWatchdog = now
             }
         }
-        /// False when the outbox refused the record (then it is not published either).
         // Records raised while a turn's frames are processed, committed together: one transaction (one
         // fsync) for a burst of alarms instead of one each, which had the 20th alarm of a burst wait for 19
         // fsyncs before it was published.
         var raised: [OutboxRecord] = []
         raised.reserveCapacity(64)
         /// Commits what was raised, then publishes it: committed before it is published anywhere, so a
-        /// crash between the two loses nothing.
+        /// crash between the two loses nothing. False when the outbox refused them (then nothing is published).
         @discardableResult func commitRaised() -> Bool {
             guard !raised.isEmpty else { return true }
             defer { raised.removeAll(keepingCapacity: true) }
@@ -247,23 +246,21 @@ struct RunCommand: ParsableCommand {
                 return
             }
             // One candump line, or several separated by line breaks (a bridge batching its frames).
-            do {
-                var start = 0
-                while start < payload.count {
-                    var end = start
-                    while end < payload.count, payload[end] != 0x0A { end += 1 }
-                    defer { start = end + 1 }
-                    let line = UnsafeBufferPointer(rebasing: payload[start..<end])
-                    if line.isEmpty || (line.count == 1 && line[0] == 0x0D) { continue }
-                    let outcome = CandumpLine.parse(line, into: &frame)
-                    guard case .frame = outcome else {
-                        counts.malformed += 1
-                        let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
-                        log.warning("\(topic): malformed payload (\(payload.count) bytes): \(reason)")
-                        continue
-                    }
-                    take(frame, vehicle: vehicle)
+            var start = 0
+            while start < payload.count {
+                var end = start
+                while end < payload.count, payload[end] != 0x0A { end += 1 }
+                defer { start = end + 1 }
+                let line = UnsafeBufferPointer(rebasing: payload[start..<end])
+                if line.isEmpty || (line.count == 1 && line[0] == 0x0D) { continue }
+                let outcome = CandumpLine.parse(line, into: &frame)
+                guard case .frame = outcome else {
+                    counts.malformed += 1
+                    let reason = if case .invalid(let text) = outcome { text } else { "not a candump line" }
+                    log.warning("\(topic): malformed payload (\(payload.count) bytes): \(reason)")
+                    continue
                 }
+                take(frame, vehicle: vehicle)
             }
         }
         while !stopRequested.load(ordering: .relaxed) {
