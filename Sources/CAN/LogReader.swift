@@ -67,21 +67,8 @@ public final class LogReader {
 
     private func step(_ cursor: inout Cursor, into frame: inout CANFrame) throws(LogError) -> Bool {
         while let line = try cursor.lines.next() {
-            if line.truncated {
-                invalid(line.number, "line longer than \(LineSource.defaultCapacity) bytes")
-                continue
-            }
-            if cursor.parser == nil {
-                guard let detected = LogFormat.detect(line.bytes) else {
-                    if isBlank(line.bytes) { continue }
-                    // Held back: a file that is no log at all gets one error, not a line each.
-                    undetectedLines.append(line.number)
-                    if undetectedLines.count >= Self.detectionWindow { throw LogError.unknownFormat(path: path) }
-                    continue
-                }
-                format = detected
-                cursor.parser = AnyLineParser(detected)
-                for number in undetectedLines { invalid(number, "not a line of any known CAN log format") }
+            if line.truncated || cursor.parser == nil {
+                guard try prepare(line, &cursor) else { continue }
             }
             switch cursor.parser!.parse(line.bytes, into: &frame) {
             case .frame:
@@ -97,10 +84,32 @@ public final class LogReader {
         return false
     }
 
+    /// A truncated line, or a line before the format is known: whether it is to be parsed. Kept out of
+    /// `step`, which otherwise begins a runtime exclusivity access on this object's properties per frame.
+    @inline(never)
+    private func prepare(_ line: LineSource.Line, _ cursor: inout Cursor) throws(LogError) -> Bool {
+        if line.truncated {
+            invalid(line.number, "line longer than \(LineSource.defaultCapacity) bytes")
+            return false
+        }
+        guard let detected = LogFormat.detect(line.bytes) else {
+            if isBlank(line.bytes) { return false }
+            // Held back: a file that is no log at all gets one error, not a line each.
+            undetectedLines.append(line.number)
+            if undetectedLines.count >= Self.detectionWindow { throw LogError.unknownFormat(path: path) }
+            return false
+        }
+        format = detected
+        cursor.parser = AnyLineParser(detected)
+        for number in undetectedLines { invalid(number, "not a line of any known CAN log format") }
+        return true
+    }
+
     private func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
     }
 
+    @inline(never)
     private func invalid(_ line: Int, _ reason: String) {
         invalidLines += 1
         report("\(path == "-" ? "<stdin>" : path):\(line): \(reason); line skipped")

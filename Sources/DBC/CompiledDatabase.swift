@@ -23,11 +23,22 @@ struct SignalList: Sendable {
     let motorolaSignedEnd: Int32
 }
 
-/// A signal's bit field stored in the grouped list itself, so the extraction loops read one
-/// sequential stream instead of an index and then a record elsewhere.
+/// A signal's one-word extraction stored in the grouped list itself, in 8 bytes, so the extraction
+/// loops read one short sequential stream instead of an index and then a 16-byte record elsewhere
+/// (a DBC of a few thousand signals then stays within the first-level cache). Signals wider than one
+/// word read their full `BitField` from `fields`.
 struct GroupedField: Sendable {
     let signal: Int32
-    let field: BitField
+    let byteOffset: UInt8
+    let leftShift: UInt8
+    let rightShift: UInt8
+
+    init(signal: Int, field: BitField) {
+        self.signal = Int32(signal)
+        byteOffset = UInt8(field.byteOffset)
+        leftShift = field.leftShift
+        rightShift = field.rightShift
+    }
 }
 
 /// The hot-path view of a message: plain integers into the flat arrays, so reading it copies no references.
@@ -165,7 +176,7 @@ public final class CompiledDatabase: Sendable {
                                             intelUnsignedEnd: end(0), intelSignedEnd: end(1),
                                             motorolaUnsignedEnd: end(2), motorolaSignedEnd: end(3)))
                     listMembers += members.map { Int32($0) }
-                    listGrouped += grouped.map { GroupedField(signal: Int32($0), field: fields[fields.startIndex + $0]) }
+                    listGrouped += grouped.map { GroupedField(signal: $0, field: fields[fields.startIndex + $0]) }
                     return lists.count - 1
                 }
                 paged = table.multiplexer

@@ -53,41 +53,47 @@ public final class FrameDecoder {
     }
 
     public func decode(_ frame: borrowing CANFrame) -> Outcome {
-        guard !frame.isError, !frame.isRemote else { return .unknownID }
+        withUnsafePointer(to: frame) { decode(at: $0) }
+    }
+
+    /// Decodes a frame where it lies. A borrowed frame has no stable address, so reading it through a
+    /// pointer first copies its 80 bytes; callers holding frames in a buffer or a variable pass it here.
+    public func decode(at frame: UnsafePointer<CANFrame>) -> Outcome {
+        let flags = frame.pointee.flags
+        guard !flags.contains(.error), !flags.contains(.remote) else { return .unknownID }
+        let id = frame.pointee.id
         let index: Int
-        if frame.isExtended {
-            guard let found = database.messageIndex(id: frame.id, extended: true) else { return .unknownID }
+        if flags.contains(.extended) {
+            guard let found = database.messageIndex(id: id, extended: true) else { return .unknownID }
             index = found
         } else {
-            guard frame.id < 2048, hot.standardLookup[Int(frame.id)] >= 0 else { return .unknownID }
-            index = Int(hot.standardLookup[Int(frame.id)])
+            guard id < 2048, hot.standardLookup[Int(id)] >= 0 else { return .unknownID }
+            index = Int(hot.standardLookup[Int(id)])
         }
-        let layout = hot.layouts[index]
-        guard frame.dataLength >= Int(layout.length) else { return .shortPayload(index) }
-        // A borrowed frame is already in memory: read its payload in place rather than copying 64 bytes.
-        let (list, count) = withUnsafePointer(to: frame) { pointer in
-            let bytes = UnsafeRawPointer(pointer) + payloadOffset
-            if layout.baseList >= 0 { return decodeTabulated(layout, bytes) }
-            return decodeGeneral(index, layout, bytes)
-        }
-        state.pointee = State(presentList: list, presentCount: count, messageIndex: index, firstSignal: Int(layout.firstSignal))
+        // Fields read through the pointer: a copy of the 40-byte layout would go through the stack.
+        let layout = UnsafePointer(hot.layouts.baseAddress! + index)
+        guard Int(frame.pointee.length) >= Int(layout.pointee.length) else { return .shortPayload(index) }
+        let bytes = UnsafeRawPointer(frame) + payloadOffset
+        let (list, count) = layout.pointee.baseList >= 0
+            ? decodeTabulated(layout, bytes) : decodeGeneral(index, layout.pointee, bytes)
+        state.pointee = State(presentList: list, presentCount: count, messageIndex: index, firstSignal: Int(layout.pointee.firstSignal))
         return .decoded(index)
     }
 
     /// The base list, or the list of the page the multiplexer's raw value selects.
     @inline(__always)
-    private func decodeTabulated(_ layout: MessageLayout, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
-        let fields = hot.fields.baseAddress! + Int(layout.firstSignal)
-        var list = Int(layout.baseList)
-        if layout.pagedMultiplexer >= 0 {
-            let key = fields[Int(layout.pagedMultiplexer)].extract(bytes)
-            if key < UInt64(layout.directCount) {
-                let direct = hot.pageDirect[Int(layout.directStart) + Int(key)]
-                return decodeList(hot.lists[direct >= 0 ? Int(direct) : list], bytes)
+    private func decodeTabulated(_ layout: UnsafePointer<MessageLayout>, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
+        let fields = hot.fields.baseAddress! + Int(layout.pointee.firstSignal)
+        var list = Int(layout.pointee.baseList)
+        if layout.pointee.pagedMultiplexer >= 0 {
+            let key = fields[Int(layout.pointee.pagedMultiplexer)].extract(bytes)
+            if key < UInt64(layout.pointee.directCount) {
+                let direct = hot.pageDirect[Int(layout.pointee.directStart) + Int(key)]
+                return decodeList(hot.lists[direct >= 0 ? Int(direct) : list], fields, bytes)
             }
             let keys = hot.pageKeys.baseAddress!
-            var low = Int(layout.pageStart)
-            let end = Int(layout.pageStart + layout.pageCount)
+            var low = Int(layout.pointee.pageStart)
+            let end = Int(layout.pointee.pageStart + layout.pointee.pageCount)
             var high = end
             while low < high {
                 let middle = (low + high) >> 1
@@ -95,44 +101,44 @@ public final class FrameDecoder {
             }
             if low < end, keys[low] == key { list = Int(hot.pageLists[low]) }
         }
-        return decodeList(hot.lists[list], bytes)
+        return decodeList(hot.lists[list], fields, bytes)
     }
 
     /// One loop per extraction kind, so no loop branches on byte order or sign per signal. Shift
     /// amounts are below 64 by construction, so masking shifts (one instruction each) are exact.
     @inline(__always)
-    private func decodeList(_ list: SignalList, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
+    private func decodeList(_ list: SignalList, _ fields: UnsafePointer<BitField>, _ bytes: UnsafeRawPointer) -> (UnsafePointer<Int32>, Int) {
         let grouped = hot.listGrouped.baseAddress!
         var position = Int(list.start)
-        @inline(__always) func word(_ field: BitField) -> UInt64 {
-            UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(field.byteOffset), as: UInt64.self))
+        @inline(__always) func word(_ entry: GroupedField) -> UInt64 {
+            UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(entry.byteOffset), as: UInt64.self))
         }
         while position < Int(list.intelUnsignedEnd) {
             let entry = grouped[position]
-            raw[Int(entry.signal)] = (word(entry.field) &<< UInt64(entry.field.leftShift)) &>> UInt64(entry.field.rightShift)
+            raw[Int(entry.signal)] = (word(entry) &<< UInt64(entry.leftShift)) &>> UInt64(entry.rightShift)
             position += 1
         }
         while position < Int(list.intelSignedEnd) {
             let entry = grouped[position]
-            raw[Int(entry.signal)] = UInt64(bitPattern: Int64(bitPattern: word(entry.field) &<< UInt64(entry.field.leftShift))
-                &>> Int64(entry.field.rightShift))
+            raw[Int(entry.signal)] = UInt64(bitPattern: Int64(bitPattern: word(entry) &<< UInt64(entry.leftShift))
+                &>> Int64(entry.rightShift))
             position += 1
         }
         while position < Int(list.motorolaUnsignedEnd) {
             let entry = grouped[position]
-            raw[Int(entry.signal)] = (word(entry.field).byteSwapped &<< UInt64(entry.field.leftShift)) &>> UInt64(entry.field.rightShift)
+            raw[Int(entry.signal)] = (word(entry).byteSwapped &<< UInt64(entry.leftShift)) &>> UInt64(entry.rightShift)
             position += 1
         }
         while position < Int(list.motorolaSignedEnd) {
             let entry = grouped[position]
-            raw[Int(entry.signal)] = UInt64(bitPattern: Int64(bitPattern: word(entry.field).byteSwapped &<< UInt64(entry.field.leftShift))
-                &>> Int64(entry.field.rightShift))
+            raw[Int(entry.signal)] = UInt64(bitPattern: Int64(bitPattern: word(entry).byteSwapped &<< UInt64(entry.leftShift))
+                &>> Int64(entry.rightShift))
             position += 1
         }
         let end = Int(list.start + list.count)
         while position < end {
             let entry = grouped[position]
-            raw[Int(entry.signal)] = entry.field.extract(bytes)
+            raw[Int(entry.signal)] = fields[Int(entry.signal)].extract(bytes)
             position += 1
         }
         return (UnsafePointer(hot.listMembers.baseAddress! + Int(list.start)), Int(list.count))

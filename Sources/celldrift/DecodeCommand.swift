@@ -47,7 +47,7 @@ struct DecodeCommand: ParsableCommand {
         var decoded = 0, unknown = 0, short = 0
         let printing = !countOnly  // a local: reading the option's wrapper per frame costs a metadata lookup
         let counts = try forEachFrame(in: logs, format: format) { frame in
-            switch decoder.decode(frame) {
+            switch withUnsafePointer(to: &frame, decoder.decode(at:)) {
             case .decoded:
                 decoded += 1
                 if printing { writer.write(frame, decoder, to: output) }

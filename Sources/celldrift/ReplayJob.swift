@@ -126,7 +126,7 @@ func feed(log: String, into pipeline: VehiclePipeline, config: PipelineConfig, p
                 progress.advance(bytes: bytes - reported, frames: 0x10000)
                 reported = bytes
             }
-            guard case .decoded = decoder.decode(frame) else { skipped += 1; return }
+            guard case .decoded = withUnsafePointer(to: &frame, decoder.decode(at:)) else { skipped += 1; return }
             let time = frame.seconds
             pacer?.wait(until: time)
             if pipeline.frame(decoder, time: time) { onSnapshot(time, pipeline.state.soc) }

@@ -30,7 +30,7 @@ let benchmarks: @Sendable () -> Void = {
         var index = 0
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            blackHole(decoder.decode(frames[index]))
+            blackHole(frames.withUnsafeBufferPointer { decoder.decode(at: $0.baseAddress! + index) })
             for position in 0..<decoder.presentCount { blackHole(decoder.physical(decoder.presentSignal(position))) }
             index = index + 1 == frames.count ? 0 : index + 1
         }

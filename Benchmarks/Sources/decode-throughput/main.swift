@@ -33,7 +33,7 @@ func run() throws {
             let start = seconds()
             frames.withUnsafeBufferPointer { frames in
             for index in frames.indices {
-                guard case .decoded = decoder.decode(frames[index]) else { continue }
+                guard case .decoded = decoder.decode(at: frames.baseAddress! + index) else { continue }
                 if physical {
                     for position in 0..<decoder.presentCount { checksum += decoder.physical(decoder.presentSignal(position)) }
                 } else {
