@@ -326,13 +326,10 @@ struct RunCommand: ParsableCommand {
                 lastScoresCheck = monotonicSeconds()
                 publishScores()
             }
-            if client.drain(handle) == 0 {
-                // Asleep until a message, a CAN frame or an API connection arrives; at least ten turns a
-                // second for the uplink, the watchdog and the status.
-                client.wait(milliseconds: 100, alsoFor: [socketCAN?.descriptor, api?.listener].compactMap { $0 })
-                continue
-            }
-            commitRaised()
+            // Asleep until a message, a CAN frame or an API connection arrives (what a busy socket brings
+            // meanwhile is read at once); at least ten turns a second for the uplink, the watchdog and the status.
+            client.wait(milliseconds: 100, alsoFor: socketCAN?.descriptor, api?.listener)
+            if client.drain(handle) > 0 { commitRaised() }
         }
         commitRaised()
         systemd.notify("STOPPING=1")

@@ -144,6 +144,41 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
     late.loop_stop()
 
 
+def test_interleaved_topics_keep_their_own_names(tmp_path, broker, celldrift):
+    """Messages on several topics read in one turn: each is handled as its own topic's (the client
+    shares one topic string across a run of messages on one topic, and must not across a change)."""
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-topics"\ntopics = ["bms/#"]\n')
+    daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "outbox.db"],
+                              stderr=subprocess.PIPE, text=True)
+    status_client, statuses = subscriber(broker, "celldrift/+/status")
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bms-topics")
+    publisher.connect("127.0.0.1", broker)
+    publisher.loop_start()
+    sequence = []
+    try:
+        assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses))
+        lines = gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[:600]
+        for index, line in enumerate(lines):
+            sequence.append((f"bms/v{index % 3}/can", line))
+            if index % 50 == 7:
+                sequence.append((f"bms/torn{index % 4}/can", f"torn {index}"))
+        for topic, payload in sequence:
+            last = publisher.publish(topic, payload, qos=1)
+        last.wait_for_publish(5)
+        time.sleep(1)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+        publisher.loop_stop()
+        status_client.loop_stop()
+    assert daemon.returncode == 0, err
+    summary = daemon_summary(err)
+    torn = [topic for topic, payload in sequence if payload.startswith("torn")]
+    assert summary["frames"] == 600 and summary["malformed"] == len(torn) == 12 and summary["vehicles"] == 3
+    named = [line.split(": malformed payload")[0].split()[-1] for line in err.splitlines() if ": malformed payload" in line]
+    assert named == torn
+
+
 def test_unreachable_broker_is_survived_then_joined(tmp_path, celldrift):
     """Started before its broker: the client retries with backoff and subscribes once it is up."""
     port = free_port()

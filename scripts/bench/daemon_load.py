@@ -148,7 +148,7 @@ def main():
     peers = lambda q: rig_latencies[min(len(rig_latencies) - 1, int(q * len(rig_latencies)))] * 1000 if rig_latencies else float("nan")
     print(f"{sent} frames in {messages} messages in {elapsed:.1f} s ({sent / elapsed:.0f} frames/s published, "
           f"{summary['frames']} received by the daemon, "
-          f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.1f} % of one core, peak RSS {rss / 1024:.1f} MB; "
+          f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.2f} % of one core, peak RSS {rss / 1024:.1f} MB; "
           f"{len(latencies)} alarms, latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms; the peers alone "
           f"(publisher -> broker -> subscriber, {len(rig_latencies)} messages): p50 {peers(0.5):.1f} ms, p99 {peers(0.99):.1f} ms")
 
