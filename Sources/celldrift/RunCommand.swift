@@ -93,12 +93,13 @@ struct RunCommand: ParsableCommand {
             if let caFile = mqtt.caFile { try client.useTLS(caFile: caFile, certificateFile: mqtt.certificateFile, keyFile: mqtt.keyFile) }
             try client.start(host: mqtt.host, port: mqtt.port)
         } catch { throw CommandError("mqtt: \(error)") }
-        var socketCAN: SocketCANReader?
-        var socketCANRetry = Double.infinity
-        let filterIDs = settings.mapping.mappedMessages.map { settings.database.messages[$0].id }
+        let socketCAN: SocketCANLink?
         if let interface = settings.socketCANInterface {
+            let filterIDs = settings.mapping.mappedMessages.map { settings.database.messages[$0].id }
             // At start-up a missing interface or kernel support is a configuration error: say it and stop.
-            do { socketCAN = try SocketCANReader(interface: interface, ids: filterIDs) } catch { throw CommandError("socketcan: \(error)") }
+            do { socketCAN = try SocketCANLink(interface: interface, ids: filterIDs) } catch { throw CommandError("socketcan: \(error)") }
+        } else {
+            socketCAN = nil
         }
         var uplink: CloudUplink?
         var lastUplinkStep = 0.0
@@ -300,24 +301,13 @@ struct RunCommand: ParsableCommand {
                     log.error("uplink: \(error)")
                 }
             }
-            if socketCAN == nil, let interface = settings.socketCANInterface, monotonicSeconds() >= socketCANRetry {
-                // The interface went down: try it again every 2 s until it is back.
-                socketCAN = try? SocketCANReader(interface: interface, ids: filterIDs)
-                socketCANRetry = socketCAN == nil ? monotonicSeconds() + 2 : .infinity
-                if socketCAN != nil { log.notice("socketcan: \(interface) is back") }
-            }
-            if let reader = socketCAN {
+            if let link = socketCAN {
+                // An interface that goes down is reopened every 2 s until it is back; MQTT is served meanwhile.
                 let vehicle = settings.vehicle ?? gateway
-                var frame = CANFrame(id: 0)
-                do {
-                    while try reader.read(into: &frame) {
-                        take(frame, vehicle: vehicle)
-                    }
-                } catch {
-                    // The interface went down: say so, keep serving MQTT, reopen it when it returns.
-                    log.error("socketcan: \(error); retrying every 2 s")
-                    socketCAN = nil
-                    socketCANRetry = monotonicSeconds() + 2
+                switch link.read(now: monotonicSeconds(), { take($0, vehicle: vehicle) }) {
+                case .down(let reason): log.error("socketcan: \(reason); retrying every \(Int(link.retryInterval)) s")
+                case .up: log.notice("socketcan: \(link.interface) is back")
+                case nil: break
                 }
             }
             commitRaised()  // what SocketCAN frames raised

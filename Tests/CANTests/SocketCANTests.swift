@@ -58,6 +58,43 @@ import Glibc
         }
     }
 
+    /// The interface goes away (the socket's peer hangs up: the read fails), stays away for one retry,
+    /// then comes back: the link says down once, tries again every 2 s, says up, and frames flow again.
+    @Test func anInterfaceThatGoesAwayIsReopenedUntilItIsBack() throws {
+        var writers: [Int32] = []
+        var readers: [Int32] = []
+        var away = false
+        defer { (writers + readers).forEach { close($0) } }
+        let link = try SocketCANLink(interface: "vcan0", retryInterval: 2) { () throws(LogError) -> SocketCANReader in
+            if away { throw LogError.cannotOpen(path: "vcan0", reason: "no such CAN interface") }
+            let (readFD, writeFD) = pair()
+            readers.append(readFD)
+            writers.append(writeFD)
+            return SocketCANReader(descriptor: readFD, interface: "vcan0")
+        }
+        var received: [UInt32] = []
+        send(writers[0], id: 0x101, data: [1])
+        #expect(link.read(now: 100) { received.append($0.id) } == nil)
+        #expect(received == [0x101] && link.descriptor == readers[0])
+
+        close(writers.removeFirst())
+        away = true
+        guard case .down(let reason) = link.read(now: 101, { received.append($0.id) }) else {
+            Issue.record("a failed read did not take the link down")
+            return
+        }
+        #expect(reason.contains("vcan0") && link.descriptor == nil)
+        #expect(link.read(now: 102.9) { _ in } == nil && link.attempts == 0)  // not yet due
+        #expect(link.read(now: 103) { _ in } == nil && link.attempts == 1 && link.descriptor == nil)  // still away
+        away = false
+        #expect(link.read(now: 104.9) { _ in } == nil && link.attempts == 1)  // the next try is at 105
+        #expect(link.read(now: 105) { _ in } == .up && link.descriptor == readers[1] && link.attempts == 2)
+        send(writers[0], id: 0x102, data: [2])
+        send(writers[0], id: 0x103, data: [3])
+        #expect(link.read(now: 105.1) { received.append($0.id) } == nil)
+        #expect(received == [0x101, 0x102, 0x103])
+    }
+
     @Test func withoutAFCANTheErrorSaysSo() {
         // On a kernel with CAN support but no such interface, the error names the interface instead.
         do {
