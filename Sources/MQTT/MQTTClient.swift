@@ -65,10 +65,11 @@ public final class MQTTClient {
     private var takenPayloads: [UInt8] = []
     private var takenTopics: [String] = []
     private let pollSet = UnsafeMutablePointer<pollfd>.allocate(capacity: 3)
-    /// The longest a readable socket waits so that what arrives meanwhile is read in the same turn.
-    /// 10 ms: at 8,000 one-frame messages a second, 8 ms measured 2.0-2.5 % CPU and 10 ms 2.0-2.2 %, alarm
-    /// latency p99 10-14 ms (docs/BENCHMARKS.md); a wake-up, a read and its ACK cost ~100 µs here.
-    let coalescing = 0.010
+    /// The longest a readable socket waits so that what arrives meanwhile is read in the same turn; a
+    /// turn costs ~100 µs here (wake-up, reads, their ACKs) whatever it carries. 12 ms: at 8,000 one-frame
+    /// messages a second, alternating 30-s runs measured 1.77-1.80 % CPU at 10 ms, 1.67-1.73 % at 12 ms and
+    /// 1.53 % at 15 ms, alarm latency p99 12, 14-15 and 17 ms (docs/BENCHMARKS.md; the target is 20 ms).
+    let coalescing = 0.012
 
     public var isConnected: Bool { shared.connected }
     /// Successful connections so far (a reconnect counts).

@@ -316,10 +316,10 @@ struct RunCommand: ParsableCommand {
                 lastScoresCheck = monotonicSeconds()
                 publishScores()
             }
-            // Asleep until a message, a CAN frame or an API connection arrives (a socket read less than 10 ms
-            // ago gathers for the rest of them first); at least ten turns a second for the uplink, the
+            // Asleep until a message, a CAN frame or an API connection arrives (a socket read lately gathers
+            // for the rest of the client's interval first); at least ten turns a second for the uplink, the
             // watchdog and the status. Then what the read brought, its alarms committed together. (Reading
-            // again right after processing, as this loop once did, restarted the 10 ms from that read: with
+            // again right after processing, as this loop once did, restarted the interval from that read: with
             // 16 frames a message the alarm latency p99 was 17-23 ms instead of 11-12.)
             client.wait(milliseconds: 100, alsoFor: socketCAN?.descriptor, api?.listener)
             if client.drain(handle) > 0 { commitRaised() }
