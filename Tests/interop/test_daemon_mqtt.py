@@ -147,7 +147,10 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
 def test_interleaved_topics_keep_their_own_names(tmp_path, broker, celldrift):
     """Messages on several topics read in one turn: each is handled as its own topic's (the client
     shares one topic string across a run of messages on one topic, and must not across a change)."""
-    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-topics"\ntopics = ["bms/#"]\n')
+    import urllib.request
+
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-topics"\ntopics = ["bms/#"]\n'
+                                       '[api]\nport = 0\n')
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "outbox.db"],
                               stderr=subprocess.PIPE, text=True)
     status_client, statuses = subscriber(broker, "celldrift/+/status")
@@ -156,6 +159,7 @@ def test_interleaved_topics_keep_their_own_names(tmp_path, broker, celldrift):
     publisher.loop_start()
     sequence = []
     try:
+        metrics = f"http://127.0.0.1:{re_port(daemon.stderr.readline())}/metrics"
         assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses))
         lines = gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[:600]
         for index, line in enumerate(lines):
@@ -165,7 +169,8 @@ def test_interleaved_topics_keep_their_own_names(tmp_path, broker, celldrift):
         for topic, payload in sequence:
             last = publisher.publish(topic, payload, qos=1)
         last.wait_for_publish(5)
-        time.sleep(1)
+        handled = f"celldrift_mqtt_messages_total {float(len(sequence))}"
+        assert wait_for(lambda: handled in urllib.request.urlopen(metrics, timeout=10).read().decode(), 30)
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=30)
