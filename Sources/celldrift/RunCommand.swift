@@ -209,17 +209,19 @@ struct RunCommand: ParsableCommand {
         /// One MQTT message: a JSON snapshot, a binary frame, or candump lines.
         func handle(topic: String, payload: UnsafeBufferPointer<UInt8>) {
             counts.messages += 1
-            // Sources publish on a handful of topics: their vehicle names are worked out once.
-            let vehicle: String
-            if topic == lastTopic.topic {
-                vehicle = lastTopic.vehicle  // a run of messages on one topic: no hashing
-            } else if let known = vehicleOfTopic[topic] {
-                vehicle = known
-                lastTopic = (topic, known)
-            } else {
-                vehicle = settings.vehicle ?? topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
-                if vehicleOfTopic.count < 10_000 { vehicleOfTopic[topic] = vehicle }
+            // Sources publish on a handful of topics: their vehicle names are worked out once, and a run of
+            // messages on one topic skips the hashing.
+            if topic != lastTopic.topic {
+                let vehicle: String
+                if let known = vehicleOfTopic[topic] {
+                    vehicle = known
+                } else {
+                    vehicle = settings.vehicle ?? topic.split(separator: "/").dropFirst().first.map(String.init) ?? gateway
+                    if vehicleOfTopic.count < 10_000 { vehicleOfTopic[topic] = vehicle }
+                }
+                lastTopic = (topic, vehicle)
             }
+            let vehicle = lastTopic.vehicle
             if payload.first == UInt8(ascii: "{") {
                 do {
                     let snapshot = try Snapshot(json: Array(payload))
