@@ -131,7 +131,7 @@ import Testing
     ])
     func realCapturesReadCompletely(file: String, format: LogFormat, frames: Int) throws {
         let collector = ReportCollector()
-        let reader = try LogReader(path: "\(sharedData)/\(file)", report: collector.add)
+        let reader = try LogReader(path: "\(shippedData)/\(file)", report: collector.add)
         var count = 0
         var frame = CANFrame(id: 0)
         while try reader.next(into: &frame) { count += 1 }

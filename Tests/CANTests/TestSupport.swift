@@ -42,4 +42,6 @@ extension String {
     }
 }
 
-let sharedData = "../shared/data"
+/// The real captures and seed data as the product ships them (copied unchanged from ../shared/data), so
+/// that a clone anywhere tests the same files.
+let shippedData = "firmware-samples"

@@ -8,7 +8,8 @@ import cantools
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = (ROOT / ".." / "shared" / "data").resolve()
+# The shipped copies of ../shared/data (logs, seed): a clone anywhere tests the same files.
+SHIPPED = ROOT / "firmware-samples"
 CELLDRIFT = str((ROOT / os.environ.get("CELLDRIFT", ".build/debug/celldrift")).resolve())
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import CELLDRIFT, ROOT, SHARED, json_lines, run
+from conftest import CELLDRIFT, ROOT, SHIPPED, json_lines, run
 
-DATA = SHARED / "seed" / "series_samples.csv"
-BATCH = SHARED / "seed" / "test_batch_samples.csv"
+DATA = SHIPPED / "seed" / "series_samples.csv"
+BATCH = SHIPPED / "seed" / "test_batch_samples.csv"
 COLUMNS = ["TotalVoltage", "TotalCurrent", "CellMaxVoltage", "CellMinVoltage", "MaxTemperature", "MinTemperature"]
 
 

@@ -5,7 +5,7 @@ import random
 import can
 import pytest
 
-from conftest import SHARED, json_lines, run
+from conftest import SHIPPED, json_lines, run
 
 
 def random_messages(count, seed, fd=True, remote=True, remote_length=True):
@@ -112,7 +112,7 @@ def test_python_can_reads_celldrift_logs(tmp_path, celldrift, target, reader_cla
 
 
 def test_real_asc_capture_matches_python_can(celldrift):
-    path = SHARED / "logs" / "kona_bms_main_relay_on.asc"
+    path = SHIPPED / "logs" / "kona_bms_main_relay_on.asc"
     out, err = run("convert", "--to", "jsonl", path)
     ours = json_lines(out)
     theirs = list(can.ASCReader(str(path)))
@@ -123,7 +123,7 @@ def test_real_asc_capture_matches_python_can(celldrift):
 
 
 def test_torn_lines_in_a_real_capture_are_reported_once_and_skipped(tmp_path, celldrift):
-    lines = (SHARED / "logs" / "kona_power_off_on_ready_off.gvret.csv").read_text().splitlines()
+    lines = (SHIPPED / "logs" / "kona_power_off_on_ready_off.gvret.csv").read_text().splitlines()
     lines[100] = lines[100][:17]  # torn mid-id
     lines[2000] = "\x00\x01garbage"
     torn = tmp_path / "torn.csv"

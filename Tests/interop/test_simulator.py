@@ -7,7 +7,7 @@ import pathlib
 
 import cantools
 
-from conftest import ROOT, SHARED, json_lines, run
+from conftest import ROOT, SHIPPED, json_lines, run
 
 DBC = ROOT / "firmware-samples" / "celldrift_pack.dbc"
 ARGS = ["--vehicles", "2", "--fault", "micro-short", "--fault-share", "0.5", "--days", "0.5", "--seed", "42",
@@ -30,7 +30,7 @@ def test_same_arguments_same_bytes(tmp_path, celldrift):
 
 def test_daily_table_and_labels_have_the_seed_layout(tmp_path, celldrift):
     files = simulate(tmp_path / "a")
-    seed_header = (SHARED / "seed" / "series_samples.csv").read_text().splitlines()[0]
+    seed_header = (SHIPPED / "seed" / "series_samples.csv").read_text().splitlines()[0]
     rows = list(csv.reader(files["daily.csv"].decode().splitlines()))
     assert ",".join(rows[0]) == seed_header
     assert len(rows) == 1 + 2 and all(len(row) == 9 and row[8] in ("0.0", "1.0") for row in rows[1:])
