@@ -6,7 +6,7 @@ DEBUG_BIN := .build/debug/celldrift
 RELEASE_BIN := .build/release/celldrift
 SAMPLES := firmware-samples
 
-.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench clean
+.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench fleet clean
 
 all: build
 
@@ -71,6 +71,10 @@ demo: release
 
 bench: release venv
 	scripts/bench-decode.sh
+
+# The independent physics fleets (PyBaMM) and the pipeline's figures on them (docs/fleet.md; ~1 h on 2 cores).
+fleet: release venv
+	scripts/fleet/make-fleets.sh $(PYTHON) $(RELEASE_BIN)
 
 clean:
 	rm -rf .build .build-* $(VENV)

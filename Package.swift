@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Pack", dependencies: ["DBC", "TOML"]),
         .target(name: "Model", dependencies: ["CAN", "Consistency", "JSON"]),
         .target(name: "Report", dependencies: ["CAN", "Outbox"]),
-        .target(name: "Training", dependencies: ["Simulator", "Consistency", "Model"]),
+        .target(name: "Training", dependencies: ["CAN", "JSON", "Simulator", "Consistency", "Model"]),
         .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model",
                                               .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "ConsistencyTests", dependencies: ["Consistency"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -41,22 +41,28 @@ public func epochNanoseconds(date: String) -> Int64? {
 }
 
 /// The labels file entry of one vehicle (JSON): its fault and when the plain threshold rule first fired.
-public func labelJSON(_ run: VehicleRun, rule: ThresholdRule, chemistry: Chemistry, cells: Int) -> String {
+/// The format is the one `celldrift evaluate fleet` reads (docs/fleet.md): times from `start_time` (unix
+/// seconds), absolute in `onset_time` and `rule_first_fired_time`; `log` names the vehicle's CAN log
+/// beside labels.json when one was written.
+public func labelJSON(_ run: VehicleRun, rule: ThresholdRule, chemistry: Chemistry, cells: Int, log: String? = nil) -> String {
     let fault = run.fault
+    let start = Double(run.vehicle.startNanoseconds) / 1e9
     var text = "{\"vehicle\": \(String(decoding: JSONText.quoted(run.vehicle.vin), as: UTF8.self)), "
     text += "\"chemistry\": \"\(chemistry.rawValue)\", \"cells\": \(cells), \"fault\": \"\(fault.kind.rawValue)\""
+    text += ", \"start_time\": \(Int64(start))"
     if fault.kind == .healthy {
-        text += ", \"cell\": null, \"onset_s\": null, \"onset\": null, \"magnitude\": null, \"growth_per_day\": null"
+        text += ", \"cell\": null, \"onset_s\": null, \"onset_time\": null, \"onset\": null, \"magnitude\": null, \"growth_per_day\": null"
     } else {
-        text += ", \"cell\": \(fault.cell), \"onset_s\": \(Int64(fault.onset)), \"onset\": \"\(run.vehicle.timestamp(fault.onset))\""
-        text += ", \"magnitude\": \(fault.magnitude), \"growth_per_day\": \(fault.growth)"
+        text += ", \"cell\": \(fault.cell), \"onset_s\": \(Int64(fault.onset)), \"onset_time\": \(Int64(start) + Int64(fault.onset))"
+        text += ", \"onset\": \"\(run.vehicle.timestamp(fault.onset))\", \"magnitude\": \(fault.magnitude), \"growth_per_day\": \(fault.growth)"
     }
     if let fired = rule.firstFired {
-        text += ", \"rule_first_fired_s\": \(Int64(fired)), \"rule_first_fired\": \"\(run.vehicle.timestamp(fired))\""
-        text += ", \"rule_cell\": \(rule.cellAtFirstFire ?? -1)"
+        text += ", \"rule_first_fired_s\": \(Int64(fired)), \"rule_first_fired_time\": \(Int64(start) + Int64(fired))"
+        text += ", \"rule_first_fired\": \"\(run.vehicle.timestamp(fired))\", \"rule_cell\": \(rule.cellAtFirstFire ?? -1)"
     } else {
-        text += ", \"rule_first_fired_s\": null, \"rule_first_fired\": null, \"rule_cell\": null"
+        text += ", \"rule_first_fired_s\": null, \"rule_first_fired_time\": null, \"rule_first_fired\": null, \"rule_cell\": null"
     }
+    if let log { text += ", \"log\": \(String(decoding: JSONText.quoted(log), as: UTF8.self))" }
     text += ", \"largest_spread_v\": \(fixed(rule.largestSpread, 4)), \"alarm_days\": \(rule.firedDays.count)}"
     return text
 }

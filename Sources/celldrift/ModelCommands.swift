@@ -105,7 +105,8 @@ private func writeWindows(_ windows: PackWindows, _ random: [Bool], _ byVehicle:
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "evaluate", abstract: "Evaluate models: AUC, precision, recall and F1, float against int8.", subcommands: [Pack.self, Cell.self])
+        commandName: "evaluate", abstract: "Evaluate models and the whole pipeline: AUC, precision, recall and F1, float against int8; a labelled fleet.",
+        subcommands: [Pack.self, Cell.self, Fleet.self])
 
     struct Pack: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -116,7 +116,8 @@ struct SimulateCommand: ParsableCommand {
             }
             simulation.run(observers: observers)
             for (buffer, path) in buffers { try finishOutput(buffer, path) }
-            labels.append(labelJSON(run, rule: rule, chemistry: chemistry, cells: cells))
+            labels.append(labelJSON(run, rule: rule, chemistry: chemistry, cells: cells,
+                                  log: candump ? "\(run.vehicle.vin).log" : asc ? "\(run.vehicle.vin).asc" : nil))
             StandardError.line("\(run.vehicle.vin): \(run.fault.kind.rawValue)"
                 + (run.fault.kind == .healthy ? "" : " in cell \(run.fault.cell) from \(run.vehicle.timestamp(run.fault.onset))")
                 + "; rule " + (rule.firstFired.map { "first fired \(run.vehicle.timestamp($0))" } ?? "never fired"))

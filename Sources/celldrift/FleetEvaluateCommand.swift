@@ -1,0 +1,143 @@
+import Agent
+import ArgumentParser
+import Dispatch
+import JSON
+import Outbox
+import Training
+
+extension EvaluateCommand {
+    struct Fleet: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay a labelled fleet through the pipeline and judge its alarms against the labels.",
+            discussion: """
+                Reads labels.json (docs/fleet.md: written by `celldrift simulate` and by scripts/fleet/generate.py), \
+                replays every vehicle's log through the same pipeline as `replay` and `run` with its own config, and \
+                prints per vehicle and per fault kind and chemistry: found (an alarm after the onset), named (an \
+                alarm naming the faulty cell or sensor), the delay from the onset, the lead over the BMS's 50 mV \
+                rule (the label's time), and false alarms per 1,000 healthy vehicle-hours. The reference rule's \
+                own alarms are not detections. Exit status 1 when a vehicle could not be replayed.
+                """
+        )
+
+        @Option(help: "The fleet's labels file.")
+        var labels: String
+
+        @Option(help: "One config for every vehicle (instead of each label's `config`).")
+        var config: String?
+
+        @Option(help: "A folder with <vehicle>.toml per vehicle (instead of each label's `config`).")
+        var configDir: String?
+
+        @Option(help: "The folder of the logs (default: the labels file's).")
+        var logDir: String?
+
+        @Option(help: "The alarm kind of the BMS's own rule, which detections are measured against.")
+        var referenceRule = "cell_spread"
+
+        @Option(help: "Vehicles replayed at once.")
+        var jobs = 1
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func validate() throws {
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        }
+
+        func run() throws {
+            let labelList: [FleetLabel]
+            do { labelList = try FleetLabel.load(labels) } catch { throw CommandError("\(error)") }
+            let folder = labels.contains("/") ? String(labels[..<labels.lastIndex(of: "/")!]) + "/" : ""
+            // Configs are read once each, before any replay: a broken one is reported for its vehicles.
+            var configs: [String: Result<PipelineConfig, AgentError>] = [:]
+            let plans = labelList.map { label -> FleetReplay in
+                let configPath = config ?? configDir.map { "\($0)/\(label.vehicle).toml" }
+                    ?? label.config.map { $0.hasPrefix("/") ? $0 : folder + $0 }
+                let log = label.log ?? "\(label.vehicle).log"
+                let logPath = log.hasPrefix("/") ? log : (logDir.map { $0 + "/" } ?? folder) + log
+                guard let configPath else {
+                    return FleetReplay(label: label, log: logPath, config: .failure(AgentError("no config: give --config or --config-dir")))
+                }
+                if configs[configPath] == nil {
+                    configs[configPath] = Result { () throws(AgentError) in try PipelineConfig(path: configPath) }
+                }
+                return FleetReplay(label: label, log: logPath, config: configs[configPath]!)
+            }
+            let slots = OutcomeSlots(count: plans.count)
+            let workers = min(jobs, plans.count)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for index in stride(from: worker, to: plans.count, by: workers) {
+                    slots.store(index, plans[index].replay(referenceRule: referenceRule))
+                }
+            }
+            let evaluation = FleetEvaluation(outcomes: slots.outcomes, referenceRule: referenceRule)
+            print(json ? evaluation.json() : evaluation.text())
+            if evaluation.overall.failed > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+/// One vehicle to replay: its label, log and config.
+struct FleetReplay: @unchecked Sendable {
+    let label: FleetLabel
+    let log: String
+    let config: Result<PipelineConfig, AgentError>
+
+    func replay(referenceRule: String) -> VehicleOutcome {
+        let settings: PipelineConfig
+        switch config {
+        case .success(let loaded): settings = loaded
+        case .failure(let error):
+            return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule,
+                                  error: error.description)
+        }
+        var alarms: [FleetAlarm] = []
+        let pipeline = VehiclePipeline(config: settings, vehicle: label.vehicle, wallClock: wallSeconds) { record in
+            guard record.type == .alarm else { return }
+            alarms.append(FleetAlarm(kind: record.kind, cell: record.cell, sensor: sensorNamed(in: record.payload), time: record.eventTime))
+        }
+        // Observed time: the gaps between complete snapshots, up to a minute (a logger that was off
+        // between two days observed nothing), split at the onset.
+        let onset = label.onsetTime ?? .infinity
+        var healthy = 0.0, faulty = 0.0, previous = Double.nan
+        var pacer: Pacer?
+        do {
+            let counts = try feed(log: log, into: pipeline, config: settings, progress: nil, pacer: &pacer) { time, _ in
+                let gap = time - previous
+                if gap > 0, gap <= 60 {
+                    healthy += max(0, min(time, onset) - previous)
+                    faulty += max(0, time - max(previous, onset))
+                }
+                previous = time
+            }
+            if counts.unreadableFiles > 0 {
+                return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule,
+                                      error: "\(log): cannot be read")
+            }
+        } catch {
+            return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule,
+                                  error: "\(log): \(error)")
+        }
+        return VehicleOutcome(label: label, alarms: alarms, healthyHours: healthy / 3600, faultyHours: faulty / 3600,
+                              referenceRule: referenceRule)
+    }
+}
+
+/// A temperature alarm's sensor, where its payload names one (`"sensor": N`).
+private func sensorNamed(in payload: String) -> Int? {
+    guard payload.contains("\"sensor\""), let value = try? JSONParser.parse(payload)["sensor"]?.double,
+          value >= 0, value < 1e6 else { return nil }
+    return Int(value)
+}
+
+/// One slot per vehicle, each written by the one worker that replays it and read after all have finished.
+final class OutcomeSlots: @unchecked Sendable {
+    private var slots: [VehicleOutcome?]
+    private let lock = DispatchQueue(label: "celldrift.fleet-outcomes")
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func store(_ index: Int, _ outcome: VehicleOutcome) { lock.sync { slots[index] = outcome } }
+
+    var outcomes: [VehicleOutcome] { lock.sync { slots.compactMap { $0 } } }
+}

@@ -1,0 +1,176 @@
+"""The independent physics fleet (scripts/fleet, PyBaMM) and `celldrift evaluate fleet`: the generated
+logs decode with cantools and python-can back to the ground truth within each DBC's resolution; the ASC
+twin holds the same frames at the same absolute times; the labels' rule times follow from the logged
+values; the generator is deterministic; `evaluate fleet` replays the fleet (and one of our own
+simulator's) and judges it against the labels."""
+import gzip
+import json
+import pathlib
+import subprocess
+import sys
+
+import can
+import cantools
+import numpy as np
+import pytest
+
+from conftest import CELLDRIFT, ROOT, run
+
+GENERATOR = ROOT / "scripts" / "fleet" / "generate.py"
+
+
+def generate(out, *args):
+    result = subprocess.run([sys.executable, str(GENERATOR), "--split", "ci", "--out", str(out), *map(str, args)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads((pathlib.Path(out) / "labels.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fleet")
+    return out, generate(out, "--jobs", 2)
+
+
+def truth_of(folder, label):
+    with gzip.open(folder / label["truth"], "rt") as file:
+        header = file.readline().strip().split(",")
+        table = np.loadtxt(file, delimiter=",")
+    return header, table
+
+
+def decoded_seconds(folder, label):
+    """Per logged second, every signal cantools decodes from the candump log (python-can reads it)."""
+    database = cantools.database.load_file(str(folder / label["dbc"]))
+    seconds = {}
+    for message in can.CanutilsLogReader(str(folder / label["log"])):
+        second = int(np.floor(message.timestamp + 1e-7))
+        values = database.decode_message(message.arbitration_id, message.data)
+        seconds.setdefault(second, {}).update(values)
+    return database, seconds
+
+
+def test_the_fleet_covers_its_layouts_faults_and_chemistries(fleet):
+    folder, labels = fleet
+    assert len(labels) == 4
+    assert {label["layout"] for label in labels} == {"mux_motorola_mv", "intel_v_29bit", "mux_intel_mv_29bit"}
+    assert {label["chemistry"] for label in labels} == {"nmc", "lfp"}
+    assert {label["fault"] for label in labels} == {"healthy", "resistance-growth", "micro-short", "hot-joint"}
+    for label in labels:
+        for key in ("log", "asc", "dbc", "config", "truth"):
+            assert (folder / label[key]).stat().st_size > 0
+        if label["fault"] != "healthy":
+            assert label["onset_time"] == label["start_time"] + label["onset_s"]
+
+
+def test_decoded_logs_equal_the_ground_truth_within_the_resolution(fleet):
+    folder, labels = fleet
+    for label in labels:
+        header, truth = truth_of(folder, label)
+        database, seconds = decoded_seconds(folder, label)
+        assert len(seconds) == len(truth)
+        cell_columns = [name for name in header[2:2 + label["cells"]]]
+        sensor_columns = header[2 + label["cells"]:]
+        units = {signal.name: signal.unit for message in database.messages for signal in message.signals}
+        worst_cell, worst_sensor = 0.0, 0.0
+        for row in truth:
+            values = seconds[int(row[0])]
+            for column, name in enumerate(cell_columns):
+                volts = values[name] / 1000 if units[name] == "mV" else values[name]
+                worst_cell = max(worst_cell, abs(volts - row[2 + column]))
+            for column, name in enumerate(sensor_columns):
+                worst_sensor = max(worst_sensor, abs(values[name] - row[2 + len(cell_columns) + column]))
+        # 1 mV steps round to within half a step (the truth file keeps 10 µV); sensors by their step.
+        assert worst_cell <= 0.0005 + 1e-5, (label["vehicle"], worst_cell)
+        step = {"mux_motorola_mv": 1.0, "intel_v_29bit": 0.1, "mux_intel_mv_29bit": 0.5}[label["layout"]]
+        assert worst_sensor <= step / 2 + 1e-5, (label["vehicle"], worst_sensor)
+
+
+def test_the_asc_twin_holds_the_same_frames_at_the_same_absolute_times(fleet):
+    folder, labels = fleet
+    label = next(label for label in labels if label["layout"] == "intel_v_29bit")
+    candump = list(can.CanutilsLogReader(str(folder / label["log"])))
+    asc = list(can.ASCReader(str(folder / label["asc"]), relative_timestamp=False))
+    assert len(asc) == len(candump)
+    for a, b in zip(asc, candump):
+        assert (a.arbitration_id, a.is_extended_id, bytes(a.data)) == (b.arbitration_id, b.is_extended_id, bytes(b.data))
+        assert abs(a.timestamp - b.timestamp) < 1e-3
+
+
+def test_the_labels_rule_time_follows_from_the_logged_cells(fleet):
+    folder, labels = fleet
+    fired = [label for label in labels if label["rule_first_fired_time"] is not None]
+    assert fired, "the CI fleet's resistance fault should trip the 50 mV rule"
+    for label in labels:
+        header, truth = truth_of(folder, label)
+        logged = np.round(truth[:, 2:2 + label["cells"]] * 1000) / 1000
+        spread = logged.max(axis=1) - logged.min(axis=1)
+        expected = None
+        for index in range(10, len(spread)):
+            if (spread[index - 10:index + 1] > 0.050 + 1e-9).all():
+                expected = int(truth[index, 0])
+                break
+        assert label["rule_first_fired_time"] == expected, label["vehicle"]
+
+
+def test_the_generator_is_deterministic(fleet, tmp_path):
+    folder, labels = fleet
+    again = generate(tmp_path, "--only", 3, "--jobs", 1)
+    first = next(label for label in labels if label["vehicle"] == again[0]["vehicle"])
+    strip = lambda label: {k: v for k, v in label.items() if k != "generation_s"}
+    assert strip(again[0]) == strip(first)
+    assert (tmp_path / first["log"]).read_bytes() == (folder / first["log"]).read_bytes()
+
+
+def test_evaluate_fleet_replays_every_vehicle_and_checks_the_rule_against_the_labels(fleet):
+    folder, labels = fleet
+    out, _ = run("evaluate", "fleet", "--labels", folder / "labels.json", "--json", "--jobs", 2)
+    result = json.loads(out)
+    assert result["overall"]["vehicles"] == 4 and result["overall"]["not_replayed"] == 0
+    by_vehicle = {vehicle["vehicle"]: vehicle for vehicle in result["vehicles"]}
+    for label in labels:
+        vehicle = by_vehicle[label["vehicle"]]
+        assert vehicle["fault"] == label["fault"] and vehicle["cell"] == label["cell"]
+        # The replay's own 50 mV rule fires when the label says, a snapshot (under a second) later.
+        if label["rule_first_fired_time"] is None:
+            assert vehicle["replay_rule_first_fired_time"] is None
+        else:
+            assert 0 <= vehicle["replay_rule_first_fired_time"] - label["rule_first_fired_time"] < 1.0
+        hours = vehicle["healthy_hours"] + vehicle["faulty_hours"]
+        assert abs(hours - label["logged_hours"]) < 0.01, (label["vehicle"], hours)
+    assert result["overall"]["healthy_vehicle_hours"] > 2
+    text, _ = run("evaluate", "fleet", "--labels", folder / "labels.json")
+    assert "resistance-growth nmc" in text and "faulty vehicles 3" in text
+
+
+def test_evaluate_fleet_reports_a_vehicle_it_cannot_replay_and_goes_on(fleet, tmp_path):
+    folder, labels = fleet
+    broken = [dict(label) for label in labels]
+    for label in broken:
+        for key in ("log", "config"):
+            label[key] = str(folder / label[key])
+    broken[0]["log"] = str(tmp_path / "missing.log")
+    (tmp_path / "labels.json").write_text(json.dumps(broken))
+    result = subprocess.run([CELLDRIFT, "evaluate", "fleet",
+                             "--labels", tmp_path / "labels.json", "--json"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["overall"]["not_replayed"] == 1
+    assert "missing.log" in summary["vehicles"][0]["error"]
+    assert all(vehicle["error"] is None for vehicle in summary["vehicles"][1:])
+
+
+def test_evaluate_fleet_reads_our_own_simulators_labels(tmp_path):
+    run("simulate", "--vehicles", 2, "--fault", "resistance-growth", "--fault-share", 0.5, "--days", 2, "--cells", 96,
+        "--seed", 7, "--candump", "--log-hours", 4, "--out", tmp_path)
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    assert all(label["log"].endswith(".log") and label["start_time"] > 1.7e9 for label in labels)
+    out, _ = run("evaluate", "fleet", "--labels", tmp_path / "labels.json", "--config",
+                 ROOT / "firmware-samples" / "celldrift_pack.toml", "--json")
+    result = json.loads(out)
+    assert result["overall"]["vehicles"] == 2 and result["overall"]["not_replayed"] == 0
+    faulty = next(vehicle for vehicle in result["vehicles"] if vehicle["fault"] != "healthy")
+    label = next(label for label in labels if label["fault"] != "healthy")
+    assert faulty["onset_time"] == label["onset_time"]
+    if label["rule_first_fired_time"] is not None:
+        assert abs(faulty["replay_rule_first_fired_time"] - label["rule_first_fired_time"]) < 2

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Generates a labelled fleet from an independent electrochemical model (PyBaMM): per vehicle a DBC of
+its own, a celldrift mapping, a candump and an ASC log, the ground truth, and one labels.json.
+
+    python scripts/fleet/generate.py --split heldout --out out/fleet-heldout --jobs 2
+
+docs/fleet.md describes the model, the splits, the faults and the label format.
+"""
+import argparse
+import gzip
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cells import PARAMETER_SETS, CellString  # noqa: E402
+from layouts import LAYOUTS, Layout  # noqa: E402
+from measurement import measure, rule_first_fired, write_logs  # noqa: E402
+from profiles import day_profile  # noqa: E402
+
+FAULT_KINDS = ["resistance-growth", "micro-short", "hot-joint", "sensor-offset", "sensor-stuck", "capacity-fade"]
+CELL_FAULTS = {"resistance-growth", "micro-short", "capacity-fade"}
+DAY = 86_400
+
+# The splits differ in seed, NMC parameter sets, pack sizes, climates and schedules; the held-out one is
+# never looked at while tuning (docs/fleet.md).
+SPLITS = {
+    "ci": dict(seed=5, vehicles=4, days=1, day_hours=2.0, nmc=["Chen2020"], cells=[12, 16], healthy_share=0.25,
+               ambient=(10, 30), start="2026-03-02", kinds=["resistance-growth", "micro-short", "hot-joint"],
+               resistance_share=(1.3, 1.5), resistance_ramp_s=(1200, 1500), resistance_phases=("drive",)),
+    "tuning": dict(seed=11, vehicles=28, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 24, 48, 96],
+                   healthy_share=0.3, ambient=(5, 30), start="2026-04-06", kinds=FAULT_KINDS),
+    "heldout": dict(seed=9001, vehicles=28, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                    cells=[16, 24, 36, 72, 108, 200], healthy_share=0.3, ambient=(-5, 38), start="2026-07-13",
+                    kinds=FAULT_KINDS),
+}
+
+
+def epoch(date):
+    import datetime
+    return int(datetime.datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def plan(split, vehicles, days):
+    """Every vehicle's settings, drawn from the split's seed alone (the same arguments give the same fleet)."""
+    spec = SPLITS[split]
+    random = np.random.default_rng(spec["seed"])
+    healthy = round(vehicles * spec["healthy_share"])
+    plans = []
+    for index in range(vehicles):
+        chemistry = "lfp" if index % 3 == 2 else "nmc"
+        kind = "healthy" if index < healthy else spec["kinds"][(index - healthy) % len(spec["kinds"])]
+        cells = int(random.choice(spec["cells"]))
+        vehicle_class = "light" if cells <= 24 else "car"
+        plans.append(dict(
+            vehicle=f"{split.upper()}{index:03d}", index=index, split=split, seed=int(random.integers(2**31)),
+            chemistry=chemistry, parameter_set=str(random.choice(spec["nmc"] if chemistry == "nmc" else PARAMETER_SETS["lfp"])),
+            cells=cells, sensors=max(2, cells // int(random.choice([3, 4, 6]))), vehicle_class=vehicle_class,
+            capacity_ah=float(random.uniform(5, 20) if vehicle_class == "light" else random.uniform(50, 180)),
+            ambient_c=float(random.uniform(*spec["ambient"])), layout=LAYOUTS[index % len(LAYOUTS)],
+            bms_rate_hz=10 if index % 4 == 1 else 1, fault=kind, days=days, day_hours=spec["day_hours"],
+            start_time=epoch(spec["start"]) + 7 * 3600 + int(random.integers(0, 3)) * 3600,
+            usage=dict(urban_share=float(random.uniform(0.3, 0.8)), speed_scale=float(random.uniform(0.85, 1.05)),
+                       intensity=float(random.uniform(0.8, 1.2)), charge_c=float(random.uniform(0.3, 1.0)),
+                       taper_share=float(random.uniform(0.1, 0.3))),
+            start_soc=float(random.uniform(0.65, 0.85)), soc_spread=float(random.uniform(0.002, 0.005)),
+            resistance_share=spec.get("resistance_share", (0.3, 1.5)), resistance_ramp_s=spec.get("resistance_ramp_s", (1200, 10800)),
+            resistance_phases=spec.get("resistance_phases", ("drive", "charge"))))
+    return plans
+
+
+def timeline(p, random):
+    """The current (C-rate, 1 Hz) over the whole run, nights at rest, and the logged seconds with their phase."""
+    day_seconds = int(p["day_hours"] * 3600)
+    total = (p["days"] - 1) * DAY + day_seconds + 1
+    c_rate = np.zeros(total)
+    logged, phases = [], []
+    for day in range(p["days"]):
+        profile, phase = day_profile(p["vehicle_class"], random, day_seconds, p["usage"])
+        start = day * DAY
+        c_rate[start:start + day_seconds] = profile
+        logged.append(np.arange(start, start + day_seconds))
+        phases.extend(phase)
+    return c_rate, np.concatenate(logged), np.array(phases)
+
+
+def choose_fault(p, random, logged, phases, cell_resistance):
+    """The fault's cell or sensor, onset (s from the start), magnitude and how it enters the physics."""
+    kind = p["fault"]
+    fault = dict(kind=kind, cell=None, sensor=None, onset_s=None, magnitude=None, unit=None, ramp_s=None, onset_phase=None)
+    if kind == "healthy":
+        return fault
+    first_day = logged[logged < DAY]
+    if kind == "capacity-fade":
+        fault.update(cell=int(random.integers(p["cells"])), onset_s=0, magnitude=float(random.uniform(0.05, 0.2)),
+                     unit="capacity share lost", onset_phase=str(phases[0]))
+        return fault
+    # Resistance grows while current flows in most vehicles; in some it grows while parked, which no
+    # voltage can show before the next current.
+    if kind == "resistance-growth":
+        wanted = p["resistance_phases"] if random.random() >= 0.25 else ("park",)
+    else:
+        wanted = ("drive", "park", "charge")
+    candidates = [i for i in range(int(len(first_day) * 0.15), int(len(first_day) * 0.6)) if phases[i] in wanted]
+    if not candidates:
+        candidates = list(range(int(len(first_day) * 0.15), int(len(first_day) * 0.6)))
+    position = int(random.choice(candidates))
+    fault["onset_s"] = int(logged[position])
+    fault["onset_phase"] = str(phases[position])
+    if kind == "resistance-growth":
+        share = float(random.uniform(*p["resistance_share"]))
+        fault.update(cell=int(random.integers(p["cells"])), magnitude=share, unit="resistance share added",
+                     ramp_s=float(random.uniform(*p["resistance_ramp_s"])), added_ohm=share * cell_resistance)
+    elif kind == "micro-short":
+        divisor = float(random.uniform(50, 300))
+        fault.update(cell=int(random.integers(p["cells"])), magnitude=1 / divisor, unit="C (leak current / capacity)")
+    elif kind == "hot-joint":
+        fault.update(sensor=int(random.integers(p["sensors"])), magnitude=float(random.uniform(2, 10)),
+                     unit="K at the day's mean drive heating", ramp_s=1200.0)
+    elif kind == "sensor-offset":
+        fault.update(sensor=int(random.integers(p["sensors"])),
+                     magnitude=float(random.uniform(2, 10) * random.choice([-1, 1])), unit="K")
+    elif kind == "sensor-stuck":
+        fault.update(sensor=int(random.integers(p["sensors"])), magnitude=0.0, unit="K (held at the onset value)")
+    return fault
+
+
+def simulate(p, out):
+    started = time.time()
+    random = np.random.default_rng(p["seed"])
+    c_rate, logged, phases = timeline(p, random)
+    times = np.arange(len(c_rate), dtype=float)
+    probe = CellString(p["chemistry"], p["parameter_set"], times[:2], np.zeros(2), 298.15)
+    cell_resistance = probe.dc_resistance()
+    cell_capacity = probe.capacity
+    string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"])
+    fault = choose_fault(p, random, logged, phases, cell_resistance)
+    inputs = []
+    for cell in range(p["cells"]):
+        area = float(random.normal(1, 0.008))
+        arguments = dict(soc=float(np.clip(random.normal(p["start_soc"], p["soc_spread"]), 0.1, 0.95)), area=area,
+                         contact_ohm=float(abs(random.normal(0.03, 0.01))) * cell_resistance,
+                         kinetics=(float(random.lognormal(0, 0.05)), float(random.lognormal(0, 0.05))),
+                         cooling=float(random.normal(1, 0.05)))
+        if fault["cell"] == cell:
+            if fault["kind"] == "micro-short":
+                arguments.update(leak_a=fault["magnitude"] * cell_capacity * area, leak_onset=float(fault["onset_s"]))
+            elif fault["kind"] == "resistance-growth":
+                arguments.update(added_ohm=fault["added_ohm"], resistance_onset=float(fault["onset_s"]),
+                                 resistance_ramp_s=fault["ramp_s"])
+            elif fault["kind"] == "capacity-fade":
+                arguments["area"] = area * (1 - fault["magnitude"])
+        inputs.append(string.cell_inputs(**arguments))
+    voltages, temperatures = string.solve(inputs, logged)
+    parallel = p["capacity_ah"] / cell_capacity
+    layout = Layout(p["layout"], p["cells"], p["sensors"])
+    soc = p["start_soc"] - np.cumsum(c_rate) / 3600
+    readings = measure(p, layout, random, logged, phases, c_rate[logged] * cell_capacity * parallel, voltages,
+                       temperatures - 273.15, soc[logged], fault)
+    vehicle = p["vehicle"]
+    with open(os.path.join(out, f"{vehicle}.dbc"), "w") as file:
+        file.write(layout.text)
+    with open(os.path.join(out, f"{vehicle}.toml"), "w") as file:
+        file.write(layout.mapping(f"{vehicle}.dbc", p["settings"]))
+    write_logs(out, vehicle, layout, p, logged, readings)
+    rule = rule_first_fired(readings["cells_logged"], logged)
+    label = label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance, parallel)
+    label["generation_s"] = round(time.time() - started, 1)
+    print(f"{vehicle}: {p['chemistry']} {p['parameter_set']} {p['cells']} cells {p['layout']}, {fault['kind']}"
+          + (f" cell {fault['cell']}" if fault["cell"] is not None else "")
+          + (f" sensor {fault['sensor']}" if fault["sensor"] is not None else "")
+          + f"; rule {'never fired' if rule is None else 'fired at ' + str(rule[0]) + ' s'}; {label['generation_s']} s", flush=True)
+    return label
+
+
+def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance, parallel):
+    start = p["start_time"]
+    onset = fault["onset_s"]
+    vehicle = p["vehicle"]
+    magnitude = fault["magnitude"]
+    entry = dict(
+        vehicle=vehicle, split=p["split"], chemistry=p["chemistry"], parameter_set=p["parameter_set"],
+        cells=p["cells"], temperature_sensors=p["sensors"], capacity_ah=round(p["capacity_ah"], 3),
+        cell_capacity_ah=cell_capacity, parallel_cells=round(parallel, 3),
+        cell_resistance_ohm=round(cell_resistance / parallel, 6), vehicle_class=p["vehicle_class"],
+        ambient_c=round(p["ambient_c"], 2), layout=p["layout"], bms_rate_hz=p["bms_rate_hz"],
+        fault=fault["kind"], cell=fault["cell"],
+        cell_name=layout.cell_signal(fault["cell"]) if fault["cell"] is not None else None,
+        sensor=fault["sensor"], sensor_name=layout.sensor_signal(fault["sensor"]) if fault["sensor"] is not None else None,
+        start_time=start, onset_s=onset, onset_time=None if onset is None else start + onset, onset_phase=fault["onset_phase"],
+        magnitude=None if magnitude is None else round(magnitude, 6), magnitude_unit=fault["unit"],
+        ramp_s=None if fault["ramp_s"] is None else round(fault["ramp_s"], 1),
+        rule_first_fired_s=None if rule is None else int(rule[0]),
+        rule_first_fired_time=None if rule is None else start + int(rule[0]),
+        rule_cell=None if rule is None else int(rule[1]),
+        largest_spread_v=round(float(readings["largest_spread"]), 4),
+        logged_hours=round(p["days"] * p["day_hours"], 2), days=p["days"],
+        log=f"{vehicle}.log", asc=f"{vehicle}.asc", dbc=f"{vehicle}.dbc", config=f"{vehicle}.toml",
+        truth=f"{vehicle}.truth.csv.gz")
+    if fault["kind"] == "micro-short":
+        entry["leak_a"] = round(magnitude * p["capacity_ah"], 4)
+    if fault["kind"] == "resistance-growth":
+        entry["added_resistance_ohm"] = round(fault["added_ohm"] / parallel, 6)
+    return entry
+
+
+def pipeline_settings(path):
+    """The pipeline sections of a celldrift config (everything after [pack]: snapshot, features, rules,
+    model), with model paths made absolute so that the fleet's configs find them."""
+    folder = os.path.dirname(os.path.abspath(path))
+    lines, keep, section = [], False, None
+    for line in open(path):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[]").split(".")[0]
+            keep = section not in ("pack",)
+        if not keep:
+            continue
+        if section == "model" and "=" in stripped and not stripped.startswith("#"):
+            key, value = stripped.split("=", 1)
+            relative = value.split("#")[0].strip().strip('"')
+            line = f'{key.strip()} = "{relative if relative.startswith("/") else os.path.join(folder, relative)}"\n'
+        lines.append(line)
+    return "".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=sorted(SPLITS), default="ci")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--vehicles", type=int, help="default: the split's")
+    parser.add_argument("--days", type=int, help="logged days per vehicle (default: the split's)")
+    parser.add_argument("--only", help="comma-separated vehicle indices to generate (the plan stays the split's)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--settings", default=os.path.join(os.path.dirname(__file__), "../../firmware-samples/celldrift_pack.toml"),
+                        help="celldrift config whose pipeline sections (snapshot, features, rules, model) every vehicle gets")
+    arguments = parser.parse_args()
+    spec = SPLITS[arguments.split]
+    os.makedirs(arguments.out, exist_ok=True)
+    plans = plan(arguments.split, arguments.vehicles or spec["vehicles"], arguments.days or spec["days"])
+    if arguments.only:
+        chosen = {int(i) for i in arguments.only.split(",")}
+        plans = [p for p in plans if p["index"] in chosen]
+    settings = pipeline_settings(arguments.settings)
+    for p in plans:
+        p["settings"] = settings
+    started = time.time()
+    # Largest packs first, so the pool's last task is a short one.
+    order = sorted(plans, key=lambda p: -p["cells"])
+    with multiprocessing.get_context("fork").Pool(max(1, arguments.jobs)) as pool:
+        results = pool.starmap(simulate, [(p, arguments.out) for p in order], chunksize=1)
+    labels = sorted(results, key=lambda label: label["vehicle"])
+    with open(os.path.join(arguments.out, "labels.json"), "w") as file:
+        json.dump(labels, file, indent=1)
+        file.write("\n")
+    print(f"{len(labels)} vehicles in {time.time() - started:.0f} s -> {arguments.out}/labels.json")
+
+
+if __name__ == "__main__":
+    main()
