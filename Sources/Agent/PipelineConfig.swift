@@ -87,6 +87,8 @@ public struct PipelineConfig: @unchecked Sendable {
     public let api: (host: String, port: Int)?
     /// The outbox database (`[outbox] path`), for the daemon.
     public let outboxPath: String
+    /// The per-cell estimators and their sequential tests (`[detection]`, `[pack] capacity_ah`).
+    public let detection: DetectionSettings
 
     /// The rule used when the file has no [rules.*] section: the BMS's consistency rule.
     public static let defaultRule = ConfiguredRule(
@@ -101,7 +103,8 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)
-        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "outbox", "model", "mqtt", "uplink", "socketcan", "api"])
+        try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "detection", "outbox", "model", "mqtt", "uplink",
+                                    "socketcan", "api"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -131,6 +134,7 @@ public struct PipelineConfig: @unchecked Sendable {
         outboxLimits = OutboxLimits(maximumRecords: Int(try reader.number(outbox, "max_records", 100_000, in: "outbox", bound: .positive)),
                                     maximumBytes: Int(try reader.number(outbox, "max_bytes", Double(64 << 20), in: "outbox", bound: .positive)))
         rules = try Self.rules(root, reader)
+        detection = try Self.detection(root, pack, reader)
         mqtt = try Self.mqtt(root, reader)
         uplink = try Self.uplink(root, reader)
         socketCANInterface = try reader.section(root, "socketcan", ["interface"])?["interface"]?.string
@@ -223,6 +227,37 @@ public struct PipelineConfig: @unchecked Sendable {
             throw reader.fail(table.line(of: "cert_file") ?? 0, "\(section).cert_file", "needs ca_file (TLS)")
         }
         return files
+    }
+
+    private static func detection(_ root: TOMLTable, _ pack: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> DetectionSettings {
+        var settings = DetectionSettings()
+        if pack["capacity_ah"] != nil {
+            settings.capacity = try reader.number(pack, "capacity_ah", 0, in: "pack", bound: .positive)
+        }
+        guard let table = try reader.section(root, "detection", [
+            "enabled", "resistance_share", "resistance_memory_s", "rest_c_rate", "rest_settle_s", "leak_check_s", "leak_shift",
+            "minimum_leak_c", "sensor_change_k", "sensor_learning_s", "false_alarm_hours"]) else { return settings }
+        if let enabled = table["enabled"] {
+            guard let value = enabled.bool else { throw reader.fail(table.line(of: "enabled") ?? 0, "detection.enabled", "must be true or false") }
+            settings.enabled = value
+        }
+        func value(_ key: String, _ fallback: Double) throws(AgentError) -> Double {
+            try reader.number(table, key, fallback, in: "detection", bound: .positive)
+        }
+        settings.resistanceShare = try value("resistance_share", settings.resistanceShare)
+        settings.resistanceMemory = try value("resistance_memory_s", settings.resistanceMemory)
+        settings.restCRate = try value("rest_c_rate", settings.restCRate)
+        settings.restSettle = try reader.number(table, "rest_settle_s", settings.restSettle, in: "detection", bound: .nonNegative)
+        settings.leakCheckInterval = try value("leak_check_s", settings.leakCheckInterval)
+        settings.leakShift = try value("leak_shift", settings.leakShift)
+        settings.minimumLeak = try reader.number(table, "minimum_leak_c", settings.minimumLeak, in: "detection", bound: .nonNegative)
+        settings.sensorChange = try value("sensor_change_k", settings.sensorChange)
+        settings.sensorLearning = try reader.number(table, "sensor_learning_s", settings.sensorLearning, in: "detection", bound: .nonNegative)
+        settings.falseAlarmHours = try value("false_alarm_hours", settings.falseAlarmHours)
+        guard settings.falseAlarmHours >= 1 else {
+            throw reader.fail(table.line(of: "false_alarm_hours") ?? 0, "detection.false_alarm_hours", "must be at least 1")
+        }
+        return settings
     }
 
     private static func rules(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> [ConfiguredRule] {

@@ -1,6 +1,7 @@
 import CAN
 import Consistency
 import DBC
+import JSON
 import Model
 import Outbox
 import Pack
@@ -33,6 +34,9 @@ public final class VehiclePipeline {
     /// Counts scorings of either model: the daemon republishes the scores when it moves.
     public private(set) var scoresRevision = 0
     private var rules: [ConfiguredRule]
+    /// The per-cell estimators and sensor watch with their sequential tests (`[detection]`).
+    public let detectors: CellDetectors
+    private let cellNames: [String], sensorNames: [String]
     private var packModel: PackModel?
     private var cellModel: CellDriftModel?
     private var cellAlarm: RuleAlarm?
@@ -51,6 +55,9 @@ public final class VehiclePipeline {
         cellScores = .allocate(capacity: config.mapping.cells)
         cellScores.initialize(repeating: .nan)
         rules = config.rules
+        detectors = CellDetectors(cells: config.mapping.cells, sensors: config.mapping.temperatureSensors, settings: config.detection)
+        cellNames = config.mapping.cellNames
+        sensorNames = config.mapping.sensorNames
         packModel = config.packModel?.copy()
         self.wallClock = wallClock
         self.onAlarm = onAlarm
@@ -92,7 +99,8 @@ public final class VehiclePipeline {
             return false
         }
         process(time: time, voltages: UnsafeBufferPointer(state.voltages),
-                 temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current)
+                 temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current,
+                 soc: state.soc)
         return true
     }
 
@@ -101,21 +109,25 @@ public final class VehiclePipeline {
         snapshot.voltages.withUnsafeBufferPointer { cells in
             snapshot.temperatures.withUnsafeBufferPointer {
                 self.snapshot(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: snapshot.voltage ?? .nan,
-                              current: snapshot.current ?? .nan)
+                              current: snapshot.current ?? .nan, soc: snapshot.soc ?? .nan)
             }
         }
     }
 
     /// Takes a whole snapshot: one voltage per mapped cell.
     public func snapshot(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double) {
+                         packVoltage: Double, current: Double, soc: Double = .nan) {
         snapshots += 1
-        process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current)
+        process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current, soc: soc)
     }
 
     private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double) {
+                         packVoltage: Double, current: Double, soc: Double) {
         features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
+        detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
+                         temperatures: temperatures, current: current, soc: soc) { detection in
+            raise(detection, time: time, current: current)
+        }
         latestCurrent = current
         latestHighestTemperature = temperatures.max() ?? .nan
         latestLowestTemperature = temperatures.min() ?? .nan
@@ -199,6 +211,37 @@ public final class VehiclePipeline {
         return true
     }
 
+    /// A detector's alarm: the cell (or sensor) by position and by its DBC name, the estimate and its unit,
+    /// how sure, and how far from the BMS's rule.
+    private func raise(_ detection: Detection, time: Double, current: Double) {
+        var payload = "{\"detector\": \"\(detection.kind.rawValue)\""
+        if let cell = detection.cell {
+            payload += ", \"cell_name\": \(quotedName(cellNames, cell)), \"cell_deviation_v\": \(number(features.deviation[cell]))"
+        }
+        if let sensor = detection.sensor {
+            payload += ", \"sensor\": \(sensor), \"sensor_name\": \(quotedName(sensorNames, sensor))"
+            // Sensors are taken to sit in order along the string, each among an equal share of the cells.
+            let cells = features.cells, count = max(sensorNames.count, 1)
+            payload += ", \"cells_covered\": [\(sensor * cells / count), \((sensor + 1) * cells / count - 1)]"
+        }
+        switch detection.kind {
+        case .resistanceRise:
+            payload += ", \"delta_r_ohm\": \(number(detection.magnitude)), \"delta_r_share\": \(number(detection.relative))"
+                + ", \"median_resistance_ohm\": \(number(detectors.medianResistance))"
+                + ", \"deviation_at_recent_peak_v\": \(number(detection.deviationAtPeak))"
+        case .leak:
+            payload += ", \"leak_a\": \(number(detection.magnitude)), \"leak_c\": \(number(detection.relative))"
+                + ", \"time_to_rule_s\": \(number(detection.timeToRule))"
+        case .sensor:
+            payload += ", \"shift_k\": \(number(detection.magnitude))"
+        }
+        payload += ", \"confidence\": \(number(detection.confidence)), \"capacity_ah\": \(number(detectors.scale.capacity))"
+            + ", \"spread_v\": \(number(features.spread)), \"current_a\": \(number(current))}"
+        alarmDays.insert(Int((time / 86_400).rounded(.down)))
+        onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: detection.kind.rawValue, severity: 1, cell: detection.cell,
+                             eventTime: time, wallTime: wallClock(), payload: payload))
+    }
+
     private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {
         var payload = "{\"feature\": \"\(rule.feature.rawValue)\", \"value\": \(number(value)), "
             + "\"raise_above\": \(number(rule.alarm.raiseAbove)), \"above_since\": \(number(since)), "
@@ -214,6 +257,10 @@ public final class VehiclePipeline {
         onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
                              eventTime: time, wallTime: wallClock(), payload: payload + "}"))
     }
+}
+
+private func quotedName(_ names: [String], _ index: Int) -> String {
+    index < names.count ? String(decoding: JSONText.quoted(names[index]), as: UTF8.self) : "null"
 }
 
 /// A number in an alarm's JSON payload: null when it is not finite.

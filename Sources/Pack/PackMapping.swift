@@ -27,6 +27,10 @@ public struct MappingError: Error, CustomStringConvertible {
 public struct PackMapping: Sendable {
     public let cells: Int
     public let temperatureSensors: Int
+    /// The DBC signal names of the cells and of the temperature sensors, in the mapping's order: how
+    /// alarms name them.
+    public let cellNames: [String]
+    public let sensorNames: [String]
     /// Indexed like the compiled database's signals: firstSignal(message) + signal.
     let roles: [SignalRole]
     let scales: [Double]
@@ -125,12 +129,15 @@ public struct PackMapping: Sendable {
             throw fail("cell_voltage", "cell_voltage (a pattern such as \"CellVoltage_{index:03}\") or cell_voltages (a list) is required")
         }
         try assign("cell_voltage", voltageNames, { .cellVoltage($0) }, unitKind: "voltage")
+        cellNames = voltageNames
         let sensors = Int(table["cell_temperature_count"]?.integer ?? Int64(cells))
         if let temperatureNames = try names("cell_temperature", count: sensors) {
             try assign("cell_temperature", temperatureNames, { .cellTemperature($0) }, unitKind: "temperature")
             temperatureSensors = sensors
+            sensorNames = temperatureNames
         } else {
             temperatureSensors = 0
+            sensorNames = []
         }
         let single: [(String, SignalRole, String?)] = [("current", .current, nil), ("voltage", .voltage, nil), ("soc", .soc, nil),
                                                        ("cell_voltage_max", .cellVoltageMax, "voltage"),

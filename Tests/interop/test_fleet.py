@@ -86,6 +86,14 @@ def test_decoded_logs_equal_the_ground_truth_within_the_resolution(fleet):
         assert worst_sensor <= step / 2 + 1e-5, (label["vehicle"], worst_sensor)
 
 
+def test_every_log_is_in_time_order(fleet):
+    folder, labels = fleet
+    for label in labels:
+        times = [message.timestamp for message in can.CanutilsLogReader(str(folder / label["log"]))]
+        assert all(later >= earlier for earlier, later in zip(times, times[1:])), label["vehicle"]
+    assert any(label["bms_rate_hz"] == 10 for label in labels)
+
+
 def test_the_asc_twin_holds_the_same_frames_at_the_same_absolute_times(fleet):
     folder, labels = fleet
     label = next(label for label in labels if label["layout"] == "intel_v_29bit")

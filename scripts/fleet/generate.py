@@ -31,9 +31,13 @@ DAY = 86_400
 SPLITS = {
     "ci": dict(seed=5, vehicles=4, days=1, day_hours=2.0, nmc=["Chen2020"], cells=[12, 16], healthy_share=0.25,
                ambient=(10, 30), start="2026-03-02", kinds=["resistance-growth", "micro-short", "hot-joint"],
-               resistance_share=(1.3, 1.5), resistance_ramp_s=(1200, 1500), resistance_phases=("drive",)),
+               resistance_share=(1.3, 1.5), resistance_ramp_s=(1200, 1500), resistance_phases=("drive",),
+               alternate_chemistry=True),
     "tuning": dict(seed=11, vehicles=28, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 24, 48, 96],
                    healthy_share=0.3, ambient=(5, 30), start="2026-04-06", kinds=FAULT_KINDS),
+    # Healthy packs only, for the false-alarm rate over 500+ vehicle-hours with the held-out fleet.
+    "heldout-healthy": dict(seed=9002, vehicles=36, days=4, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                            cells=[12, 16, 24], healthy_share=1.0, ambient=(-5, 38), start="2026-08-03", kinds=FAULT_KINDS),
     "heldout": dict(seed=9001, vehicles=28, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
                     cells=[16, 24, 36, 72, 108, 200], healthy_share=0.3, ambient=(-5, 38), start="2026-07-13",
                     kinds=FAULT_KINDS),
@@ -52,14 +56,18 @@ def plan(split, vehicles, days):
     healthy = round(vehicles * spec["healthy_share"])
     plans = []
     for index in range(vehicles):
-        chemistry = "lfp" if index % 3 == 2 else "nmc"
         kind = "healthy" if index < healthy else spec["kinds"][(index - healthy) % len(spec["kinds"])]
+        # Every fault kind in both chemistries: NMC in one round of the kinds, LFP in the next.
+        rounds = index // 3 if index < healthy else (index - healthy) // len(spec["kinds"])
+        chemistry = "lfp" if (index % 3 == 2 if index < healthy else rounds % 2 == 1) else "nmc"
+        if spec.get("alternate_chemistry"):
+            chemistry = "lfp" if index % 2 else "nmc"
         cells = int(random.choice(spec["cells"]))
         vehicle_class = "light" if cells <= 24 else "car"
         plans.append(dict(
-            vehicle=f"{split.upper()}{index:03d}", index=index, split=split, seed=int(random.integers(2**31)),
+            vehicle=f"{split.upper().replace('-', '')}{index:03d}", index=index, split=split, seed=int(random.integers(2**31)),
             chemistry=chemistry, parameter_set=str(random.choice(spec["nmc"] if chemistry == "nmc" else PARAMETER_SETS["lfp"])),
-            cells=cells, sensors=max(2, cells // int(random.choice([3, 4, 6]))), vehicle_class=vehicle_class,
+            cells=cells, sensors=max(4, cells // int(random.choice([3, 4, 6]))), vehicle_class=vehicle_class,
             capacity_ah=float(random.uniform(5, 20) if vehicle_class == "light" else random.uniform(50, 180)),
             ambient_c=float(random.uniform(*spec["ambient"])), layout=LAYOUTS[index % len(LAYOUTS)],
             bms_rate_hz=10 if index % 4 == 1 else 1, fault=kind, days=days, day_hours=spec["day_hours"],

@@ -75,8 +75,10 @@ def rule_first_fired(cells_logged, logged):
 
 
 def frames(layout, p, logged, readings):
-    """(time, id, extended, data) of every frame in order: the status message at the BMS's rate, then
-    the cell pages and the sensor pages spread over each second."""
+    """(time, id, extended, data) of every frame in time order: the status message at the BMS's rate,
+    the cell pages and the sensor pages spread over each second. The cells are measured together at the
+    second's start (as a BMS's front end samples them) and sent page by page; the current frames carry
+    the current of their own instant."""
     database = layout.database
     start = p["start_time"]
     status_name, current_signal, voltage_signal, soc_signal, _ = layout.status
@@ -93,12 +95,13 @@ def frames(layout, p, logged, readings):
     for index, second in enumerate(logged):
         base = start + float(second)
         following = index + 1 if index + 1 < len(logged) and logged[index + 1] == second + 1 else index
+        second_frames = []
         for tick in range(rate):
             share = tick / rate
             amperes = current[index] * (1 - share) + current[following] * share
             data = status.encode({current_signal: sign * amperes, voltage_signal: pack_voltage[index], soc_signal: soc[index]},
                                  strict=False)
-            yield base + 0.005 + share, status.frame_id, status.is_extended_frame, data
+            second_frames.append((base + 0.005 + share, status.frame_id, status.is_extended_frame, data))
         for order, (message, mux, value, carried, is_cells) in enumerate(pages):
             values = {mux: value} if mux else {}
             if is_cells:
@@ -108,7 +111,11 @@ def frames(layout, p, logged, readings):
             else:
                 for sensor in carried:
                     values[layout.sensor_signal(sensor)] = round(float(sensors_logged[sensor, index]), 6)
-            yield base + 0.02 + 0.9 * order / len(pages), message.frame_id, message.is_extended_frame, message.encode(values)
+            second_frames.append((base + 0.02 + 0.9 * order / len(pages), message.frame_id, message.is_extended_frame,
+                                  message.encode(values)))
+        # A log is in time order: a 10 Hz status message interleaves with the pages.
+        second_frames.sort(key=lambda frame: frame[0])
+        yield from second_frames
 
 
 def asc_date(seconds):

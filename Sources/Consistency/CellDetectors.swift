@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The settings of the per-cell estimators and their change detection (`[detection]`, docs/features.md).
+/// Every size is relative to the pack (a share of its median resistance, a C-rate, steps of a sensor's
+/// resolution); the one absolute figure is the false-alarm rate, which sets every CUSUM's threshold.
+public struct DetectionSettings: Sendable, Equatable {
+    public var enabled = true
+    /// Ah; nil: estimated from charge throughput against the BMS's SOC.
+    public var capacity: Double?
+    /// The smallest resistance rise worth an alarm, as a share of the pack's median resistance.
+    public var resistanceShare = 0.3
+    /// Seconds over which the resistance estimates forget.
+    public var resistanceMemory = 900.0
+    /// |C-rate| at or below this is rest; rest ignored while the cells relax; a leak check each interval.
+    public var restCRate = 0.02
+    public var restSettle = 600.0
+    public var leakCheckInterval = 60.0
+    /// The shift of a leaking cell's rest-slope z-score the leak test is tuned to.
+    public var leakShift = 6.0
+    /// The smallest leak worth an alarm, in C (leak current ÷ capacity), when the OCV slope is known.
+    public var minimumLeak = 1.0 / 1000
+    /// The smallest sensor shift worth an alarm (K), and the seconds that learn each sensor's place.
+    public var sensorChange = 1.5
+    public var sensorLearning = 900.0
+    /// One false alarm per this many vehicle-hours at most, per test, under the tests' noise models.
+    public var falseAlarmHours = 10_000.0
+
+    public init() {}
+
+    /// CUSUM thresholds: the log of the samples a test sees in `falseAlarmHours` (pairs at ~1 Hz for the
+    /// resistance, checks or minutes for the leak and the sensors).
+    var resistanceThreshold: Double { log(falseAlarmHours * 3600) }
+    var minuteThreshold: Double { log(falseAlarmHours * 60) }
+}
+
+/// What a detector raised: the cell or sensor, the estimate, and how sure.
+public struct Detection: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case resistanceRise = "cell_resistance_rise"
+        case leak = "cell_leak"
+        case sensor = "temperature_sensor"
+    }
+
+    public let kind: Kind
+    public let cell: Int?
+    public let sensor: Int?
+    /// Resistance: ΔR (Ω) and ΔR ÷ the median resistance; leak: A (NaN without a capacity) and C;
+    /// sensor: the shift from its baseline (K).
+    public let magnitude: Double
+    public let relative: Double
+    /// The test's statistic over its threshold (≥ 1 when raised).
+    public let confidence: Double
+    /// Seconds until the 50 mV rule would fire at the present trend (leaks), or the millivolts the cell
+    /// would be from the median at the recent peak current (resistance); NaN when not known.
+    public let timeToRule: Double
+    public let deviationAtPeak: Double
+}
+
+/// The per-cell estimators (resistance from all current variation, self-discharge from rests) and the
+/// sensor watch, with their sequential tests. Sized at creation; an update allocates nothing unless it
+/// raises (a detection is handed out once per cell and kind).
+public final class CellDetectors {
+    public let settings: DetectionSettings
+    public let scale: PackScale
+    let resistance: ResistanceChange
+    let leak: LeakWatch
+    let sensorWatch: SensorWatch
+    private let ocvDeviation: UnsafeMutableBufferPointer<Double>
+    private let raised: UnsafeMutableBufferPointer<UInt8>
+    private let sensorRaised: UnsafeMutableBufferPointer<UInt8>
+    private var recentPeak = 0.0
+    private var previousTime = Double.nan
+    private let previousVoltage: UnsafeMutableBufferPointer<Double>
+    /// The smallest change of a cell's reading seen (V): the readings' resolution.
+    public private(set) var voltageResolution = Double.infinity
+
+    public init(cells: Int, sensors: Int, settings: DetectionSettings) {
+        self.settings = settings
+        scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
+        resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
+        leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
+                         shift: settings.leakShift)
+        sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
+        ocvDeviation = .allocate(capacity: cells)
+        ocvDeviation.initialize(repeating: 0)
+        raised = .allocate(capacity: cells)
+        raised.initialize(repeating: 0)
+        previousVoltage = .allocate(capacity: cells)
+        previousVoltage.initialize(repeating: .nan)
+        sensorRaised = .allocate(capacity: max(sensors, 1))
+        sensorRaised.initialize(repeating: 0)
+    }
+
+    deinit {
+        ocvDeviation.deallocate()
+        previousVoltage.deallocate()
+        raised.deallocate()
+        sensorRaised.deallocate()
+    }
+
+    /// Per cell: ΔR against the median (Ω), and the resistance's CUSUM statistic over its threshold.
+    public var resistanceChange: UnsafeMutableBufferPointer<Double> { resistance.change }
+    public var medianResistance: Double { resistance.medianResistance }
+
+    /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
+    /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped).
+    public func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, spread: Double,
+                       temperatures: UnsafeBufferPointer<Double>, current: Double, soc: Double,
+                       raise: (Detection) -> Void) {
+        guard settings.enabled else { return }
+        let interval = time - previousTime
+        previousTime = time
+        if current.isFinite {
+            // The recent peak current decays with an hour's time constant.
+            recentPeak = max(abs(current), interval > 0 ? recentPeak * exp(-interval / 3600) : recentPeak)
+        }
+        for cell in 0..<resistance.cells {
+            let voltage = deviation[cell] + median
+            let moved = abs(voltage - previousVoltage[cell])
+            if moved > 1e-7 { voltageResolution = min(voltageResolution, moved) }
+            previousVoltage[cell] = voltage
+        }
+        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution)
+        scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,
+                     medianResistance: resistance.medianResistance)
+        let medianResistance = resistance.medianResistance
+        for cell in 0..<resistance.cells {
+            let change = resistance.change[cell]
+            ocvDeviation[cell] = deviation[cell] + (change.isFinite && current.isFinite ? change * current : 0)
+        }
+        let threshold = settings.resistanceThreshold
+        for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
+            raised[cell] |= 1
+            let change = resistance.change[cell]
+            raise(Detection(kind: .resistanceRise, cell: cell, sensor: nil, magnitude: change,
+                            relative: medianResistance > 0 ? change / medianResistance : .nan,
+                            confidence: resistance.statistic[cell] / threshold, timeToRule: .nan,
+                            deviationAtPeak: change * recentPeak))
+        }
+        if leak.update(time: time, resting: scale.isRest(current), ocvDeviation: ocvDeviation, resolution: voltageResolution) {
+            checkLeaks(time: time, spread: spread, raise: raise)
+        }
+        sensorWatch.update(time: time, temperatures: temperatures)
+        let sensorThreshold = settings.minuteThreshold
+        for sensor in 0..<sensorWatch.sensors where sensorRaised[sensor] == 0 {
+            let statistic = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor])
+            guard statistic > sensorThreshold else { continue }
+            sensorRaised[sensor] = 1
+            raise(Detection(kind: .sensor, cell: nil, sensor: sensor, magnitude: sensorWatch.shift[sensor],
+                            relative: sensorWatch.shift[sensor] / sensorWatch.step, confidence: statistic / sensorThreshold,
+                            timeToRule: .nan, deviationAtPeak: .nan))
+        }
+    }
+
+    private func checkLeaks(time: Double, spread: Double, raise: (Detection) -> Void) {
+        let threshold = settings.minuteThreshold
+        let slopePerSOC = scale.ocvSlope
+        for cell in 0..<leak.cells where raised[cell] & 2 == 0 && leak.statistic[cell] > threshold {
+            // V/s of the cell's fall against the pack, through dOCV/dSOC, is SOC per second: × 3600 is C.
+            let fall = -leak.slope[cell]
+            let leakC = slopePerSOC > 0 ? fall / slopePerSOC * 3600 : .nan
+            if leakC.isFinite, leakC < settings.minimumLeak { continue }
+            raised[cell] |= 2
+            raise(Detection(kind: .leak, cell: cell, sensor: nil, magnitude: leakC * scale.capacity, relative: leakC,
+                            confidence: leak.statistic[cell] / threshold,
+                            timeToRule: fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Each cell's resistance against the pack's, from all current variation (not only steps), and a
+/// sequential test for a rise.
+///
+/// Between two snapshots a second or so apart the cells' open-circuit voltages hardly move, so a cell's
+/// change of deviation from the pack median is −ΔR·ΔI plus noise (ΔR its resistance above the median).
+/// The estimate is a least-squares slope over exponentially forgotten pairs. The test is a one-sided
+/// CUSUM of the log-likelihood ratio between ΔR = 0 and ΔR = δ (a share of the pack's median resistance),
+/// with the noise variance taken from the pack (the median cell's residual variance): no ampere, volt or
+/// ohm threshold, so it carries to any pack size and chemistry.
+final class ResistanceChange {
+    let cells: Int
+    /// The smallest rise of interest, as a share of the median resistance.
+    let share: Double
+    let memory: Double
+    private let previous: UnsafeMutableBufferPointer<Double>
+    private let crossSums: UnsafeMutableBufferPointer<Double>
+    private let residualVariance: UnsafeMutableBufferPointer<Double>
+    /// Per cell: its own offset from the median resistance (Ω), learned over the first qualifying pairs and
+    /// clamped to half the rise of interest, so that a cell's lasting difference is not a change and a
+    /// fault already there at the start is not learned away.
+    private let baselineCross: UnsafeMutableBufferPointer<Double>
+    let baseline: UnsafeMutableBufferPointer<Double>
+    private var baselineSquares = 0.0
+    private(set) var learnedPairs = 0
+    /// Per cell: ΔR (Ω) and the CUSUM statistic.
+    let change: UnsafeMutableBufferPointer<Double>
+    let statistic: UnsafeMutableBufferPointer<Double>
+    private let scratch: UnsafeMutableBufferPointer<Double>
+    private var currentSquares = 0.0
+    private var weights = 0.0
+    private var medianCross = 0.0
+    private var previousMedian = Double.nan
+    private var previousCurrent = Double.nan
+    private var previousTime = -Double.infinity
+    /// The median cell's resistance (Ω), and the pairs' noise variance (V²); NaN until known.
+    private(set) var medianResistance = Double.nan
+    private(set) var noiseVariance = Double.nan
+    private(set) var pairs = 0
+    static let warmUpPairs = 300
+    /// The share of the median resistance the pair model may be off by at any step.
+    static let modelError = 0.1
+    /// Rounding steps the median cell's voltage must move by for a pair to count.
+    static let resolvedSteps = 3.0
+    /// Qualifying pairs that learn the cells' baselines before any evidence counts.
+    static let learningPairs = 600
+
+    init(cells: Int, share: Double, memory: Double) {
+        self.cells = cells
+        self.share = share
+        self.memory = memory
+        func buffer() -> UnsafeMutableBufferPointer<Double> {
+            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        previous = buffer()
+        crossSums = buffer()
+        residualVariance = buffer()
+        baselineCross = buffer()
+        baseline = buffer()
+        change = buffer()
+        statistic = buffer()
+        scratch = buffer()
+    }
+
+    deinit {
+        for buffer in [previous, crossSums, residualVariance, baselineCross, baseline, change, statistic, scratch] { buffer.deallocate() }
+    }
+
+    /// Takes a snapshot's deviations from the median (V), the median itself, the current (A, + discharge)
+    /// and the readings' resolution (V): a difference of two rounded readings has at least step²/6 of noise.
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double, resolution: Double) {
+        defer {
+            for cell in 0..<cells { previous[cell] = deviation[cell] }
+            previousMedian = median
+            previousCurrent = current
+            previousTime = time
+        }
+        let gap = time - previousTime
+        guard current.isFinite, previousCurrent.isFinite, gap > 0, gap <= 5 else { return }
+        let step = current - previousCurrent
+        let forget = exp(-gap / memory)
+        currentSquares = currentSquares * forget + step * step
+        weights = weights * forget + 1
+        medianCross = medianCross * forget + step * (median - previousMedian)
+        pairs += 1
+        guard currentSquares > 0 else { return }
+        medianResistance = -medianCross / currentSquares
+        for cell in 0..<cells {
+            let deviationStep = deviation[cell] - previous[cell]
+            crossSums[cell] = crossSums[cell] * forget + step * deviationStep
+            change[cell] = -crossSums[cell] / currentSquares
+            let residual = deviationStep + change[cell] * step
+            residualVariance[cell] = residualVariance[cell] * forget + residual * residual
+        }
+        let quantization = resolution.isFinite ? resolution * resolution / 6 : 0
+        noiseVariance = max(ConsistencyFeatures.median(UnsafeBufferPointer(residualVariance), scratch) / weights, quantization, 1e-10)
+        // The first minutes only learn the median resistance and the noise.
+        guard pairs >= Self.warmUpPairs, medianResistance > 0, step != 0 else { return }
+        // A step that moves the voltages by about a reading's resolution makes rounding errors that follow
+        // the current: such pairs carry no evidence.
+        guard !resolution.isFinite || abs(medianResistance * step) >= Self.resolvedSteps * resolution else { return }
+        let delta = share * medianResistance
+        if learnedPairs < Self.learningPairs {
+            learnedPairs += 1
+            baselineSquares += step * step
+            for cell in 0..<cells {
+                baselineCross[cell] += step * (deviation[cell] - previous[cell])
+                baseline[cell] = min(max(-baselineCross[cell] / baselineSquares, -delta / 2), delta / 2)
+            }
+            return
+        }
+        // Besides the readings' noise, the model misses a share of the drop that grows with the current
+        // step (polarization the cells share unevenly): without that term one large step could look like
+        // a resistance rise.
+        let modelError = Self.modelError * medianResistance * step
+        let variance = noiseVariance + modelError * modelError
+        for cell in 0..<cells {
+            let deviationStep = deviation[cell] - previous[cell]
+            let evidence = -delta * step * (deviationStep + (baseline[cell] + delta / 2) * step) / variance
+            statistic[cell] = max(0, statistic[cell] + evidence)
+        }
+    }
+}
