@@ -133,7 +133,7 @@ public final class CellDetectors {
         let threshold = settings.resistanceThreshold
         for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
             raised[cell] |= 1
-            let change = resistance.change[cell]
+            let change = resistance.rise(cell)
             raise(Detection(kind: .resistanceRise, cell: cell, sensor: nil, magnitude: change,
                             relative: medianResistance > 0 ? change / medianResistance : .nan,
                             confidence: resistance.statistic[cell] / threshold, timeToRule: .nan,

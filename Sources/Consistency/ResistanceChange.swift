@@ -24,6 +24,9 @@ final class ResistanceChange {
     /// fault already there at the start is not learned away.
     private let baselineCross: UnsafeMutableBufferPointer<Double>
     let baseline: UnsafeMutableBufferPointer<Double>
+    /// Per cell: sums since its CUSUM last stood at zero (the test's change point), for the size of a rise.
+    private let runCross: UnsafeMutableBufferPointer<Double>
+    private let runSquares: UnsafeMutableBufferPointer<Double>
     private var baselineSquares = 0.0
     private(set) var learnedPairs = 0
     /// Per cell: ΔR (Ω) and the CUSUM statistic.
@@ -41,6 +44,11 @@ final class ResistanceChange {
     private(set) var noiseVariance = Double.nan
     private(set) var pairs = 0
     static let warmUpPairs = 300
+
+    /// The rise of a cell's resistance over its baseline since its test's change point (Ω).
+    func rise(_ cell: Int) -> Double {
+        runSquares[cell] > 0 ? -runCross[cell] / runSquares[cell] - baseline[cell] : change[cell]
+    }
     /// The share of the median resistance the pair model may be off by at any step.
     static let modelError = 0.1
     /// Rounding steps the median cell's voltage must move by for a pair to count.
@@ -62,13 +70,15 @@ final class ResistanceChange {
         residualVariance = buffer()
         baselineCross = buffer()
         baseline = buffer()
+        runCross = buffer()
+        runSquares = buffer()
         change = buffer()
         statistic = buffer()
         scratch = buffer()
     }
 
     deinit {
-        for buffer in [previous, crossSums, residualVariance, baselineCross, baseline, change, statistic, scratch] { buffer.deallocate() }
+        for buffer in [previous, crossSums, residualVariance, baselineCross, baseline, runCross, runSquares, change, statistic, scratch] { buffer.deallocate() }
     }
 
     /// Takes a snapshot's deviations from the median (V), the median itself, the current (A, + discharge)
@@ -123,6 +133,13 @@ final class ResistanceChange {
             let deviationStep = deviation[cell] - previous[cell]
             let evidence = -delta * step * (deviationStep + (baseline[cell] + delta / 2) * step) / variance
             statistic[cell] = max(0, statistic[cell] + evidence)
+            if statistic[cell] == 0 {
+                runCross[cell] = 0
+                runSquares[cell] = 0
+            } else {
+                runCross[cell] += step * deviationStep
+                runSquares[cell] += step * step
+            }
         }
     }
 }

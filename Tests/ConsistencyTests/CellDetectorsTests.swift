@@ -1,0 +1,147 @@
+import Testing
+@testable import Consistency
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A synthetic series pack at 1 Hz: cells with their own resistance (spread a few %) and a common OCV,
+/// readings rounded to 1 mV, a drive-like current; faults injected where a test asks.
+private struct SyntheticPack {
+    var cells = 12, sensors = 6
+    var resistance = 0.009, capacity = 15.0
+    var random = SplitMix(seed: 7)
+    var resistances: [Double] = []
+    var leaks: [Double] = []
+
+    init(cells: Int = 12) {
+        self.cells = cells
+        resistances = (0..<cells).map { _ in 0 }
+        leaks = Array(repeating: 0, count: cells)
+        for cell in 0..<cells { resistances[cell] = resistance * (1 + 0.03 * random.normal()) }
+    }
+
+    /// Runs `seconds` of drive (or rest) through the detectors; `fault(time, &pack)` changes the pack.
+    mutating func run(_ detectors: CellDetectors, from start: Double, seconds: Int, resting: Bool = false,
+                      temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in }) -> [Detection] {
+        var raised: [Detection] = []
+        var current = 0.0
+        var soc = Array(repeating: 0.6, count: cells)
+        let voltages = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        defer { voltages.deallocate() }
+        let features = ConsistencyFeatures(cells: cells, window: 10)
+        for second in 0..<seconds {
+            let time = start + Double(second)
+            fault(time, &self)
+            current = resting ? 0 : max(-1.5 * capacity, min(2.5 * capacity, current + 4 * random.normal() - 0.02 * current))
+            for cell in 0..<cells {
+                soc[cell] -= (current + leaks[cell]) / capacity / 3600
+                let ocv = 3.4 + 0.8 * soc[cell]
+                let reading = ocv - resistances[cell] * current + 0.0004 * random.normal()
+                voltages[cell] = (reading * 1000).rounded() / 1000
+            }
+            features.update(time: time, voltages: UnsafeBufferPointer(voltages), temperatures: UnsafeBufferPointer(start: nil, count: 0),
+                            current: current)
+            let readings = temperatures(time).map { ($0 * 10).rounded() / 10 }
+            readings.withUnsafeBufferPointer { temperatures in
+                detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
+                                 temperatures: temperatures, current: current, soc: soc.reduce(0, +) / Double(cells) * 100) {
+                    raised.append($0)
+                }
+            }
+        }
+        return raised
+    }
+}
+
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+    mutating func normal() -> Double { (-2 * log(max(next(), 1e-12))).squareRoot() * cos(2 * Double.pi * next()) }
+}
+
+private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
+    { time in
+        let swing: Double = 2 * sin(time / 3000)
+        return (0..<sensors).map { (sensor: Int) -> Double in 25 + 0.2 * Double(sensor % 2) + swing }
+    }
+}
+
+@Suite struct CellDetectorsTests {
+    @Test func aResistanceRiseIsRaisedAtItsCellAfterItsOnsetAndHealthyCellsStaySilent() {
+        var pack = SyntheticPack()
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
+        let onset = 3600.0
+        let raised = pack.run(detectors, from: 0, seconds: 7200, temperatures: flatTemperatures(6)) { time, pack in
+            if time >= onset { pack.resistances[4] = pack.resistance * 1.6 }
+        }
+        let resistance = raised.filter { $0.kind == .resistanceRise }
+        #expect(resistance.count == 1)
+        #expect(resistance.first?.cell == 4)
+        #expect(resistance.first.map { $0.relative > 0.2 } == true)
+        #expect(detectors.medianResistance > 0.008 && detectors.medianResistance < 0.010)
+    }
+
+    @Test func nothingIsRaisedOnAHealthyPack() {
+        var pack = SyntheticPack(cells: 24)
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
+        let raised = pack.run(detectors, from: 0, seconds: 4 * 3600, temperatures: flatTemperatures(6))
+        #expect(raised.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1) })")
+    }
+
+    @Test func aLeakingCellIsNamedDuringRestWithItsLeakInAmperes() {
+        var pack = SyntheticPack()
+        var settings = DetectionSettings()
+        settings.capacity = pack.capacity
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+        // A drive teaches the OCV slope (SOC moves); then the pack rests while cell 7 leaks C/100.
+        _ = pack.run(detectors, from: 0, seconds: 3600, temperatures: flatTemperatures(6))
+        pack.leaks[7] = pack.capacity / 100
+        let raised = pack.run(detectors, from: 3600, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
+        let leaks = raised.filter { $0.kind == .leak }
+        #expect(leaks.map(\.cell) == [7])
+        if let leak = leaks.first, leak.magnitude.isFinite {
+            #expect(abs(leak.magnitude - 0.15) < 0.1, "estimated \(leak.magnitude) A against 0.15 A")
+        }
+    }
+
+    @Test func anOffsetAndAStuckSensorAreNamedBySensor() {
+        var pack = SyntheticPack()
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
+        let base = flatTemperatures(6)
+        var held = Double.nan
+        let raised = pack.run(detectors, from: 0, seconds: 4 * 3600, temperatures: { time in
+            let drift: Double = 3 * sin(time / 1800)
+            var readings: [Double] = base(time).map { $0 + drift }
+            if time >= 3000 { readings[2] += 4 }
+            if time >= 5000 {
+                if held.isNaN { held = readings[5] }
+                readings[5] = held
+            }
+            return readings
+        })
+        let sensors = raised.filter { $0.kind == .sensor }
+        #expect(Set(sensors.compactMap(\.sensor)) == [2, 5])
+        #expect(sensors.allSatisfy { $0.cell == nil })
+    }
+
+    @Test func theCapacityIsEstimatedFromThroughputAgainstSOC() {
+        let scale = PackScale(capacity: nil, restCRate: 0.02)
+        var soc = 80.0
+        for second in 0..<7200 {
+            let current = 30.0  // A, discharging a 100 Ah pack
+            soc -= current / 100 / 3600 * 100
+            scale.update(time: Double(second), current: current, reportedSOC: (soc * 2).rounded() / 2, medianVoltage: 3.7,
+                         medianResistance: .nan)
+        }
+        #expect(abs(scale.capacity - 100) < 5, "estimated \(scale.capacity) Ah")
+        #expect(scale.isRest(1.5) && !scale.isRest(3))
+    }
+}
