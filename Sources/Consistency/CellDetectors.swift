@@ -15,10 +15,10 @@ public struct DetectionSettings: Sendable, Equatable {
     public var resistanceMemory = 900.0
     /// |C-rate| at or below this is rest; rest ignored while the cells relax; a leak check each interval.
     public var restCRate = 0.02
-    public var restSettle = 600.0
+    public var restSettle = 300.0
     public var leakCheckInterval = 60.0
     /// The shift of a leaking cell's rest-slope z-score the leak test is tuned to.
-    public var leakShift = 6.0
+    public var leakShift = 4.0
     /// The smallest leak worth an alarm, in C (leak current ÷ capacity), when the OCV slope is known.
     public var minimumLeak = 1.0 / 1000
     /// The smallest sensor shift worth an alarm (K), and the seconds that learn each sensor's place.
@@ -154,14 +154,32 @@ public final class CellDetectors {
         }
     }
 
+    /// The `count`-th lowest open-circuit deviation (V).
+    private func lowestDeviation(count: Int) -> Double {
+        var bound = -Double.infinity
+        for _ in 0..<count {
+            var next = Double.infinity
+            for cell in 0..<resistance.cells where ocvDeviation[cell] > bound { next = min(next, ocvDeviation[cell]) }
+            guard next.isFinite else { break }
+            bound = next
+        }
+        return bound
+    }
+
     private func checkLeaks(time: Double, spread: Double, raise: (Detection) -> Void) {
         let threshold = settings.minuteThreshold
         let slopePerSOC = scale.ocvSlope
+        // Passive balancing bleeds the high cells down to the lowest, never below: a leak is raised once its
+        // cell is among the lowest tenth of the pack.
+        let lowest = lowestDeviation(count: max(1, leak.cells / 10))
         for cell in 0..<leak.cells where raised[cell] & 2 == 0 && leak.statistic[cell] > threshold {
+            guard ocvDeviation[cell] <= lowest + voltageResolution / 2 else { continue }
             // V/s of the cell's fall against the pack, through dOCV/dSOC, is SOC per second: × 3600 is C.
             let fall = -leak.slope[cell]
-            let leakC = slopePerSOC > 0 ? fall / slopePerSOC * 3600 : .nan
-            if leakC.isFinite, leakC < settings.minimumLeak { continue }
+            // Until the pack's OCV slope is known a fall cannot be sized, nor told from balancing's bleed.
+            guard slopePerSOC > 0 else { continue }
+            let leakC = fall / slopePerSOC * 3600
+            guard leakC >= settings.minimumLeak else { continue }
             raised[cell] |= 2
             raise(Detection(kind: .leak, cell: cell, sensor: nil, magnitude: leakC * scale.capacity, relative: leakC,
                             confidence: leak.statistic[cell] / threshold,

@@ -71,6 +71,7 @@ final class LeakWatch {
         if time - lastTime > 600 {
             restStart = .nan
             testGap(ocvDeviation, seconds: time - lastTime)
+            accumulate()
             gapTested = true
             return true
         }
@@ -102,14 +103,16 @@ final class LeakWatch {
         }
         guard time >= nextCheck else { return false }
         nextCheck = time + checkInterval
+        guard t >= Self.minimumFit else { return false }
         check(seconds: t)
+        accumulate()
         return true
     }
 
     private func check(seconds: Double) {
         settledSeconds = seconds
         let spreadOfTime = timeSquares - timeSum * timeSum / count
-        guard count >= 10, spreadOfTime > 0 else { return }
+        guard seconds >= Self.minimumFit, spreadOfTime > 0 else { return }
         var errorSum = 0.0
         for cell in 0..<cells {
             let cross = crossSums[cell] - timeSum * deviationSums[cell] / count
@@ -117,11 +120,10 @@ final class LeakWatch {
             let residual = max(0, squareSums[cell] - deviationSums[cell] * deviationSums[cell] / count - slope[cell] * cross)
             errorSum += (residual / max(count - 2, 1) / spreadOfTime).squareRoot()
         }
-        // Never below what rounding to the readings' resolution leaves in a fitted slope.
-        let roundingError = resolution / 12.0.squareRoot() / spreadOfTime.squareRoot()
+        // A slowly moving reading crosses a rounding step now and then: one step over the fit is no evidence.
+        let roundingError = resolution / seconds
         let standardError = max(errorSum / Double(cells), roundingError)
         standardize(slope, floor: standardError)
-        accumulate()
     }
 
     /// Across a gap: each cell's change of open-circuit deviation against the pack's changes, then as a
@@ -130,15 +132,23 @@ final class LeakWatch {
         for cell in 0..<cells { slope[cell] = ocvDeviation[cell] - lastDeviation[cell] }
         standardize(slope, floor: max(Self.gapFloor, 1.5 * resolution))
         for cell in 0..<cells { slope[cell] /= seconds }
-        accumulate()
     }
 
     /// Below this change across a gap (V), about a reading's resolution, no cell is told apart.
     static let gapFloor = 0.0015
 
+    /// Adds a check's evidence. A leak is one cell falling apart: a check in which many cells fall apart
+    /// together (balancing, or the pack relaxing unevenly) adds nothing to any cell.
     private func accumulate() {
+        var apart = 0
+        for cell in 0..<cells where score[cell] > Self.apartScore { apart += 1 }
+        guard apart <= max(2, cells / 20) else { return }
         for cell in 0..<cells { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
     }
+
+    static let apartScore = 3.0
+    /// Seconds of settled rest a slope is fitted over before it is compared.
+    static let minimumFit = 300.0
 
     /// z-scores of the values' fall below the pack's median, into `score`; the values become their
     /// difference from the median.

@@ -18,6 +18,9 @@ public final class PackScale {
     /// Median-cell open-circuit voltage by SOC, in bins of 5 % (NaN where not yet seen).
     private var ocvBins = [Double](repeating: .nan, count: 21)
     public private(set) var soc = Double.nan
+    private var restSince = Double.nan
+    /// Seconds of rest before the median cell's voltage counts as its OCV.
+    static let settledRest = 600.0
 
     public init(capacity: Double?, restCRate: Double) {
         self.capacity = capacity ?? .nan
@@ -49,13 +52,16 @@ public final class PackScale {
             }
         }
         soc = reportedSOC.isFinite ? reportedSOC : soc
-        // The median cell's OCV at this SOC: its voltage with the ohmic drop put back.
-        if soc.isFinite, medianResistance.isFinite, medianVoltage.isFinite {
+        // The median cell's OCV at this SOC, from settled rest only: under load its voltage carries
+        // polarization of either sign, and a slope from those points can even come out negative.
+        if isRest(current) {
+            if restSince.isNaN { restSince = time }
+        } else {
+            restSince = .nan
+        }
+        if soc.isFinite, medianVoltage.isFinite, time - restSince >= Self.settledRest {
             let bin = Int((soc / 5).rounded())
-            if bin >= 0, bin < ocvBins.count {
-                let ocv = medianVoltage + medianResistance * current
-                ocvBins[bin] = ocvBins[bin].isNaN ? ocv : ocvBins[bin] + (ocv - ocvBins[bin]) * 0.01
-            }
+            if bin >= 0, bin < ocvBins.count { ocvBins[bin] = medianVoltage }
         }
     }
 
@@ -69,17 +75,20 @@ public final class PackScale {
         return largestCurrent > 0 && abs(current) <= 0.02 * largestCurrent
     }
 
-    /// dOCV/dSOC of the median cell at the present SOC, in volts per unit SOC (0-1); NaN while the
-    /// neighbouring bins have not been seen.
+    /// dOCV/dSOC of the median cell at the present SOC, in volts per unit SOC (0-1), between the two learned
+    /// bins nearest to it (either side, up to 20 % away); NaN while fewer are known.
     public var ocvSlope: Double {
         guard soc.isFinite else { return .nan }
         let bin = Int((soc / 5).rounded())
-        for reach in 1...3 {
-            let low = max(0, bin - reach), high = min(ocvBins.count - 1, bin + reach)
-            if high > low, ocvBins[low].isFinite, ocvBins[high].isFinite {
-                return (ocvBins[high] - ocvBins[low]) / (Double(high - low) * 0.05)
+        var first = -1, second = -1
+        for distance in 0...4 {
+            for candidate in [bin - distance, bin + distance] where candidate >= 0 && candidate < ocvBins.count {
+                guard ocvBins[candidate].isFinite, candidate != first else { continue }
+                if first < 0 { first = candidate } else if second < 0 { second = candidate }
             }
         }
-        return .nan
+        guard first >= 0, second >= 0 else { return .nan }
+        let (low, high) = (min(first, second), max(first, second))
+        return (ocvBins[high] - ocvBins[low]) / (Double(high - low) * 0.05)
     }
 }

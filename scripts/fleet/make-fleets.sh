@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# Regenerates the tuning and the held-out independent fleets and evaluates the pipeline on both
-# (docs/fleet.md). Tune on out/fleet-tuning only; out/fleet-heldout is for reporting.
-#   scripts/fleet/make-fleets.sh [PYTHON] [CELLDRIFT]
+# Regenerates the tuning and the held-out independent fleets and evaluates the pipeline on each
+# (docs/fleet.md): as shipped, and with the per-cell detectors off (the rules and the cell-drift model
+# alone: the figures before issue 16's detection). Tune on out/fleet-tuning only; the held-out splits
+# are for reporting.
+#   scripts/fleet/make-fleets.sh [PYTHON] [CELLDRIFT] [--evaluate-only]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${1:-.venv/bin/python}
 celldrift=${2:-.build/release/celldrift}
 jobs=$(nproc)
-for split in tuning heldout heldout-healthy; do
-    start=$(date +%s)
-    "$python" scripts/fleet/generate.py --split "$split" --out "out/fleet-$split" --jobs "$jobs" 2>&1 | grep -v -i warning
-    echo "== $split fleet generated in $(( $(date +%s) - start )) s"
-done
-for split in tuning heldout heldout-healthy; do
-    echo "== celldrift evaluate fleet on the $split fleet"
-    "$celldrift" evaluate fleet --labels "out/fleet-$split/labels.json" --jobs "$jobs" | tee "out/fleet-$split/evaluation.txt"
-    "$celldrift" evaluate fleet --labels "out/fleet-$split/labels.json" --jobs "$jobs" --json > "out/fleet-$split/evaluation.json"
+splits="tuning heldout heldout-healthy"
+if [[ ${3:-} != --evaluate-only ]]; then
+    for split in $splits; do
+        start=$(date +%s)
+        "$python" scripts/fleet/generate.py --split "$split" --out "out/fleet-$split" --jobs "$jobs" 2>&1 | grep -v -i warning
+        echo "== $split fleet generated in $(( $(date +%s) - start )) s"
+    done
+fi
+for split in $splits; do
+    folder=out/fleet-$split
+    # The same vehicles with [detection] enabled = false, their DBC paths made absolute.
+    mkdir -p "$folder/rules-only"
+    for config in "$folder"/*.toml; do
+        sed -E "s|^dbc = \"(.*)\"|dbc = \"$PWD/$folder/\\1\"|" "$config" > "$folder/rules-only/$(basename "$config")"
+        printf '\n[detection]\nenabled = false\n' >> "$folder/rules-only/$(basename "$config")"
+    done
+    echo "== celldrift evaluate fleet on the $split fleet, as shipped"
+    "$celldrift" evaluate fleet --labels "$folder/labels.json" --jobs "$jobs" | tee "$folder/evaluation.txt" | tail -n 25
+    "$celldrift" evaluate fleet --labels "$folder/labels.json" --jobs "$jobs" --json > "$folder/evaluation.json"
+    echo "== the same without the per-cell detectors (rules and cell-drift model only)"
+    "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/rules-only" --jobs "$jobs" \
+        | tee "$folder/evaluation-rules-only.txt" | tail -n 25
 done
