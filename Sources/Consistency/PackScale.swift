@@ -16,7 +16,7 @@ public final class PackScale {
     private var previousCurrent = Double.nan
     private var estimates = 0
     /// Median-cell open-circuit voltage by SOC, in bins of 5 % (NaN where not yet seen).
-    private var ocvBins = [Double](repeating: .nan, count: 21)
+    private(set) var ocvBins = [Double](repeating: .nan, count: 21)
     public private(set) var soc = Double.nan
     private var restSince = Double.nan
     /// Seconds of rest before the median cell's voltage counts as its OCV.
@@ -76,12 +76,12 @@ public final class PackScale {
     }
 
     /// dOCV/dSOC of the median cell at the present SOC, in volts per unit SOC (0-1), between the two learned
-    /// bins nearest to it (either side, up to 20 % away); NaN while fewer are known.
+    /// bins nearest to it (either side, up to 40 % away); NaN while fewer are known.
     public var ocvSlope: Double {
         guard soc.isFinite else { return .nan }
         let bin = Int((soc / 5).rounded())
         var first = -1, second = -1
-        for distance in 0...4 {
+        for distance in 0...8 {
             for candidate in [bin - distance, bin + distance] where candidate >= 0 && candidate < ocvBins.count {
                 guard ocvBins[candidate].isFinite, candidate != first else { continue }
                 if first < 0 { first = candidate } else if second < 0 { second = candidate }

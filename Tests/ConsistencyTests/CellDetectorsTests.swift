@@ -13,11 +13,13 @@ private struct SyntheticPack {
     var random = SplitMix(seed: 7)
     var resistances: [Double] = []
     var leaks: [Double] = []
+    var soc: [Double] = []
 
     init(cells: Int = 12) {
         self.cells = cells
         resistances = (0..<cells).map { _ in 0 }
         leaks = Array(repeating: 0, count: cells)
+        soc = Array(repeating: 0.8, count: cells)
         for cell in 0..<cells { resistances[cell] = resistance * (1 + 0.03 * random.normal()) }
     }
 
@@ -26,14 +28,14 @@ private struct SyntheticPack {
                       temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in }) -> [Detection] {
         var raised: [Detection] = []
         var current = 0.0
-        var soc = Array(repeating: 0.6, count: cells)
         let voltages = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
         defer { voltages.deallocate() }
         let features = ConsistencyFeatures(cells: cells, window: 10)
         for second in 0..<seconds {
             let time = start + Double(second)
             fault(time, &self)
-            current = resting ? 0 : max(-1.5 * capacity, min(2.5 * capacity, current + 4 * random.normal() - 0.02 * current))
+            // Driving discharges at 0.2C on average, so SOC moves as on a real day.
+            current = resting ? 0 : max(-1.5 * capacity, min(2.5 * capacity, current + 4 * random.normal() - 0.02 * (current - 0.2 * capacity)))
             for cell in 0..<cells {
                 soc[cell] -= (current + leaks[cell]) / capacity / 3600
                 let ocv = 3.4 + 0.8 * soc[cell]
@@ -101,10 +103,12 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
         var settings = DetectionSettings()
         settings.capacity = pack.capacity
         let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
-        // A drive teaches the OCV slope (SOC moves); then the pack rests while cell 7 leaks C/100.
-        _ = pack.run(detectors, from: 0, seconds: 3600, temperatures: flatTemperatures(6))
+        // A rest, a drive and a rest teach the OCV slope (two rests 20 % of SOC apart); during the second
+        // rest cell 7 leaks C/100.
+        var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+        raised += pack.run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
         pack.leaks[7] = pack.capacity / 100
-        let raised = pack.run(detectors, from: 3600, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
+        raised += pack.run(detectors, from: 4800, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
         let leaks = raised.filter { $0.kind == .leak }
         #expect(leaks.map(\.cell) == [7])
         if let leak = leaks.first, leak.magnitude.isFinite {
