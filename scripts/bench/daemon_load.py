@@ -68,6 +68,7 @@ def main():
     parser.add_argument("--vehicles", type=int, default=1, help="vehicles sharing the rate (a gateway serves one)")
     parser.add_argument("--batch", type=int, default=1, help="candump lines per MQTT message (a bridge batching its frames)")
     parser.add_argument("--celldrift", default=str(ROOT / ".build" / "release" / "celldrift"))
+    parser.add_argument("--no-detection", action="store_true", help="the per-cell detectors off ([detection] enabled = false)")
     args = parser.parse_args()
     folder = pathlib.Path(tempfile.mkdtemp())
     port = free_port()
@@ -83,7 +84,7 @@ def main():
                       .replace('pack = "models/', f'pack = "{ROOT / "firmware-samples" / "models"}/')
                       .replace('cell = "models/', f'cell = "{ROOT / "firmware-samples" / "models"}/')
                       .replace("clear_below = 0.050", "clear_below = 0.0499").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
-                      + f"\n[mqtt]\nport = {port}\n")
+                      + f"\n[mqtt]\nport = {port}\n" + ("\n[detection]\nenabled = false\n" if args.no_detection else ""))
     daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
     # The alarms are received in a process of their own: on the publisher's interpreter, the receiving
     # thread waits for the GIL behind the publishing loop and the latency measures Python, not celldrift.

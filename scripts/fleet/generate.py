@@ -33,13 +33,13 @@ SPLITS = {
                ambient=(10, 30), start="2026-03-02", kinds=["resistance-growth", "micro-short", "hot-joint"],
                resistance_share=(1.3, 1.5), resistance_ramp_s=(1200, 1500), resistance_phases=("drive",),
                alternate_chemistry=True),
-    "tuning": dict(seed=11, vehicles=28, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 24, 48, 96],
+    "tuning": dict(seed=11, vehicles=20, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 24, 48],
                    healthy_share=0.3, ambient=(5, 30), start="2026-04-06", kinds=FAULT_KINDS),
     # Healthy packs only, for the false-alarm rate over 500+ vehicle-hours with the held-out fleet.
-    "heldout-healthy": dict(seed=9002, vehicles=36, days=4, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
-                            cells=[12, 16, 24], healthy_share=1.0, ambient=(-5, 38), start="2026-08-03", kinds=FAULT_KINDS),
-    "heldout": dict(seed=9001, vehicles=28, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
-                    cells=[16, 24, 36, 72, 108, 200], healthy_share=0.3, ambient=(-5, 38), start="2026-07-13",
+    "heldout-healthy": dict(seed=9002, vehicles=30, days=5, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                            cells=[12], healthy_share=1.0, ambient=(-5, 38), start="2026-08-03", kinds=FAULT_KINDS),
+    "heldout": dict(seed=9001, vehicles=24, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                    cells=[16, 24, 36, 72, 200], cell_weights=[0.3, 0.3, 0.2, 0.15, 0.05], healthy_share=0.3, ambient=(-5, 38), start="2026-07-13",
                     kinds=FAULT_KINDS),
 }
 
@@ -62,7 +62,7 @@ def plan(split, vehicles, days):
         chemistry = "lfp" if (index % 3 == 2 if index < healthy else rounds % 2 == 1) else "nmc"
         if spec.get("alternate_chemistry"):
             chemistry = "lfp" if index % 2 else "nmc"
-        cells = int(random.choice(spec["cells"]))
+        cells = int(random.choice(spec["cells"], p=spec.get("cell_weights")))
         vehicle_class = "light" if cells <= 24 else "car"
         plans.append(dict(
             vehicle=f"{split.upper().replace('-', '')}{index:03d}", index=index, split=split, seed=int(random.integers(2**31)),
