@@ -148,7 +148,24 @@ def test_evaluate_fleet_replays_every_vehicle_and_checks_the_rule_against_the_la
         assert abs(hours - label["logged_hours"]) < 0.01, (label["vehicle"], hours)
     assert result["overall"]["healthy_vehicle_hours"] > 2
     text, _ = run("evaluate", "fleet", "--labels", folder / "labels.json")
-    assert "resistance-growth nmc" in text and "faulty vehicles 3" in text
+    assert "resistance-growth lfp" in text and "faulty vehicles 3" in text
+
+
+def test_the_detectors_name_every_fault_of_the_ci_fleet_without_false_alarms(fleet):
+    """The per-cell detectors on packs of another physics model: the resistance rise named at its cell
+    before the 50 mV rule, the leak at its cell, the hot joint by its sensor; nothing on the healthy pack."""
+    folder, labels = fleet
+    result = json.loads(run("evaluate", "fleet", "--labels", folder / "labels.json", "--json")[0])
+    kinds = {"resistance-growth": "cell_resistance_rise", "micro-short": "cell_leak", "hot-joint": "temperature_sensor"}
+    for vehicle in result["vehicles"]:
+        assert vehicle["false_alarms"] == [] and vehicle["wrong_target_alarms"] == 0, vehicle["vehicle"]
+        if vehicle["fault"] == "healthy":
+            assert vehicle["alarms"] == 0
+            continue
+        assert vehicle["named"], vehicle
+        assert vehicle["detection"]["kind"] == kinds[vehicle["fault"]]
+        if vehicle["rule_first_fired_time"] is not None:
+            assert vehicle["lead_h"] > 0
 
 
 def test_evaluate_fleet_reports_a_vehicle_it_cannot_replay_and_goes_on(fleet, tmp_path):
