@@ -131,6 +131,13 @@ public final class CellDetectors {
             ocvDeviation[cell] = deviation[cell] + (change.isFinite && current.isFinite ? change * current : 0)
         }
         let threshold = settings.resistanceThreshold
+        // A cell fault is one cell: when many cross together (a disturbance shared by a message's or a
+        // module's cells) none is raised and their tests start again.
+        var crossing = 0
+        for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold { crossing += 1 }
+        if crossing > max(2, resistance.cells / 20) {
+            for cell in 0..<resistance.cells where resistance.statistic[cell] > threshold { resistance.statistic[cell] = 0 }
+        }
         for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
             raised[cell] |= 1
             let change = resistance.rise(cell)

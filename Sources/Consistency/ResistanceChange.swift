@@ -19,7 +19,8 @@ final class ResistanceChange {
     private let previous: UnsafeMutableBufferPointer<Double>
     private let crossSums: UnsafeMutableBufferPointer<Double>
     private let residualVariance: UnsafeMutableBufferPointer<Double>
-    /// Per cell: its own offset from the median resistance (Ω), learned over the first qualifying pairs and
+    /// Per cell: its own offset from the median resistance, as a share of it (the pack's resistance moves
+    /// with temperature; the cells' ratios much less), learned over the first qualifying pairs and
     /// clamped to half the rise of interest, so that a cell's lasting difference is not a change and a
     /// fault already there at the start is not learned away.
     private let baselineCross: UnsafeMutableBufferPointer<Double>
@@ -44,10 +45,12 @@ final class ResistanceChange {
     private(set) var noiseVariance = Double.nan
     private(set) var pairs = 0
     static let warmUpPairs = 300
+    /// Seconds without snapshots after which the pack is learned again.
+    static let restartGap = 600.0
 
     /// The rise of a cell's resistance over its baseline since its test's change point (Ω).
     func rise(_ cell: Int) -> Double {
-        runSquares[cell] > 0 ? -runCross[cell] / runSquares[cell] - baseline[cell] : change[cell]
+        runSquares[cell] > 0 ? -runCross[cell] / runSquares[cell] - baseline[cell] * medianResistance : change[cell]
     }
     /// The share of the median resistance the pair model may be off by at any step.
     static let modelError = 0.1
@@ -91,6 +94,15 @@ final class ResistanceChange {
             previousTime = time
         }
         let gap = time - previousTime
+        if gap > Self.restartGap {
+            // After a gap (a logger asleep overnight) the pack is at another temperature and SOC: the
+            // median resistance is learned again before any pair counts as evidence.
+            currentSquares = 0
+            medianCross = 0
+            weights = 0
+            for cell in 0..<cells { crossSums[cell] = 0; residualVariance[cell] = 0 }
+            pairs = 0
+        }
         guard current.isFinite, previousCurrent.isFinite, gap > 0, gap <= 5 else { return }
         let step = current - previousCurrent
         let forget = exp(-gap / memory)
@@ -120,7 +132,8 @@ final class ResistanceChange {
             baselineSquares += step * step
             for cell in 0..<cells {
                 baselineCross[cell] += step * (deviation[cell] - previous[cell])
-                baseline[cell] = min(max(-baselineCross[cell] / baselineSquares, -delta / 2), delta / 2)
+                let share = -baselineCross[cell] / baselineSquares / medianResistance
+                baseline[cell] = min(max(share, -self.share / 2), self.share / 2)
             }
             return
         }
@@ -131,7 +144,7 @@ final class ResistanceChange {
         let variance = noiseVariance + modelError * modelError
         for cell in 0..<cells {
             let deviationStep = deviation[cell] - previous[cell]
-            let evidence = -delta * step * (deviationStep + (baseline[cell] + delta / 2) * step) / variance
+            let evidence = -delta * step * (deviationStep + (baseline[cell] * medianResistance + delta / 2) * step) / variance
             statistic[cell] = max(0, statistic[cell] + evidence)
             if statistic[cell] == 0 {
                 runCross[cell] = 0
