@@ -65,6 +65,7 @@ public final class CellDetectors {
     public let settings: DetectionSettings
     public let scale: PackScale
     let resistance: ResistanceChange
+    let loadLevel: LoadLevelWatch
     let leak: LeakWatch
     let sensorWatch: SensorWatch
     private let ocvDeviation: UnsafeMutableBufferPointer<Double>
@@ -80,6 +81,7 @@ public final class CellDetectors {
         self.settings = settings
         scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
         resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
+        loadLevel = LoadLevelWatch(cells: cells, shift: 8, checkInterval: settings.leakCheckInterval)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
                          shift: settings.leakShift)
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
@@ -146,7 +148,20 @@ public final class CellDetectors {
                             confidence: resistance.statistic[cell] / threshold, timeToRule: .nan,
                             deviationAtPeak: change * recentPeak))
         }
-        if leak.update(time: time, resting: scale.isRest(current), ocvDeviation: ocvDeviation, resolution: voltageResolution) {
+        let resting = scale.isRest(current)
+        if loadLevel.update(time: time, deviation: deviation, current: current, resting: resting, loaded: scale.isLoaded(current),
+                            resolution: voltageResolution) {
+            let levelThreshold = settings.minuteThreshold
+            for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && loadLevel.statistic[cell] > levelThreshold {
+                raised[cell] |= 1
+                let change = loadLevel.change[cell]
+                raise(Detection(kind: .resistanceRise, cell: cell, sensor: nil, magnitude: change,
+                                relative: medianResistance > 0 ? change / medianResistance : .nan,
+                                confidence: loadLevel.statistic[cell] / levelThreshold, timeToRule: .nan,
+                                deviationAtPeak: change * recentPeak))
+            }
+        }
+        if leak.update(time: time, resting: resting, ocvDeviation: ocvDeviation, resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }
         sensorWatch.update(time: time, temperatures: temperatures)

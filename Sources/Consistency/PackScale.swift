@@ -75,6 +75,14 @@ public final class PackScale {
         return largestCurrent > 0 && abs(current) <= 0.02 * largestCurrent
     }
 
+    /// Loaded enough for a cell's resistance to show in its level: |C-rate| of at least C/10 (before the
+    /// capacity is known, 10 % of the largest current seen).
+    public func isLoaded(_ current: Double) -> Bool {
+        guard current.isFinite else { return false }
+        if capacity.isFinite { return abs(current) >= 0.1 * capacity }
+        return largestCurrent > 0 && abs(current) >= 0.1 * largestCurrent
+    }
+
     /// dOCV/dSOC of the median cell at the present SOC, in volts per unit SOC (0-1), between the two learned
     /// bins nearest to it (either side, up to 40 % away); NaN while fewer are known.
     public var ocvSlope: Double {

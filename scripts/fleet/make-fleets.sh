@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 python=${1:-.venv/bin/python}
 celldrift=${2:-.build/release/celldrift}
 jobs=$(nproc)
-splits="tuning heldout heldout-healthy"
+splits=${SPLITS:-"tuning heldout heldout-healthy"}
 if [[ ${3:-} != --evaluate-only ]]; then
     for split in $splits; do
         start=$(date +%s)
@@ -31,4 +31,24 @@ for split in $splits; do
     echo "== the same without the per-cell detectors (rules and cell-drift model only)"
     "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/rules-only" --jobs "$jobs" \
         | tee "$folder/evaluation-rules-only.txt" | tail -n 25
+    # The BMS's 50 mV rule and the detectors alone: the rules in amperes and the cell-drift model dropped.
+    mkdir -p "$folder/detectors-only"
+    for config in "$folder"/rules-only/*.toml; do
+        "$python" - "$config" "$folder/detectors-only/$(basename "$config")" <<'PY'
+import sys
+keep, out = True, []
+for line in open(sys.argv[1]):
+    stripped = line.strip()
+    if stripped.startswith("["):
+        keep = stripped not in ("[rules.cell_resistance]", "[rules.self_discharge]", "[detection]")
+    if keep and not (stripped.startswith("cell =") or stripped.startswith("enabled = false")):
+        out.append(line)
+open(sys.argv[2], "w").write("".join(out))
+PY
+    done
+    echo "== the BMS rule and the per-cell detectors only"
+    "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/detectors-only" --jobs "$jobs" \
+        | tee "$folder/evaluation-detectors-only.txt" | tail -n 25
+    "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/detectors-only" --jobs "$jobs" --json \
+        > "$folder/evaluation-detectors-only.json"
 done

@@ -1,0 +1,79 @@
+/// Each cell's deviation under load against its own deviation at the last rest, the test that sees a
+/// resistance while the current hardly changes (a constant-current charge) and at the first seconds of
+/// a load after a rest or a night, where the pair test (ResistanceChange) has no steps to use.
+///
+/// Under a current I a cell ΔR above the others sits ΔR·I lower (discharge) or higher (charge) than its
+/// rest deviation. That shift, taken in the direction a rise of resistance pushes it, is compared across
+/// the cells (median and 1.4826 MAD, never below two reading steps): whatever the pack shares (cooling,
+/// polarization, charge moved) cancels. A CUSUM of shift × (z − shift/2) takes a check at the first
+/// loaded snapshot after a rest and every `checkInterval` seconds of load.
+final class LoadLevelWatch {
+    let cells: Int
+    let shift: Double
+    let checkInterval: Double
+    private let restDeviation: UnsafeMutableBufferPointer<Double>
+    private let offset: UnsafeMutableBufferPointer<Double>
+    private let scratch: UnsafeMutableBufferPointer<Double>
+    /// Per cell: the latest z-score, the CUSUM statistic, and its rest-to-load shift over the current (Ω).
+    let score: UnsafeMutableBufferPointer<Double>
+    let statistic: UnsafeMutableBufferPointer<Double>
+    let change: UnsafeMutableBufferPointer<Double>
+    private var haveRest = false
+    private var nextCheck = -Double.infinity
+    private var loadedBefore = false
+
+    init(cells: Int, shift: Double, checkInterval: Double) {
+        self.cells = cells
+        self.shift = shift
+        self.checkInterval = checkInterval
+        func buffer() -> UnsafeMutableBufferPointer<Double> {
+            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        restDeviation = buffer()
+        offset = buffer()
+        scratch = buffer()
+        score = buffer()
+        statistic = buffer()
+        change = buffer()
+    }
+
+    deinit {
+        for buffer in [restDeviation, offset, scratch, score, statistic, change] { buffer.deallocate() }
+    }
+
+    /// True when a check updated `score` and `statistic`.
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double, resting: Bool, loaded: Bool,
+                resolution: Double) -> Bool {
+        if resting {
+            for cell in 0..<cells { restDeviation[cell] = deviation[cell] }
+            haveRest = true
+            loadedBefore = false
+            return false
+        }
+        guard haveRest, loaded, current.isFinite, current != 0 else { return false }
+        // The first loaded snapshot after a rest is checked at once; then one check an interval.
+        guard !loadedBefore || time >= nextCheck else { return false }
+        loadedBefore = true
+        nextCheck = time + checkInterval
+        let direction: Double = current > 0 ? -1 : 1
+        for cell in 0..<cells {
+            offset[cell] = (deviation[cell] - restDeviation[cell]) * direction
+            change[cell] = -(deviation[cell] - restDeviation[cell]) / current
+        }
+        let center = ConsistencyFeatures.median(UnsafeBufferPointer(offset), scratch)
+        for cell in 0..<cells { scratch[cell] = abs(offset[cell] - center) }
+        let floor = resolution.isFinite ? 2 * resolution : 0.002
+        let spread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), floor)
+        var apart = 0
+        for cell in 0..<cells {
+            score[cell] = (offset[cell] - center) / spread
+            if score[cell] > LeakWatch.apartScore { apart += 1 }
+        }
+        // Many cells apart together is the pack's doing (a module, a message), not one cell's.
+        guard apart <= max(2, cells / 20) else { return true }
+        for cell in 0..<cells { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
+        return true
+    }
+}
