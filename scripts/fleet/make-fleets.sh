@@ -31,6 +31,8 @@ for split in $splits; do
     echo "== the same without the per-cell detectors (rules and cell-drift model only)"
     "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/rules-only" --jobs "$jobs" \
         | tee "$folder/evaluation-rules-only.txt" | tail -n 25
+    "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/rules-only" --jobs "$jobs" --json \
+        > "$folder/evaluation-rules-only.json"
     # The BMS's 50 mV rule and the detectors alone: the rules in amperes and the cell-drift model dropped.
     mkdir -p "$folder/detectors-only"
     for config in "$folder"/rules-only/*.toml; do
@@ -51,4 +53,11 @@ PY
         | tee "$folder/evaluation-detectors-only.txt" | tail -n 25
     "$celldrift" evaluate fleet --labels "$folder/labels.json" --config-dir "$folder/detectors-only" --jobs "$jobs" --json \
         > "$folder/evaluation-detectors-only.json"
+done
+for split in $splits; do
+    folder=out/fleet-$split
+    "$python" scripts/fleet/report.py "before the detectors (rules and cell-drift model)=$folder/evaluation-rules-only.json" \
+        "as shipped (rules, cell-drift model and detectors)=$folder/evaluation.json" \
+        "the BMS rule and the detectors only=$folder/evaluation-detectors-only.json" > "$folder/report.md"
+    echo "== $folder/report.md written"
 done
