@@ -137,7 +137,18 @@ def choose_fault(p, random, logged, phases, cell_resistance):
     return fault
 
 
-def simulate(p, out):
+def simulate(p, out, reuse=False):
+    """Simulates one vehicle and writes its files and its label; None (with the error printed) when it
+    fails, so that one vehicle cannot cost the others. With `reuse`, a vehicle whose logs and truth are
+    already there is only labelled again: the same draws give the same fault, the truth gives the rule."""
+    try:
+        return simulate_vehicle(p, out, reuse)
+    except Exception as error:  # noqa: BLE001 - reported, and the fleet goes on
+        print(f"{p['vehicle']}: FAILED: {type(error).__name__}: {error}", flush=True)
+        return None
+
+
+def simulate_vehicle(p, out, reuse):
     started = time.time()
     random = np.random.default_rng(p["seed"])
     c_rate, logged, phases = timeline(p, random)
@@ -145,8 +156,12 @@ def simulate(p, out):
     probe = CellString(p["chemistry"], p["parameter_set"], times[:2], np.zeros(2), 298.15)
     cell_resistance = probe.dc_resistance()
     cell_capacity = probe.capacity
-    string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"])
     fault = choose_fault(p, random, logged, phases, cell_resistance)
+    vehicle = p["vehicle"]
+    files = [os.path.join(out, f"{vehicle}{suffix}") for suffix in (".log", ".asc", ".dbc", ".toml", ".truth.csv.gz")]
+    if reuse and all(os.path.exists(path) for path in files):
+        return relabel(p, out, fault, cell_capacity, cell_resistance, started)
+    string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"])
     inputs = []
     for cell in range(p["cells"]):
         area = float(random.normal(1, 0.008))
@@ -169,7 +184,6 @@ def simulate(p, out):
     soc = p["start_soc"] - np.cumsum(c_rate) / 3600
     readings = measure(p, layout, random, logged, phases, c_rate[logged] * cell_capacity * parallel, voltages,
                        temperatures - 273.15, soc[logged], fault)
-    vehicle = p["vehicle"]
     with open(os.path.join(out, f"{vehicle}.dbc"), "w") as file:
         file.write(layout.text)
     with open(os.path.join(out, f"{vehicle}.toml"), "w") as file:
@@ -178,10 +192,31 @@ def simulate(p, out):
     rule = rule_first_fired(readings["cells_logged"], logged)
     label = label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance, parallel)
     label["generation_s"] = round(time.time() - started, 1)
+    with open(os.path.join(out, f"{vehicle}.label.json"), "w") as file:
+        json.dump(label, file)
     print(f"{vehicle}: {p['chemistry']} {p['parameter_set']} {p['cells']} cells {p['layout']}, {fault['kind']}"
           + (f" cell {fault['cell']}" if fault["cell"] is not None else "")
           + (f" sensor {fault['sensor']}" if fault["sensor"] is not None else "")
           + f"; rule {'never fired' if rule is None else 'fired at ' + str(rule[0]) + ' s'}; {label['generation_s']} s", flush=True)
+    return label
+
+
+def relabel(p, out, fault, cell_capacity, cell_resistance, started):
+    """The label of a vehicle already simulated, from its truth file: the rule and the largest spread on
+    the logged (rounded) readings."""
+    layout = Layout(p["layout"], p["cells"], p["sensors"])
+    with gzip.open(os.path.join(out, f"{p['vehicle']}.truth.csv.gz"), "rt") as file:
+        file.readline()
+        table = np.loadtxt(file, delimiter=",", ndmin=2)
+    logged = np.round(table[:, 0] - p["start_time"]).astype(int)
+    cells_logged = layout.quantize_voltage(table[:, 2:2 + p["cells"]].T)
+    readings = dict(cells_logged=cells_logged, largest_spread=np.ptp(cells_logged, axis=0).max())
+    rule = rule_first_fired(cells_logged, logged)
+    label = label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance, p["capacity_ah"] / cell_capacity)
+    label["generation_s"] = round(time.time() - started, 1)
+    with open(os.path.join(out, f"{p['vehicle']}.label.json"), "w") as file:
+        json.dump(label, file)
+    print(f"{p['vehicle']}: labelled again from its truth", flush=True)
     return label
 
 
@@ -244,6 +279,7 @@ def main():
     parser.add_argument("--days", type=int, help="logged days per vehicle (default: the split's)")
     parser.add_argument("--only", help="comma-separated vehicle indices to generate (the plan stays the split's)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--reuse", action="store_true", help="label vehicles whose files are there again instead of simulating them")
     parser.add_argument("--settings", default=os.path.join(os.path.dirname(__file__), "../../firmware-samples/celldrift_pack.toml"),
                         help="celldrift config whose pipeline sections (snapshot, features, rules, model) every vehicle gets")
     arguments = parser.parse_args()
@@ -260,12 +296,20 @@ def main():
     # Largest packs first, so the pool's last task is a short one.
     order = sorted(plans, key=lambda p: -p["cells"])
     with multiprocessing.get_context("fork").Pool(max(1, arguments.jobs)) as pool:
-        results = pool.starmap(simulate, [(p, arguments.out) for p in order], chunksize=1)
-    labels = sorted(results, key=lambda label: label["vehicle"])
+        results = pool.starmap(simulate, [(p, arguments.out, arguments.reuse) for p in order], chunksize=1)
+    failed = [p["vehicle"] for p, result in zip(order, results) if result is None]
+    # labels.json holds every vehicle of the plan whose label is there (also from earlier --only runs).
+    labels = []
+    for p in plan(arguments.split, arguments.vehicles or spec["vehicles"], arguments.days or spec["days"]):
+        path = os.path.join(arguments.out, f"{p['vehicle']}.label.json")
+        if os.path.exists(path):
+            labels.append(json.load(open(path)))
     with open(os.path.join(arguments.out, "labels.json"), "w") as file:
         json.dump(labels, file, indent=1)
         file.write("\n")
     print(f"{len(labels)} vehicles in {time.time() - started:.0f} s -> {arguments.out}/labels.json")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)} (regenerate them with --only)")
 
 
 if __name__ == "__main__":

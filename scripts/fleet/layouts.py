@@ -62,7 +62,9 @@ class Layout:
         temperature_message = Message(0x3C8, "BMS_Temperatures", 8, signals, senders=["BMS"])
         status = Message(0x3B0, "BMS_Status", 8, [
             signal("Pack_Current", 7, 16, 0.1, 0, "A", signed=True, big_endian=True, minimum=-3276.8, maximum=3276.7),
-            signal("Pack_Voltage", 23, 16, 0.01, 0, "V", big_endian=True, minimum=0, maximum=655.35),
+            # 0.01 V steps reach 655 V: a pack of more than 150 cells is sent in 0.1 V steps.
+            signal("Pack_Voltage", 23, 16, 0.01 if self.cells <= 150 else 0.1, 0, "V", big_endian=True, minimum=0,
+                   maximum=655.35 if self.cells <= 150 else 6553.5),
             signal("Pack_SoC", 39, 8, 0.5, 0, "%", big_endian=True, minimum=0, maximum=127.5),
         ], senders=["BMS"])
         self.status = ("BMS_Status", "Pack_Current", "Pack_Voltage", "Pack_SoC", 0.1)
