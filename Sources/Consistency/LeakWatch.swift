@@ -40,19 +40,14 @@ final class LeakWatch {
         self.settle = settle
         self.checkInterval = checkInterval
         self.shift = shift
-        func buffer() -> UnsafeMutableBufferPointer<Double> {
-            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
-            buffer.initialize(repeating: 0)
-            return buffer
-        }
-        deviationSums = buffer()
-        crossSums = buffer()
-        squareSums = buffer()
-        slope = buffer()
-        score = buffer()
-        statistic = buffer()
-        lastDeviation = buffer()
-        scratch = buffer()
+        deviationSums = .zeroed(cells)
+        crossSums = .zeroed(cells)
+        squareSums = .zeroed(cells)
+        slope = .zeroed(cells)
+        score = .zeroed(cells)
+        statistic = .zeroed(cells)
+        lastDeviation = .zeroed(cells)
+        scratch = .zeroed(cells)
     }
 
     deinit {

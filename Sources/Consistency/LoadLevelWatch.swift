@@ -26,17 +26,12 @@ final class LoadLevelWatch {
         self.cells = cells
         self.shift = shift
         self.checkInterval = checkInterval
-        func buffer() -> UnsafeMutableBufferPointer<Double> {
-            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
-            buffer.initialize(repeating: 0)
-            return buffer
-        }
-        restDeviation = buffer()
-        offset = buffer()
-        scratch = buffer()
-        score = buffer()
-        statistic = buffer()
-        change = buffer()
+        restDeviation = .zeroed(cells)
+        offset = .zeroed(cells)
+        scratch = .zeroed(cells)
+        score = .zeroed(cells)
+        statistic = .zeroed(cells)
+        change = .zeroed(cells)
     }
 
     deinit {

@@ -63,21 +63,16 @@ final class ResistanceChange {
         self.cells = cells
         self.share = share
         self.memory = memory
-        func buffer() -> UnsafeMutableBufferPointer<Double> {
-            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
-            buffer.initialize(repeating: 0)
-            return buffer
-        }
-        previous = buffer()
-        crossSums = buffer()
-        residualVariance = buffer()
-        baselineCross = buffer()
-        baseline = buffer()
-        runCross = buffer()
-        runSquares = buffer()
-        change = buffer()
-        statistic = buffer()
-        scratch = buffer()
+        previous = .zeroed(cells)
+        crossSums = .zeroed(cells)
+        residualVariance = .zeroed(cells)
+        baselineCross = .zeroed(cells)
+        baseline = .zeroed(cells)
+        runCross = .zeroed(cells)
+        runSquares = .zeroed(cells)
+        change = .zeroed(cells)
+        statistic = .zeroed(cells)
+        scratch = .zeroed(cells)
     }
 
     deinit {

@@ -31,17 +31,12 @@ final class SensorWatch {
         self.sensors = sensors
         self.change = change
         self.learning = learning
-        func buffer() -> UnsafeMutableBufferPointer<Double> {
-            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(sensors, 1))
-            buffer.initialize(repeating: 0)
-            return buffer
-        }
-        baseline = buffer()
-        previous = buffer()
-        shift = buffer()
-        rising = buffer()
-        falling = buffer()
-        scratch = buffer()
+        baseline = .zeroed(max(sensors, 1))
+        previous = .zeroed(max(sensors, 1))
+        shift = .zeroed(max(sensors, 1))
+        rising = .zeroed(max(sensors, 1))
+        falling = .zeroed(max(sensors, 1))
+        scratch = .zeroed(max(sensors, 1))
     }
 
     deinit {
