@@ -102,8 +102,6 @@ public final class CellDetectors {
         sensorRaised.deallocate()
     }
 
-    /// Per cell: ΔR against the median (Ω), and the resistance's CUSUM statistic over its threshold.
-    public var resistanceChange: UnsafeMutableBufferPointer<Double> { resistance.change }
     public var medianResistance: Double { resistance.medianResistance }
 
     /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
@@ -140,25 +138,22 @@ public final class CellDetectors {
         if crossing > max(2, resistance.cells / 20) {
             for cell in 0..<resistance.cells where resistance.statistic[cell] > threshold { resistance.statistic[cell] = 0 }
         }
-        for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
+        // One resistance alarm per cell, from whichever test gets there first.
+        func raiseResistance(_ cell: Int, change: Double, confidence: Double) {
             raised[cell] |= 1
-            let change = resistance.rise(cell)
             raise(Detection(kind: .resistanceRise, cell: cell, sensor: nil, magnitude: change,
                             relative: medianResistance > 0 ? change / medianResistance : .nan,
-                            confidence: resistance.statistic[cell] / threshold, timeToRule: .nan,
-                            deviationAtPeak: change * recentPeak))
+                            confidence: confidence, timeToRule: .nan, deviationAtPeak: change * recentPeak))
+        }
+        for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
+            raiseResistance(cell, change: resistance.rise(cell), confidence: resistance.statistic[cell] / threshold)
         }
         let resting = scale.isRest(current)
         if loadLevel.update(time: time, deviation: deviation, current: current, resting: resting, loaded: scale.isLoaded(current),
                             resolution: voltageResolution) {
             let levelThreshold = settings.minuteThreshold
             for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && loadLevel.statistic[cell] > levelThreshold {
-                raised[cell] |= 1
-                let change = loadLevel.change[cell]
-                raise(Detection(kind: .resistanceRise, cell: cell, sensor: nil, magnitude: change,
-                                relative: medianResistance > 0 ? change / medianResistance : .nan,
-                                confidence: loadLevel.statistic[cell] / levelThreshold, timeToRule: .nan,
-                                deviationAtPeak: change * recentPeak))
+                raiseResistance(cell, change: loadLevel.change[cell], confidence: loadLevel.statistic[cell] / levelThreshold)
             }
         }
         if leak.update(time: time, resting: resting, ocvDeviation: ocvDeviation, resolution: voltageResolution) {

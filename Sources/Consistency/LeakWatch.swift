@@ -30,10 +30,6 @@ final class LeakWatch {
     private let scratch: UnsafeMutableBufferPointer<Double>
     private var lastTime = Double.nan
     private var resolution = 0.0
-    /// Seconds of settled rest behind the latest check.
-    private(set) var settledSeconds = 0.0
-    /// Set by a gap test: the cells whose deviation moved apart across the gap, with their z-scores in `score`.
-    private(set) var gapTested = false
 
     init(cells: Int, settle: Double, checkInterval: Double, shift: Double) {
         self.cells = cells
@@ -62,12 +58,10 @@ final class LeakWatch {
             for cell in 0..<cells { lastDeviation[cell] = ocvDeviation[cell] }
             lastTime = time
         }
-        gapTested = false
         if time - lastTime > 600 {
             restStart = .nan
             testGap(ocvDeviation, seconds: time - lastTime)
-            accumulate()
-            gapTested = true
+            CrossCellTest.accumulate(score, into: statistic, shift: shift)
             return true
         }
         guard resting else {
@@ -100,14 +94,13 @@ final class LeakWatch {
         nextCheck = time + checkInterval
         guard t >= Self.minimumFit else { return false }
         check(seconds: t)
-        accumulate()
+        CrossCellTest.accumulate(score, into: statistic, shift: shift)
         return true
     }
 
     private func check(seconds: Double) {
-        settledSeconds = seconds
         let spreadOfTime = timeSquares - timeSum * timeSum / count
-        guard seconds >= Self.minimumFit, spreadOfTime > 0 else { return }
+        guard spreadOfTime > 0 else { return }
         var errorSum = 0.0
         for cell in 0..<cells {
             let cross = crossSums[cell] - timeSum * deviationSums[cell] / count
@@ -118,42 +111,20 @@ final class LeakWatch {
         // A slowly moving reading crosses a rounding step now and then: one step over the fit is no evidence.
         let roundingError = resolution / seconds
         let standardError = max(errorSum / Double(cells), roundingError)
-        standardize(slope, floor: standardError)
+        CrossCellTest.scores(slope, into: score, scratch: scratch, floor: standardError, sign: -1)
     }
 
     /// Across a gap: each cell's change of open-circuit deviation against the pack's changes, then as a
     /// slope over the gap (V/s) for the leak estimate.
     private func testGap(_ ocvDeviation: UnsafeMutableBufferPointer<Double>, seconds: Double) {
         for cell in 0..<cells { slope[cell] = ocvDeviation[cell] - lastDeviation[cell] }
-        standardize(slope, floor: max(Self.gapFloor, 1.5 * resolution))
+        CrossCellTest.scores(slope, into: score, scratch: scratch, floor: max(Self.gapFloor, 1.5 * resolution), sign: -1)
         for cell in 0..<cells { slope[cell] /= seconds }
     }
 
     /// Below this change across a gap (V), about a reading's resolution, no cell is told apart.
     static let gapFloor = 0.0015
 
-    /// Adds a check's evidence. A leak is one cell falling apart: a check in which many cells fall apart
-    /// together (balancing, or the pack relaxing unevenly) adds nothing to any cell.
-    private func accumulate() {
-        var apart = 0
-        for cell in 0..<cells where score[cell] > Self.apartScore { apart += 1 }
-        guard apart <= max(2, cells / 20) else { return }
-        for cell in 0..<cells { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
-    }
-
-    static let apartScore = 3.0
     /// Seconds of settled rest a slope is fitted over before it is compared.
     static let minimumFit = 300.0
-
-    /// z-scores of the values' fall below the pack's median, into `score`; the values become their
-    /// difference from the median.
-    private func standardize(_ values: UnsafeMutableBufferPointer<Double>, floor: Double) {
-        let center = ConsistencyFeatures.median(UnsafeBufferPointer(values), scratch)
-        for cell in 0..<cells { scratch[cell] = abs(values[cell] - center) }
-        let spread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), floor)
-        for cell in 0..<cells {
-            values[cell] -= center
-            score[cell] = -values[cell] / spread
-        }
-    }
 }

@@ -57,18 +57,8 @@ final class LoadLevelWatch {
             offset[cell] = (deviation[cell] - restDeviation[cell]) * direction
             change[cell] = -(deviation[cell] - restDeviation[cell]) / current
         }
-        let center = ConsistencyFeatures.median(UnsafeBufferPointer(offset), scratch)
-        for cell in 0..<cells { scratch[cell] = abs(offset[cell] - center) }
-        let floor = resolution.isFinite ? 2 * resolution : 0.002
-        let spread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), floor)
-        var apart = 0
-        for cell in 0..<cells {
-            score[cell] = (offset[cell] - center) / spread
-            if score[cell] > LeakWatch.apartScore { apart += 1 }
-        }
-        // Many cells apart together is the pack's doing (a module, a message), not one cell's.
-        guard apart <= max(2, cells / 20) else { return true }
-        for cell in 0..<cells { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
+        CrossCellTest.scores(offset, into: score, scratch: scratch, floor: resolution.isFinite ? 2 * resolution : 0.002, sign: 1)
+        CrossCellTest.accumulate(score, into: statistic, shift: shift)
         return true
     }
 }

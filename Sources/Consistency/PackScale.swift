@@ -65,9 +65,6 @@ public final class PackScale {
         }
     }
 
-    /// Current (A) in C-rate; NaN while the capacity is unknown.
-    public func cRate(_ current: Double) -> Double { current / capacity }
-
     /// Rest: |C-rate| at or below the setting; before the capacity is known, 2 % of the largest current seen.
     public func isRest(_ current: Double) -> Bool {
         guard current.isFinite else { return false }

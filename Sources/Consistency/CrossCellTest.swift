@@ -1,0 +1,29 @@
+/// The check the leak and load-level tests both make: each cell's value against the other cells'
+/// (median, 1.4826 MAD), then a CUSUM step per cell, skipped when many cells stand apart together.
+enum CrossCellTest {
+    /// z-scores into `score`: `sign` × (value − median) / spread, the spread never below `floor`; the
+    /// values become their difference from the median.
+    static func scores(_ values: UnsafeMutableBufferPointer<Double>, into score: UnsafeMutableBufferPointer<Double>,
+                       scratch: UnsafeMutableBufferPointer<Double>, floor: Double, sign: Double) {
+        let center = ConsistencyFeatures.median(UnsafeBufferPointer(values), scratch)
+        for cell in 0..<values.count { scratch[cell] = abs(values[cell] - center) }
+        let spread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), floor)
+        for cell in 0..<values.count {
+            values[cell] -= center
+            score[cell] = sign * values[cell] / spread
+        }
+    }
+
+    /// Adds shift × (z − shift/2), the log-likelihood ratio of N(shift, 1) against N(0, 1), to each cell's
+    /// statistic. A fault is one cell: when more than max(2, 5 %) of the cells stand apart (z above
+    /// `apartScore`) together, that is the pack's doing (balancing, a module, a message) and nothing is added.
+    static func accumulate(_ score: UnsafeMutableBufferPointer<Double>, into statistic: UnsafeMutableBufferPointer<Double>,
+                           shift: Double) {
+        var apart = 0
+        for cell in 0..<score.count where score[cell] > apartScore { apart += 1 }
+        guard apart <= max(2, score.count / 20) else { return }
+        for cell in 0..<score.count { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
+    }
+
+    static let apartScore = 3.0
+}
