@@ -53,19 +53,20 @@ let package = Package(
         .target(name: "Model", dependencies: ["CAN", "Consistency", "JSON"]),
         .target(name: "Report", dependencies: ["CAN", "Outbox"]),
         .target(name: "Training", dependencies: ["CAN", "JSON", "Simulator", "Consistency", "Model"]),
-        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model",
-                                              .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Agent", dependencies: ["CAN", "DBC", "JSON", "TOML", "Pack", "Consistency", "Outbox", "Model"]),
+        .target(name: "Gateway", dependencies: ["Agent", "MQTT", "Uplink", "CAN", "DBC", "JSON", "Model", "Outbox",
+                                                .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "celldrift",
             dependencies: [
-                "Agent", "MQTT", "Uplink", "Model", "Report", "Training", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
+                "Gateway", "Agent", "Model", "Report", "Training", "CAN", "DBC", "JSON", "Simulator", "Outbox", "Consistency", "Pack", "TOML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release))]
         ),
         .testTarget(name: "CANTests", dependencies: ["CAN"]),
-        .testTarget(name: "MQTTTests", dependencies: ["CReadBuffer"]),
+        .testTarget(name: "MQTTTests", dependencies: ["CReadBuffer", "MQTT"]),
         .testTarget(name: "DBCTests", dependencies: ["DBC", "CAN"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
@@ -75,7 +76,9 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Agent", "MQTT", "Outbox", "CAN", "CReadBuffer",
+                                                       .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,3 +26,22 @@ public enum InferenceEvent {
 
     private static func quoted(_ text: String) -> String { String(decoding: JSONText.quoted(text), as: UTF8.self) }
 }
+
+extension InferenceEvent {
+    /// The seed's `features` string: 84 comma-separated numbers (`predict`, and the daemon's POST /inference).
+    public static func parseFeatures(_ text: String, where place: String) throws(AgentError) -> [Double] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == DailyMeasures.inputNames.count else {
+            throw AgentError("\(place): \(parts.count) numbers where the model takes \(DailyMeasures.inputNames.count)")
+        }
+        var values: [Double] = []
+        values.reserveCapacity(parts.count)
+        for (index, part) in parts.enumerated() {
+            guard let value = Double(String(part.filter { $0 != " " && $0 != "\r" && $0 != "\"" })), value.isFinite else {
+                throw AgentError("\(place): number \(index + 1) (\(DailyMeasures.inputNames[index])) \"\(part)\" is not a number")
+            }
+            values.append(value)
+        }
+        return values
+    }
+}

@@ -5,6 +5,11 @@ import CReadBuffer
 import Glibc
 #endif
 
+/// The relocation slots for read(2) pointed at the read buffer, in libmosquitto and in OpenSSL's libcrypto
+/// (which reads the socket under TLS); done once, when the first buffered client is made.
+private let readBufferHooks = (mosquitto: celldrift_read_buffer_install("libmosquitto.so"),
+                               crypto: celldrift_read_buffer_install("libcrypto.so"))
+
 public struct MQTTError: Error, CustomStringConvertible {
     public let description: String
     init(_ what: String, _ code: Int32) {
@@ -45,7 +50,7 @@ public final class MQTTClient {
         let subscriptions: [String]
         let qos: Int32
         /// Whether this client's socket is the one read through CReadBuffer.
-        let buffered: Bool
+        var buffered: Bool
         init(subscriptions: [String], qos: Int32, buffered: Bool) {
             self.subscriptions = subscriptions
             self.qos = qos
@@ -72,16 +77,19 @@ public final class MQTTClient {
     let coalescing = 0.012
 
     public var isConnected: Bool { shared.connected }
+    /// Whether libmosquitto reads this client's socket through the read buffer.
+    public var readsBuffered: Bool { shared.buffered }
     /// Successful connections so far (a reconnect counts).
     public var connections: Int { shared.connections }
 
     /// `will`: topic and payload the broker publishes (retained, QoS 1) if the client vanishes.
-    /// `bufferedReads`: read the socket through the process's one read buffer (CReadBuffer): for the
-    /// client that carries the sources' traffic.
+    /// `bufferedReads`: libmosquitto reads this client's socket through the one read buffer (CReadBuffer):
+    /// for the client that carries the sources' traffic. Unbuffered when libmosquitto could not be hooked
+    /// (linked statically, say).
     public init(clientID: String, subscriptions: [String], will: (topic: String, payload: String)?, username: String? = nil,
                 password: String? = nil, bufferedReads: Bool = false) throws(MQTTError) {
         mosquitto_lib_init()
-        shared = Shared(subscriptions: subscriptions, qos: 1, buffered: bufferedReads)
+        shared = Shared(subscriptions: subscriptions, qos: 1, buffered: bufferedReads && readBufferHooks.mosquitto > 0)
         box = Unmanaged.passRetained(shared)
         guard let handle = mosquitto_new(clientID, false, box.toOpaque()) else {
             box.release()
@@ -136,6 +144,8 @@ public final class MQTTClient {
     /// TLS with a CA to check the broker against and, optionally, a client certificate and key
     /// (mutual TLS, as IoT Core endpoints require). Call before `start`.
     public func useTLS(caFile: String, certificateFile: String?, keyFile: String?) throws(MQTTError) {
+        // Under TLS OpenSSL reads the socket: buffered only if its reads go through the buffer too.
+        if shared.buffered, readBufferHooks.crypto == 0 { shared.buffered = false }
         let code = mosquitto_tls_set(handle, caFile, nil, certificateFile, keyFile, nil)
         guard code == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("TLS (CA \(caFile))", code) }
     }

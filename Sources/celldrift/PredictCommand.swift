@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
             let request: JSONValue
             do { request = try JSONParser.parse(input) } catch { throw CommandError("request: \(error)") }
             guard let text = request["features"]?.string else { throw CommandError("request: field \"features\" is missing or not a string") }
-            print(loaded.probability(try parseSeedFeatures(text, where: "request: features")))
+            print(loaded.probability(try InferenceEvent.parseFeatures(text, where: "request: features")))
             return
         }
         guard let bytes = readFile(batch) else { throw CommandError("\(batch): cannot read the file") }
@@ -53,7 +53,7 @@ struct PredictCommand: ParsableCommand {
                 guard fields.count == 3, let day = civilDay(fields[1]) else {
                     throw CommandError("expected VIN,YYYY-MM-DD,84 numbers")
                 }
-                let inputs = try parseSeedFeatures(fields[2], where: "features")
+                let inputs = try InferenceEvent.parseFeatures(fields[2], where: "features")
                 let probability = loaded.probability(inputs)
                 records.append(try InferenceEvent.record(vin: fields[0], date: fields[1], probability: probability, inputs: inputs,
                                                          eventTime: Double(day) * 86_400, wallTime: wallSeconds(),
@@ -67,23 +67,5 @@ struct PredictCommand: ParsableCommand {
         print("\(records.count) inference events into \(db) (\(records.filter { $0.severity > 0 }.count) at or above "
             + "\(loaded.threshold)), \(bad) rows skipped")
         if bad > 0 { throw ExitCode(1) }
-    }
-}
-
-private extension Substring {
-    var trimmingCharacters: String { String(self.filter { $0 != " " && $0 != "\r" && $0 != "\"" }) }
-}
-
-/// The seed's `features` string: 84 comma-separated numbers (predict, and the daemon's POST /inference).
-func parseSeedFeatures(_ text: String, where place: String) throws -> [Double] {
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-    guard parts.count == PackModel.inputCount else {
-        throw CommandError("\(place): \(parts.count) numbers where the model takes \(PackModel.inputCount)")
-    }
-    return try parts.enumerated().map { index, part in
-        guard let value = Double(part.trimmingCharacters), value.isFinite else {
-            throw CommandError("\(place): number \(index + 1) (\(DailyMeasures.inputNames[index])) \"\(part)\" is not a number")
-        }
-        return value
     }
 }

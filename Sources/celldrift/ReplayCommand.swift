@@ -214,15 +214,3 @@ struct ReplaySummary {
             + "\"outbox_errors\": \(outboxErrors), \"inference_events\": \(inferenceEvents)}"
     }
 }
-
-func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
-
-func wallSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}

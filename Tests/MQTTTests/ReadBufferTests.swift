@@ -1,9 +1,11 @@
 import CReadBuffer
 import Glibc
+import MQTT
 import Testing
 
-/// The process-wide read(2) of CReadBuffer, through a socketpair standing in for the broker's socket:
-/// the attached descriptor is served from one kernel read, every other one goes straight through.
+/// CReadBuffer's read, through a socketpair standing in for the broker's socket: the attached descriptor
+/// is served from one kernel read, every other one goes straight through; handed to libmosquitto alone,
+/// not to the rest of the process.
 @Suite(.serialized) struct ReadBufferTests {
     /// A connected pair with a non-blocking reading end, so that "nothing more" is EAGAIN, not a hang.
     private func pair() -> (reader: Int32, writer: Int32) {
@@ -34,17 +36,17 @@ import Testing
             celldrift_read_buffer_attach(reader)
             send("0123456789abcdef", to: writer)
             var byte: UInt8 = 0
-            #expect(read(reader, &byte, 1) == 1)
+            #expect(celldrift_buffered_read(reader, &byte, 1) == 1)
             #expect(byte == UInt8(ascii: "0"))
             #expect(celldrift_read_buffer_pending() == 15)  // the other 15 came with the same kernel read
             #expect(celldrift_read_buffer_kernel_drained() == 1)
             send("XY", to: writer)
             var rest = [UInt8](repeating: 0, count: 32)
-            #expect(read(reader, &rest, 32) == 15)  // what is buffered first, in order
+            #expect(celldrift_buffered_read(reader, &rest, 32) == 15)  // what is buffered first, in order
             #expect(String(decoding: rest[0..<15], as: UTF8.self) == "123456789abcdef")
-            #expect(read(reader, &rest, 32) == 2)  // then the kernel again
+            #expect(celldrift_buffered_read(reader, &rest, 32) == 2)  // then the kernel again
             #expect(String(decoding: rest[0..<2], as: UTF8.self) == "XY")
-            #expect(read(reader, &rest, 32) == -1 && errno == EAGAIN)
+            #expect(celldrift_buffered_read(reader, &rest, 32) == -1 && errno == EAGAIN)
             #expect(celldrift_read_buffer_pending() == 0)
         }
     }
@@ -55,11 +57,11 @@ import Testing
             celldrift_read_buffer_attach(attached.reader)
             send("abcdef", to: other.writer)
             var byte: UInt8 = 0
-            #expect(read(other.reader, &byte, 1) == 1)
+            #expect(celldrift_buffered_read(other.reader, &byte, 1) == 1)
             #expect(byte == UInt8(ascii: "a"))
             #expect(celldrift_read_buffer_pending() == 0)  // nothing taken into the buffer
             var rest = [UInt8](repeating: 0, count: 8)
-            #expect(read(other.reader, &rest, 8) == 5)
+            #expect(celldrift_buffered_read(other.reader, &rest, 8) == 5)
         }
     }
 
@@ -69,14 +71,35 @@ import Testing
             celldrift_read_buffer_attach(first.reader)
             send("stale bytes of a lost connection", to: first.writer)
             var byte: UInt8 = 0
-            #expect(read(first.reader, &byte, 1) == 1)
+            #expect(celldrift_buffered_read(first.reader, &byte, 1) == 1)
             #expect(celldrift_read_buffer_pending() > 0)
             celldrift_read_buffer_attach(second.reader)  // reconnected: a new socket
             #expect(celldrift_read_buffer_pending() == 0)
             send("fresh", to: second.writer)
             var rest = [UInt8](repeating: 0, count: 16)
-            #expect(read(second.reader, &rest, 16) == 5)
+            #expect(celldrift_buffered_read(second.reader, &rest, 16) == 5)
             #expect(String(decoding: rest[0..<5], as: UTF8.self) == "fresh")
         }
+    }
+
+    @Test func theProcessOwnReadIsNotBufferedEvenForTheAttachedSocket() {
+        withPairs(1) { pairs in
+            let (reader, writer) = pairs[0]
+            celldrift_read_buffer_attach(reader)
+            send("0123456789", to: writer)
+            var byte: UInt8 = 0
+            #expect(read(reader, &byte, 1) == 1)  // Glibc's read: straight to the kernel
+            #expect(celldrift_read_buffer_pending() == 0)
+            var rest = [UInt8](repeating: 0, count: 16)
+            #expect(read(reader, &rest, 16) == 9)
+        }
+    }
+
+    @Test func libmosquittosReadsAreHandedToTheBufferAndNoOtherLibrarysAre() throws {
+        #expect(try MQTTClient(clientID: "hooked", subscriptions: [], will: nil, bufferedReads: true).readsBuffered)
+        #expect(celldrift_read_buffer_install("libmosquitto.so") >= 1)
+        #expect(celldrift_read_buffer_install("libc.so") == 0)  // libc defines read; it does not import it
+        #expect(celldrift_read_buffer_install("libnot-loaded.so") == 0)
+        #expect(try !MQTTClient(clientID: "plain", subscriptions: [], will: nil).readsBuffered)
     }
 }

@@ -1,4 +1,4 @@
-"""The cloud uplink over TLS with a client certificate (mutual TLS, as IoT Core endpoints require):
+"""The local broker and the cloud uplink over TLS with a client certificate (mutual TLS, as IoT Core endpoints require):
 a mosquitto TLS listener that requires certificates, certificates made here with openssl; with the
 client certificate the record is delivered and acknowledged, without one it stays pending."""
 import json
@@ -8,7 +8,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import CELLDRIFT, run
+from conftest import CELLDRIFT, daemon_summary, run
 from test_daemon_mqtt import MOSQUITTO, free_port, start_broker, wait_for
 from test_daemon_resilience import daemon_config, publisher_on, snapshot_lines, stats
 
@@ -28,7 +28,7 @@ def certificates(folder):
                 "-extfile", f"{name}.ext", "-out", f"{name}.crt", folder=folder)
 
 
-def tls_broker(folder, port):
+def tls_broker(folder, port, require_certificate=True):
     # mosquitto started as root reads its keys after dropping to its own user: let that user reach them.
     for path in [folder, *folder.parents][:3]:
         path.chmod(path.stat().st_mode | 0o755)
@@ -36,7 +36,8 @@ def tls_broker(folder, port):
         (folder / name).chmod(0o644)
     conf = folder / "tls.conf"
     conf.write_text(f"listener {port} 127.0.0.1\ncafile {folder / 'ca.crt'}\ncertfile {folder / 'server.crt'}\n"
-                    f"keyfile {folder / 'server.key'}\nrequire_certificate true\nallow_anonymous true\n")
+                    f"keyfile {folder / 'server.key'}\nrequire_certificate {str(require_certificate).lower()}\n"
+                    "allow_anonymous true\n")
     process = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     return process
@@ -87,3 +88,36 @@ def test_uplink_with_a_client_certificate(tmp_path, celldrift):
             process.wait(timeout=10)
     stored = json.loads(run("outbox", "export", "--db", with_db)[0].splitlines()[0])
     assert [record["id"] for record in received] == [stored["id"]]
+
+
+def test_sources_on_a_tls_local_broker(tmp_path, celldrift):
+    """The sources' client reads its socket through the read buffer, which OpenSSL's reads go through
+    under TLS: every snapshot arrives whole and the alarm is committed and published."""
+    certificates(tmp_path)
+    port = free_port()
+    broker = tls_broker(tmp_path, port, require_certificate=False)
+    config = daemon_config(tmp_path, port, f'ca_file = "{tmp_path / "ca.crt"}"\n')
+    lines = snapshot_lines("micro-short")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tls-peer")
+    client.tls_set(ca_certs=str(tmp_path / "ca.crt"))
+    alarms = []
+    client.on_message = lambda _c, _u, message: alarms.append(json.loads(message.payload))
+    client.connect("127.0.0.1", port)
+    client.subscribe("celldrift/+/alarms/#", qos=1)
+    client.loop_start()
+    daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "o.db"], stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        for line in lines:
+            client.publish("bms/micro-short/snapshot", line, qos=1).wait_for_publish(5)
+        assert wait_for(lambda: alarms, 30)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+        client.loop_stop()
+        broker.terminate()
+        broker.wait(timeout=10)
+    summary = daemon_summary(err)
+    assert summary["snapshots"] == len(lines) and summary["malformed"] == 0, err
+    assert summary["published"] == summary["records"] == stats(tmp_path / "o.db")["pending"] >= 1
+    assert wait_for(lambda: len(alarms) == summary["records"], 5) and "cell_spread" in {alarm["kind"] for alarm in alarms}

@@ -1,3 +1,5 @@
+import Agent
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,4 @@
-import Agent
+@testable import Gateway
 import Logging
 import Testing
 
