@@ -16,6 +16,9 @@ public struct Snapshot {
     public init(json bytes: [UInt8]) throws {
         let value = try JSONParser.parse(bytes)
         guard let time = value["ts"]?.double else { throw AgentError("field \"ts\" is missing or not a number") }
+        guard VehiclePipeline.takesTime(time) else {
+            throw AgentError("field \"ts\": \(time) is not seconds since 1970 before 2100 (milliseconds?)")
+        }
         guard let cells = value["cell_voltages"]?.array, !cells.isEmpty else {
             throw AgentError("field \"cell_voltages\" is missing or empty")
         }

@@ -19,6 +19,8 @@ public final class VehiclePipeline {
     public private(set) var alarmDays: Set<Int> = []
     public private(set) var snapshots = 0
     public private(set) var incompleteSnapshots = 0
+    /// Frames and snapshots dropped for a time outside `takesTime`.
+    public private(set) var rejectedTimes = 0
     /// Of the latest complete snapshot: pack current (A, + discharge) and the highest and lowest
     /// temperature (°C); NaN when not known.
     public private(set) var latestCurrent = Double.nan
@@ -87,10 +89,20 @@ public final class VehiclePipeline {
         setCellModel(config.cellModel, keepingAlarm: true)
     }
 
+    /// Event times in seconds from 1970 (a log's own clock may start at 0) to 2100: what the day and hour
+    /// arithmetic downstream is sized for. Anything else (milliseconds, nanoseconds, NaN, garbage) is not
+    /// a time in seconds.
+    @inline(__always)
+    public static func takesTime(_ time: Double) -> Bool { time >= 0 && time < 4_102_444_800 }
+
     /// Takes the frame the decoder has just decoded, at `time` (event time, seconds). True when it
     /// completed a snapshot with every cell fresh, which then went through features and rules.
     @inline(__always)
     public func frame(_ decoder: FrameDecoder, time: Double) -> Bool {
+        guard Self.takesTime(time) else {
+            rejectedTimes += 1
+            return false
+        }
         guard state.apply(decoder, time: time) else { return false }
         snapshots += 1
         guard state.takeSnapshot(at: time) == 0 else {
@@ -117,6 +129,10 @@ public final class VehiclePipeline {
     /// Takes a whole snapshot: one voltage per mapped cell.
     public func snapshot(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
                          packVoltage: Double, current: Double, soc: Double = .nan) {
+        guard Self.takesTime(time) else {
+            rejectedTimes += 1
+            return
+        }
         snapshots += 1
         process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current, soc: soc)
     }

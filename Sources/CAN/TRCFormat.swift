@@ -14,7 +14,7 @@ struct TRCParser: LineParser {
 
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into frame: inout CANFrame) -> LineOutcome {
         guard !line.isEmpty else { return .skip }
-        if line[0] == UInt8(ascii: ";") { header(line); return .skip }
+        if line[0] == UInt8(ascii: ";") { return header(line) }
         var scanner = ByteScanner(line)
         frame = CANFrame(id: 0)
         var flags: FrameFlags = []
@@ -30,7 +30,9 @@ struct TRCParser: LineParser {
                 continue
             case .offset:
                 guard let nanos = ByteParse.fixedPoint(token, fractionDigits: 6) else { return .invalid("bad time offset") }
-                frame.timestamp = startNanoseconds + nanos
+                let (sum, overflow) = startNanoseconds.addingReportingOverflow(nanos)
+                guard !overflow else { return .invalid("time offset too large") }
+                frame.timestamp = sum
             case .type:
                 switch Self.typeFlags(token) {
                 case .some(let typeFlags): flags.formUnion(typeFlags)
@@ -53,7 +55,7 @@ struct TRCParser: LineParser {
                 else if ByteParse.equals(token, "Error") { flags.insert(.error) }
                 else if !ByteParse.equals(token, "Rx") { return .invalid("expected Rx or Tx") }
             case .dlc:
-                guard let dlc = ByteParse.decimal(token), let length = DataLengthCode.length(forDLC: Int(dlc)) else {
+                guard let dlc = ByteParse.decimal(token), dlc <= 15, let length = DataLengthCode.length(forDLC: Int(dlc)) else {
                     return .invalid("bad DLC")
                 }
                 declaredLength = flags.contains(.fd) ? length : min(length, 8)
@@ -97,9 +99,9 @@ struct TRCParser: LineParser {
         return nil
     }
 
-    private mutating func header(_ line: UnsafeBufferPointer<UInt8>) {
+    private mutating func header(_ line: UnsafeBufferPointer<UInt8>) -> LineOutcome {
         var scanner = ByteScanner(line)
-        guard let token = scanner.token() else { return }
+        guard let token = scanner.token() else { return .skip }
         let text = ByteParse.string(token)
         if text.hasPrefix(";$FILEVERSION=") {
             let version = text.dropFirst(";$FILEVERSION=".count)
@@ -112,15 +114,18 @@ struct TRCParser: LineParser {
             default: break
             }
         } else if text.hasPrefix(";$STARTTIME=") {
-            if let days = Double(text.dropFirst(";$STARTTIME=".count)) {
-                // Round to whole microseconds: the header has only ~10 µs of precision in a double anyway.
-                startNanoseconds = Int64(((days - 25569) * 86_400 * 1e6).rounded()) * 1000
+            // Days since 1899-12-30; 1970 (25569) to 2100 (73051) keeps every time in nanoseconds in range.
+            guard let days = Double(text.dropFirst(";$STARTTIME=".count)), days >= 25569, days < 73051 else {
+                return .invalid("$STARTTIME must be days since 1899-12-30 between 1970 and 2100")
             }
+            // Round to whole microseconds: the header has only ~10 µs of precision in a double anyway.
+            startNanoseconds = Int64(((days - 25569) * 86_400 * 1e6).rounded()) * 1000
         } else if text.hasPrefix(";$COLUMNS=") {
             let names = text.dropFirst(";$COLUMNS=".count).split(separator: ",")
             let parsed = names.compactMap { $0.utf8.count == 1 ? Column(rawValue: $0.utf8.first!) : nil }
             if parsed.count == names.count, parsed.last == .data { columns = parsed }
         }
+        return .skip
     }
 }
 
@@ -184,7 +189,9 @@ struct GVRETParser: LineParser {
             }
             switch column {
             case timeColumn:
-                guard let micros = ByteParse.decimal(field) else { return .invalid("bad time stamp (microseconds)") }
+                guard let micros = ByteParse.decimal(field), micros <= UInt64(Int64.max / 1000) else {
+                    return .invalid("bad time stamp (microseconds)")
+                }
                 frame.timestamp = Int64(micros) * 1000
             case idColumn:
                 guard let id = ByteParse.hex(field), id <= 0x1FFF_FFFF else { return .invalid("bad id") }

@@ -87,11 +87,17 @@ public final class CellDriftFeatures {
             }
         }
         previousTime = time
-        while time >= nextHourMark {
-            for cell in 0..<cells { ring[ringNext * cells + cell] = fast[cell] }
-            ringNext = (ringNext + 1) % (Self.ringHours + 1)
-            ringCount = min(ringCount + 1, Self.ringHours + 1)
-            nextHourMark += 3600
+        if time >= nextHourMark, time.isFinite {
+            // Every hour mark passed gets the current mean; past a whole ring of them, one ring's worth is
+            // enough (a gap of years costs the same as a gap of a day).
+            let passed = ((time - nextHourMark) / 3600).rounded(.down)
+            let marks = passed >= Double(Self.ringHours) ? Self.ringHours + 1 : Int(passed) + 1
+            for _ in 0..<marks {
+                for cell in 0..<cells { ring[ringNext * cells + cell] = fast[cell] }
+                ringNext = (ringNext + 1) % (Self.ringHours + 1)
+                ringCount = min(ringCount + 1, Self.ringHours + 1)
+            }
+            nextHourMark += passed * 3600 + 3600
         }
         if temperatures.count == cells {
             for cell in 0..<cells { scratch[cell] = temperatures[cell] }

@@ -234,7 +234,10 @@ public struct DBCParser {
             }
         }
         try expect(UInt8(ascii: ":"), "':' after the signal name")
+        let startToken = current
         let startBit = try unsigned("the start bit")
+        // 64 bytes (CAN FD) hold bits 0 to 511.
+        guard startBit <= 511 else { throw failure("signal \(name) starts at bit \(startBit); at most 511", at: startToken) }
         try expect(UInt8(ascii: "|"), "'|' between start bit and length")
         let lengthToken = current
         let length = try unsigned("the signal length in bits")

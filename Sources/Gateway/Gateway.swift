@@ -86,6 +86,7 @@ public final class Gateway {
         var counts = GatewayCounts()
         (counts.messages, counts.malformed) = (mqttSource.messages, mqttSource.malformed)
         (counts.frames, counts.snapshots, counts.vehicles) = (pipelines.frames, pipelines.snapshots, pipelines.count)
+        counts.rejectedTimes = pipelines.rejectedTimes
         (counts.records, counts.published) = (sink.committed, publication.published)
         counts.outboxErrors = sink.refused + (cloud?.errors ?? 0)
         (counts.inferences, counts.inferenceSeconds) = (api?.inferences ?? 0, api?.inferenceSeconds ?? 0)

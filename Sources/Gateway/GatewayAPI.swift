@@ -79,6 +79,7 @@ final class GatewayAPI {
             ("celldrift_frames_total", "counter", "CAN frames received (MQTT and SocketCAN)", Double(counts.frames)),
             ("celldrift_decode_errors_total", "counter", "payloads that were neither a snapshot nor a frame", Double(counts.malformed)),
             ("celldrift_snapshots_total", "counter", "JSON snapshots received", Double(counts.snapshots)),
+            ("celldrift_rejected_times_total", "counter", "frames with a time that is not seconds from 1970 to 2100", Double(counts.rejectedTimes)),
             ("celldrift_alarms_total", "counter", "records committed to the outbox", Double(counts.records)),
             ("celldrift_outbox_errors_total", "counter", "records the outbox refused", Double(counts.outboxErrors)),
             ("celldrift_outbox_depth", "gauge", "records not yet acknowledged", Double(statistics.pending + statistics.inFlight)),

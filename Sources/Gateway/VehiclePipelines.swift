@@ -25,6 +25,7 @@ final class VehiclePipelines {
     }
 
     var count: Int { byVehicle.count }
+    var rejectedTimes: Int { byVehicle.values.reduce(0) { $0 + $1.rejectedTimes } }
 
     /// A frame from any source, decoded into its vehicle's pipeline (frames of unmapped messages are
     /// counted and dropped).

@@ -180,7 +180,7 @@ func fileSize(_ path: String) -> Int {
 /// What a replay saw.
 struct ReplaySummary {
     var frames = 0, skipped = 0, snapshots = 0, incompleteSnapshots = 0, badLines = 0, unreadableFiles = 0, outboxErrors = 0
-    var failedLogs = 0, inferenceEvents = 0
+    var failedLogs = 0, inferenceEvents = 0, rejectedTimes = 0
     var alarms: [String: Int] = [:]
     var seconds = 0.0
 
@@ -196,6 +196,7 @@ struct ReplaySummary {
         outboxErrors += other.outboxErrors
         failedLogs += other.failedLogs
         inferenceEvents += other.inferenceEvents
+        rejectedTimes += other.rejectedTimes
         alarms.merge(other.alarms, uniquingKeysWith: +)
     }
 
@@ -203,7 +204,9 @@ struct ReplaySummary {
         "\(frames) frames (\(skipped) not in the DBC or too short), \(badLines) bad lines, \(snapshots) snapshots "
             + "(\(incompleteSnapshots) with stale cells), alarms: "
             + (alarms.isEmpty ? "none" : alarms.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            + (inferenceEvents > 0 ? ", \(inferenceEvents) inference events" : "") + ", \(rate) frames/s"
+            + (inferenceEvents > 0 ? ", \(inferenceEvents) inference events" : "")
+            + (rejectedTimes > 0 ? ", \(rejectedTimes) frames or snapshots with a time that is not seconds from 1970 to 2100 dropped" : "")
+            + ", \(rate) frames/s"
     }
 
     var json: String {
@@ -211,6 +214,6 @@ struct ReplaySummary {
         return "{\"frames\": \(frames), \"skipped\": \(skipped), \"bad_lines\": \(badLines), \"snapshots\": \(snapshots), "
             + "\"incomplete_snapshots\": \(incompleteSnapshots), \"alarms\": {\(alarmList)}, \"frames_per_second\": \(rate), "
             + "\"seconds\": \(seconds), \"unreadable_files\": \(unreadableFiles), \"failed_logs\": \(failedLogs), "
-            + "\"outbox_errors\": \(outboxErrors), \"inference_events\": \(inferenceEvents)}"
+            + "\"outbox_errors\": \(outboxErrors), \"inference_events\": \(inferenceEvents), \"rejected_times\": \(rejectedTimes)}"
     }
 }

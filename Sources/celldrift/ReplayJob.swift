@@ -84,6 +84,7 @@ final class ReplayJob {
         summary.unreadableFiles += counts.unreadableFiles
         summary.snapshots = pipeline.snapshots
         summary.incompleteSnapshots = pipeline.incompleteSnapshots
+        summary.rejectedTimes = pipeline.rejectedTimes
         if let dailyFile { writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile) }
     }
 }

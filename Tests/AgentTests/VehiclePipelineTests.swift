@@ -58,4 +58,25 @@ import Glibc
             try InferenceEvent.record(vin: "V", date: "2020-08-04", probability: 0.1, inputs: [1, 2], eventTime: 0, wallTime: 0)
         }
     }
+
+    /// Times that once hung or trapped the daemon (issue 14): a snapshot at 1e300 s, two a day apart in
+    /// the year 2286, one in seconds then one in milliseconds. Refused where they enter (a JSON snapshot's
+    /// `ts`) and dropped and counted by the pipeline; the pipeline goes on with good times.
+    @Test func timesThatAreNotSecondsFrom1970To2100AreRefused() throws {
+        #expect(throws: AgentError.self) { try Snapshot(json: Array("{\"ts\": 1e300, \"cell_voltages\": [3.7]}".utf8)) }
+        do {
+            _ = try Snapshot(json: Array("{\"ts\": 1790000000000, \"cell_voltages\": [3.7]}".utf8))
+        } catch {
+            #expect("\(error)" == "field \"ts\": 1790000000000.0 is not seconds since 1970 before 2100 (milliseconds?)")
+        }
+        let config = try PipelineConfig(path: PipelineConfigTests.shipped)
+        let pipeline = VehiclePipeline(config: config, vehicle: "TEST", wallClock: { 42 }) { _ in }
+        let voltages = [Double](repeating: 3.7, count: 96)
+        for time in [1e300, -1e300, .nan, 10_000_000_000, 10_000_086_400, 1_790_000_000, 1_790_000_000_000, 1_790_000_001] {
+            voltages.withUnsafeBufferPointer {
+                pipeline.snapshot(time: time, voltages: $0, temperatures: UnsafeBufferPointer(start: nil, count: 0), packVoltage: .nan, current: 0)
+            }
+        }
+        #expect(pipeline.rejectedTimes == 6 && pipeline.snapshots == 2)
+    }
 }

@@ -55,4 +55,20 @@ import Glibc
         let (drift, _) = run(seconds: 60, every: 10)
         #expect(drift.inputs(cell: 0).count == CellDriftFeatures.count)
     }
+
+    /// Once a hang (issue 14): each hour mark between two snapshots was stepped through one at a time, and
+    /// at 1e300 s adding an hour no longer moved the mark. Any gap now costs at most one ring of hours.
+    @Test(arguments: [1e15, 1e300, .infinity])
+    func aGapOfAnySizeReturns(later: Double) {
+        let features = ConsistencyFeatures(cells: 4, window: 6)
+        let drift = CellDriftFeatures(features: features)
+        let voltages = [3.71, 3.7, 3.7, 3.7], temperatures = [25.0, 25, 25, 25]
+        for time in [0.0, later] {
+            voltages.withUnsafeBufferPointer { cells in
+                temperatures.withUnsafeBufferPointer { features.update(time: time, voltages: cells, temperatures: $0, current: .nan) }
+            }
+            temperatures.withUnsafeBufferPointer { drift.update(time: time, temperatures: $0, current: .nan) }
+        }
+        #expect(abs(drift.inputs(cell: 0)[0] - 10) < 1e-9)
+    }
 }

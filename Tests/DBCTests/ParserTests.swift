@@ -58,6 +58,9 @@ import Testing
             == "bad.dbc:6:1: SIG_VALTYPE_ 1 (float) needs a 32-bit signal; S has 8 bits")
         #expect(error(header + " SG_ S : 0|8@1+ (1,0) [0|0] \"\" A\n") == "bad.dbc:4:2: SG_ outside a message: a signal must follow its BO_ line")
         #expect(error(header + "FOO_ 1;\n") == "bad.dbc:4:1: unknown keyword 'FOO_'")
+        // Once a trap (issue 14): a start bit beyond any integer.
+        #expect(error(header + "BO_ 1 M: 8 A\n SG_ S : 9223372036854775808|8@1+ (1,0) [0|0] \"\" A\n")
+            == "bad.dbc:5:10: signal S starts at bit 9223372036854775808; at most 511")
     }
 
     @Test func sloppyButUnambiguousFilesLoad() throws {
