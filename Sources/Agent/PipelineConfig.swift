@@ -15,42 +15,6 @@ public struct AgentError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The daemon's local broker (`[mqtt]`): where the sources come from and the alarms go.
-public struct MQTTSettings: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 1883
-    public var clientID = "celldrift"
-    /// Topics subscribed (MQTT wildcards allowed); payloads: a JSON snapshot or a candump -L line.
-    public var topics = ["bms/#"]
-    /// Alarms go to `<prefix>/<vehicle>/alarms/<kind>`, the status to `<prefix>/<vehicle>/status`.
-    public var prefix = "celldrift"
-    public var username: String?
-    public var password: String?
-    public var caFile: String?
-    public var certificateFile: String?
-    public var keyFile: String?
-}
-
-/// The cloud uplink (`[uplink]`): with `url`, batches of records POSTed over HTTPS; otherwise MQTT, records
-/// going to `topic` ({vehicle} replaced) on the cloud broker at `host`.
-public struct UplinkSettings: Sendable {
-    public var url: String?
-    /// HTTPS: sent as a bearer token; seconds a request may take.
-    public var token: String?
-    public var timeout = 30
-    public var host = "127.0.0.1"
-    public var port = 8883
-    public var clientID = "celldrift-uplink"
-    public var topic = "celldrift/{vehicle}/records"
-    public var window = 50
-    public var username: String?
-    public var password: String?
-    /// TLS: the CA file that signed the broker's certificate; client certificate and key for mutual TLS.
-    public var caFile: String?
-    public var certificateFile: String?
-    public var keyFile: String?
-}
-
 /// One configured rule: which feature it watches and its thresholds.
 public struct ConfiguredRule: Sendable {
     public let feature: RuleFeature
@@ -83,8 +47,10 @@ public struct PipelineConfig: @unchecked Sendable {
     public let uplink: UplinkSettings?
     /// `[socketcan] interface`: frames straight from the BMS bus, besides MQTT.
     public let socketCANInterface: String?
-    /// `[api] host, port`: the local HTTP API (loopback); nil: none. Port 0 picks a free one.
-    public let api: (host: String, port: Int)?
+    /// `[api]`: the local HTTP API (loopback only); nil: none.
+    public let api: APISettings?
+    /// `[gateway]`: the daemon's bounds on what its peers send.
+    public let gateway: GatewayLimits
     /// The outbox database (`[outbox] path`), for the daemon.
     public let outboxPath: String
     /// The per-cell estimators and their sequential tests (`[detection]`, `[pack] capacity_ah`).
@@ -104,7 +70,7 @@ public struct PipelineConfig: @unchecked Sendable {
         }
         let reader = ConfigReader(path: path)
         try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "detection", "outbox", "model", "mqtt", "uplink",
-                                    "socketcan", "api"])
+                                    "socketcan", "api", "gateway"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -113,6 +79,9 @@ public struct PipelineConfig: @unchecked Sendable {
         guard let pack = root["pack"]?.table else { throw AgentError("\(path): a [pack] section is required (docs/mapping.md)") }
         do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
         vehicle = root["vehicle"]?.string
+        if let vehicle, let problem = vehicleIDProblem(vehicle) {
+            throw reader.fail(root.line(of: "vehicle") ?? 1, "vehicle", problem)
+        }
 
         let snapshot = try reader.section(root, "snapshot", ["stale_after_s", "tick_s"])
         staleAfter = try reader.number(snapshot, "stale_after_s", 5, in: "snapshot", bound: .positive)
@@ -120,29 +89,26 @@ public struct PipelineConfig: @unchecked Sendable {
 
         let features = try reader.section(root, "features", ["window", "step_current_a", "step_max_gap_s", "resistance_steps",
                                                               "rest_current_a", "rest_settle_s", "rest_minimum_s"])
-        window = Int(try reader.number(features, "window", 60, in: "features", bound: .atLeastTwo))
+        window = try reader.integer(features, "window", 60, in: "features", range: 2...10_000)
         trends = TrendSettings(
             stepCurrent: try reader.number(features, "step_current_a", 10, in: "features", bound: .positive),
             stepMaximumGap: try reader.number(features, "step_max_gap_s", 30, in: "features", bound: .positive),
-            resistanceSteps: Int(try reader.number(features, "resistance_steps", 16, in: "features", bound: .positive)),
+            resistanceSteps: try reader.integer(features, "resistance_steps", 16, in: "features", range: 1...1_000),
             restCurrent: try reader.number(features, "rest_current_a", 2, in: "features", bound: .nonNegative),
             restSettle: try reader.number(features, "rest_settle_s", 300, in: "features", bound: .nonNegative),
             restMinimum: try reader.number(features, "rest_minimum_s", 1800, in: "features", bound: .nonNegative))
 
         let outbox = try reader.section(root, "outbox", ["max_records", "max_bytes", "path"])
         outboxPath = outbox?["path"]?.string ?? "celldrift-outbox.db"
-        outboxLimits = OutboxLimits(maximumRecords: Int(try reader.number(outbox, "max_records", 100_000, in: "outbox", bound: .positive)),
-                                    maximumBytes: Int(try reader.number(outbox, "max_bytes", Double(64 << 20), in: "outbox", bound: .positive)))
+        outboxLimits = OutboxLimits(maximumRecords: try reader.integer(outbox, "max_records", 100_000, in: "outbox", range: 1...100_000_000),
+                                    maximumBytes: try reader.integer(outbox, "max_bytes", 64 << 20, in: "outbox", range: 65_536...(1 << 40)))
         rules = try Self.rules(root, reader)
         detection = try Self.detection(root, pack, reader)
         mqtt = try Self.mqtt(root, reader)
         uplink = try Self.uplink(root, reader)
         socketCANInterface = try reader.section(root, "socketcan", ["interface"])?["interface"]?.string
-        if let table = try reader.section(root, "api", ["host", "port"]) {
-            api = (table["host"]?.string ?? "127.0.0.1", Int(try reader.number(table, "port", 8080, in: "api", bound: .nonNegative)))
-        } else {
-            api = nil
-        }
+        api = try Self.api(root, reader)
+        gateway = try Self.gateway(root, reader)
         let model = try reader.section(root, "model", ["pack", "cell"])
         // Loaded here so that a corrupt or missing file is a config error with its line.
         func load<Loaded>(_ key: String, _ read: (String) throws(ModelError) -> Loaded) throws(AgentError) -> (String, Loaded)? {
@@ -156,77 +122,6 @@ public struct PipelineConfig: @unchecked Sendable {
         (packModelPath, packModel) = (packFile?.0, packFile?.1)
         let cellFile = try load("cell") { (file) throws(ModelError) in try ModelFile.loadCellDrift(file) }
         (cellModelPath, cellModel) = (cellFile?.0, cellFile?.1)
-    }
-
-    private static func mqtt(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> MQTTSettings {
-        var settings = MQTTSettings()
-        guard let table = try reader.section(root, "mqtt", ["host", "port", "client_id", "topics", "prefix", "username", "password",
-                                                              "ca_file", "cert_file", "key_file"]) else {
-            return settings
-        }
-        settings.host = table["host"]?.string ?? settings.host
-        settings.port = Int(try reader.number(table, "port", Double(settings.port), in: "mqtt", bound: .positive))
-        settings.clientID = table["client_id"]?.string ?? settings.clientID
-        if let topics = table["topics"] {
-            guard let list = topics.array?.compactMap(\.string), !list.isEmpty, list.count == topics.array?.count else {
-                throw reader.fail(table.line(of: "topics") ?? 0, "mqtt.topics", "must be a list of topic strings")
-            }
-            settings.topics = list
-        }
-        settings.prefix = table["prefix"]?.string ?? settings.prefix
-        settings.username = table["username"]?.string
-        settings.password = table["password"]?.string
-        (settings.caFile, settings.certificateFile, settings.keyFile) = try tlsFiles(table, "mqtt", reader)
-        return settings
-    }
-
-    private static func uplink(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> UplinkSettings? {
-        guard let table = try reader.section(root, "uplink", ["host", "port", "client_id", "topic", "window", "username", "password",
-                                                                "ca_file", "cert_file", "key_file", "url", "token", "timeout_s"]) else {
-            return nil
-        }
-        var settings = UplinkSettings()
-        settings.url = table["url"]?.string
-        if let url = settings.url {
-            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
-                throw reader.fail(table.line(of: "url") ?? 0, "uplink.url", "must start with https:// (http:// only for a local endpoint)")
-            }
-            guard table["host"] == nil else {
-                throw reader.fail(table.line(of: "host") ?? 0, "uplink", "either url (HTTPS) or host (MQTT), not both")
-            }
-        }
-        settings.token = table["token"]?.string
-        settings.timeout = Int(try reader.number(table, "timeout_s", Double(settings.timeout), in: "uplink", bound: .positive))
-        guard let host = table["host"]?.string ?? (settings.url != nil ? "" : nil) else {
-            throw reader.fail(1, "uplink.host", "is required (the cloud broker), or url for HTTPS")
-        }
-        settings.host = host
-        settings.port = Int(try reader.number(table, "port", Double(settings.port), in: "uplink", bound: .positive))
-        settings.clientID = table["client_id"]?.string ?? settings.clientID
-        settings.topic = table["topic"]?.string ?? settings.topic
-        settings.window = Int(try reader.number(table, "window", Double(settings.window), in: "uplink", bound: .positive))
-        settings.username = table["username"]?.string
-        settings.password = table["password"]?.string
-        (settings.caFile, settings.certificateFile, settings.keyFile) = try tlsFiles(table, "uplink", reader)
-        return settings
-    }
-
-    /// `ca_file`, `cert_file`, `key_file` of a broker section, each readable, the last two together.
-    private static func tlsFiles(_ table: TOMLTable, _ section: String, _ reader: ConfigReader) throws(AgentError)
-        -> (String?, String?, String?) {
-        let files = (table["ca_file"]?.string, table["cert_file"]?.string, table["key_file"]?.string)
-        for (key, file) in [("ca_file", files.0), ("cert_file", files.1), ("key_file", files.2)] {
-            if let file, access(file, R_OK) != 0 {
-                throw reader.fail(table.line(of: key) ?? 0, "\(section).\(key)", "\(file): cannot read the file")
-            }
-        }
-        guard (files.1 == nil) == (files.2 == nil) else {
-            throw reader.fail(table.line(of: "cert_file") ?? table.line(of: "key_file") ?? 0, section, "cert_file and key_file go together")
-        }
-        guard files.1 == nil || files.0 != nil else {
-            throw reader.fail(table.line(of: "cert_file") ?? 0, "\(section).cert_file", "needs ca_file (TLS)")
-        }
-        return files
     }
 
     private static func detection(_ root: TOMLTable, _ pack: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> DetectionSettings {
@@ -279,8 +174,7 @@ public struct PipelineConfig: @unchecked Sendable {
             guard clear <= raise else {
                 throw reader.fail(table.line(of: "clear_below") ?? entry.line, "\(name).clear_below", "must not be above raise_above")
             }
-            let severity = Int(try reader.number(table, "severity", 2, in: name, bound: .nonNegative))
-            guard severity <= 3 else { throw reader.fail(table.line(of: "severity") ?? entry.line, "\(name).severity", "must be 0 to 3") }
+            let severity = try reader.integer(table, "severity", 2, in: name, range: 0...3)
             rules.append(ConfiguredRule(feature: feature, alarm: RuleAlarm(
                 name: entry.key, raiseAbove: raise, clearBelow: clear,
                 minimumDuration: try reader.number(table, "minimum_duration_s", 10, in: name, bound: .nonNegative), severity: severity)))
@@ -312,6 +206,18 @@ struct ConfigReader {
     }
 
     enum Bound { case any, positive, nonNegative, atLeastTwo }
+
+    /// A whole number within `range` (sizes, counts, ports): storage and loops are sized from these.
+    func integer(_ table: TOMLTable?, _ key: String, _ fallback: Int, in section: String,
+                 range: ClosedRange<Int>) throws(AgentError) -> Int {
+        guard let value = table?[key] else { return fallback }
+        let line = table?.line(of: key) ?? 0
+        guard let number = value.number, number.isFinite, number == number.rounded(),
+              number >= Double(range.lowerBound), number <= Double(range.upperBound) else {
+            throw fail(line, "\(section).\(key)", "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(number)
+    }
 
     func number(_ table: TOMLTable?, _ key: String, _ fallback: Double, in section: String,
                 bound: Bound = .any) throws(AgentError) -> Double {

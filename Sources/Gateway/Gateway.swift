@@ -26,7 +26,10 @@ public final class Gateway {
     private let cloud: CloudLink?
     private let api: GatewayAPI?
     private let systemd: SystemdService
+    private let warnings: WarningLimiter
     private var lastScoresCheck = -Double.infinity
+    /// The other sources' sockets for the loop's poll, refilled each turn.
+    private var pollDescriptors: [Int32] = []
 
     /// Starts every part the config names. `socketCAN`: a link to read instead of the config's interface
     /// (tests hand one over a socketpair).
@@ -51,9 +54,11 @@ public final class Gateway {
         publication = LocalPublication(client: client, prefix: mqtt.prefix, gateway: gateway)
         sink = OutboxSink(outbox: outbox, path: path, publication: publication, log: log)
         let pipelines = VehiclePipelines(config: settings) { [sink] in sink.append($0) }
+        let warnings = WarningLimiter(log: log, perSecond: settings.gateway.logLinesPerSecond)
+        self.warnings = warnings
         self.pipelines = pipelines
         mqttSource = MQTTPayloadSource(pipelines: pipelines, cells: settings.mapping.cells, vehicle: settings.vehicle,
-                                       gateway: gateway, log: log)
+                                       gateway: gateway, warnings: warnings)
         var socketCANLink = link
         if socketCANLink == nil, let interface = settings.socketCANInterface {
             let ids = settings.mapping.mappedMessages.map { settings.database.messages[$0].id }
@@ -66,11 +71,11 @@ public final class Gateway {
         } else {
             cloud = nil
         }
-        if let (host, port) = settings.api {
+        if let apiSettings = settings.api {
             let server: LocalAPI
-            do { server = try LocalAPI(host: host, port: port) } catch { throw GatewayError(error.description) }
+            do { server = try LocalAPI(apiSettings) } catch { throw GatewayError(error.description) }
             api = GatewayAPI(server: server, model: settings.packModel?.copy(), outbox: outbox, client: client, uplink: cloud?.uplink)
-            log.info("api: listening on http://\(host):\(server.port)")
+            log.info("api: listening on http://\(apiSettings.host):\(server.port)")
         } else {
             api = nil
         }
@@ -84,15 +89,22 @@ public final class Gateway {
 
     public var counts: GatewayCounts {
         var counts = GatewayCounts()
-        (counts.messages, counts.malformed) = (mqttSource.messages, mqttSource.malformed)
+        (counts.messages, counts.malformed) = (mqttSource.messages, mqttSource.malformedCount)
+        (counts.refusedVehicles, counts.suppressedWarnings) = (pipelines.refused, warnings.suppressed)
         (counts.frames, counts.snapshots, counts.vehicles) = (pipelines.frames, pipelines.snapshots, pipelines.count)
         counts.rejectedTimes = pipelines.rejectedTimes
         (counts.records, counts.published) = (sink.committed, publication.published)
-        counts.outboxErrors = sink.refused + (cloud?.errors ?? 0)
+        counts.outboxErrors = sink.refusals + (cloud?.errors ?? 0)
+        (counts.outboxHeld, counts.outboxDropped) = (sink.heldCount, sink.dropped)
+        counts.healthy = isHealthy
         (counts.inferences, counts.inferenceSeconds) = (api?.inferences ?? 0, api?.inferenceSeconds ?? 0)
         counts.delivered = cloud?.uplink.delivered ?? 0
         return counts
     }
+
+    /// The outbox takes what it is given (no records held for a retry) and the uplink's last step could
+    /// read it: what `/healthz` and the watchdog report, recovering by themselves when the cause is gone.
+    public var isHealthy: Bool { !sink.failing && cloud?.failing != true }
 
     /// Turns until `stop` says so (SIGTERM, SIGINT), reloading whenever `reload` says so (SIGHUP); then
     /// stops intake, flushes, publishes `offline` and returns what it did.
@@ -112,8 +124,8 @@ public final class Gateway {
     public func turn(waitMilliseconds: Int32 = 100) {
         let now = monotonicSeconds()
         publication.announceOnline()
-        systemd.turn(now: now, healthy: sink.refused + (cloud?.errors ?? 0) == 0)
-        serveAPI()
+        systemd.turn(now: now, healthy: isHealthy)
+        serveAPI(now: now)
         cloud?.step(now: now)
         socketCAN?.read(now: now)
         sink.commit()
@@ -122,13 +134,19 @@ public final class Gateway {
             lastScoresCheck = now
             publication.publishScores(pipelines.byVehicle)
         }
-        client.wait(milliseconds: waitMilliseconds, alsoFor: socketCAN?.descriptor, api?.server.listener)
-        if client.drain(mqttSource.handle) > 0 { sink.commit() }
+        pollDescriptors.removeAll(keepingCapacity: true)
+        if let descriptor = socketCAN?.descriptor { pollDescriptors.append(descriptor) }
+        api?.server.appendDescriptors(to: &pollDescriptors)
+        client.wait(milliseconds: waitMilliseconds, alsoFor: pollDescriptors)
+        for event in client.drainEvents() { logConnection(event, of: "mqtt: broker \(settings.mqtt.host):\(settings.mqtt.port)", log: log) }
+        let received = monotonicSeconds()
+        if client.drain({ mqttSource.handle(topic: $0, payload: $1, now: received) }) > 0 { sink.commit() }
+        warnings.roll(now: received)
     }
 
     /// A payload as if it had come on `topic` from the broker, its records committed and published.
     public func take(topic: String, payload: [UInt8]) {
-        payload.withUnsafeBufferPointer { mqttSource.handle(topic: topic, payload: $0) }
+        payload.withUnsafeBufferPointer { mqttSource.handle(topic: topic, payload: $0, now: monotonicSeconds()) }
         sink.commit()
     }
 
@@ -160,9 +178,9 @@ public final class Gateway {
         return counts
     }
 
-    private func serveAPI() {
+    private func serveAPI(now: Double) {
         guard let api else { return }
-        for record in api.serve(counts: { counts }) {
+        for record in api.serve(now: now, counts: { counts }) {
             sink.append(record)
             guard sink.commit(), record.type == .inference, let score = record.score else { continue }
             // The vehicle's latest pack score; a pipeline's own daily score is noted by the pipeline.
@@ -173,5 +191,16 @@ public final class Gateway {
                                              exceeded: record.severity > 0)
             }
         }
+    }
+}
+
+/// One line per change of a broker connection: up at notice, refusals and losses at warning (they come
+/// at most once per reconnect attempt, whose backoff grows to 30 s).
+func logConnection(_ event: MQTTClient.ConnectionEvent, of link: String, log: Logger) {
+    switch event {
+    case .connected: log.notice("\(link): connected")
+    case .refused(let reason): log.warning("\(link): refused the connection: \(reason); retrying")
+    case .lost(let reason): log.warning("\(link): connection lost: \(reason); reconnecting")
+    case .failed(let reason): log.warning("\(link): cannot connect: \(reason); retrying")
     }
 }

@@ -26,9 +26,9 @@ final class GatewayAPI {
 
     /// Answers every connection waiting now; returns the inference events to commit (the caller commits
     /// them as it commits alarms).
-    func serve(counts: () -> GatewayCounts) -> [OutboxRecord] {
+    func serve(now: Double, counts: () -> GatewayCounts) -> [OutboxRecord] {
         var records: [OutboxRecord] = []
-        server.serve { method, path, body in answer(method, path, body, counts, &records) }
+        server.serve(now: now) { method, path, body in answer(method, path, body, counts, &records) }
         return records
     }
 
@@ -37,7 +37,7 @@ final class GatewayAPI {
         switch (method, path) {
         case ("POST", "/inference"): return inference(body, &records)
         case ("GET", "/healthz"):
-            let healthy = counts().outboxErrors == 0
+            let healthy = counts().healthy
             let pending = (try? outbox.statistics().pending) ?? -1
             return .init(status: healthy ? 200 : 503, body: "{\"status\": \"\(healthy ? "ok" : "outbox failing")\", "
                 + "\"mqtt_connected\": \(client.isConnected), \"uplink_connected\": \(uplink?.isUp ?? false), "
@@ -59,6 +59,7 @@ final class GatewayAPI {
                   let text = request["features"]?.string else {
                 throw AgentError("request needs vin, date (YYYY-MM-DD) and features (84 comma-separated numbers)")
             }
+            if let problem = vehicleIDProblem(vin) { throw AgentError("vin: \(problem)") }
             let inputs = try InferenceEvent.parseFeatures(text, where: "features")
             let probability = model.probability(inputs)
             inferences += 1
@@ -79,9 +80,13 @@ final class GatewayAPI {
             ("celldrift_frames_total", "counter", "CAN frames received (MQTT and SocketCAN)", Double(counts.frames)),
             ("celldrift_decode_errors_total", "counter", "payloads that were neither a snapshot nor a frame", Double(counts.malformed)),
             ("celldrift_snapshots_total", "counter", "JSON snapshots received", Double(counts.snapshots)),
+            ("celldrift_refused_vehicles_total", "counter", "frames and snapshots past [gateway] max_vehicles", Double(counts.refusedVehicles)),
+            ("celldrift_suppressed_warnings_total", "counter", "warnings not logged past [gateway] log_lines_per_second", Double(counts.suppressedWarnings)),
             ("celldrift_rejected_times_total", "counter", "frames with a time that is not seconds from 1970 to 2100", Double(counts.rejectedTimes)),
             ("celldrift_alarms_total", "counter", "records committed to the outbox", Double(counts.records)),
-            ("celldrift_outbox_errors_total", "counter", "records the outbox refused", Double(counts.outboxErrors)),
+            ("celldrift_outbox_errors_total", "counter", "commits the outbox refused", Double(counts.outboxErrors)),
+            ("celldrift_outbox_held", "gauge", "records waiting in memory for the outbox to take them", Double(counts.outboxHeld)),
+            ("celldrift_outbox_dropped_total", "counter", "records dropped because too many were held", Double(counts.outboxDropped)),
             ("celldrift_outbox_depth", "gauge", "records not yet acknowledged", Double(statistics.pending + statistics.inFlight)),
             ("celldrift_outbox_evictions_total", "counter", "records evicted to stay within the bounds", Double(statistics.evicted)),
             ("celldrift_uplink_connected", "gauge", "1 when the cloud link is up", uplink?.isUp == true ? 1 : 0),

@@ -4,9 +4,11 @@ import Agent
 import Glibc
 #endif
 
-/// A minimal HTTP/1.1 server on loopback for the daemon's local API (`POST /inference`, `GET /healthz`,
-/// `GET /metrics`), served from the main loop: `serve()` accepts what is waiting, reads each request
-/// (a 250 ms budget, 64 KB at most), answers and closes. No keep-alive, no TLS: loopback only.
+/// A small HTTP/1.1 server on loopback for the daemon's local API (`POST /inference`, `GET /healthz`,
+/// `GET /metrics`), served from the gateway's loop without ever waiting on a client: connections are
+/// non-blocking, read as bytes arrive, answered once whole and closed. Each is bounded in size and in
+/// time for the whole request, and there are at most so many at once; past that a client gets 503 at
+/// once. No keep-alive, no TLS: loopback only (the config refuses another address).
 public final class LocalAPI {
     public struct Response {
         public let status: Int
@@ -19,98 +21,122 @@ public final class LocalAPI {
         }
     }
 
+    private struct Connection {
+        let descriptor: Int32
+        var received: [UInt8]
+        let deadline: Double
+    }
+
     public let port: Int
     /// The listening socket: readable when a connection waits (for the caller's poll).
     public let listener: Int32
+    public let limits: APISettings
+    private var connections: [Connection] = []
+    /// Connections answered 503 because `limits.connections` were open, and requests that ran out of time.
+    public private(set) var refusedConnections = 0
+    public private(set) var timedOut = 0
 
-    public init(host: String, port: Int) throws(AgentError) {
+    public init(_ settings: APISettings) throws(AgentError) {
+        limits = settings
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw AgentError("api: socket: \(String(cString: strerror(errno)))") }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+        address.sin_port = in_port_t(UInt16(settings.port).bigEndian)
+        guard inet_pton(AF_INET, settings.host, &address.sin_addr) == 1 else {
             close(fd)
-            throw AgentError("api: \(host) is not an IPv4 address")
+            throw AgentError("api: \(settings.host) is not an IPv4 address")
         }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(fd, 16) == 0 else {
+        guard bound == 0, listen(fd, 64) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw AgentError("api: cannot listen on \(host):\(port): \(reason)")
+            throw AgentError("api: cannot listen on \(settings.host):\(settings.port): \(reason)")
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        self.port = Int(UInt16(bigEndian: actual.sin_port))
+        port = Int(UInt16(bigEndian: actual.sin_port))
         listener = fd
+        connections.reserveCapacity(settings.connections)
     }
 
-    deinit { close(listener) }
+    deinit {
+        for connection in connections { close(connection.descriptor) }
+        close(listener)
+    }
 
-    /// Answers every connection waiting now with `handler(method, path, body)`; returns how many.
+    /// The listening socket and every open connection, appended for the caller's poll.
+    public func appendDescriptors(to descriptors: inout [Int32]) {
+        descriptors.append(listener)
+        for connection in connections { descriptors.append(connection.descriptor) }
+    }
+
+    /// Accepts what waits, reads what has arrived, answers each request that is whole with
+    /// `handler(method, path, body)`, and ends those past their deadline; returns how many were answered.
     @discardableResult
-    public func serve(_ handler: (_ method: String, _ path: String, _ body: [UInt8]) -> Response) -> Int {
-        var served = 0
+    public func serve(now: Double, _ handler: (_ method: String, _ path: String, _ body: [UInt8]) -> Response) -> Int {
         while case let client = accept(listener, nil, nil), client >= 0 {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            // Accepted sockets do not inherit O_NONBLOCK on Linux: reads below wait, within their timeout.
-            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) & ~O_NONBLOCK)
-            answer(client, handler)
-            close(client)
-            served += 1
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            guard connections.count < limits.connections else {
+                refusedConnections += 1
+                respond(client, Response(status: 503, body: "{\"error\": \"too many connections\"}"))
+                continue
+            }
+            connections.append(Connection(descriptor: client, received: [], deadline: now + limits.requestSeconds))
         }
-        return served
+        var answered = 0
+        var index = 0
+        while index < connections.count {
+            if let response = step(&connections[index], now: now, handler) {
+                respond(connections[index].descriptor, response)
+                answered += 1
+                connections.remove(at: index)
+            } else if connections[index].descriptor < 0 {
+                connections.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return answered
     }
 
-    private func answer(_ client: Int32, _ handler: (String, String, [UInt8]) -> Response) {
-        var timeout = timeval(tv_sec: 0, tv_usec: 250_000)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 8192)
-        var headerEnd: Int?
-        var expected = 0
-        while request.count < 65_536 {
-            let count = read(client, &chunk, chunk.count)
-            if count <= 0 { break }
-            request += chunk[0..<count]
-            if headerEnd == nil, let end = Self.find([13, 10, 13, 10], in: request) {
-                headerEnd = end + 4
-                expected = Self.contentLength(request[0..<end])
+    /// The response once the request is whole, refused or out of time; nil while it is still arriving
+    /// (or when the client went away: then the descriptor is closed and set to -1).
+    private func step(_ connection: inout Connection, now: Double, _ handler: (String, String, [UInt8]) -> Response) -> Response? {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while connection.received.count <= limits.requestBytes {
+            let count = read(connection.descriptor, &chunk, chunk.count)
+            if count > 0 { connection.received += chunk[0..<count]; continue }
+            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                close(connection.descriptor)
+                connection = Connection(descriptor: -1, received: [], deadline: 0)
+                return nil
             }
-            if let headerEnd, request.count >= headerEnd + expected { break }
+            break
         }
-        let response: Response
-        if let headerEnd, request.count >= headerEnd + expected,
-           let line = String(validating: request[0..<(Self.find([13, 10], in: request) ?? 0)], as: UTF8.self) {
-            let parts = line.split(separator: " ")
-            response = parts.count >= 2 ? handler(String(parts[0]), String(parts[1]), Array(request[headerEnd..<(headerEnd + expected)]))
-                                        : Response(status: 400, body: "{\"error\": \"malformed request line\"}")
-        } else {
-            response = Response(status: 400, body: "{\"error\": \"incomplete or oversized request\"}")
+        switch HTTPRequest.parse(connection.received, maximumBytes: limits.requestBytes) {
+        case .complete(let method, let path, let body): return handler(method, path, body)
+        case .refused(let status, let reason): return Response(status: status, body: "{\"error\": \"\(reason)\"}")
+        case .incomplete:
+            guard now >= connection.deadline else { return nil }
+            timedOut += 1
+            return Response(status: 408, body: "{\"error\": \"request not complete within \(limits.requestSeconds) s\"}")
         }
-        let reason = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"][response.status] ?? "Error"
-        let text = "HTTP/1.1 \(response.status) \(reason)\r\nContent-Type: \(response.contentType)\r\n"
+    }
+
+    /// Writes the response (small: it fits the socket's buffer) and closes the connection.
+    private func respond(_ client: Int32, _ response: Response) {
+        let reasons = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+                       413: "Content Too Large", 501: "Not Implemented", 503: "Service Unavailable"]
+        let text = "HTTP/1.1 \(response.status) \(reasons[response.status] ?? "Error")\r\nContent-Type: \(response.contentType)\r\n"
             + "Content-Length: \(response.body.utf8.count)\r\nConnection: close\r\n\r\n" + response.body
-        _ = text.withCString { write(client, $0, strlen($0)) }
-    }
-
-    private static func find(_ needle: [UInt8], in bytes: [UInt8]) -> Int? {
-        guard bytes.count >= needle.count else { return nil }
-        return (0...(bytes.count - needle.count)).first { start in (0..<needle.count).allSatisfy { bytes[start + $0] == needle[$0] } }
-    }
-
-    private static func contentLength(_ header: ArraySlice<UInt8>) -> Int {
-        for line in String(decoding: header, as: UTF8.self).split(separator: "\r\n") {
-            let pair = line.split(separator: ":", maxSplits: 1)
-            if pair.count == 2, pair[0].lowercased() == "content-length" {
-                return min(Int(pair[1].filter { $0 != " " }) ?? 0, 60_000)
-            }
-        }
-        return 0
+        _ = text.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        close(client)
     }
 }

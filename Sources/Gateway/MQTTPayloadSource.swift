@@ -1,6 +1,5 @@
 import Agent
 import CAN
-import Logging
 
 /// The MQTT messages of the sources (`[mqtt] topics`): each payload parsed (`SourcePayload`: a snapshot,
 /// a binary frame or candump lines) into the pipeline of its vehicle: the snapshot's `vehicle` field,
@@ -10,32 +9,52 @@ final class MQTTPayloadSource {
     private let cells: Int
     private let configuredVehicle: String?
     private let fallbackVehicle: String
-    private let log: Logger
+    private let warnings: WarningLimiter
     private var vehicleOfTopic: [String: String] = [:]
     private var lastTopic = (topic: "", vehicle: "")
     private var frame = CANFrame(id: 0)
     private(set) var messages = 0
-    private(set) var malformed = 0
+    private(set) var malformedCount = 0
 
-    init(pipelines: VehiclePipelines, cells: Int, vehicle: String?, gateway: String, log: Logger) {
+    init(pipelines: VehiclePipelines, cells: Int, vehicle: String?, gateway: String, warnings: WarningLimiter) {
         self.pipelines = pipelines
         self.cells = cells
         configuredVehicle = vehicle
         fallbackVehicle = gateway
-        self.log = log
+        self.warnings = warnings
     }
 
-    /// One message; what is malformed in it is counted and logged, and the rest of it is taken.
-    func handle(topic: String, payload: UnsafeBufferPointer<UInt8>) {
+    /// One message; what is malformed in it is counted and logged (one line a message at most, and the
+    /// limiter's share a second), and the rest of it is taken. A vehicle the gateway has no room for is
+    /// refused and counted.
+    func handle(topic: String, payload: UnsafeBufferPointer<UInt8>, now: Double) {
         messages += 1
         let vehicle = vehicle(of: topic)
+        var bad = 0
+        var firstReason: String?
+        func malformed(_ reason: String?) {
+            bad += 1
+            if firstReason == nil { firstReason = reason }
+        }
         SourcePayload.parse(payload, cells: cells, frame: &frame,
-                            snapshot: { pipelines.take($0, vehicle: vehicle) },
-                            frames: { pipelines.take(&$0, vehicle: vehicle) },
-                            malformed: { reason in
-                                malformed += 1
-                                if let reason { log.warning("\(topic): \(reason)") }
-                            })
+                            snapshot: { snapshot in
+                                if let named = snapshot.vehicle, let problem = vehicleIDProblem(named) {
+                                    return malformed("malformed snapshot: field \"vehicle\": \(problem)")
+                                }
+                                if !pipelines.take(snapshot, vehicle: vehicle) { refused(snapshot.vehicle ?? vehicle, now) }
+                            },
+                            frames: { frame in
+                                if !pipelines.take(&frame, vehicle: vehicle) { refused(vehicle, now) }
+                            },
+                            malformed: malformed)
+        malformedCount += bad
+        if let firstReason {
+            warnings.warning("\(topic): \(firstReason)" + (bad > 1 ? " (and \(bad - 1) more malformed parts in this message)" : ""), now: now)
+        }
+    }
+
+    private func refused(_ vehicle: String, _ now: Double) {
+        warnings.warning("vehicle \(vehicle) refused: this gateway carries \(pipelines.maximum) vehicles ([gateway] max_vehicles)", now: now)
     }
 
     /// Sources publish on a handful of topics: their vehicle names are worked out once, and a run of
@@ -46,7 +65,8 @@ final class MQTTPayloadSource {
         if let known = vehicleOfTopic[topic] {
             vehicle = known
         } else {
-            vehicle = configuredVehicle ?? topic.split(separator: "/").dropFirst().first.map(String.init) ?? fallbackVehicle
+            let level = topic.split(separator: "/").dropFirst().first.map(String.init)
+            vehicle = configuredVehicle ?? level.flatMap { vehicleIDProblem($0) == nil ? $0 : nil } ?? fallbackVehicle
             if vehicleOfTopic.count < 10_000 { vehicleOfTopic[topic] = vehicle }
         }
         lastTopic = (topic, vehicle)

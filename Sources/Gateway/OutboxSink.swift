@@ -1,19 +1,27 @@
+import Agent
 import Logging
 import Outbox
 
 /// Commit, then publish: the records raised while a turn's messages are processed are committed to the
 /// outbox together, and published only once committed, so a crash between the two loses nothing. One
 /// transaction (one fsync) for a burst instead of one each, which had the 20th alarm of a burst wait for
-/// 19 fsyncs before it was published.
+/// 19 fsyncs before it was published. Records the outbox refuses (a full disk) are held in memory and
+/// retried every second, so that the episode ends by itself when the cause is gone.
 final class OutboxSink {
     let outbox: Outbox
     let path: String
     private let publication: LocalPublication
     private let log: Logger
     private var raised: [OutboxRecord] = []
+    private var held: [OutboxRecord] = []
+    private var nextRetry = -Double.infinity
+    private var lastFailureLogged = -Double.infinity
+    /// At most this many records wait for the outbox in memory; past it the oldest are dropped (and counted).
+    static let maximumHeld = 10_000
     private(set) var committed = 0
-    /// Records the outbox refused (disk full, a broken file): the gateway is unhealthy while any were.
-    private(set) var refused = 0
+    /// Times the outbox refused a commit, and records dropped because too many were held.
+    private(set) var refusals = 0
+    private(set) var dropped = 0
 
     init(outbox: Outbox, path: String, publication: LocalPublication, log: Logger) {
         self.outbox = outbox
@@ -23,20 +31,49 @@ final class OutboxSink {
         raised.reserveCapacity(64)
     }
 
+    /// Records are waiting for an outbox that refused them: the gateway is unhealthy meanwhile.
+    var failing: Bool { !held.isEmpty }
+    var heldCount: Int { held.count }
+
     func append(_ record: OutboxRecord) { raised.append(record) }
 
-    /// Commits what was raised, then publishes it; false when the outbox refused it (nothing is published then).
+    /// Commits what was raised (and what is held, when a retry is due), then publishes it; false when the
+    /// outbox refused it (nothing is published then).
     @discardableResult
-    func commit() -> Bool {
-        guard !raised.isEmpty else { return true }
-        defer { raised.removeAll(keepingCapacity: true) }
-        do { _ = try outbox.append(raised) } catch {
-            refused += raised.count
-            log.error("\(path): \(raised.count) records not stored (\(raised.map(\.id).joined(separator: ", "))): \(error)")
+    func commit(now: Double = monotonicSeconds()) -> Bool {
+        guard !raised.isEmpty || (!held.isEmpty && now >= nextRetry) else { return held.isEmpty }
+        var batch = held
+        batch.append(contentsOf: raised)
+        raised.removeAll(keepingCapacity: true)
+        if !held.isEmpty && now < nextRetry {
+            hold(batch)
             return false
         }
-        committed += raised.count
-        raised.forEach(publication.publish)
+        do { _ = try outbox.append(batch) } catch {
+            refusals += 1
+            hold(batch)
+            nextRetry = now + 1
+            if now - lastFailureLogged >= 60 {
+                lastFailureLogged = now
+                log.error("\(path): \(held.count) records not stored yet, held in memory and retried every second: \(error)")
+            }
+            return false
+        }
+        if !held.isEmpty {
+            log.notice("\(path): storing again; the \(held.count) held records are committed")
+            held.removeAll()
+            lastFailureLogged = -Double.infinity
+        }
+        committed += batch.count
+        batch.forEach(publication.publish)
         return true
+    }
+
+    private func hold(_ batch: [OutboxRecord]) {
+        held = batch
+        if held.count > Self.maximumHeld {
+            dropped += held.count - Self.maximumHeld
+            held.removeFirst(held.count - Self.maximumHeld)
+        }
     }
 }

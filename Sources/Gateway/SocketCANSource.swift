@@ -22,7 +22,7 @@ final class SocketCANSource {
 
     /// Everything readable now, into the vehicle's pipeline.
     func read(now: Double) {
-        switch link.read(now: now, { pipelines.take(&$0, vehicle: vehicle) }) {
+        switch link.read(now: now, { _ = pipelines.take(&$0, vehicle: vehicle) }) {
         case .down(let reason): log.error("socketcan: \(reason); retrying every \(Int(link.retryInterval)) s")
         case .up: log.notice("socketcan: \(link.interface) is back")
         case nil: break

@@ -44,6 +44,8 @@ public final class MQTTClient {
         @exclusivity(unchecked) var lastTopic: (cString: [CChar], string: String) = ([0], "")
         /// Message ids the broker has acknowledged (PUBACK for QoS 1).
         var acknowledged: [Int32] = []
+        /// Connects, refusals and losses since the owner last asked, with their reasons.
+        var events: [MQTTClient.ConnectionEvent] = []
         var connected = false
         var connections = 0
         var lost = false
@@ -69,7 +71,8 @@ public final class MQTTClient {
     private var takenInbox: [Shared.Received] = []
     private var takenPayloads: [UInt8] = []
     private var takenTopics: [String] = []
-    private let pollSet = UnsafeMutablePointer<pollfd>.allocate(capacity: 3)
+    private var pollSet = UnsafeMutablePointer<pollfd>.allocate(capacity: 20)
+    private var pollCapacity = 20
     /// The longest a readable socket waits so that what arrives meanwhile is read in the same turn; a
     /// turn costs ~100 µs here (wake-up, reads, their ACKs) whatever it carries. 12 ms: at 8,000 one-frame
     /// messages a second, alternating 30-s runs measured 1.77-1.80 % CPU at 10 ms, 1.67-1.73 % at 12 ms and
@@ -106,15 +109,19 @@ public final class MQTTClient {
             let shared = Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue()
             guard result == 0 else {
                 shared.lost = true  // refused (bad credentials, ...): try again later
+                shared.events.append(.refused(String(cString: mosquitto_connack_string(result))))
                 return
             }
+            shared.events.append(.connected)
             for topic in shared.subscriptions { mosquitto_subscribe(handle, nil, topic, shared.qos) }
             shared.connected = true
             shared.connections += 1
         }
-        mosquitto_disconnect_callback_set(handle) { _, userdata, _ in
+        mosquitto_disconnect_callback_set(handle) { _, userdata, code in
             guard let userdata else { return }
             let shared = Unmanaged<Shared>.fromOpaque(userdata).takeUnretainedValue()
+            // Also called when an attempt fails before the CONNACK (a TLS handshake that fails verification).
+            shared.events.append(shared.connected ? .lost(MQTTClient.reason(code)) : .failed(MQTTClient.reason(code)))
             shared.connected = false
             shared.lost = true
             // The socket is closed: what is buffered belongs to a dead connection.
@@ -154,9 +161,15 @@ public final class MQTTClient {
     public func start(host: String, port: Int) throws(MQTTError) {
         started = true
         let code = mosquitto_connect_async(handle, host, Int32(port), 30)
-        // Refused at once (no broker yet) is fine: `service` tries again.
-        guard code == MOSQ_ERR_SUCCESS.rawValue || code == MOSQ_ERR_ERRNO.rawValue else { throw MQTTError("connect to \(host):\(port)", code) }
-        if code == MOSQ_ERR_SUCCESS.rawValue { attachReadBuffer() } else { scheduleReconnect(now: Self.now()) }
+        // Only arguments libmosquitto refuses are the caller's mistake. Anything the network or the peer
+        // causes (no broker yet, a certificate that fails verification) is retried by `service`.
+        guard code != MOSQ_ERR_INVAL.rawValue else { throw MQTTError("connect to \(host):\(port)", code) }
+        if code == MOSQ_ERR_SUCCESS.rawValue {
+            attachReadBuffer()
+        } else {
+            shared.events.append(.failed(Self.reason(code)))
+            scheduleReconnect(now: Self.now())
+        }
     }
 
     /// Publishes at QoS 1; while offline libmosquitto queues it in memory (the outbox is the truth).
@@ -173,15 +186,40 @@ public final class MQTTClient {
         return code == MOSQ_ERR_SUCCESS.rawValue ? messageID : nil
     }
 
+    /// What happened to the connection, for the owner's log.
+    public enum ConnectionEvent: Equatable, Sendable {
+        case connected
+        /// The broker answered the CONNECT with a refusal (the reason from its CONNACK).
+        case refused(String)
+        /// A connection that was up went away.
+        case lost(String)
+        /// A connection attempt failed before the broker answered (refused, unreachable, TLS).
+        case failed(String)
+    }
+
+    /// The connection's events since the last call, oldest first.
+    public func drainEvents() -> [ConnectionEvent] {
+        guard !shared.events.isEmpty else { return [] }
+        defer { shared.events.removeAll(keepingCapacity: true) }
+        return shared.events
+    }
+
+    /// libmosquitto's words for a result code; for a system error, the system's.
+    static func reason(_ code: Int32) -> String {
+        if code == MOSQ_ERR_ERRNO.rawValue { return String(cString: strerror(errno)) }
+        if code == MOSQ_ERR_TLS.rawValue { return "TLS handshake failed (certificate not trusted, wrong host name, or no client certificate)" }
+        return String(cString: mosquitto_strerror(code))
+    }
+
     /// The ids of messages the broker has acknowledged since the last call.
     public func drainAcknowledged() -> [Int32] {
         defer { shared.acknowledged.removeAll(keepingCapacity: true) }
         return shared.acknowledged
     }
 
-    /// Sleeps until a message arrives, `first` or `second` is readable, or `milliseconds` pass, then
-    /// services the connection.
-    public func wait(milliseconds: Int32, alsoFor first: Int32? = nil, _ second: Int32? = nil) {
+    /// Sleeps until a message arrives, one of `others` is readable, or `milliseconds` pass, then services
+    /// the connection.
+    public func wait(milliseconds: Int32, alsoFor others: [Int32] = []) {
         // Read lately: let what arrives meanwhile gather first, so that a busy socket costs one wake-up
         // per interval instead of one per message.
         let socket = mosquitto_socket(handle)
@@ -198,16 +236,14 @@ public final class MQTTClient {
             usleep(useconds_t((coalescing - since) * 1_000_000))
         }
         // A stored set rather than an array per call: this runs a hundred times a second.
-        var count = 1
+        if others.count + 1 > pollCapacity {
+            pollSet.deallocate()
+            pollCapacity = others.count + 1
+            pollSet = .allocate(capacity: pollCapacity)
+        }
         pollSet[0] = pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0), revents: 0)
-        if let first {
-            pollSet[count] = pollfd(fd: first, events: Int16(POLLIN), revents: 0)
-            count += 1
-        }
-        if let second {
-            pollSet[count] = pollfd(fd: second, events: Int16(POLLIN), revents: 0)
-            count += 1
-        }
+        for (index, other) in others.enumerated() { pollSet[index + 1] = pollfd(fd: other, events: Int16(POLLIN), revents: 0) }
+        let count = others.count + 1
         var timeout = milliseconds
         if socket < 0, started { timeout = min(timeout, Int32(max(0, min(1.0, nextAttempt - Self.now())) * 1000)) }
         if pendingBytes > 0 { timeout = 0 }
@@ -228,7 +264,10 @@ public final class MQTTClient {
             guard now >= nextAttempt else { return }
             let code = mosquitto_reconnect_async(handle)
             scheduleReconnect(now: now)
-            guard code == MOSQ_ERR_SUCCESS.rawValue else { return }
+            guard code == MOSQ_ERR_SUCCESS.rawValue else {
+                shared.events.append(.failed(Self.reason(code)))
+                return
+            }
             attachReadBuffer()
             socket = mosquitto_socket(handle)
         }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSQLite
 
 /// An error from SQLite, with the statement or step it came from.
@@ -17,6 +20,10 @@ final class SQLiteConnection {
 
     init(path: String) throws(SQLiteError) {
         self.path = path
+        // Created owner-only whatever the umask: alarms and inference events are the vehicle's data.
+        // SQLite gives its -wal and -shm files the database's mode.
+        let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 { close(created) }
         var connection: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &connection, flags, nil)

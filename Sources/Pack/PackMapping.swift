@@ -117,7 +117,9 @@ public struct PackMapping: Sendable {
                 return names
             }
             guard let pattern = table[key]?.string else { return nil }
-            let base = Int(table["\(key)_index_base"]?.integer ?? 0)
+            let baseValue = table["\(key)_index_base"]?.integer ?? 0
+            guard (0...1_000_000).contains(baseValue) else { throw fail("\(key)_index_base", "must be 0 to 1000000") }
+            let base = Int(baseValue)
             return try (0..<count).map { (cell: Int) throws(MappingError) -> String in
                 guard let name = Self.expand(pattern, base + cell) else {
                     throw fail(key, "pattern '\(pattern)' needs {index} or {index:0N}")
@@ -130,7 +132,9 @@ public struct PackMapping: Sendable {
         }
         try assign("cell_voltage", voltageNames, { .cellVoltage($0) }, unitKind: "voltage")
         cellNames = voltageNames
-        let sensors = Int(table["cell_temperature_count"]?.integer ?? Int64(cells))
+        let sensorCount = table["cell_temperature_count"]?.integer ?? Int64(cells)
+        guard (0...4096).contains(sensorCount) else { throw fail("cell_temperature_count", "must be 0 to 4096") }
+        let sensors = Int(sensorCount)
         if let temperatureNames = try names("cell_temperature", count: sensors) {
             try assign("cell_temperature", temperatureNames, { .cellTemperature($0) }, unitKind: "temperature")
             temperatureSensors = sensors

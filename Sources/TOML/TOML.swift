@@ -234,6 +234,9 @@ public struct TOMLParser {
             || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
     }
 
+    static let maximumDepth = 64
+    private var depth = 0
+
     private mutating func value() throws(TOMLError) -> TOMLValue {
         guard let byte = current else { throw error("expected a value") }
         switch byte {
@@ -241,8 +244,12 @@ public struct TOMLParser {
             if bytes[index...].starts(with: Array("\"\"\"".utf8)) { throw error("multi-line strings are not supported") }
             return .string(try basicString())
         case UInt8(ascii: "'"): return .string(try literalString())
-        case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "{"): return try inlineTable()
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            // Each level is a frame of the parser's stack: a file of nested brackets must not exhaust it.
+            guard depth < Self.maximumDepth else { throw error("arrays and inline tables nested more than \(Self.maximumDepth) deep") }
+            depth += 1
+            defer { depth -= 1 }
+            return byte == UInt8(ascii: "[") ? try array() : try inlineTable()
         default: break
         }
         let begin = index

@@ -59,6 +59,7 @@ final class ReplayJob {
         let outbox: Outbox
         do { outbox = try Outbox(path: options.db, limits: config.outboxLimits) } catch { throw CommandError(error.description) }
         let vehicleID = vehicleName(of: log, given: options.vehicle, config: config)
+        if let problem = vehicleIDProblem(vehicleID) { throw CommandError("vehicle id \"\(vehicleID)\" (from --vehicle or the file name): \(problem)") }
         let pipeline = VehiclePipeline(config: config, vehicle: vehicleID, wallClock: wallSeconds) { [self] record in
             do {
                 try outbox.append([record])

@@ -30,19 +30,68 @@ import Glibc
     @Test(arguments: [
         ("raise_above = 0.050", "raise_abve = 0.050", "rules.cell_spread.raise_abve: unknown key"),
         ("feature = \"spread\"", "feature = \"sprad\"", "rules.cell_spread: feature \"sprad\" is not one of spread, std"),
-        ("window = 60", "window = 1", "features.window: must be at least 2"),
+        ("window = 60", "window = 1", "features.window: must be a whole number from 2 to 10000"),
         ("stale_after_s = 5", "stale_after_s = -5", "snapshot.stale_after_s: must be above 0"),
-        ("severity = 2", "severity = 7", "rules.cell_spread.severity: must be 0 to 3"),
+        ("severity = 2", "severity = 7", "rules.cell_spread.severity: must be a whole number from 0 to 3"),
+        // Numbers that once trapped, hung or allocated gigabytes (issue 14).
+        ("window = 60", "window = 1e9", "features.window: must be a whole number from 2 to 10000"),
+        ("window = 60", "window = 9223372036854775807", "features.window: must be a whole number from 2 to 10000"),
+        ("severity = 2", "severity = -1", "rules.cell_spread.severity: must be a whole number from 0 to 3"),
+        ("severity = 2", "severity = 9223372036854775807", "rules.cell_spread.severity: must be a whole number from 0 to 3"),
+        ("[features]", "[features]\nresistance_steps = -1", "features.resistance_steps: must be a whole number from 1 to 1000"),
+        ("[features]", "[features]\nresistance_steps = 9223372036854775807", "features.resistance_steps: must be a whole number"),
+        ("cell_voltage = \"CellVoltage_{index:03}\"", "cell_voltage = \"CellVoltage_{index:03}\"\ncell_voltage_index_base = -1",
+         "pack.cell_voltage_index_base: must be 0 to 1000000"),
+        ("cell_voltage = \"CellVoltage_{index:03}\"", "cell_voltage = \"CellVoltage_{index:03}\"\ncell_voltage_index_base = 9223372036854775807",
+         "pack.cell_voltage_index_base: must be 0 to 1000000"),
+        ("cell_voltage = \"CellVoltage_{index:03}\"", "cell_voltage = \"CellVoltage_{index:03}\"\ncell_temperature_count = -1",
+         "pack.cell_temperature_count: must be 0 to 4096"),
+        ("[snapshot]", "[outbox]\nmax_records = -1\n[snapshot]", "outbox.max_records: must be a whole number from 1 to 100000000"),
+        ("[snapshot]", "[outbox]\nmax_bytes = 1e300\n[snapshot]", "outbox.max_bytes: must be a whole number"),
+        ("[snapshot]", "[api]\nport = 70000\n[snapshot]", "api.port: must be a whole number from 0 to 65535"),
+        ("[snapshot]", "[mqtt]\nport = -1\n[snapshot]", "mqtt.port: must be a whole number from 1 to 65535"),
+        ("[snapshot]", "[uplink]\nhost = \"127.0.0.1\"\nwindow = 0\n[snapshot]", "uplink.window: must be a whole number from 1 to 10000"),
+        // Defaults that once let data leave in clear or an unauthenticated API listen on every interface.
+        ("[snapshot]", "[api]\nhost = \"0.0.0.0\"\n[snapshot]", "api.host: must be a loopback IPv4 address"),
+        ("[snapshot]", "[uplink]\nhost = \"cloud.example.com\"\n[snapshot]", "uplink.host: MQTT without TLS to cloud.example.com sends the records in clear"),
+        ("[snapshot]", "[uplink]\nurl = \"http://cloud.example.com/in\"\ntoken = \"t\"\n[snapshot]",
+         "uplink.url: http:// to cloud.example.com sends the records and the token in clear"),
+        ("[snapshot]", "[mqtt]\nhost = \"10.0.0.2\"\nusername = \"u\"\npassword = \"p\"\n[snapshot]",
+         "mqtt.password: would cross the network in clear to 10.0.0.2"),
+        ("dbc = \"celldrift_pack.dbc\"", "dbc = \"celldrift_pack.dbc\"\nvehicle = \"ev/+\"", "vehicle: a vehicle id cannot hold /, +, #"),
     ])
     func mistakesNameTheirLine(original: String, replacement: String, message: String) throws {
         let path = try variant { $0.replacingFirst(original, with: replacement) }
         defer { unlink(path) }
         let text = try #require(readText(path))
-        let line = try #require(text.split(separator: "\n", omittingEmptySubsequences: false)
-            .firstIndex { $0.contains(replacement) }) + 1
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let key = message.split(separator: ":")[0].split(separator: ".").last.map(String.init) ?? ""
+        // The line of the key the message names, within the replacement.
+        let head = String(replacement.split(separator: "\n")[0])
+        let first = try #require(lines.firstIndex { $0.hasPrefix(head) })
+        let line = (first..<lines.count).first { lines[$0].hasPrefix(key + " ") || lines[$0].hasPrefix(key + "=") }.map { $0 + 1 } ?? first + 1
         #expect(throws: AgentError.self) { try PipelineConfig(path: path) }
         do { _ = try PipelineConfig(path: path) } catch {
             #expect(error.description.hasPrefix("\(path):\(line): \(message)"), "\(error.description)")
+        }
+    }
+
+    @Test func insecureIsWrittenToAllowPlaintextToAnotherHost() throws {
+        let path = try variant { $0.replacingFirst("[snapshot]", with: "[uplink]\nhost = \"cloud.example.com\"\ninsecure = true\n[snapshot]") }
+        defer { unlink(path) }
+        let config = try PipelineConfig(path: path)
+        #expect(config.uplink?.insecure == true && config.uplink?.host == "cloud.example.com")
+    }
+
+    /// Once a stack overflow (issue 14): 100,000 nested brackets.
+    @Test func deeplyNestedArraysAreAnError() throws {
+        let path = try variant { $0.replacingFirst("[snapshot]", with: "deep = " + String(repeating: "[", count: 100_000) + "\n[snapshot]") }
+        defer { unlink(path) }
+        do {
+            _ = try PipelineConfig(path: path)
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains("arrays and inline tables nested more than 64 deep"), "\(error)")
         }
     }
 }
