@@ -7,8 +7,8 @@ import Glibc
 /// A small HTTP/1.1 server on loopback for the daemon's local API (`POST /inference`, `GET /healthz`,
 /// `GET /metrics`), served from the gateway's loop without ever waiting on a client: connections are
 /// non-blocking, read as bytes arrive, answered once whole and closed. Each is bounded in size and in
-/// time for the whole request, and there are at most so many at once; past that a client gets 503 at
-/// once. No keep-alive, no TLS: loopback only (the config refuses another address).
+/// time for the whole request, and there are at most so many at once; past that the oldest gets 503 and
+/// is closed. No keep-alive, no TLS: loopback only (the config refuses another address).
 public final class LocalAPI {
     public struct Response {
         public let status: Int
@@ -32,7 +32,7 @@ public final class LocalAPI {
     public let listener: Int32
     public let limits: APISettings
     private var connections: [Connection] = []
-    /// Connections answered 503 because `limits.connections` were open, and requests that ran out of time.
+    /// Connections closed with 503 to make room for a newer one, and requests that ran out of time.
     public private(set) var refusedConnections = 0
     public private(set) var timedOut = 0
 
@@ -83,10 +83,11 @@ public final class LocalAPI {
         while case let client = accept(listener, nil, nil), client >= 0 {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-            guard connections.count < limits.connections else {
+            if connections.count >= limits.connections {
+                // The newest client is let in and the oldest, still incomplete, let go: idle connections
+                // cannot keep a health check out.
                 refusedConnections += 1
-                respond(client, Response(status: 503, body: "{\"error\": \"too many connections\"}"))
-                continue
+                respond(connections.removeFirst().descriptor, Response(status: 503, body: "{\"error\": \"too many connections\"}"))
             }
             connections.append(Connection(descriptor: client, received: [], deadline: now + limits.requestSeconds))
         }

@@ -279,12 +279,22 @@ public final class MQTTClient {
         // instead of 4 at 1,000 messages a second).
         for _ in 0..<(shared.buffered ? 2 : 1) where !shared.lost {
             for _ in 0..<100_000 {
-                guard mosquitto_loop_read(handle, 1) == MOSQ_ERR_SUCCESS.rawValue, !shared.lost, moreToRead(socket) else { break }
+                let code = mosquitto_loop_read(handle, 1)
+                noteHandshakeFailure(code)
+                guard code == MOSQ_ERR_SUCCESS.rawValue, !shared.lost, moreToRead(socket) else { break }
             }
         }
-        if !shared.lost, mosquitto_want_write(handle) { _ = mosquitto_loop_write(handle, 1) }
+        if !shared.lost, mosquitto_want_write(handle) { noteHandshakeFailure(mosquitto_loop_write(handle, 1)) }
         if !shared.lost { _ = mosquitto_loop_misc(handle) }
         if shared.connected { backoff = 1; nextAttempt = .infinity }
+    }
+
+    /// A TLS handshake that fails while it goes on (a certificate that fails verification) is returned by
+    /// the read or write call, without the disconnect callback: noted here, and retried like a loss.
+    private func noteHandshakeFailure(_ code: Int32) {
+        guard code == MOSQ_ERR_TLS.rawValue else { return }
+        shared.events.append(.failed(Self.reason(code)))
+        shared.lost = true
     }
 
     private var pendingBytes: Int { shared.buffered ? celldrift_read_buffer_pending() : 0 }

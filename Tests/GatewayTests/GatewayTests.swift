@@ -101,7 +101,7 @@ import Testing
             #expect(source.publish("bms/ev-7/snapshot", String(decoding: Self.snapshot(1_790_000_000 + time, offset: time >= 5 ? 0.060 : 0),
                                                                    as: UTF8.self)))
         }
-        for _ in 0..<400 where !received.contains(where: { $0.topic.contains("/alarms/") }) { turn() }
+        for _ in 0..<400 where !received.contains(where: { $0.topic.contains("/alarms/") }) || gateway.counts.messages < 30 { turn() }
         let committed = try gateway.outbox.records()
         #expect(committed.count == 1)
         let alarm = try #require(committed.first)

@@ -149,8 +149,10 @@ def test_interleaved_topics_keep_their_own_names(tmp_path, broker, celldrift):
     shares one topic string across a run of messages on one topic, and must not across a change)."""
     import urllib.request
 
+    # Every warning logged: the test reads the topic each one names ([gateway] log_lines_per_second
+    # bounds them, ten a second by default).
     config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-topics"\ntopics = ["bms/#"]\n'
-                                       '[api]\nport = 0\n')
+                                       '[api]\nport = 0\n[gateway]\nlog_lines_per_second = 1000\n')
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "outbox.db"],
                               stderr=subprocess.PIPE, text=True)
     status_client, statuses = subscriber(broker, "celldrift/+/status")

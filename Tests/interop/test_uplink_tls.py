@@ -121,3 +121,30 @@ def test_sources_on_a_tls_local_broker(tmp_path, celldrift):
     assert summary["snapshots"] == len(lines) and summary["malformed"] == 0, err
     assert summary["published"] == summary["records"] == stats(tmp_path / "o.db")["pending"] >= 1
     assert wait_for(lambda: len(alarms) == summary["records"], 5) and "cell_spread" in {alarm["kind"] for alarm in alarms}
+
+
+def test_a_cloud_whose_certificate_fails_verification_is_retried_not_fatal(tmp_path, celldrift):
+    """Once one start in ten exited (issue 14): a failed TLS handshake at start-up was taken for a bad
+    setting. Each start now stays up, logs why it cannot connect, and retries."""
+    certificates(tmp_path)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=another CA",
+            "-keyout", "other.key", "-out", "other.crt", folder=tmp_path)
+    local_port, cloud_port = free_port(), free_port()
+    local = start_broker(tmp_path, local_port, "local")
+    cloud = tls_broker(tmp_path, cloud_port, require_certificate=False)
+    config = daemon_config(tmp_path, local_port, f'[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n'
+                                                 f'ca_file = "{tmp_path / "other.crt"}"\n')
+    try:
+        for attempt in range(5):
+            daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / f"o{attempt}.db"],
+                                      stderr=subprocess.PIPE, text=True)
+            time.sleep(1.5)
+            assert daemon.poll() is None, daemon.communicate()[1]
+            daemon.send_signal(signal.SIGTERM)
+            _, err = daemon.communicate(timeout=30)
+            assert daemon.returncode == 0, err
+            assert f"uplink: broker 127.0.0.1:{cloud_port}: cannot connect: " in err, err
+    finally:
+        for process in (local, cloud):
+            process.terminate()
+            process.wait(timeout=10)
