@@ -6,7 +6,7 @@ DEBUG_BIN := .build/debug/celldrift
 RELEASE_BIN := .build/release/celldrift
 SAMPLES := firmware-samples
 
-.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench fleet clean
+.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench fleet fuzz clean
 
 all: build
 
@@ -34,6 +34,15 @@ release: deps
 test: test-deps build release venv
 	swift test --skip-build
 	CELLDRIFT=$(DEBUG_BIN) CELLDRIFT_RELEASE=$(RELEASE_BIN) $(PYTHON) -m pytest -q Tests/interop
+	scripts/fuzz.sh $(FUZZ_TEST_SECONDS)
+
+# Each libFuzzer target (docs/fuzzing.md) until FUZZ_RUNS executions or FUZZ_SECONDS, whichever comes
+# first; `make test` runs each for FUZZ_TEST_SECONDS.
+FUZZ_RUNS ?= 10000000
+FUZZ_SECONDS ?= 3600
+FUZZ_TEST_SECONDS ?= 15
+fuzz: deps
+	FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: release
 	@echo "== DBC check: $(SAMPLES)/kona_pcan.dbc"

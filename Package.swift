@@ -13,6 +13,9 @@ let package = Package(
         .library(name: "Pack", targets: ["Pack"]),
         .library(name: "TOML", targets: ["TOML"]),
         .library(name: "Model", targets: ["Model"]),
+        // For the fuzz targets' package (Fuzz/).
+        .library(name: "Agent", targets: ["Agent"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -76,7 +79,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Agent", "MQTT", "Outbox", "CAN", "CReadBuffer",
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Agent", "MQTT", "Outbox", "CAN", "CReadBuffer", "Uplink",
                                                        .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Outbox"]),
     ],

@@ -98,6 +98,9 @@ extension PipelineConfig {
             settings.topics = list
         }
         settings.prefix = table["prefix"]?.string ?? settings.prefix
+        guard !settings.prefix.isEmpty, !settings.prefix.contains(where: { $0 == "+" || $0 == "#" }) else {
+            throw reader.fail(table.line(of: "prefix") ?? 0, "mqtt.prefix", "must be a topic without wildcards (+, #)")
+        }
         settings.username = table["username"]?.string
         settings.password = table["password"]?.string
         (settings.caFile, settings.certificateFile, settings.keyFile) = try tlsFiles(table, "mqtt", reader)

@@ -52,7 +52,9 @@ public final class LocalAPI {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(fd, 64) == 0 else {
+        // A deep accept queue: a burst of connections while the loop is busy must not drop a SYN (the
+        // client would wait a second to retry).
+        guard bound == 0, listen(fd, 1024) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw AgentError("api: cannot listen on \(settings.host):\(settings.port): \(reason)")
@@ -84,10 +86,15 @@ public final class LocalAPI {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
             if connections.count >= limits.connections {
-                // The newest client is let in and the oldest, still incomplete, let go: idle connections
-                // cannot keep a health check out.
-                refusedConnections += 1
-                respond(connections.removeFirst().descriptor, Response(status: 503, body: "{\"error\": \"too many connections\"}"))
+                // The newest client is let in and the oldest let go (answered, if its request has come
+                // whole meanwhile): idle connections cannot keep a health check out.
+                var oldest = connections.removeFirst()
+                if let response = step(&oldest, now: now, handler) {
+                    respond(oldest.descriptor, response)
+                } else if oldest.descriptor >= 0 {
+                    refusedConnections += 1
+                    respond(oldest.descriptor, Response(status: 503, body: "{\"error\": \"too many connections\"}"))
+                }
             }
             connections.append(Connection(descriptor: client, received: [], deadline: now + limits.requestSeconds))
         }

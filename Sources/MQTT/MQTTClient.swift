@@ -211,6 +211,11 @@ public final class MQTTClient {
         return String(cString: mosquitto_strerror(code))
     }
 
+    /// Whether `topic` is one a message can be published on (no wildcards, valid UTF-8, not too long).
+    public static func isPublishable(_ topic: String) -> Bool {
+        mosquitto_pub_topic_check(topic) == MOSQ_ERR_SUCCESS.rawValue
+    }
+
     /// The ids of messages the broker has acknowledged since the last call.
     public func drainAcknowledged() -> [Int32] {
         defer { shared.acknowledged.removeAll(keepingCapacity: true) }

@@ -16,6 +16,9 @@ public final class MQTTUplink: CloudUplink {
     /// A record unconfirmed this long (seconds) goes back to pending and is sent again.
     public var confirmationTimeout = 60.0
     public private(set) var delivered = 0
+    /// Records whose topic MQTT cannot carry (a vehicle id with `+` or `#` stored before ids were checked
+    /// where they enter): left in flight until the next start instead of being leased ten times a second.
+    public private(set) var undeliverable = 0
 
     /// `window`: records in flight at most; `topic`: where a record goes.
     public init(client: MQTTClient, outbox: Outbox, window: Int = 50, topic: @escaping (OutboxRecord) -> String) throws(SQLiteError) {
@@ -48,8 +51,11 @@ public final class MQTTUplink: CloudUplink {
         }
         guard inFlight.count < window else { return }
         for record in try outbox.lease(limit: window - inFlight.count, newest: 1) {
-            if let messageID = client.publishTracked(topic(record), record.json) {
+            let destination = topic(record)
+            if let messageID = client.publishTracked(destination, record.json) {
                 inFlight[messageID] = (record.id, now)
+            } else if !MQTTClient.isPublishable(destination) {
+                undeliverable += 1
             } else {
                 try outbox.release([record.id])
             }

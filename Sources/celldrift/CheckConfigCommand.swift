@@ -22,5 +22,16 @@ struct CheckConfigCommand: ParsableCommand {
         print("  cell model: \(config.cellModel.map { "\(config.cellModelPath ?? ""), alarm at \($0.threshold) held \(Int($0.holdSeconds)) s" } ?? "none")")
         print("  mqtt: \(config.mqtt.host):\(config.mqtt.port) as \(config.mqtt.clientID), topics \(config.mqtt.topics.joined(separator: " "))")
         print("  outbox: \(config.outboxPath), at most \(config.outboxLimits.maximumRecords) records and \(config.outboxLimits.maximumBytes) bytes")
+        if let uplink = config.uplink {
+            let secured = uplink.url.map { $0.hasPrefix("https://") } ?? (uplink.caFile != nil)
+            let target = uplink.url ?? "\(uplink.host):\(uplink.port)"
+            print("  uplink: \(target), " + (secured ? "TLS" : uplink.insecure ? "PLAINTEXT (insecure = true): records leave in clear"
+                                                                         : "plaintext to this machine"))
+        }
+        if let api = config.api {
+            print("  api: http://\(api.host):\(api.port) (loopback), \(api.connections) connections, \(api.requestBytes) bytes "
+                + "and \(api.requestSeconds) s a request")
+        }
+        print("  gateway: at most \(config.gateway.vehicles) vehicles, \(config.gateway.logLinesPerSecond) warnings a second")
     }
 }

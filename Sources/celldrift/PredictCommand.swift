@@ -53,6 +53,7 @@ struct PredictCommand: ParsableCommand {
                 guard fields.count == 3, let day = civilDay(fields[1]) else {
                     throw CommandError("expected VIN,YYYY-MM-DD,84 numbers")
                 }
+                if let problem = vehicleIDProblem(fields[0]) { throw CommandError("VIN: \(problem)") }
                 let inputs = try InferenceEvent.parseFeatures(fields[2], where: "features")
                 let probability = loaded.probability(inputs)
                 records.append(try InferenceEvent.record(vin: fields[0], date: fields[1], probability: probability, inputs: inputs,

@@ -149,6 +149,13 @@ import Testing
         try writeFile(path, "dbc = \"pack.dbc\"\n[pack]\ncells = \"four\"\n")
         gateway.reload()
         #expect(messages.lines.contains { $0.hasPrefix("reload refused, keeping the running config: ") && $0.contains("cells") })
+        // Once a trap in the running daemon (issue 14): a port no socket can have.
+        let good = try readText(path.replacing("celldrift.toml", with: "pack.dbc"))
+        #expect(good.contains("Cell1_V"))
+        try writeFile(path, "dbc = \"pack.dbc\"\n[pack]\ncells = 4\ncell_voltage = \"Cell{index}_V\"\ncell_voltage_index_base = 1\n"
+            + "[api]\nport = 70000\n")
+        gateway.reload()
+        #expect(messages.lines.contains { $0.hasPrefix("reload refused, keeping the running config: ") && $0.contains("api.port") })
         let (lowered, _) = try Self.config(port: 1, raiseAbove: 0.020)
         try writeFile(path, try readText(lowered).replacing("pack.dbc", with: "\(directory)/pack.dbc")
             .replacing(lowered.replacing("celldrift.toml", with: "outbox.db"), with: "\(directory)/outbox.db"))
