@@ -196,9 +196,14 @@ public struct JSONParser {
                     var scalar = try hex4()
                     if scalar >= 0xD800, scalar < 0xDC00, index + 6 <= bytes.count,
                        bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                        let save = index
                         index += 2
                         let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                        if low >= 0xDC00, low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            index = save  // not a pair: the high half alone (U+FFFD), the next escape on its own
+                        }
                     }
                     result.append(contentsOf: Array(String(Character(UnicodeScalar(scalar) ?? "\u{FFFD}")).utf8))
                 default: throw error("unknown escape \\\(Character(UnicodeScalar(escape)))")

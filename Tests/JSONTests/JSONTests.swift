@@ -21,4 +21,12 @@ import Testing
     @Test func quotingEscapesControlCharacters() {
         #expect(String(decoding: JSONText.quoted("a\"b\\c\n\u{01}"), as: UTF8.self) == #""a\"b\\c\n\u0001""#)
     }
+
+    /// Found by the snapshot fuzz target (Fuzz/regressions/snapshot): a high surrogate followed by another
+    /// high surrogate's escape overflowed the pair arithmetic. Each lone half is U+FFFD.
+    @Test func aHighSurrogateWithoutItsLowHalfIsAReplacementCharacter() throws {
+        #expect(try JSONParser.parse("\"\\uDADA\\uDADA\"").string == "\u{FFFD}\u{FFFD}")
+        #expect(try JSONParser.parse("\"\\uD83D\\uDE00\"").string == "\u{1F600}")
+        #expect(try JSONParser.parse("\"\\uD83Dx\"").string == "\u{FFFD}x")
+    }
 }
