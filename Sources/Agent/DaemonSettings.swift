@@ -131,10 +131,12 @@ extension PipelineConfig {
             guard table["host"] == nil else {
                 throw reader.fail(table.line(of: "host") ?? 0, "uplink", "either url (HTTPS) or host (MQTT), not both")
             }
+            if plain, !isLoopback(host), table["token"] != nil {
+                throw reader.fail(table.line(of: "url") ?? 0, "uplink.url", "http:// to \(host) would send the token in clear: use https://")
+            }
             if plain, !isLoopback(host), !settings.insecure {
                 throw reader.fail(table.line(of: "url") ?? 0, "uplink.url",
-                                  "http:// to \(host) sends the records\(table["token"] != nil ? " and the token" : "") in clear: "
-                                    + "use https://, or write insecure = true")
+                                  "http:// to \(host) sends the records in clear: use https://, or write insecure = true")
             }
         }
         settings.token = table["token"]?.string
@@ -150,10 +152,13 @@ extension PipelineConfig {
         settings.username = table["username"]?.string
         settings.password = table["password"]?.string
         (settings.caFile, settings.certificateFile, settings.keyFile) = try tlsFiles(table, "uplink", reader)
+        if settings.url == nil, settings.caFile == nil, !isLoopback(host), settings.password != nil {
+            throw reader.fail(table.line(of: "password") ?? 0, "uplink.password",
+                              "MQTT without TLS to \(host) would send the password in clear: set ca_file")
+        }
         if settings.url == nil, settings.caFile == nil, !isLoopback(host), !settings.insecure {
             throw reader.fail(table.line(of: "host") ?? 0, "uplink.host",
-                              "MQTT without TLS to \(host) sends the records\(settings.password != nil ? " and the password" : "") in clear: "
-                                + "set ca_file, or write insecure = true")
+                              "MQTT without TLS to \(host) sends the records in clear: set ca_file, or write insecure = true")
         }
         return settings
     }

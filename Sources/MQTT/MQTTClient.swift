@@ -211,6 +211,13 @@ public final class MQTTClient {
         return String(cString: mosquitto_strerror(code))
     }
 
+    /// OpenSSL's SSL_pending, found once in the process (libmosquitto has loaded libssl), so that this file
+    /// needs no OpenSSL header: bytes decrypted and not yet taken.
+    private static let sslPending: (@convention(c) (UnsafeMutableRawPointer?) -> Int32)? = {
+        guard let symbol = dlsym(nil, "SSL_pending") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutableRawPointer?) -> Int32).self)
+    }()
+
     /// Whether `topic` is one a message can be published on (no wildcards, valid UTF-8, not too long).
     public static func isPublishable(_ topic: String) -> Bool {
         mosquitto_pub_topic_check(topic) == MOSQ_ERR_SUCCESS.rawValue
@@ -307,6 +314,9 @@ public final class MQTTClient {
     /// Whether a packet may wait after the one just read: in the buffer, or in the kernel (a buffered
     /// socket knows from its last fill; any other asks the kernel).
     private func moreToRead(_ socket: Int32) -> Bool {
+        // Under TLS a record read whole may hold more packets than the one taken, decrypted and waiting
+        // in OpenSSL with nothing left on the socket: poll would not wake for them.
+        if let ssl = mosquitto_ssl_get(handle), let pending = Self.sslPending, pending(ssl) > 0 { return true }
         if shared.buffered { return pendingBytes > 0 || celldrift_read_buffer_kernel_drained() == 0 }
         var available: Int32 = 0
         return ioctl(socket, UInt(FIONREAD), &available) == 0 && available > 0
