@@ -39,7 +39,7 @@ test: test-deps build release venv
 # Each libFuzzer target (docs/fuzzing.md) until FUZZ_RUNS executions or FUZZ_SECONDS, whichever comes
 # first; `make test` runs each for FUZZ_TEST_SECONDS.
 FUZZ_RUNS ?= 10000000
-FUZZ_SECONDS ?= 3600
+FUZZ_SECONDS ?= 10800
 FUZZ_TEST_SECONDS ?= 15
 fuzz: deps
 	FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh $(FUZZ_SECONDS)
