@@ -77,6 +77,11 @@ public struct PipelineConfig: @unchecked Sendable {
             throw AgentError(error.description)
         }
         guard let pack = root["pack"]?.table else { throw AgentError("\(path): a [pack] section is required (docs/mapping.md)") }
+        // A misspelt key would otherwise leave its signal unmapped without a word.
+        try reader.allow(pack, "pack", ["cells", "cell_voltage", "cell_voltages", "cell_voltage_index_base", "cell_voltage_unit",
+                                        "cell_temperature", "cell_temperatures", "cell_temperature_index_base", "cell_temperature_unit",
+                                        "cell_temperature_count", "current", "current_positive", "voltage", "soc", "cell_voltage_max",
+                                        "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah"])
         do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
         vehicle = root["vehicle"]?.string
         if let vehicle, let problem = vehicleIDProblem(vehicle) {

@@ -18,7 +18,9 @@ struct OutboxCommand: ParsableCommand {
         @Option(help: "The outbox database.")
         var db = "celldrift-outbox.db"
 
+        /// An outbox that exists: reading a misspelt path must not create an empty one and report nothing.
         func open() throws -> Outbox {
+            try requireOutbox(db)
             do { return try Outbox(path: db) } catch { throw CommandError(error.description) }
         }
     }
@@ -136,3 +138,7 @@ struct OutboxCommand: ParsableCommand {
     }
 }
 
+/// Refuses a path with no outbox at it, for the commands that only read one.
+func requireOutbox(_ path: String) throws {
+    guard access(path, F_OK) == 0 else { throw CommandError("\(path): no such outbox (run, replay and predict --batch make one)") }
+}

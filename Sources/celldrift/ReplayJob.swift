@@ -49,7 +49,9 @@ final class ReplayJob {
 
     func run() {
         do { try replay() } catch {
-            failure = "\(log): \(error)"
+            // Errors from the log's reader name it already.
+            let text = "\(error)"
+            failure = text.hasPrefix(log + ":") ? text : "\(log): \(text)"
             summary.failedLogs += 1
         }
     }

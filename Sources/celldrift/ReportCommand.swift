@@ -44,6 +44,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let records: [OutboxRecord]
+        try requireOutbox(db)
         do { records = try Outbox(path: db).records() } catch { throw CommandError(error.description) }
         var reports: [String: VehicleReport] = [:]
         var order: [String] = []

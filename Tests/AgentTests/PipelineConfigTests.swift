@@ -29,6 +29,8 @@ import Glibc
 
     @Test(arguments: [
         ("raise_above = 0.050", "raise_abve = 0.050", "rules.cell_spread.raise_abve: unknown key"),
+        // Issue 18: a misspelt [pack] key was accepted and its signal silently left unmapped.
+        ("cell_temperature = ", "cell_temprature = ", "pack.cell_temprature: unknown key"),
         ("feature = \"spread\"", "feature = \"sprad\"", "rules.cell_spread: feature \"sprad\" is not one of spread, std"),
         ("window = 60", "window = 1", "features.window: must be a whole number from 2 to 10000"),
         ("stale_after_s = 5", "stale_after_s = -5", "snapshot.stale_after_s: must be above 0"),

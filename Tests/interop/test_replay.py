@@ -164,3 +164,11 @@ def test_daily_table_of_a_replay(tmp_path, celldrift):
     assert np.isclose(float(rows[0]["MaxTemperature"]), temperature.max(axis=1).mean(), rtol=1e-12)
     assert np.isclose(float(rows[0]["MinTemperature"]), temperature.min(axis=1).mean(), rtol=1e-12)
     assert 300 < float(rows[0]["TotalVoltage"]) < 420
+
+
+def test_a_missing_log_is_named_once(tmp_path, celldrift):
+    """Issue 18: a missing log printed its path twice."""
+    missing = tmp_path / "missing.log"
+    _, err = run("replay", "--config", ROOT / "firmware-samples" / "celldrift_pack.toml", missing, "--db", tmp_path / "o.db", check=False)
+    assert f"error: {missing}: cannot open: No such file or directory" in err, err
+    assert err.count(str(missing)) == 1, err

@@ -164,3 +164,13 @@ def test_screenshot_script(tmp_path, celldrift):
     assert (pixels.sum(axis=1) < 200).sum() > 1000
     assert ((pixels[:, 0] > 180) & (pixels[:, 1] < 120) & (pixels[:, 2] < 120)).sum() > 200
     assert ((pixels[:, 2] > 200) & (pixels[:, 0] < 60)).sum() > 200
+
+
+def test_reading_a_misspelt_outbox_path_is_an_error_and_creates_nothing(tmp_path, celldrift):
+    """Issue 18: `outbox stats --db typo.db` and `report --db typo.db` made an empty database and exit 0."""
+    missing = tmp_path / "typo.db"
+    for args in (["outbox", "stats", "--db", missing], ["outbox", "list", "--db", missing],
+                 ["report", "--db", missing, "--output", tmp_path / "r.html"]):
+        _, err = run(*args, check=False)
+        assert f"{missing}: no such outbox" in err, err
+        assert not missing.exists()
