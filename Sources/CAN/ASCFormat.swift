@@ -1,18 +1,22 @@
 /// Vector ASC: classic (`<t> <ch> <id>[x] Rx d <dlc> <bytes>`), remote (`r`), `ErrorFrame`,
 /// and `CANFD` lines; `base hex|dec`, `timestamps absolute|relative`. Other events
 /// (statistics, chip status, system variables) are skipped. Timestamps are seconds since the
-/// measurement start; channels are stored 0-based (ASC channel 1 is channel 0), as python-can does.
+/// measurement start, which the header's `date` (or a `Begin Triggerblock` date) gives as absolute time
+/// (`ASCDate`); channels are stored 0-based (ASC channel 1 is channel 0), as python-can does.
 struct ASCParser: LineParser {
     private var decimalBase = false
     private var relativeTimestamps = false
     private var previousTimestamp: Int64 = 0
+    private var start: Int64 = 0
 
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into frame: inout CANFrame) -> LineOutcome {
         var scanner = ByteScanner(line)
         guard let first = scanner.token() else { return .skip }
         guard let offset = ByteParse.fixedPoint(first) else { return header(first, &scanner) }
         guard let second = scanner.token() else { return .invalid("a timestamp alone on a line") }
-        let timestamp = relativeTimestamps ? previousTimestamp + offset : offset
+        let (timestamp, overflow) = relativeTimestamps ? previousTimestamp.addingReportingOverflow(offset)
+                                                        : start.addingReportingOverflow(offset)
+        guard !overflow else { return .invalid("time stamp out of range") }
         let outcome: LineOutcome
         if ByteParse.equals(second, "CANFD") {
             outcome = parseFD(&scanner, into: &frame)
@@ -38,8 +42,21 @@ struct ASCParser: LineParser {
             }
             return .skip
         }
-        for keyword: StaticString in ["date", "internal", "no", "Begin", "begin", "End", "end"]
-        where ByteParse.equals(first, keyword) {
+        let isDate = ByteParse.equals(first, "date")
+        let isTrigger = ByteParse.equals(first, "Begin") || ByteParse.equals(first, "begin")
+        if isDate || isTrigger {
+            let words = String(decoding: scanner.bytes[scanner.position...], as: UTF8.self)
+                .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            let dateWords = isTrigger ? Array(words.dropFirst()) : words  // "Begin Triggerblock <date>"
+            guard !isTrigger || words.first?.lowercased() == "triggerblock", dateWords.count > 1 else { return .skip }
+            // A form python-can does not read either (`Thu, 09 Nov 2023 20:29:27 GMT`): relative times, as there.
+            guard let date = ASCDate.epochNanoseconds(dateWords) else { return .skip }
+            guard date != Int64.min else { return .invalid("the header's date is not between 1970 and 2100") }
+            start = date
+            previousTimestamp = date
+            return .skip
+        }
+        for keyword: StaticString in ["internal", "no", "End", "end"] where ByteParse.equals(first, keyword) {
             return .skip
         }
         if ByteParse.hasPrefix(first, "//") { return .skip }

@@ -24,7 +24,8 @@ import Testing
         #expect(format == .asc)
         #expect(reports.isEmpty)
         #expect(frames.count == 6)
-        #expect(frames[0] == CANFrame(timestamp: 100_000_000, id: 0x123, bytes: [1, 2, 3]))
+        // Issue 18: the header's date is the measurement's start (UTC), as python-can reads it.
+        #expect(frames[0] == CANFrame(timestamp: 1_700_000_000_223_000_000, id: 0x123, bytes: [1, 2, 3]))
         #expect(frames[1].isExtended && frames[1].id == 0x1ABC_DEF0 && frames[1].channel == 1)
         #expect(frames[1].flags.contains(.transmit))
         #expect(frames[2].isRemote && frames[2].length == 4)
@@ -45,8 +46,8 @@ import Testing
             """)
         #expect(reports.isEmpty)
         #expect(frames.count == 2)
-        #expect(frames[0].id == 291 && frames[0].bytes == [255, 16] && frames[0].timestamp == 100_000_000)
-        #expect(frames[1].isExtended && frames[1].timestamp == 350_000_000)
+        #expect(frames[0].id == 291 && frames[0].bytes == [255, 16] && frames[0].timestamp == 1_700_000_000_100_000_000)
+        #expect(frames[1].isExtended && frames[1].timestamp == 1_700_000_000_350_000_000)
     }
 
     @Test func tornLineReported() throws {
@@ -76,12 +77,23 @@ import Testing
         #expect(text.hasPrefix("date Tue Nov 14 22:13:20.000 2023\n"))
         let (read, reports, _) = try readAll(text)
         #expect(reports.isEmpty)
-        let rebased = frames.map { frame -> CANFrame in
-            var copy = frame
-            copy.timestamp -= frames[0].timestamp
-            return copy
+        #expect(read == frames)  // the header carries the absolute start
+    }
+
+    /// python-can's header forms: 12-hour clocks, German month names, no fraction; a date out of range
+    /// is a bad line.
+    @Test func headerDates() throws {
+        for (header, expected) in [("date Thu Nov 21 10:12:34.123 pm 2024", 1_732_227_154_123_000_000),
+                                   ("date Do Dez 21 00:00:00 2023", 1_703_116_800_000_000_000),
+                                   ("date Mon Mär 04 12:00:00.5 am 2024", 1_709_510_400_500_000_000)] {
+            let (frames, reports, _) = try readAll(header + "\nbase hex  timestamps absolute\n   1.000000 1  123  Rx   d 1 01\n")
+            #expect(reports.isEmpty && frames.first?.timestamp == Int64(expected) + 1_000_000_000, "\(header)")
         }
-        #expect(read == rebased)
+        let (_, reports, _) = try readAll("date Thu Nov 21 10:12:34 1890\nbase hex  timestamps absolute\n   1.000000 1  123  Rx   d 1 01\n")
+        #expect(reports == ["FILE:1: the header's date is not between 1970 and 2100; line skipped"])
+        // A form python-can does not read either: the times stay relative, as there.
+        let (relative, quiet, _) = try readAll("date Thu, 09 Nov 2023 20:29:27 GMT\nbase hex  timestamps absolute\n   1.000000 1  123  Rx   d 1 01\n")
+        #expect(quiet.isEmpty && relative.first?.timestamp == 1_000_000_000)
     }
 
     @Test func civilDates() {

@@ -134,3 +134,25 @@ def test_torn_lines_in_a_real_capture_are_reported_once_and_skipped(tmp_path, ce
     assert [line.split(":")[1] for line in reported] == ["101", "2001"]
     assert all(line.startswith(str(torn)) for line in reported)
     assert "2 bad lines" in err
+
+
+def test_an_asc_header_date_gives_absolute_times_as_python_can_reads_them(celldrift, monkeypatch):
+    """Issue 18: the header's `date` was ignored, so an ASC replayed in 1970. python-can reads the date
+    in the machine's zone; celldrift in UTC: compared with TZ=UTC."""
+    import gzip
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    path = SHIPPED / "simulated" / "healthy.asc.gz"
+    out, _ = run("convert", "--to", "jsonl", path)
+    ours = json_lines(out)
+    with gzip.open(path, "rt") as text:
+        theirs = list(can.ASCReader(text, relative_timestamp=False))
+    assert len(ours) == len(theirs) > 1000
+    assert ours[0]["t_ns"] / 1e9 > 1.7e9  # a date, not seconds since 1970
+    for row, message in zip(ours, theirs):
+        assert abs(row["t_ns"] / 1e9 - message.timestamp) < 1e-6
+    # And the candump twin the simulator wrote with it holds the same absolute times.
+    twin = json_lines(run("convert", "--to", "jsonl", SHIPPED / "simulated" / "healthy.log.gz")[0])
+    assert abs(twin[0]["t_ns"] - ours[0]["t_ns"]) < 1_000_000

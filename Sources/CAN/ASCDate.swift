@@ -1,0 +1,51 @@
+/// The date of an ASC header (`date Thu Nov 21 10:12:34.123 am 2024`, `Begin Triggerblock ...`): the
+/// measurement's start, to which every frame's seconds are added, as python-can's reader does. Vector
+/// writes the logger's wall clock without a zone; celldrift reads it as UTC (`zoneSeconds` east of UTC
+/// otherwise). English month names, and the German ones CANoe writes in a German locale.
+enum ASCDate {
+    private static let months: [(String, Int)] = [
+        ("Jan", 1), ("Feb", 2), ("Mar", 3), ("Mär", 3), ("Apr", 4), ("May", 5), ("Mai", 5), ("Jun", 6), ("Jul", 7),
+        ("Aug", 8), ("Sep", 9), ("Oct", 10), ("Okt", 10), ("Nov", 11), ("Dec", 12), ("Dez", 12),
+    ]
+
+    /// Nanoseconds since the epoch of the date after the weekday in `words` (the header keyword removed);
+    /// nil when it is not one in python-can's forms (then, as there, the times stay relative), or
+    /// `Int64.min` for such a date outside 1970 to 2100.
+    static func epochNanoseconds(_ words: [Substring], zoneSeconds: Int64 = 0) -> Int64? {
+        // [weekday] month day time [am|pm] year
+        var rest = words.dropFirst()
+        guard rest.count >= 4, let month = months.first(where: { $0.0 == rest.first! })?.1 else { return nil }
+        rest = rest.dropFirst()
+        guard let day = Int(rest.removeFirst()), (1...31).contains(day) else { return nil }
+        let clock = rest.removeFirst().split(separator: ":")
+        guard clock.count == 3, var hour = Int(clock[0]), let minute = Int(clock[1]), hour < 24, minute < 60 else { return nil }
+        let secondParts = clock[2].split(separator: ".", maxSplits: 1)
+        guard let second = Int(secondParts[0]), second < 61 else { return nil }
+        var fraction: Int64 = 0
+        if secondParts.count == 2 {
+            let digits = secondParts[1].prefix(9)
+            guard let value = Int64(digits), value >= 0 else { return nil }
+            fraction = value * Int64([1, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1000, 100, 10, 1][digits.count])
+        }
+        if let marker = rest.first?.lowercased(), marker == "am" || marker == "pm" {
+            guard (1...12).contains(hour) else { return nil }
+            hour = hour % 12 + (marker == "pm" ? 12 : 0)
+            rest = rest.dropFirst()
+        }
+        guard let year = rest.first.flatMap({ Int($0) }) else { return nil }
+        guard (1970..<2100).contains(year) else { return Int64.min }
+        let days = Int64(daysFromCivil(year: year, month: month, day: day))
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - zoneSeconds
+        return seconds * 1_000_000_000 + fraction
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days-from-civil).
+    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let shifted = month <= 2 ? year - 1 : year
+        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
+        let yearOfEra = shifted - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
