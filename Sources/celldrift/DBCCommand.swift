@@ -27,13 +27,9 @@ struct DBCCommand: ParsableCommand {
                 for warning in database.warnings { StandardError.line("warning: \(warning)") }
                 if verbose {
                     for message in database.messages {
-                        let id = "0x" + String(message.id, radix: 16, uppercase: true) + (message.isExtended ? "x" : "")
+                        let id = "0x" + String(message.id, radix: 16, uppercase: true) + (message.isExtended ? " (extended)" : "")
                         print("  \(id) \(message.name) [\(message.length)]" + (message.cycleTime.map { " every \($0) ms" } ?? ""))
-                        for signal in message.signals {
-                            let mux = signal.isMultiplexer ? " (multiplexer)" : ""
-                            let page = signal.multiplexerName.map { " when \($0) in \(signal.multiplexerValues.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))" } ?? ""
-                            print("    \(signal.name) \(signal.startBit)|\(signal.length)@\(signal.byteOrder == .littleEndian ? 1 : 0)\(signal.isSigned ? "-" : "+") \(signal.unit)\(mux)\(page)")
-                        }
+                        for signal in message.signals { print("    " + Self.describe(signal)) }
                     }
                 }
             } catch {
@@ -42,5 +38,18 @@ struct DBCCommand: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// One signal as the DBC has it: layout, scaling, range, unit, multiplexing and value table.
+    static func describe(_ signal: Signal) -> String {
+        let mux = signal.isMultiplexer ? " (multiplexer)" : ""
+        let page = signal.multiplexerName.map { name in
+            " when \(name) in " + signal.multiplexerValues.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                .joined(separator: ",")
+        } ?? ""
+        let choices = signal.choices.isEmpty ? ""
+            : " {" + signal.choices.sorted { $0.key < $1.key }.map { "\($0.key) \"\($0.value)\"" }.joined(separator: ", ") + "}"
+        return "\(signal.name) \(signal.startBit)|\(signal.length)@\(signal.byteOrder == .littleEndian ? 1 : 0)\(signal.isSigned ? "-" : "+") "
+            + "(\(signal.factor),\(signal.offset)) [\(signal.minimum)|\(signal.maximum)] \"\(signal.unit)\"\(mux)\(page)\(choices)"
     }
 }

@@ -150,3 +150,31 @@ def json_dumps(value):
     import json
 
     return json.dumps(value, allow_nan=True)
+
+
+def test_dbc_verbose_shows_what_cantools_reads(celldrift):
+    """Issue 18: `dbc --verbose` printed an extended id as `0x18FF0210x` and no factor, offset, range or
+    value table. Each signal line now carries them, as cantools reads them."""
+    import re
+
+    import cantools
+
+    path = ROOT / "Tests" / "fixtures" / "features.dbc"
+    out, _ = run("dbc", "--verbose", path)
+    database = cantools.database.load_file(str(path))
+    pattern = re.compile(r'^    (\w+) (\d+)\|(\d+)@([01])([+-]) \(([^,]+),([^)]+)\) \[([^|]+)\|([^\]]+)\] "([^"]*)"')
+    seen = 0
+    message = None
+    for line in out.splitlines():
+        if header := re.match(r"^  0x([0-9A-F]+)( \(extended\))? (\w+) ", line):
+            message = database.get_message_by_name(header.group(3))
+            assert int(header.group(1), 16) == message.frame_id and bool(header.group(2)) == message.is_extended_frame
+        elif match := pattern.match(line):
+            signal = message.get_signal_by_name(match.group(1))
+            assert float(match.group(6)) == signal.scale and float(match.group(7)) == signal.offset
+            # cantools reads the DBC's "no range" [0|0] as None.
+            assert float(match.group(8)) == (signal.minimum or 0.0) and float(match.group(9)) == (signal.maximum or 0.0)
+            for value, name in (signal.choices or {}).items():
+                assert f'{int(value)} "{name}"' in line
+            seen += 1
+    assert seen == sum(len(m.signals) for m in database.messages)
