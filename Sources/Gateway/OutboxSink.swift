@@ -37,18 +37,24 @@ final class OutboxSink {
 
     func append(_ record: OutboxRecord) { raised.append(record) }
 
-    /// Commits what was raised (and what is held, when a retry is due), then publishes it; false when the
-    /// outbox refused it (nothing is published then).
+    /// Commits what was raised (behind what is held, when a retry is due), then publishes it; false when
+    /// the outbox refused it (nothing is published then).
     @discardableResult
     func commit(now: Double = monotonicSeconds()) -> Bool {
-        guard !raised.isEmpty || (!held.isEmpty && now >= nextRetry) else { return held.isEmpty }
-        var batch = held
-        batch.append(contentsOf: raised)
-        raised.removeAll(keepingCapacity: true)
-        if !held.isEmpty && now < nextRetry {
-            hold(batch)
-            return false
+        if !held.isEmpty {
+            // In order behind the records already waiting, and with them when the next retry is due.
+            hold(held + raised)
+            raised.removeAll(keepingCapacity: true)
+            guard now >= nextRetry else { return false }
+            return store(held, now: now)
         }
+        guard !raised.isEmpty else { return true }
+        defer { raised.removeAll(keepingCapacity: true) }
+        return store(raised, now: now)
+    }
+
+    /// One transaction for `batch`, then its publication; held for a retry in a second when refused.
+    private func store(_ batch: [OutboxRecord], now: Double) -> Bool {
         do { _ = try outbox.append(batch) } catch {
             refusals += 1
             hold(batch)

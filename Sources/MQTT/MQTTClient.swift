@@ -64,6 +64,7 @@ public final class MQTTClient {
     private let shared: Shared
     private let box: Unmanaged<Shared>
     private var started = false
+    private var usesTLS = false
     /// Reconnect backoff: 1 s doubling to 30 s, each wait drawn between half and all of it.
     private var backoff = 1.0
     private var nextAttempt = Double.infinity
@@ -153,6 +154,7 @@ public final class MQTTClient {
     public func useTLS(caFile: String, certificateFile: String?, keyFile: String?) throws(MQTTError) {
         // Under TLS OpenSSL reads the socket: buffered only if its reads go through the buffer too.
         if shared.buffered, readBufferHooks.crypto == 0 { shared.buffered = false }
+        usesTLS = true
         let code = mosquitto_tls_set(handle, caFile, nil, certificateFile, keyFile, nil)
         guard code == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("TLS (CA \(caFile))", code) }
     }
@@ -316,7 +318,7 @@ public final class MQTTClient {
     private func moreToRead(_ socket: Int32) -> Bool {
         // Under TLS a record read whole may hold more packets than the one taken, decrypted and waiting
         // in OpenSSL with nothing left on the socket: poll would not wake for them.
-        if let ssl = mosquitto_ssl_get(handle), let pending = Self.sslPending, pending(ssl) > 0 { return true }
+        if usesTLS, let ssl = mosquitto_ssl_get(handle), let pending = Self.sslPending, pending(ssl) > 0 { return true }
         if shared.buffered { return pendingBytes > 0 || celldrift_read_buffer_kernel_drained() == 0 }
         var available: Int32 = 0
         return ioctl(socket, UInt(FIONREAD), &available) == 0 && available > 0
