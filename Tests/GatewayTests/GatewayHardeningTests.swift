@@ -130,19 +130,6 @@ import MQTT
     }
 }
 
-func connectTo(_ port: Int) throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw TestFailure("cannot connect to \(port)") }
-    return fd
-}
-
 /// Once 8.8 MB of writes per 30 s per record (issue 14): a stored record whose vehicle id holds `+` can
 /// never be published, and was leased and released ten times a second. It is now set aside once.
 @Test func aRecordNoTopicCanCarryIsSetAsideNotLeasedForever() throws {

@@ -89,17 +89,26 @@ private func canBind(_ port: Int) -> Bool {
 }
 
 func canConnect(_ port: Int) -> Bool {
+    guard let fd = try? connectTo(port) else { return false }
+    close(fd)
+    return true
+}
+
+/// A TCP connection to 127.0.0.1:`port`, for the caller to close.
+func connectTo(_ port: Int) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    return withAddress(port) { connect(fd, $0, $1) } == 0
+    guard withAddress(port, { connect(fd, $0, $1) }) == 0 else {
+        close(fd)
+        throw TestFailure("cannot connect to 127.0.0.1:\(port)")
+    }
+    return fd
 }
 
 /// One HTTP/1.1 request to 127.0.0.1:`port`, answered while `serve` turns the loop that answers it:
 /// the status and the body.
 func httpRequest(_ port: Int, _ request: String, serve: () -> Void) throws -> (status: Int, body: String) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = try connectTo(port)
     defer { close(fd) }
-    guard withAddress(port, { connect(fd, $0, $1) }) == 0 else { throw TestFailure("cannot connect to the API on \(port)") }
     _ = request.withCString { write(fd, $0, strlen($0)) }
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     var response: [UInt8] = []
