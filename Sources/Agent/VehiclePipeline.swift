@@ -230,7 +230,7 @@ public final class VehiclePipeline {
     /// A detector's alarm: the cell (or sensor) by position and by its DBC name, the estimate and its unit,
     /// how sure, and how far from the BMS's rule.
     private func raise(_ detection: Detection, time: Double, current: Double) {
-        var payload = "{\"detector\": \"\(detection.kind.rawValue)\""
+        var payload = "{\"detector\": \"\(detection.kind.rawValue)\", \"evidence\": \"\(detection.evidence.rawValue)\""
         if let cell = detection.cell {
             payload += ", \"cell_name\": \(quotedName(cellNames, cell)), \"cell_deviation_v\": \(number(features.deviation[cell]))"
         }
@@ -280,4 +280,4 @@ private func quotedName(_ names: [String], _ index: Int) -> String {
 }
 
 /// A number in an alarm's JSON payload: null when it is not finite.
-private func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+private let number = JSONText.number

@@ -43,7 +43,19 @@ public struct Detection: Sendable {
         case sensor = "temperature_sensor"
     }
 
+    /// Which test raised it: a resistance from current changes (`current_changes`), from the load against
+    /// the last rest (`load_level`) or from a steady load against its start (`steady_load`); a leak from
+    /// rest slopes (`rest_slopes`); a sensor against the others (`sensor_shift`).
+    public enum Evidence: String, Sendable {
+        case currentChanges = "current_changes"
+        case loadLevel = "load_level"
+        case steadyLoad = "steady_load"
+        case restSlopes = "rest_slopes"
+        case sensorShift = "sensor_shift"
+    }
+
     public let kind: Kind
+    public let evidence: Evidence
     public let cell: Int?
     public let sensor: Int?
     /// Resistance: ΔR (Ω) and ΔR ÷ the median resistance; leak: A (NaN without a capacity) and C;
@@ -66,6 +78,7 @@ public final class CellDetectors {
     public let scale: PackScale
     let resistance: ResistanceChange
     let loadLevel: LoadLevelWatch
+    let steadyLoad: SteadyLoadWatch
     let leak: LeakWatch
     let sensorWatch: SensorWatch
     private let ocvDeviation: UnsafeMutableBufferPointer<Double>
@@ -82,6 +95,8 @@ public final class CellDetectors {
         scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
         resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
         loadLevel = LoadLevelWatch(cells: cells, shift: 8, checkInterval: settings.leakCheckInterval)
+        steadyLoad = SteadyLoadWatch(cells: cells, shift: Self.steadyLoadShift, window: settings.leakCheckInterval,
+                                     settle: settings.restSettle)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
                          shift: settings.leakShift)
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
@@ -104,6 +119,9 @@ public final class CellDetectors {
 
     public var medianResistance: Double { resistance.medianResistance }
 
+    /// The shift (in cross-cell standard deviations) the steady-load test is tuned to, on the tuning fleet.
+    static let steadyLoadShift = 12.0
+
     /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
     /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped).
     public func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, spread: Double,
@@ -122,7 +140,8 @@ public final class CellDetectors {
             if moved > 1e-7 { voltageResolution = min(voltageResolution, moved) }
             previousVoltage[cell] = voltage
         }
-        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution)
+        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution,
+                          capacity: scale.capacity)
         scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,
                      medianResistance: resistance.medianResistance)
         let medianResistance = resistance.medianResistance
@@ -139,21 +158,28 @@ public final class CellDetectors {
             for cell in 0..<resistance.cells where resistance.statistic[cell] > threshold { resistance.statistic[cell] = 0 }
         }
         // One resistance alarm per cell, from whichever test gets there first.
-        func raiseResistance(_ cell: Int, change: Double, confidence: Double) {
+        func raiseResistance(_ cell: Int, change: Double, confidence: Double, evidence: Detection.Evidence) {
             raised[cell] |= 1
-            raise(Detection(kind: .resistanceRise, cell: cell, sensor: nil, magnitude: change,
+            raise(Detection(kind: .resistanceRise, evidence: evidence, cell: cell, sensor: nil, magnitude: change,
                             relative: medianResistance > 0 ? change / medianResistance : .nan,
                             confidence: confidence, timeToRule: .nan, deviationAtPeak: change * recentPeak))
         }
         for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
-            raiseResistance(cell, change: resistance.rise(cell), confidence: resistance.statistic[cell] / threshold)
+            raiseResistance(cell, change: resistance.rise(cell), confidence: resistance.statistic[cell] / threshold, evidence: .currentChanges)
         }
         let resting = scale.isRest(current)
-        if loadLevel.update(time: time, deviation: deviation, current: current, resting: resting, loaded: scale.isLoaded(current),
+        let loaded = scale.isLoaded(current)
+        let levelThreshold = settings.minuteThreshold
+        if loadLevel.update(time: time, deviation: deviation, current: current, resting: resting, loaded: loaded,
                             resolution: voltageResolution) {
-            let levelThreshold = settings.minuteThreshold
             for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && loadLevel.statistic[cell] > levelThreshold {
-                raiseResistance(cell, change: loadLevel.change[cell], confidence: loadLevel.statistic[cell] / levelThreshold)
+                raiseResistance(cell, change: loadLevel.change[cell], confidence: loadLevel.statistic[cell] / levelThreshold, evidence: .loadLevel)
+            }
+        }
+        if steadyLoad.update(time: time, deviation: deviation, restDeviation: loadLevel.restDeviation, haveRest: loadLevel.haveRest,
+                             current: current, loaded: loaded, resolution: voltageResolution) {
+            for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && steadyLoad.statistic[cell] > levelThreshold {
+                raiseResistance(cell, change: steadyLoad.change[cell], confidence: steadyLoad.statistic[cell] / levelThreshold, evidence: .steadyLoad)
             }
         }
         if leak.update(time: time, resting: resting, ocvDeviation: ocvDeviation, resolution: voltageResolution) {
@@ -165,7 +191,7 @@ public final class CellDetectors {
             let statistic = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor])
             guard statistic > sensorThreshold else { continue }
             sensorRaised[sensor] = 1
-            raise(Detection(kind: .sensor, cell: nil, sensor: sensor, magnitude: sensorWatch.shift[sensor],
+            raise(Detection(kind: .sensor, evidence: .sensorShift, cell: nil, sensor: sensor, magnitude: sensorWatch.shift[sensor],
                             relative: sensorWatch.shift[sensor] / sensorWatch.step, confidence: statistic / sensorThreshold,
                             timeToRule: .nan, deviationAtPeak: .nan))
         }
@@ -198,7 +224,7 @@ public final class CellDetectors {
             let leakC = fall / slopePerSOC * 3600
             guard leakC >= settings.minimumLeak else { continue }
             raised[cell] |= 2
-            raise(Detection(kind: .leak, cell: cell, sensor: nil, magnitude: leakC * scale.capacity, relative: leakC,
+            raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil, magnitude: leakC * scale.capacity, relative: leakC,
                             confidence: leak.statistic[cell] / threshold,
                             timeToRule: fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan))
         }

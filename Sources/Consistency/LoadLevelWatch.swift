@@ -11,14 +11,15 @@ final class LoadLevelWatch {
     let cells: Int
     let shift: Double
     let checkInterval: Double
-    private let restDeviation: UnsafeMutableBufferPointer<Double>
+    /// Each cell's deviation at the last rest, and whether there was one since the start or a gap.
+    let restDeviation: UnsafeMutableBufferPointer<Double>
     private let offset: UnsafeMutableBufferPointer<Double>
     private let scratch: UnsafeMutableBufferPointer<Double>
     /// Per cell: the latest z-score, the CUSUM statistic, and its rest-to-load shift over the current (Ω).
     let score: UnsafeMutableBufferPointer<Double>
     let statistic: UnsafeMutableBufferPointer<Double>
     let change: UnsafeMutableBufferPointer<Double>
-    private var haveRest = false
+    private(set) var haveRest = false
     private var nextCheck = -Double.infinity
     private var loadedBefore = false
 

@@ -126,6 +126,9 @@ public final class OutputBuffer {
 }
 
 public enum JSONText {
+    /// A JSON number, or null for NaN and the infinities (JSON has neither).
+    public static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+
     /// The UTF-8 of a JSON string literal, quotes included.
     public static func quoted(_ text: String) -> [UInt8] {
         var result: [UInt8] = [UInt8(ascii: "\"")]

@@ -5,6 +5,13 @@ import DBC
 /// when `tick` seconds (event time) have passed; `tick` must exceed the BMS's cell refresh period, or
 /// snapshots would fire part-way through a refresh and mix two periods. A cell not refreshed for
 /// `staleAfter` seconds is stale and is never passed on as current.
+///
+/// A BMS sends its cell pages in bursts (a page every few milliseconds, then a silence until the next
+/// period). A period counted from wherever a log or a gap happened to begin would close on the next
+/// burst's first page and pair it with the previous burst's others: under a drive current that differs
+/// second to second those cells stand tens of millivolts apart from the rest, in every snapshot of the
+/// day. So a frame that would complete the period after a silence longer than twice any gap inside the
+/// period opens a new period instead (the burst it starts is the one the snapshot waits for).
 public final class PackState {
     public let mapping: PackMapping
     public let staleAfter: Double
@@ -20,6 +27,11 @@ public final class PackState {
     /// Starts at the first frame: counting from minus infinity would snapshot on the very first frame and
     /// lock every later snapshot to that frame's place in the refresh cycle.
     private var lastSnapshot: Double?
+    /// The event time of the last frame that carried a cell voltage, the longest gap between such frames
+    /// in the present period, and how many of them the period has had.
+    private var lastCellFrame: Double?
+    private var longestGapInPeriod = 0.0
+    private var cellFramesInPeriod = 0
     public private(set) var current = Double.nan
     public private(set) var voltage = Double.nan
     public private(set) var soc = Double.nan
@@ -49,6 +61,7 @@ public final class PackState {
     /// Takes the mapped signals of the frame the decoder just decoded; true when a snapshot is due.
     public func apply(_ decoder: FrameDecoder, time: Double) -> Bool {
         let message = decoder.messageIndex
+        var carriesCell = false
         for position in 0..<decoder.presentCount {
             let signal = decoder.presentSignal(position)
             let slot = mapping.slot(message: message, signal: signal)
@@ -59,6 +72,7 @@ public final class PackState {
             case .cellVoltage(let cell):
                 voltages[cell] = value
                 voltageTimes[cell] = time
+                carriesCell = true
                 if !refreshed[cell] {
                     refreshed[cell] = true
                     refreshedCount += 1
@@ -74,7 +88,29 @@ public final class PackState {
         }
         let since = lastSnapshot ?? time
         lastSnapshot = since
+        if carriesCell {
+            let gap = lastCellFrame.map { time - $0 } ?? 0
+            lastCellFrame = time
+            if refreshedCount == mapping.cells && cellFramesInPeriod > 0 && gap > 2 * longestGapInPeriod {
+                restartPeriod(at: time, gap: gap)
+                return false
+            }
+            longestGapInPeriod = max(longestGapInPeriod, gap)
+            cellFramesInPeriod += 1
+        }
         return refreshedCount == mapping.cells || (refreshedCount > 0 && time - since >= tick)
+    }
+
+    /// The period starts again with the cells of the frame at `time` (the first of a burst).
+    private func restartPeriod(at time: Double, gap: Double) {
+        refreshedCount = 0
+        for cell in 0..<mapping.cells {
+            refreshed[cell] = voltageTimes[cell] == time
+            if refreshed[cell] { refreshedCount += 1 }
+        }
+        lastSnapshot = time
+        longestGapInPeriod = gap
+        cellFramesInPeriod = 1
     }
 
     /// Starts the next snapshot period; returns how many cells are stale at `time`.
@@ -82,6 +118,8 @@ public final class PackState {
         lastSnapshot = time
         refreshedCount = 0
         refreshed.update(repeating: false)
+        longestGapInPeriod = 0
+        cellFramesInPeriod = 0
         return (0..<mapping.cells).count { isStale(cell: $0, at: time) }
     }
 

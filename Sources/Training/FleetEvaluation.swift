@@ -198,6 +198,6 @@ private func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 
-private func number(_ value: Double?) -> String { value.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
+private func number(_ value: Double?) -> String { value.map(JSONText.number) ?? "null" }
 private func number(_ value: Int?) -> String { value.map(String.init) ?? "null" }
 private func quoted(_ text: String) -> String { String(decoding: JSONText.quoted(text), as: UTF8.self) }

@@ -56,15 +56,16 @@ struct FeaturesCommand: ParsableCommand {
 
 /// One snapshot's features as a JSON line (docs/features.md); `celldrift features` and `replay --features-out`.
 func featuresJSON(vehicle: String, time: Double, _ features: ConsistencyFeatures) -> String {
-    func list(_ values: UnsafeMutableBufferPointer<Double>) -> String { values.map { "\($0)" }.joined(separator: ", ") }
-    return "{\"vehicle\": \(String(decoding: JSONText.quoted(vehicle), as: UTF8.self)), \"ts\": \(time), "
-        + "\"spread\": \(features.spread), \"std\": \(features.standardDeviation), "
-        + "\"max_modified_z\": \(features.maximumModifiedZ), \"entropy\": \(features.entropy), "
-        + "\"temperature_range\": \(features.temperatureRange), \"median\": \(features.median), "
+    func list(_ values: UnsafeMutableBufferPointer<Double>) -> String { values.map(JSONText.number).joined(separator: ", ") }
+    let number = JSONText.number
+    return "{\"vehicle\": \(String(decoding: JSONText.quoted(vehicle), as: UTF8.self)), \"ts\": \(number(time)), "
+        + "\"spread\": \(number(features.spread)), \"std\": \(number(features.standardDeviation)), "
+        + "\"max_modified_z\": \(number(features.maximumModifiedZ)), \"entropy\": \(number(features.entropy)), "
+        + "\"temperature_range\": \(number(features.temperatureRange)), \"median\": \(number(features.median)), "
         + "\"deviation\": [\(list(features.deviation))], \"deviation_slope_v_per_h\": [\(list(features.deviationSlope))], "
-        + "\"correlation\": [\(list(features.correlation))], \"median_resistance_ohm\": \(features.medianResistance), "
+        + "\"correlation\": [\(list(features.correlation))], \"median_resistance_ohm\": \(number(features.medianResistance)), "
         + "\"resistance_steps\": \(features.resistanceSteps), \"resistance_ratio\": [\(list(features.resistanceRatio))], "
-        + "\"rest_seconds\": \(features.restSeconds), \"rest_drift_v_per_h\": [\(list(features.restDrift))]}\n"
+        + "\"rest_seconds\": \(number(features.restSeconds)), \"rest_drift_v_per_h\": [\(list(features.restDrift))]}\n"
 }
 
 /// The CSV header of `featuresCSV` for `cells` cells.

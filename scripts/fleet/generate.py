@@ -35,6 +35,11 @@ SPLITS = {
                alternate_chemistry=True),
     "tuning": dict(seed=11, vehicles=20, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 24, 48],
                    healthy_share=0.3, ambient=(5, 30), start="2026-04-06", kinds=FAULT_KINDS),
+    # Leaks of C/150 and more (the size the detection goals name; the tuning split's three are smaller),
+    # for tuning the leak test: the tuning split's parameter sets, small packs.
+    "tuning-leaks": dict(seed=12, vehicles=6, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 16],
+                         healthy_share=0.0, ambient=(5, 30), start="2026-04-20", kinds=["micro-short"],
+                         leak_divisor=(50, 150), alternate_chemistry=True),
     # Healthy packs only, for the false-alarm rate over 500+ vehicle-hours with the held-out fleet.
     "heldout-healthy": dict(seed=9002, vehicles=30, days=5, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
                             cells=[12], healthy_share=1.0, ambient=(-5, 38), start="2026-08-03", kinds=FAULT_KINDS),
@@ -77,7 +82,7 @@ def plan(split, vehicles, days):
                        taper_share=float(random.uniform(0.1, 0.3))),
             start_soc=float(random.uniform(0.65, 0.85)), soc_spread=float(random.uniform(0.002, 0.005)),
             resistance_share=spec.get("resistance_share", (0.3, 1.5)), resistance_ramp_s=spec.get("resistance_ramp_s", (1200, 10800)),
-            resistance_phases=spec.get("resistance_phases", ("drive", "charge"))))
+            resistance_phases=spec.get("resistance_phases", ("drive", "charge")), leak_divisor=spec.get("leak_divisor", (50, 300))))
     return plans
 
 
@@ -124,7 +129,7 @@ def choose_fault(p, random, logged, phases, cell_resistance):
         fault.update(cell=int(random.integers(p["cells"])), magnitude=share, unit="resistance share added",
                      ramp_s=float(random.uniform(*p["resistance_ramp_s"])), added_ohm=share * cell_resistance)
     elif kind == "micro-short":
-        divisor = float(random.uniform(50, 300))
+        divisor = float(random.uniform(*p["leak_divisor"]))
         fault.update(cell=int(random.integers(p["cells"])), magnitude=1 / divisor, unit="C (leak current / capacity)")
     elif kind == "hot-joint":
         fault.update(sensor=int(random.integers(p["sensors"])), magnitude=float(random.uniform(2, 10)),
