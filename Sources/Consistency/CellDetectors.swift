@@ -43,12 +43,11 @@ public struct Detection: Sendable {
         case sensor = "temperature_sensor"
     }
 
-    /// Which test raised it: a resistance from current changes (`current_changes`), from the load against
-    /// the last rest (`load_level`) or from a steady load against its start (`steady_load`); a leak from
+    /// Which test raised it: a resistance from current changes (`current_changes`) or from a steady load
+    /// against its start (`steady_load`); a leak from
     /// rest slopes (`rest_slopes`); a sensor against the others (`sensor_shift`).
     public enum Evidence: String, Sendable {
         case currentChanges = "current_changes"
-        case loadLevel = "load_level"
         case steadyLoad = "steady_load"
         case restSlopes = "rest_slopes"
         case sensorShift = "sensor_shift"
@@ -77,7 +76,6 @@ public final class CellDetectors {
     public let settings: DetectionSettings
     public let scale: PackScale
     let resistance: ResistanceChange
-    let loadLevel: LoadLevelWatch
     let steadyLoad: SteadyLoadWatch
     let leak: LeakWatch
     let sensorWatch: SensorWatch
@@ -94,7 +92,6 @@ public final class CellDetectors {
         self.settings = settings
         scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
         resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
-        loadLevel = LoadLevelWatch(cells: cells, shift: 8, checkInterval: settings.leakCheckInterval)
         steadyLoad = SteadyLoadWatch(cells: cells, shift: Self.steadyLoadShift, window: settings.leakCheckInterval,
                                      settle: settings.restSettle)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
@@ -168,18 +165,12 @@ public final class CellDetectors {
             raiseResistance(cell, change: resistance.rise(cell), confidence: resistance.statistic[cell] / threshold, evidence: .currentChanges)
         }
         let resting = scale.isRest(current)
-        let loaded = scale.isLoaded(current)
         let levelThreshold = settings.minuteThreshold
-        if loadLevel.update(time: time, deviation: deviation, current: current, resting: resting, loaded: loaded,
-                            resolution: voltageResolution) {
-            for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && loadLevel.statistic[cell] > levelThreshold {
-                raiseResistance(cell, change: loadLevel.change[cell], confidence: loadLevel.statistic[cell] / levelThreshold, evidence: .loadLevel)
-            }
-        }
-        if steadyLoad.update(time: time, deviation: deviation, restDeviation: loadLevel.restDeviation, haveRest: loadLevel.haveRest,
-                             current: current, loaded: loaded, resolution: voltageResolution) {
+        if steadyLoad.update(time: time, deviation: deviation, current: current, resting: resting, loaded: scale.isLoaded(current),
+                             resolution: voltageResolution) {
             for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && steadyLoad.statistic[cell] > levelThreshold {
-                raiseResistance(cell, change: steadyLoad.change[cell], confidence: steadyLoad.statistic[cell] / levelThreshold, evidence: .steadyLoad)
+                raiseResistance(cell, change: steadyLoad.change[cell], confidence: steadyLoad.statistic[cell] / levelThreshold,
+                                evidence: .steadyLoad)
             }
         }
         if leak.update(time: time, resting: resting, ocvDeviation: ocvDeviation, resolution: voltageResolution) {

@@ -1,7 +1,8 @@
 /// Each cell's resistance against the pack's through a steady load (a constant-current charge, a
 /// cruise), against its own value earlier in the same load: the test that sees a resistance that grows
 /// while the current hardly changes, minutes after it starts, where the pair test (ResistanceChange) has
-/// no current changes to use and the rest-to-load test (LoadLevelWatch) carries each cell's innate spread.
+/// no current changes to use. (Comparing the load with the last rest instead carries each cell's innate
+/// resistance into the test: on the tuning fleet that named healthy cells, and leaks as resistances.)
 ///
 /// Under a steady current I a cell's deviation from its last rest over I is its resistance above the
 /// median (with a sign) plus what its open-circuit voltage moved against the pack's. Averaged over a
@@ -13,6 +14,8 @@ final class SteadyLoadWatch {
     let shift: Double
     let window: Double
     let settle: Double
+    private let restDeviation: UnsafeMutableBufferPointer<Double>
+    private var haveRest = false
     private let sums: UnsafeMutableBufferPointer<Double>
     private let reference: UnsafeMutableBufferPointer<Double>
     private let values: UnsafeMutableBufferPointer<Double>
@@ -40,6 +43,7 @@ final class SteadyLoadWatch {
         self.shift = shift
         self.window = window
         self.settle = settle
+        restDeviation = .zeroed(cells)
         sums = .zeroed(cells)
         reference = .zeroed(cells)
         values = .zeroed(cells)
@@ -50,15 +54,19 @@ final class SteadyLoadWatch {
     }
 
     deinit {
-        for buffer in [sums, reference, values, scratch, score, statistic, change] { buffer.deallocate() }
+        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change] { buffer.deallocate() }
     }
 
-    /// `restDeviation`: each cell's deviation at the last rest (LoadLevelWatch's). True when a steady
-    /// window updated `score` and `statistic`.
-    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, restDeviation: UnsafeMutableBufferPointer<Double>,
-                haveRest: Bool, current: Double, loaded: Bool, resolution: Double) -> Bool {
+    /// True when a steady window updated `score` and `statistic`.
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double, resting: Bool, loaded: Bool,
+                resolution: Double) -> Bool {
         let sign: Double = current > 0 ? 1 : -1
         defer { previousTime = time }
+        if time - previousTime > Self.gap { haveRest = false }
+        if resting {
+            for cell in 0..<cells { restDeviation[cell] = deviation[cell] }
+            haveRest = true
+        }
         guard haveRest, loaded, current.isFinite, sign == loadSign, time - previousTime <= Self.gap else {
             loadStart = time
             loadSign = loaded && current.isFinite ? sign : 0

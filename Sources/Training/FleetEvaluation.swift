@@ -25,12 +25,17 @@ public struct VehicleOutcome: Sendable {
     public let healthyHours: Double, faultyHours: Double
     /// The reference rule's first alarm in the replay (to check against the label's).
     public let referenceFired: Double?
+    /// The pack at rest after the onset: at each such snapshot's time, the rest seconds since the onset
+    /// (a leak shows only at rest, so its delay is told in rest as well as in hours).
+    public let restTimes: [Double], restSeconds: [Double]
     /// Why the vehicle could not be replayed; nil when it was.
     public let error: String?
 
     public init(label: FleetLabel, alarms: [FleetAlarm], healthyHours: Double, faultyHours: Double, referenceRule: String,
-                error: String? = nil) {
+                restTimes: [Double] = [], restSeconds: [Double] = [], error: String? = nil) {
         self.label = label
+        self.restTimes = restTimes
+        self.restSeconds = restSeconds
         self.alarms = alarms.filter { $0.kind != referenceRule }.sorted { $0.time < $1.time }
         self.healthyHours = healthyHours
         self.faultyHours = faultyHours
@@ -52,6 +57,16 @@ public struct VehicleOutcome: Sendable {
     /// The first alarm after the onset that names the faulty cell or sensor: the detection.
     public var detection: FleetAlarm? { afterOnset.first(where: namesFault) }
     public var delayHours: Double? { detection.map { ($0.time - onset) / 3600 } }
+    /// Hours the pack rested between the onset and the detection.
+    public var restHoursToDetection: Double? {
+        guard let detection else { return nil }
+        var low = 0, high = restTimes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if restTimes[middle] <= detection.time { low = middle + 1 } else { high = middle }
+        }
+        return low == 0 ? 0 : restSeconds[low - 1] / 3600
+    }
     /// Hours by which the detection came before the rule (negative: after it); nil when the rule never
     /// fired, -infinity when it fired and nothing named the fault.
     public var leadHours: Double? {
@@ -120,7 +135,7 @@ public struct FleetEvaluation: Sendable {
             if let sensor = label.sensor { line += " sensor \(sensor)" + (label.sensorName.map { " (\($0))" } ?? "") }
             if let error = outcome.error { return line + ": not replayed: \(error)" }
             if !label.isHealthy {
-                line += outcome.detection.map { ": named after \(hours(outcome.delayHours)) by \($0.kind)" }
+                line += outcome.detection.map { ": named after \(hours(outcome.delayHours)) (\(hours(outcome.restHoursToDetection)) of rest) by \($0.kind)" }
                     ?? (outcome.firstAfterOnset.map { ": alarmed (\($0.kind)) but never named it" } ?? ": not found")
                 line += label.ruleFirstFiredTime == nil ? "; rule never fired" : "; lead over the rule \(hours(outcome.leadHours))"
             }
@@ -163,6 +178,7 @@ public struct FleetEvaluation: Sendable {
                 + "\"rule_first_fired_time\": \(number(label.ruleFirstFiredTime)), \"replay_rule_first_fired_time\": \(number(outcome.referenceFired)), "
                 + "\"found\": \(outcome.firstAfterOnset != nil), \"named\": \(outcome.detection != nil), "
                 + "\"detection\": \(outcome.detection.map(alarmJSON) ?? "null"), \"delay_h\": \(number(outcome.delayHours)), "
+                + "\"rest_h_to_detection\": \(number(outcome.restHoursToDetection)), "
                 + "\"lead_h\": \(number(outcome.leadHours)), \"healthy_hours\": \(number(outcome.healthyHours)), "
                 + "\"faulty_hours\": \(number(outcome.faultyHours)), \"false_alarms\": [\(outcome.falseAlarms.map(alarmJSON).joined(separator: ", "))], "
                 + "\"wrong_target_alarms\": \(outcome.wrongTarget.count), \"alarms\": \(outcome.alarms.count), "

@@ -100,6 +100,7 @@ struct FleetReplay: @unchecked Sendable {
         // between two days observed nothing), split at the onset.
         let onset = label.onsetTime ?? .infinity
         var healthy = 0.0, faulty = 0.0, previous = Double.nan
+        var restTimes: [Double] = [], restSeconds: [Double] = [], rested = 0.0
         var pacer: Pacer?
         do {
             let counts = try feed(log: log, into: pipeline, config: settings, progress: nil, pacer: &pacer) { time, _ in
@@ -107,6 +108,11 @@ struct FleetReplay: @unchecked Sendable {
                 if gap > 0, gap <= 60 {
                     healthy += max(0, min(time, onset) - previous)
                     faulty += max(0, time - max(previous, onset))
+                    if time > onset, pipeline.detectors.scale.isRest(pipeline.latestCurrent) {
+                        rested += time - max(previous, onset)
+                        restTimes.append(time)
+                        restSeconds.append(rested)
+                    }
                 }
                 previous = time
             }
@@ -119,7 +125,7 @@ struct FleetReplay: @unchecked Sendable {
                                   error: "\(log): \(error)")
         }
         return VehicleOutcome(label: label, alarms: alarms, healthyHours: healthy / 3600, faultyHours: faulty / 3600,
-                              referenceRule: referenceRule)
+                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds)
     }
 }
 

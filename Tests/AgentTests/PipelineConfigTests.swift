@@ -9,6 +9,8 @@ import Glibc
 @Suite struct PipelineConfigTests {
     static let root = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/")).withLeadingSlash
     static let shipped = root + "/firmware-samples/celldrift_pack.toml"
+    /// The same with the rules in amperes and the cell-drift model.
+    static let withRules = root + "/firmware-samples/celldrift_pack_rules.toml"
 
     /// Writes the shipped config with `edit` applied into a temporary file beside the DBC.
     private func variant(_ edit: (String) -> String) throws -> String {
@@ -25,6 +27,11 @@ import Glibc
         #expect(config.mapping.cells == 96)
         #expect(config.rules.map(\.alarm.name).contains("cell_spread"))
         #expect(config.rules.first { $0.alarm.name == "cell_spread" }?.alarm.raiseAbove == 0.050)
+        // The rules in amperes and the cell-drift model are not on by default; the detectors are.
+        #expect(config.rules.map(\.alarm.name) == ["cell_spread"] && config.cellModel == nil && config.detection.enabled)
+        let withRules = try PipelineConfig(path: Self.withRules)
+        #expect(Set(withRules.rules.map(\.alarm.name)) == ["cell_spread", "cell_resistance", "self_discharge"])
+        #expect(withRules.cellModel != nil && withRules.mapping.cells == 96)
     }
 
     @Test(arguments: [

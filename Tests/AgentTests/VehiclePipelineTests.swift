@@ -10,9 +10,9 @@ import Glibc
 
 @Suite struct VehiclePipelineTests {
     /// Current steps of 40 A every 2 s; cell 10 has twice the others' 1 mΩ. The resistance rule (ratio
-    /// above 1.5 for 60 s, in the shipped config) raises once, at cell 10; the spread (40 mV) stays under 50 mV.
+    /// above 1.5 for 60 s, in celldrift_pack_rules.toml) raises once, at cell 10; the spread (40 mV) stays under 50 mV.
     @Test func aCellWithTwiceTheResistanceRaisesTheResistanceRule() throws {
-        let config = try PipelineConfig(path: PipelineConfigTests.shipped)
+        let config = try PipelineConfig(path: PipelineConfigTests.withRules)
         var alarms: [OutboxRecord] = []
         let pipeline = VehiclePipeline(config: config, vehicle: "TEST", wallClock: { 42 }) { alarms.append($0) }
         var voltages = [Double](repeating: 0, count: 96)

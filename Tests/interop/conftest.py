@@ -21,12 +21,13 @@ def run(*args, stdin=None, check=True):
     return result.stdout, result.stderr
 
 
-def absolute_config(folder, extra=""):
-    """The shipped simulator config in `folder` as daemon.toml, its DBC and model paths made absolute,
-    with `extra` TOML appended."""
+def absolute_config(folder, extra="", source="celldrift_pack.toml"):
+    """The shipped simulator config (or `source`, e.g. celldrift_pack_rules.toml with the rules in amperes
+    and the cell-drift model) in `folder` as daemon.toml, its DBC and model paths made absolute, with
+    `extra` TOML appended."""
     shipped = ROOT / "firmware-samples"
     config = pathlib.Path(folder) / "daemon.toml"
-    config.write_text((shipped / "celldrift_pack.toml").read_text()
+    config.write_text((shipped / source).read_text()
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{shipped / "celldrift_pack.dbc"}"')
                       .replace('pack = "models/', f'pack = "{shipped / "models"}/')
                       .replace('cell = "models/', f'cell = "{shipped / "models"}/') + extra)

@@ -80,7 +80,7 @@ def test_replayed_log_raises_the_model_alarm_at_the_faulty_cell(tmp_path):
     label = json.loads((tmp_path / "sim" / "labels.json").read_text())[0]
     assert label["rule_first_fired_s"] is not None
     log = next((tmp_path / "sim").glob("*.log"))
-    config = absolute_config(tmp_path)
+    config = absolute_config(tmp_path, source="celldrift_pack_rules.toml")
     release("replay", "--config", config, "--db", tmp_path / "out.db", log)
     log.unlink()  # 270 MB of candump text
     records = json_lines(release("outbox", "export", "--db", tmp_path / "out.db")[0])
@@ -105,7 +105,7 @@ def test_train_cell_writes_a_loadable_model(tmp_path):
     assert metadata["kind"] == "cell-drift" and metadata["training"]["vehicles"] == 2 and metadata["training"]["rows"] > 0
     assert 0 < metadata["threshold"] < 1 and f"threshold {metadata['threshold']}" in out
     assert load_file(tmp_path / "tiny.safetensors")["layer0.weight"].shape == (4, len(metadata["inputs"]))
-    config = absolute_config(tmp_path)
+    config = absolute_config(tmp_path, source="celldrift_pack_rules.toml")
     text = config.read_text()
     config.write_text(text.replace(f'cell = "{ROOT / "firmware-samples" / "models" / "cell-model.safetensors"}"',
                                    f'cell = "{tmp_path / "tiny.safetensors"}"'))

@@ -71,7 +71,8 @@ def wait_for(condition, seconds=30):
 
 
 def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
-    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n')
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n',
+                             source="celldrift_pack_rules.toml")
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/#")

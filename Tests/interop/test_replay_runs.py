@@ -93,7 +93,7 @@ def test_self_discharge_rule_on_days_of_rest(tmp_path, celldrift):
     labels = {label["vehicle"]: label for label in json.loads((tmp_path / "labels.json").read_text())}
     for vehicle, label in labels.items():
         database = tmp_path / f"{vehicle}.db"
-        run("replay", "--config", CONFIG, "--db", database, tmp_path / f"{vehicle}.snapshots.jsonl")
+        run("replay", "--config", ROOT / "firmware-samples" / "celldrift_pack_rules.toml", "--db", database, tmp_path / f"{vehicle}.snapshots.jsonl")
         alarms = [r for r in json_lines(run("outbox", "export", "--db", database)[0]) if r["kind"] == "self_discharge"]
         if label["fault"] == "healthy":
             assert alarms == []
