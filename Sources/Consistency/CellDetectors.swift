@@ -138,7 +138,7 @@ public final class CellDetectors {
             previousVoltage[cell] = voltage
         }
         resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution,
-                          capacity: scale.capacity)
+                          oneC: scale.capacity.isFinite ? scale.capacity : scale.largestCurrent)
         scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,
                      medianResistance: resistance.medianResistance)
         let medianResistance = resistance.medianResistance

@@ -90,9 +90,9 @@ final class ResistanceChange {
 
     /// Takes a snapshot's deviations from the median (V), the median itself, the current (A, + discharge)
     /// the readings' resolution (V): a difference of two rounded readings has at least step²/6 of noise;
-    /// and the pack's capacity (Ah, NaN while unknown: no evidence counts until it is).
+    /// and the current of 1C (A: the capacity, or while it is unknown the largest current seen).
     func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double, resolution: Double,
-                capacity: Double) {
+                oneC: Double) {
         defer {
             for cell in 0..<cells { previous[cell] = deviation[cell] }
             previousMedian = median
@@ -132,9 +132,8 @@ final class ResistanceChange {
         // A step that moves the voltages by about a reading's resolution makes rounding errors that follow
         // the current: such pairs carry no evidence.
         guard !resolution.isFinite || abs(medianResistance * step) >= Self.resolvedSteps * resolution else { return }
-        guard capacity.isFinite, capacity > 0 else { return }
-        let level = Self.level(cRate: (abs(current) + abs(previousCurrent)) / 2 / capacity)
-        let levelBaseline = UnsafeMutableBufferPointer(rebasing: baseline[(level * cells)..<((level + 1) * cells)])
+        guard oneC.isFinite, oneC > 0 else { return }
+        let level = Self.level(cRate: (abs(current) + abs(previousCurrent)) / 2 / oneC)
         let delta = share * medianResistance
         if learnedPairs[level] < Self.learningPairs {
             learnedPairs[level] += 1
@@ -142,10 +141,13 @@ final class ResistanceChange {
             for cell in 0..<cells {
                 baselineCross[level * cells + cell] += step * (deviation[cell] - previous[cell])
                 let share = -baselineCross[level * cells + cell] / baselineSquares[level] / medianResistance
-                levelBaseline[cell] = min(max(share, -self.share / 2), self.share / 2)
+                baseline[level * cells + cell] = min(max(share, -self.share / 2), self.share / 2)
             }
-            return
         }
+        // A pair is evidence only against its own level's baseline (another level's named a cell with a slower
+        // electrode in town after learning it on a motorway).
+        guard learnedPairs[level] >= Self.learningPairs else { return }
+        let levelBaseline = UnsafeMutableBufferPointer(rebasing: baseline[(level * cells)..<((level + 1) * cells)])
         // Besides the readings' noise, the model misses a share of the drop that grows with the current
         // step (polarization the cells share unevenly): without that term one large step could look like
         // a resistance rise.
