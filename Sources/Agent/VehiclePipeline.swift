@@ -178,9 +178,10 @@ public final class VehiclePipeline {
         let exceeded = probability >= packModel.threshold
         notePackScore(probability, exceeded: exceeded, time: time)
         let date = CivilTime(epochNanoseconds: Int64(day) * 86_400_000_000_000).isoDate
+        let id = OutboxRecord.id(vehicle: vehicle, kind: InferenceEvent.kind, subject: date, eventTime: time)
         guard let record = try? InferenceEvent.record(vin: vehicle, date: date, probability: probability, inputs: inputs,
                                                       eventTime: time, wallTime: wallClock(),
-                                                      severity: exceeded ? 1 : 0) else { return }
+                                                      severity: exceeded ? 1 : 0, id: id) else { return }
         onAlarm(record)
     }
 
@@ -222,8 +223,9 @@ public final class VehiclePipeline {
         let payload = "{\"model\": \"cell-drift\", \"score\": \(number(best.score)), \"threshold\": \(number(cellModel.threshold)), "
             + "\"above_since\": \(number(since)), \"hold_s\": \(number(cellModel.holdSeconds)), \"spread_v\": \(number(features.spread)), "
             + "\"current_a\": \(number(current)), \"cell_inputs\": {\(named)}}"
-        onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: cellAlarm.name, severity: cellAlarm.severity, cell: best.cell,
-                             eventTime: time, wallTime: wallClock(), payload: payload))
+        onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: cellAlarm.name, subject: "cell \(best.cell)", eventTime: time),
+                             type: .alarm, vehicle: vehicle, kind: cellAlarm.name, severity: cellAlarm.severity, cell: best.cell,
+                             eventTime: time, wallTime: wallClock(), score: best.score, payload: payload))
         return true
     }
 
@@ -254,7 +256,9 @@ public final class VehiclePipeline {
         payload += ", \"confidence\": \(number(detection.confidence)), \"capacity_ah\": \(number(detectors.scale.capacity))"
             + ", \"spread_v\": \(number(features.spread)), \"current_a\": \(number(current))}"
         alarmDays.insert(Int((time / 86_400).rounded(.down)))
-        onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: detection.kind.rawValue, severity: 1, cell: detection.cell,
+        let subject = detection.cell.map { "cell \($0)" } ?? detection.sensor.map { "sensor \($0)" } ?? ""
+        onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: detection.kind.rawValue, subject: subject, eventTime: time),
+                             type: .alarm, vehicle: vehicle, kind: detection.kind.rawValue, severity: 1, cell: detection.cell,
                              eventTime: time, wallTime: wallClock(), payload: payload))
     }
 
@@ -270,7 +274,9 @@ public final class VehiclePipeline {
                 + "\"cell_correlation\": \(number(features.correlation[cell])), \"cell_resistance_ratio\": \(number(features.resistanceRatio[cell])), "
                 + "\"cell_rest_drift_v_per_h\": \(number(features.restDrift[cell]))"
         }
-        onAlarm(OutboxRecord(type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
+        onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: rule.alarm.name, subject: cell.map { "cell \($0)" } ?? "",
+                                                 eventTime: time),
+                             type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
                              eventTime: time, wallTime: wallClock(), payload: payload + "}"))
     }
 }

@@ -5,7 +5,9 @@ public struct OutboxRecord: Sendable, Equatable {
     public enum RecordType: String, Sendable { case alarm, inference }
     public enum State: String, Sendable { case pending, inFlight = "in_flight", acknowledged }
 
-    /// UUID: the idempotency key a receiver uses to drop a duplicate delivery.
+    /// UUID: the idempotency key a receiver uses to drop a duplicate delivery. Alarms and inference
+    /// events made from the data carry `OutboxRecord.id(of:)`, so the same log replayed twice (or on two
+    /// machines) gives the same ids, the outbox stores each once and the cloud can drop repeats.
     public var id: String
     public var type: RecordType
     public var vehicle: String
@@ -265,12 +267,43 @@ public final class Outbox {
     }
 }
 
+extension OutboxRecord {
+    /// A UUID (version 8, RFC 9562) derived from what makes a record what it is: the vehicle, the kind,
+    /// the cell or sensor it names (`subject`, e.g. "cell 4", "sensor 2", "" for the pack) and the event
+    /// time (to the millisecond). Two 64-bit FNV-1a hashes with different offsets, not a cryptographic
+    /// hash: the ids need to be stable and distinct, not secret.
+    public static func id(vehicle: String, kind: String, subject: String, eventTime: Double) -> String {
+        let milliseconds = eventTime.isFinite ? Int64((eventTime * 1000).rounded()) : 0
+        let key = Array("\(vehicle)\u{1F}\(kind)\u{1F}\(subject)\u{1F}\(milliseconds)".utf8)
+        func fnv(_ offset: UInt64) -> UInt64 {
+            var hash = offset
+            for byte in key {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+            return hash
+        }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for (index, value) in [fnv(0xCBF2_9CE4_8422_2325), fnv(0x6C62_272E_07BB_0142)].enumerated() {
+            for shift in 0..<8 { bytes[index * 8 + shift] = UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64(shift))) }
+        }
+        bytes[6] = bytes[6] & 0x0F | 0x80
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        return uuidText(bytes)
+    }
+}
+
 /// A random (version 4) UUID, from the system's random source.
 public func makeUUID() -> String {
     var generator = SystemRandomNumberGenerator()
     var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
     bytes[6] = bytes[6] & 0x0F | 0x40
     bytes[8] = bytes[8] & 0x3F | 0x80
+    return uuidText(bytes)
+}
+
+/// 16 bytes in the UUID text form, lowercase.
+private func uuidText(_ bytes: [UInt8]) -> String {
     let hex = bytes.map { byte -> String in
         let digits = String(byte, radix: 16)
         return digits.count == 1 ? "0" + digits : digits

@@ -75,6 +75,31 @@ import Glibc
         #expect(try outbox.records().map(\.eventTime) == (10 - fit..<10).map(Double.init))
     }
 
+    /// The ids of records made from data: the same inputs give the same UUID (version 8), any other
+    /// vehicle, kind, subject or millisecond another; appended twice, a record is stored once.
+    @Test func dataRecordsHaveStableIDsAndAreStoredOnce() throws {
+        let id = OutboxRecord.id(vehicle: "V1", kind: "cell_spread", subject: "cell 3", eventTime: 1_700_000_000.25)
+        #expect(id == OutboxRecord.id(vehicle: "V1", kind: "cell_spread", subject: "cell 3", eventTime: 1_700_000_000.2501))
+        let others = [
+            OutboxRecord.id(vehicle: "V2", kind: "cell_spread", subject: "cell 3", eventTime: 1_700_000_000.25),
+            OutboxRecord.id(vehicle: "V1", kind: "cell_leak", subject: "cell 3", eventTime: 1_700_000_000.25),
+            OutboxRecord.id(vehicle: "V1", kind: "cell_spread", subject: "cell 4", eventTime: 1_700_000_000.25),
+            OutboxRecord.id(vehicle: "V1", kind: "cell_spread", subject: "sensor 3", eventTime: 1_700_000_000.25),
+            OutboxRecord.id(vehicle: "V1", kind: "cell_spread", subject: "cell 3", eventTime: 1_700_000_000.251),
+        ]
+        #expect(Set(others + [id]).count == 6)
+        let characters = Array(id)
+        #expect(characters.count == 36 && characters[14] == "8" && "89ab".contains(characters[19]))
+        let path = "/tmp/celldrift-outbox-ids-\(getpid()).db"
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+        let outbox = try Outbox(path: path)
+        let record = OutboxRecord(id: id, type: .alarm, vehicle: "V1", kind: "cell_spread", severity: 2, cell: 3,
+                                  eventTime: 1_700_000_000.25, wallTime: 1, payload: "{}")
+        try outbox.append([record])
+        try outbox.append([record])
+        #expect(try outbox.records().map(\.id) == [id])
+    }
+
     @Test func uuidsAreVersion4() {
         let id = makeUUID()
         #expect(id.count == 36 && Array(id)[14] == "4" && "89ab".contains(Array(id)[19]))

@@ -94,6 +94,7 @@ def test_replayed_log_raises_the_model_alarm_at_the_faulty_cell(tmp_path):
     inputs = [payload["cell_inputs"][name] for name in metadata["inputs"]]
     assert abs(numpy_network(load_file(MODEL), metadata, inputs) - payload["score"]) < 1e-9
     assert payload["score"] >= metadata["threshold"]
+    assert model_alarms[0]["score"] == payload["score"]  # the record's score column, for the report
 
 
 def test_train_cell_writes_a_loadable_model(tmp_path):

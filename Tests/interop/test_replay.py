@@ -174,3 +174,16 @@ def test_a_missing_log_is_named_once(tmp_path, celldrift):
     _, err = run("replay", "--config", ROOT / "firmware-samples" / "celldrift_pack.toml", missing, "--db", tmp_path / "o.db", check=False)
     assert f"error: {missing}: cannot open: No such file or directory" in err, err
     assert err.count(str(missing)) == 1, err
+
+
+def test_a_log_replayed_twice_stores_each_alarm_once(tmp_path, celldrift):
+    """Alarm ids come from the vehicle, kind, cell and event time: a second replay of the same log into
+    the same outbox adds nothing, and a replay into another outbox gives the same ids (what lets the
+    cloud drop a repeat)."""
+    sample = SAMPLES / "resistance-growth.log.gz"
+    for database in ("a.db", "a.db", "b.db"):
+        run("replay", "--config", RULES_CONFIG, "--db", tmp_path / database, sample)
+    first = json_lines(run("outbox", "export", "--db", tmp_path / "a.db")[0])
+    second = json_lines(run("outbox", "export", "--db", tmp_path / "b.db")[0])
+    assert len(first) >= 2 and len({record["id"] for record in first}) == len(first)
+    assert [record["id"] for record in first] == [record["id"] for record in second]
