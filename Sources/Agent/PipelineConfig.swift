@@ -80,7 +80,8 @@ public struct PipelineConfig: @unchecked Sendable {
         // A misspelt key would otherwise leave its signal unmapped without a word.
         try reader.allow(pack, "pack", ["cells", "cell_voltage", "cell_voltages", "cell_voltage_index_base", "cell_voltage_unit",
                                         "cell_temperature", "cell_temperatures", "cell_temperature_index_base", "cell_temperature_unit",
-                                        "cell_temperature_count", "current", "current_positive", "voltage", "soc", "cell_voltage_max",
+                                        "cell_temperature_count", "current", "current_unit", "current_positive", "voltage", "voltage_unit", "soc",
+                                        "cell_voltage_max",
                                         "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah"])
         do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
         vehicle = root["vehicle"]?.string

@@ -87,13 +87,25 @@ public struct PackMapping: Sendable {
             let dbcUnit = database.signal(message: signal.0, signal: signal.1).unit
             let chosen = (unit ?? dbcUnit).trimmingCharacters()
             switch (kind, chosen) {
-            case ("voltage", "V"), ("voltage", "v"): return 1
-            case ("voltage", "mV"), ("voltage", "mv"): return 0.001
+            case ("voltage", "V"), ("voltage", "v"), ("pack voltage", "V"), ("pack voltage", "v"): return 1
+            case ("voltage", "mV"), ("voltage", "mv"), ("pack voltage", "mV"), ("pack voltage", "mv"): return 0.001
+            case ("pack voltage", "dV"), ("pack voltage", "dv"): return 0.1
+            case ("pack voltage", "cV"), ("pack voltage", "cv"): return 0.01
+            case ("pack voltage", "kV"), ("pack voltage", "kv"): return 1000
+            case ("current", "A"), ("current", "a"), ("current", "Amp"), ("current", "Amps"), ("current", "amps"): return 1
+            case ("current", "mA"), ("current", "ma"): return 0.001
+            case ("current", "dA"), ("current", "da"): return 0.1
+            case ("current", "cA"), ("current", "ca"): return 0.01
+            case ("current", "kA"), ("current", "ka"): return 1000
             case ("temperature", "degC"), ("temperature", "°C"), ("temperature", "C"), ("temperature", "deg C"): return 1
+            // Pack current and voltage without a unit in the DBC are taken as A and V (as before units were read).
+            case ("current", ""), ("pack voltage", ""): return 1
             case ("voltage", ""), ("temperature", ""):
                 throw fail(key, "the DBC gives no unit for \(database.signal(message: signal.0, signal: signal.1).name); set \(key)_unit")
             default:
-                throw fail(key, "unit '\(chosen)' is not one of \(kind == "voltage" ? "V, mV" : "degC, °C")")
+                let known = ["voltage": "V, mV", "pack voltage": "V, dV, cV, mV, kV", "current": "A, dA, cA, mA, kA"][kind] ?? "degC, °C"
+                throw fail(key, "unit '\(chosen)' of \(database.signal(message: signal.0, signal: signal.1).name) is not one of \(known); "
+                           + "set \(key)_unit")
             }
         }
         func assign(_ key: String, _ names: [String], _ role: (Int) -> SignalRole, unitKind: String?) throws(MappingError) {
@@ -143,7 +155,8 @@ public struct PackMapping: Sendable {
             temperatureSensors = 0
             sensorNames = []
         }
-        let single: [(String, SignalRole, String?)] = [("current", .current, nil), ("voltage", .voltage, nil), ("soc", .soc, nil),
+        let single: [(String, SignalRole, String?)] = [("current", .current, "current"), ("voltage", .voltage, "pack voltage"),
+                                                       ("soc", .soc, nil),
                                                        ("cell_voltage_max", .cellVoltageMax, "voltage"),
                                                        ("cell_voltage_min", .cellVoltageMin, "voltage")]
         for (key, role, kind) in single {
@@ -154,7 +167,7 @@ public struct PackMapping: Sendable {
             let place = try locate("current", name)
             switch table["current_positive"]?.string ?? "discharge" {
             case "discharge": break
-            case "charge": scales[first[place.0] + place.1] = -1
+            case "charge": scales[first[place.0] + place.1] *= -1
             default: throw fail("current_positive", "must be \"discharge\" or \"charge\"")
             }
         }
