@@ -42,13 +42,15 @@ extension Snapshot {
     }
 }
 
-/// Whether a file holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
-public func isSnapshotFile(_ path: String) throws -> Bool {
-    var lines = LineSource(file: try CompressedFile(path: path))
-    defer { lines.deallocate() }
+/// Whether a stream holds JSON snapshots rather than a CAN log: its first non-blank character is `{`.
+/// That line is handed out again by `lines`' next call, so the same stream (standard input, read once)
+/// goes on to whichever reader it needs.
+public func holdsSnapshots(_ lines: inout LineSource) throws -> Bool {
     while let line = try lines.next() {
         guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
-        return first == UInt8(ascii: "{")
+        let snapshot = first == UInt8(ascii: "{")
+        _ = lines.unread()
+        return snapshot
     }
     return false
 }
@@ -56,9 +58,15 @@ public func isSnapshotFile(_ path: String) throws -> Bool {
 /// Every snapshot of a JSON-lines file; a bad line is reported through `report` with file:line and
 /// skipped. Returns the number of bad lines.
 public func forEachSnapshot(in path: String, report: (String) -> Void, _ body: (Snapshot) throws -> Void) throws -> Int {
-    var bad = 0
     var lines = LineSource(file: try CompressedFile(path: path))
     defer { lines.deallocate() }
+    return try forEachSnapshot(lines: &lines, report: report, body)
+}
+
+/// The same from a stream already open.
+public func forEachSnapshot(lines: inout LineSource, report: (String) -> Void, _ body: (Snapshot) throws -> Void) throws -> Int {
+    let path = lines.path
+    var bad = 0
     while let line = try lines.next() {
         if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
         do {

@@ -21,6 +21,8 @@ public struct LineSource {
     private var end = 0
     private var atEOF = false
     private var lineNumber = 0
+    /// Where the line handed out last starts in the buffer, while it is still there (-1 otherwise).
+    private var lastLineStart = -1
 
     public var path: String { file.path }
     public var bytesConsumed: Int { file.bytesConsumed }
@@ -38,23 +40,37 @@ public struct LineSource {
         while true {
             if let newline = indexOfNewline(from: start) {
                 let line = makeLine(from: start, to: newline, truncated: false)
+                lastLineStart = start
                 start = newline + 1
                 return line
             }
             if atEOF {
                 guard start < end else { return nil }
                 let line = makeLine(from: start, to: end, truncated: false)
+                lastLineStart = start
                 start = end
                 return line
             }
             if start == 0 && end == buffer.count {
                 // A line longer than the whole buffer: hand out its head, then drop the rest of it.
+                lastLineStart = -1
                 let line = makeLine(from: 0, to: end, truncated: true)
                 try discardUntilNewline()
                 return line
             }
             try refill()
         }
+    }
+
+    /// Hands the line returned last out again at the next call: a reader can look at a stream's first line
+    /// (standard input cannot be opened twice) and pass the stream on whole. False when that line is
+    /// gone (it was longer than the buffer).
+    public mutating func unread() -> Bool {
+        guard lastLineStart >= 0 else { return false }
+        start = lastLineStart
+        lastLineStart = -1
+        lineNumber -= 1
+        return true
     }
 
     private func indexOfNewline(from index: Int) -> Int? {
@@ -72,6 +88,7 @@ public struct LineSource {
     }
 
     private mutating func refill() throws(LogError) {
+        lastLineStart = -1
         if start > 0 {
             let pending = end - start
             if pending > 0 {

@@ -25,6 +25,18 @@ public final class LogReader {
         }
     }
 
+    /// Reads on from `lines` (taken over: the reader deallocates it), e.g. standard input after a look at its
+    /// first line.
+    public init(lines: LineSource, format: LogFormat? = nil, report: @escaping (String) -> Void = { _ in }) {
+        path = lines.path
+        self.report = report
+        self.lines = lines
+        if let format {
+            self.format = format
+            parser = AnyLineParser(format)
+        }
+    }
+
     deinit { lines.deallocate() }
 
     /// Bytes of the file read so far (compressed bytes for a .gz).

@@ -108,9 +108,15 @@ struct FeedCounts {
 func feed(log: String, into pipeline: VehiclePipeline, config: PipelineConfig, progress: Progress?, pacer: inout Pacer?,
           snapshot onSnapshot: (Double, Double) -> Void) throws -> FeedCounts {
     var counts = FeedCounts()
-    if try isSnapshotFile(log) {
+    // One open of the log for both the look at its first line and the reading: standard input can be
+    // read only once (a second open lost what the first had buffered, 128 KiB).
+    var lines = LineSource(file: try CompressedFile(path: log))
+    let snapshots: Bool
+    do { snapshots = try holdsSnapshots(&lines) } catch { lines.deallocate(); throw error }
+    if snapshots {
+        defer { lines.deallocate() }
         // The second input: JSON snapshots (the MQTT payload), already one per moment.
-        counts.badLines = try forEachSnapshot(in: log, report: StandardError.line) { snapshot in
+        counts.badLines = try forEachSnapshot(lines: &lines, report: StandardError.line) { snapshot in
             try snapshot.requireCells(config.mapping.cells)
             pacer?.wait(until: snapshot.time)
             pipeline.take(snapshot)
@@ -122,7 +128,7 @@ func feed(log: String, into pipeline: VehiclePipeline, config: PipelineConfig, p
     let decoder = FrameDecoder(config.database)
     var frames = 0, skipped = 0, reported = 0
     do {
-        let reader = try LogReader(path: log, report: StandardError.line)
+        let reader = LogReader(lines: lines, report: StandardError.line)
         try reader.forEach { frame in
             frames += 1
             if frames & 0xFFFF == 0, let progress {

@@ -2,6 +2,7 @@
 labelled cell and within seconds of the labelled time, and never on the healthy one; alarms land in the
 SQLite outbox; config mistakes are reported with their line."""
 import calendar
+import gzip
 import json
 import time
 
@@ -187,3 +188,16 @@ def test_a_log_replayed_twice_stores_each_alarm_once(tmp_path, celldrift):
     second = json_lines(run("outbox", "export", "--db", tmp_path / "b.db")[0])
     assert len(first) >= 2 and len({record["id"] for record in first}) == len(first)
     assert [record["id"] for record in first] == [record["id"] for record in second]
+
+
+def test_standard_input_is_replayed_whole(tmp_path, celldrift):
+    """`... | celldrift replay -` (issue 18): the look at the first line for snapshots once swallowed the
+    first 128 KiB of standard input (1,000 lines in: 0 frames). Both inputs, CAN log and JSON snapshots,
+    give through a pipe what they give from the file."""
+    for sample in (SAMPLES / "micro-short.log.gz", SAMPLES / "micro-short.snapshots.jsonl.gz"):
+        from_file = json.loads(run("replay", "--config", CONFIG, "--db", tmp_path / "f.db", "--json", sample)[0])
+        text = gzip.open(sample, "rt").read()
+        assert len(text) > 1 << 17
+        from_pipe = json.loads(run("replay", "--config", CONFIG, "--db", tmp_path / "p.db", "--json", "-", stdin=text)[0])
+        for key in ("frames", "snapshots", "bad_lines", "alarms"):
+            assert from_pipe[key] == from_file[key], (sample.name, key, from_pipe[key], from_file[key])
