@@ -17,7 +17,10 @@ public enum LogFormat: String, Sendable, CaseIterable {
     public static func detect(_ line: UnsafeBufferPointer<UInt8>) -> LogFormat? {
         var scanner = ByteScanner(line)
         guard let first = scanner.token() else { return nil }
-        if first[0] == UInt8(ascii: "("), first.last == UInt8(ascii: ")") { return .candump }
+        // candump -L: "(seconds.fraction)"; a parenthesized word in a text (a Python docstring's
+        // "(docs/mapping.md)") is not one.
+        if first.count > 2, first[0] == UInt8(ascii: "("), first.last == UInt8(ascii: ")"),
+           ByteParse.fixedPoint(UnsafeBufferPointer(rebasing: first[1..<(first.count - 1)])) != nil { return .candump }
         if ByteParse.hasPrefix(first, ";$FILEVERSION") || ByteParse.hasPrefix(first, ";##########") { return .trc }
         if ByteParse.hasPrefix(first, "Timestamp:") { return .pcanText }
         if ByteParse.hasPrefix(first, "Time", ignoringCase: true),

@@ -58,6 +58,21 @@ import Testing
         #expect(reports[5].hasPrefix("FILE:7: ") && reports[5].contains("CAN FD length"))
     }
 
+    /// Issue 18: a Python file whose docstring had a parenthesized word at a line's start was taken for
+    /// a candump log and every line reported bad (exit 0). Only "(seconds)" makes a candump line.
+    @Test func aParenthesizedWordIsNoCandumpTimestamp() throws {
+        #expect(throws: LogError.self) {
+            try readAll("""
+                \"\"\"Each vehicle's BMS speaks its own DBC
+                (docs/mapping.md) that goes with each.\"\"\"
+                import math
+
+                """)
+        }
+        let (frames, _, format) = try readAll("(1700000000.5) can0 123#11\n")
+        #expect(frames.count == 1 && format == .candump)
+    }
+
     @Test func writerOutputReadsBackIdentically() throws {
         var generator = SystemRandomNumberGenerator()
         var frames: [CANFrame] = []
