@@ -6,6 +6,7 @@ public enum EncodeError: Error, CustomStringConvertible, Equatable {
     case unknownSignal(message: String, signal: String)
     case missingSignal(message: String, signal: String)
     case outOfRange(message: String, signal: String, value: Double)
+    case unknownChoice(message: String, signal: String, choice: String, known: [String])
 
     public var description: String {
         switch self {
@@ -13,6 +14,9 @@ public enum EncodeError: Error, CustomStringConvertible, Equatable {
         case let .unknownSignal(message, signal): return "message \(message) has no signal \(signal)"
         case let .missingSignal(message, signal): return "signal \(signal) of \(message) is needed for the selected multiplexer page"
         case let .outOfRange(message, signal, value): return "value \(value) of \(message).\(signal) does not fit its bits"
+        case let .unknownChoice(message, signal, choice, known):
+            return "\(message).\(signal) has no value named \"\(choice)\""
+                + (known.isEmpty ? " (it has no value table)" : " (its values: \(known.joined(separator: ", ")))")
         }
     }
 }
@@ -75,6 +79,20 @@ extension CompiledDatabase {
             throw .outOfRange(message: definition.name, signal: name, value: value)
         }
         return raw
+    }
+
+    /// The raw bits of a value-table name (the signal's `VAL_` entry, as `decode --choices` prints it), as
+    /// cantools encodes a choice's name.
+    public func rawBits(choice: String, message index: Int, signal name: String) throws(EncodeError) -> UInt64 {
+        let definition = database.messages[index]
+        guard let signal = definition.signals.first(where: { $0.name == name }) else {
+            throw .unknownSignal(message: definition.name, signal: name)
+        }
+        guard let raw = signal.choices.first(where: { $0.value == choice })?.key else {
+            throw .unknownChoice(message: definition.name, signal: name, choice: choice,
+                                 known: signal.choices.sorted { $0.key < $1.key }.map(\.value))
+        }
+        return UInt64(bitPattern: raw)
     }
 
     /// The raw bits for a value, or nil when it does not fit the signal.

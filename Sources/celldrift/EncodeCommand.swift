@@ -10,7 +10,8 @@ struct EncodeCommand: ParsableCommand {
         discussion: """
             Reads one JSON object per line on standard input: {"name": message (or "id" and "ext"), \
             "signals": {"<signal>": value, ...}, "t": seconds (optional)}. Values are physical unless \
-            --raw (raw integers beyond 2^53 may be decimal strings, to stay exact); the multiplexer \
+            --raw (raw integers beyond 2^53 may be decimal strings, to stay exact), or a value-table \
+            name as `decode --choices` prints it; the multiplexer \
             value picks which signals are needed. Writes one frame per line as a candump -L log (or ASC with --to asc).
             """
     )
@@ -21,15 +22,11 @@ struct EncodeCommand: ParsableCommand {
     @Flag(name: .long, help: "Values are raw integers, not physical.")
     var raw = false
 
-    @Option(name: .long, help: "Output log format: candump or asc.")
-    var to: LogFormat = .candump
+    @Option(name: .long, help: "Output log format.")
+    var to: EncodeFormat = .candump
 
     @Option(name: .long, help: "Interface name prefix for candump output.")
     var interface = "can"
-
-    func validate() throws {
-        guard to == .candump || to == .asc else { throw ValidationError("--to must be candump or asc") }
-    }
 
     func run() throws {
         let database: CompiledDatabase
@@ -61,6 +58,11 @@ struct EncodeCommand: ParsableCommand {
         if failures > 0 { throw ExitCode(1) }
     }
 
+    /// The formats encode writes (the readers take more).
+    enum EncodeFormat: String, CaseIterable, ExpressibleByArgument {
+        case candump, asc
+    }
+
     private func encode(_ line: String, _ database: CompiledDatabase) throws -> CANFrame {
         let request = try JSONParser.parse(line)
         let index: Int
@@ -82,8 +84,10 @@ struct EncodeCommand: ParsableCommand {
                 bits[name] = try database.rawBits(number, message: index, signal: name, physical: !raw)
             } else if raw, let text = value.string, let exact = Int64(text).map({ UInt64(bitPattern: $0) }) ?? UInt64(text) {
                 bits[name] = exact  // raw integers beyond 2^53 travel as decimal strings to stay exact
+            } else if let choice = value.string {
+                bits[name] = try database.rawBits(choice: choice, message: index, signal: name)
             } else {
-                throw CommandError("signal \(name): value must be a number" + (raw ? " or a decimal string" : ""))
+                throw CommandError("signal \(name): value must be a number, a value-table name" + (raw ? " or a decimal string" : ""))
             }
         }
         var frame = try database.encode(message: index, rawBits: bits)

@@ -145,6 +145,26 @@ def test_decode_and_encode_match_cantools(dbc, tmp_path, celldrift):
         payload = payload[1:] if is_fd(message) else payload
         assert bytes.fromhex(payload) == data, (message.name, line)
 
+    # Value-table names, as `decode --choices` prints them and cantools encodes them (issue 18: refused).
+    requests, expected = [], []
+    for message, values, data in frames[:2000]:
+        named = message.decode(data, decode_choices=True)
+        if not any(not isinstance(v, (int, float)) for v in named.values()):
+            continue
+        if any(isinstance(v, float) and not math.isfinite(v) for v in named.values()):
+            continue
+        if any(s.length > 50 for s in message.signals if not s.is_float):
+            continue
+        named = {k: (str(v) if not isinstance(v, (int, float)) else v) for k, v in named.items()}
+        requests.append(json_dumps({"name": message.name, "signals": named}))
+        expected.append((message, message.encode(named, padding=False, strict=False)))
+    if requests:
+        encoded_out, _ = run("encode", "--dbc", dbc, stdin="\n".join(requests) + "\n")
+        for (message, data), line in zip(expected, encoded_out.splitlines()):
+            payload = line.split("#", 1)[1].lstrip("#")
+            payload = payload[1:] if is_fd(message) else payload
+            assert bytes.fromhex(payload) == data, (message.name, line)
+
 
 def json_dumps(value):
     import json
@@ -178,3 +198,11 @@ def test_dbc_verbose_shows_what_cantools_reads(celldrift):
                 assert f'{int(value)} "{name}"' in line
             seen += 1
     assert seen == sum(len(m.signals) for m in database.messages)
+
+
+def test_encode_names_an_unknown_value_and_offers_only_what_it_writes(celldrift):
+    request = '{"name": "VCU_200", "signals": {"CURRENT_GEAR": "Q"}}\n'
+    _, err = run("encode", "--dbc", ROOT / "firmware-samples" / "kona_pcan.dbc", stdin=request, check=False)
+    assert 'VCU_200.CURRENT_GEAR has no value named "Q" (its values: P, D, N, R)' in err
+    help_text, _ = run("encode", "--help")
+    assert "values: candump, asc;" in help_text and "trc" not in help_text
