@@ -51,6 +51,12 @@ public struct APISettings: Sendable {
     /// Bytes of one request (head and body) and the time the whole request may take to arrive.
     public var requestBytes = 65_536
     public var requestSeconds = 2.0
+    /// `/healthz` answers 503 when the local broker has been down this long (s), when no frame or
+    /// snapshot came for `staleInputSeconds` (0: not checked; a parked vehicle's BMS is quiet), or when the
+    /// oldest record not yet acknowledged by the cloud is older than `backlogSeconds` (with an uplink).
+    public var brokerDownSeconds = 60.0
+    public var staleInputSeconds = 0.0
+    public var backlogSeconds = 86_400.0
     public init() {}
 }
 
@@ -164,7 +170,8 @@ extension PipelineConfig {
     }
 
     static func api(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> APISettings? {
-        guard let table = try reader.section(root, "api", ["host", "port", "max_connections", "request_timeout_s", "max_request_bytes"]) else {
+        guard let table = try reader.section(root, "api", ["host", "port", "max_connections", "request_timeout_s", "max_request_bytes",
+                                                            "broker_down_s", "stale_input_s", "backlog_s"]) else {
             return nil
         }
         var settings = APISettings()
@@ -179,6 +186,9 @@ extension PipelineConfig {
         settings.requestBytes = try reader.integer(table, "max_request_bytes", settings.requestBytes, in: "api", range: 1_024...(16 << 20))
         settings.requestSeconds = try reader.number(table, "request_timeout_s", settings.requestSeconds, in: "api", bound: .positive)
         guard settings.requestSeconds <= 60 else { throw reader.fail(table.line(of: "request_timeout_s") ?? 0, "api.request_timeout_s", "must be at most 60") }
+        settings.brokerDownSeconds = try reader.number(table, "broker_down_s", settings.brokerDownSeconds, in: "api", bound: .positive)
+        settings.staleInputSeconds = try reader.number(table, "stale_input_s", settings.staleInputSeconds, in: "api", bound: .nonNegative)
+        settings.backlogSeconds = try reader.number(table, "backlog_s", settings.backlogSeconds, in: "api", bound: .positive)
         return settings
     }
 

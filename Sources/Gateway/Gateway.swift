@@ -94,6 +94,7 @@ public final class Gateway {
         (counts.frames, counts.snapshots, counts.vehicles) = (pipelines.frames, pipelines.snapshots, pipelines.count)
         counts.rejectedTimes = pipelines.rejectedTimes
         (counts.records, counts.published) = (sink.committed, publication.published)
+        counts.recordsByVehicleAndKind = sink.committedByVehicleAndKind
         counts.outboxErrors = sink.refusals + (cloud?.errors ?? 0)
         (counts.outboxHeld, counts.outboxDropped) = (sink.heldCount, sink.dropped)
         counts.healthy = isHealthy

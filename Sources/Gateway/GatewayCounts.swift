@@ -14,6 +14,8 @@ public struct GatewayCounts: Sendable, Equatable {
     public var healthy = true
     public var inferences = 0, inferenceSeconds = 0.0
     public var vehicles = 0, delivered = 0
+    /// Records committed per vehicle and kind.
+    var recordsByVehicleAndKind: [VehicleAndKind: Int] = [:]
 
     /// The last line of a run, as JSON.
     public var summary: String {

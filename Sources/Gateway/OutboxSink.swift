@@ -19,6 +19,8 @@ final class OutboxSink {
     /// At most this many records wait for the outbox in memory; past it the oldest are dropped (and counted).
     static let maximumHeld = 10_000
     private(set) var committed = 0
+    /// Records committed per vehicle and kind (`/metrics`' labels).
+    private(set) var committedByVehicleAndKind: [VehicleAndKind: Int] = [:]
     /// Times the outbox refused a commit, and records dropped because too many were held.
     private(set) var refusals = 0
     private(set) var dropped = 0
@@ -71,6 +73,7 @@ final class OutboxSink {
             lastFailureLogged = -Double.infinity
         }
         committed += batch.count
+        for record in batch { committedByVehicleAndKind[VehicleAndKind(vehicle: record.vehicle, kind: record.kind), default: 0] += 1 }
         batch.forEach(publication.publish)
         return true
     }
@@ -82,4 +85,10 @@ final class OutboxSink {
             held.removeFirst(held.count - Self.maximumHeld)
         }
     }
+}
+
+/// A vehicle and an alarm (or inference) kind: the labels of a record count.
+struct VehicleAndKind: Hashable, Sendable {
+    let vehicle: String
+    let kind: String
 }

@@ -67,6 +67,8 @@ public struct OutboxStatistics: Sendable, Equatable {
     /// Records evicted to stay within the bounds, since the outbox was created.
     public var evicted = 0
     public var evictedUnacknowledged = 0
+    /// The wall time the oldest record not yet acknowledged was made; nil when there is none.
+    public var oldestUnacknowledged: Double?
 
     public init(pending: Int = 0, inFlight: Int = 0, acknowledged: Int = 0, bytes: Int = 0, evicted: Int = 0,
                 evictedUnacknowledged: Int = 0) {
@@ -258,6 +260,10 @@ public final class Outbox {
             case "in_flight": statistics.inFlight = count
             default: statistics.acknowledged = count
             }
+        }
+        if statistics.pending + statistics.inFlight > 0 {
+            statistics.oldestUnacknowledged = try connection.prepare(
+                "SELECT min(wall_time) FROM records WHERE state != 'acknowledged'").rows([], { $0.isNull(0) ? nil : $0.double(0) }).first ?? nil
         }
         for (name, value) in try connection.prepare("SELECT name, value FROM counters").rows([], { ($0.text(0), Int($0.int(1))) }) {
             if name == "evicted" { statistics.evicted = value }

@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 
 @main
@@ -11,6 +12,7 @@ struct Celldrift: ParsableCommand {
             simulates packs with injected faults for tests and training (simulate); keeps alarms in a \
             SQLite outbox until the cloud acknowledges them (outbox).
             """,
+        version: "celldrift \(Build.version)",
         subcommands: [DecodeCommand.self, EncodeCommand.self, ConvertCommand.self, DBCCommand.self, SimulateCommand.self, FeaturesCommand.self, ReplayCommand.self, OutboxCommand.self, ReportCommand.self,
                       TrainCommand.self, EvaluateCommand.self, PredictCommand.self, RunCommand.self, CheckConfigCommand.self]
     )

@@ -28,7 +28,8 @@ import Testing
         """
 
     /// A config in a fresh directory (its outbox there too); `rule` is the spread rule's threshold.
-    static func config(port: Int, raiseAbove rule: Double = 0.050, api: Bool = false) throws -> (path: String, directory: String) {
+    static func config(port: Int, raiseAbove rule: Double = 0.050, api: Bool = false, extra: String = "") throws
+        -> (path: String, directory: String) {
         let directory = try temporaryDirectory("gateway")
         try writeFile("\(directory)/pack.dbc", dbc)
         try writeFile("\(directory)/celldrift.toml", """
@@ -57,6 +58,7 @@ import Testing
             topics = ["bms/#"]
             prefix = "celldrift"
             \(api ? "[api]\nport = 0\n" : "")
+            \(extra)
             """)
         return ("\(directory)/celldrift.toml", directory)
     }
@@ -176,9 +178,30 @@ import Testing
         #expect(health.status == 200 && health.body.contains("\"mqtt_connected\": false") && health.body.contains("\"outbox_pending\": 0"))
         let metrics = try httpRequest(port, "GET /metrics HTTP/1.1\r\n\r\n") { gateway.turn(waitMilliseconds: 5) }
         #expect(metrics.status == 200 && metrics.body.contains("celldrift_snapshots_total 1.0") && metrics.body.contains("celldrift_vehicles 1.0"))
+        #expect(metrics.body.contains("celldrift_build_info{version=\"\(Build.version)\"} 1.0"))
         let inference = try httpRequest(port, "POST /inference HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}") { gateway.turn(waitMilliseconds: 5) }
         #expect(inference.status == 503)  // no pack model in this config
         #expect(try httpRequest(port, "GET /nothing HTTP/1.1\r\n\r\n") { gateway.turn(waitMilliseconds: 5) }.status == 404)
+        _ = gateway.finish()
+    }
+
+    /// Issue 18: `/healthz` said ok (200) with the broker down. Now 503 with each reason once the broker
+    /// has been down past `broker_down_s` and nothing came for `stale_input_s`; ok again when a snapshot comes.
+    @Test func healthNamesEachReasonItIsUnwell() throws {
+        let (path, _) = try Self.config(port: 1, api: true, extra: "broker_down_s = 0.2\nstale_input_s = 0.3\n")
+        let gateway = try Gateway(configPath: path, log: Self.quiet)
+        let port = try #require(gateway.apiPort)
+        let early = try httpRequest(port, "GET /healthz HTTP/1.1\r\n\r\n") { gateway.turn(waitMilliseconds: 5) }
+        #expect(early.status == 200 && early.body.contains("\"reasons\": []"), "\(early.body)")
+        let started = monotonicSeconds()
+        while monotonicSeconds() - started < 0.5 { gateway.turn(waitMilliseconds: 20) }
+        let late = try httpRequest(port, "GET /healthz HTTP/1.1\r\n\r\n") { gateway.turn(waitMilliseconds: 5) }
+        #expect(late.status == 503 && late.body.contains("\"status\": \"unhealthy\""))
+        #expect(late.body.contains("the local broker has been down for") && late.body.contains("no frame or snapshot for"), "\(late.body)")
+        gateway.take(topic: "bms/ev-3/snapshot", payload: Self.snapshot(1_790_000_000, offset: 0))
+        gateway.turn(waitMilliseconds: 5)
+        let fed = try httpRequest(port, "GET /healthz HTTP/1.1\r\n\r\n") { gateway.turn(waitMilliseconds: 5) }
+        #expect(fed.status == 503 && !fed.body.contains("no frame or snapshot") && fed.body.contains("broker"), "\(fed.body)")
         _ = gateway.finish()
     }
 

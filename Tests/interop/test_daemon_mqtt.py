@@ -240,9 +240,24 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
     assert expected >= 3
     cloud_port = free_port()
     config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\n[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n'
-                      + 'topic = "fleet/{vehicle}/records"\n')
+                      + 'topic = "fleet/{vehicle}/records"\n[api]\nport = 0\nbacklog_s = 2\n')
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
+    api = None
+    for _ in range(20):
+        line = daemon.stderr.readline()
+        if "api: listening" in line:
+            api = f"http://127.0.0.1:{re_port(line)}"
+            break
+    assert api, "the daemon did not say where its API listens"
+
+    def health():
+        import urllib.error
+        import urllib.request
+        try:
+            return 200, json.loads(urllib.request.urlopen(f"{api}/healthz", timeout=10).read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bms-sim")
     publisher.connect("127.0.0.1", broker)
     publisher.loop_start()
@@ -258,12 +273,18 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
 
         assert wait_for(lambda: stats()["pending"] == expected)
         time.sleep(1)
-        # Nothing is lost or marked while the cloud is away.
+        # Nothing is lost or marked while the cloud is away, and /healthz says why it is unwell once the
+        # oldest record has waited past backlog_s (issue 18: it said ok).
         assert stats()["pending"] == expected and stats()["acknowledged"] == 0
+        assert wait_for(lambda: health()[0] == 503, 10)
+        status, body = health()
+        assert any("not yet acknowledged by the cloud" in reason for reason in body["reasons"]), body
+        assert body["uplink_connected"] is False and body["oldest_unacknowledged_age_s"] >= 2
         cloud = start_broker(tmp_path, cloud_port, "cloud")
         receiver, received = subscriber(cloud_port, "fleet/+/records")
         assert wait_for(lambda: stats()["acknowledged"] == expected, 60)
         assert wait_for(lambda: len(received) >= expected, 10)
+        assert wait_for(lambda: health()[0] == 200, 10), health()
         receiver.loop_stop()
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -323,8 +344,20 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
         health = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())
         assert health["status"] == "ok" and health["outbox_pending"] == 1
         metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
-        assert "# TYPE celldrift_outbox_depth gauge\ncelldrift_outbox_depth 1.0" in metrics
-        assert "celldrift_inference_seconds_count 1.0" in metrics and "celldrift_alarms_total 1.0" in metrics
+        # Read as Prometheus reads it: types, labels, the summary's parts.
+        from prometheus_client.parser import text_string_to_metric_families
+        families = {family.name: family for family in text_string_to_metric_families(metrics)}
+        assert families["celldrift_outbox_depth"].type == "gauge" and families["celldrift_outbox_depth"].samples[0].value == 1
+        records = families["celldrift_records"]
+        assert records.type == "counter"
+        assert [(s.name, s.labels, s.value) for s in records.samples] == [
+            ("celldrift_records_total", {"vehicle": row[0], "kind": "pack_consistency_14d"}, 1.0)]
+        inference = families["celldrift_inference_seconds"]
+        assert inference.type == "summary"
+        assert {s.name: s.value for s in inference.samples}["celldrift_inference_seconds_count"] == 1
+        version = run("--version")[0].split()[-1]
+        assert families["celldrift_build_info"].samples[0].labels == {"version": version}
+        assert families["celldrift_frames"].type == "counter" and "celldrift_last_input_age_seconds" in families
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{base}/nothing", timeout=10)
         assert missing.value.code == 404
