@@ -39,6 +39,7 @@ public final class VehiclePipeline {
     /// The per-cell estimators and sensor watch with their sequential tests (`[detection]`).
     public let detectors: CellDetectors
     private let cellNames: [String], sensorNames: [String]
+    private let cellNumberBase: Int, sensorNumberBase: Int
     private var packModel: PackModel?
     private var cellModel: CellDriftModel?
     private var cellAlarm: RuleAlarm?
@@ -59,6 +60,7 @@ public final class VehiclePipeline {
         rules = config.rules
         detectors = CellDetectors(cells: config.mapping.cells, sensors: config.mapping.temperatureSensors, settings: config.detection)
         cellNames = config.mapping.cellNames
+        (cellNumberBase, sensorNumberBase) = (config.mapping.cellNumberBase, config.mapping.sensorNumberBase)
         sensorNames = config.mapping.sensorNames
         packModel = config.packModel?.copy()
         self.wallClock = wallClock
@@ -220,7 +222,8 @@ public final class VehiclePipeline {
         guard case .raised(let since)? = cellAlarm?.observe(best.score, at: time), let cellAlarm else { return cellAlarm?.isActive == true }
         let inputs = cellFeatures.inputs(cell: best.cell)
         let named = zip(CellDriftFeatures.names, inputs).map { "\"\($0)\": \(number($1))" }.joined(separator: ", ")
-        let payload = "{\"model\": \"cell-drift\", \"score\": \(number(best.score)), \"threshold\": \(number(cellModel.threshold)), "
+        let payload = "{\"model\": \"cell-drift\"" + cellIdentity(best.cell)
+            + ", \"score\": \(number(best.score)), \"threshold\": \(number(cellModel.threshold)), "
             + "\"above_since\": \(number(since)), \"hold_s\": \(number(cellModel.holdSeconds)), \"spread_v\": \(number(features.spread)), "
             + "\"current_a\": \(number(current)), \"cell_inputs\": {\(named)}}"
         onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: cellAlarm.name, subject: "cell \(best.cell)", eventTime: time),
@@ -234,10 +237,10 @@ public final class VehiclePipeline {
     private func raise(_ detection: Detection, time: Double, current: Double) {
         var payload = "{\"detector\": \"\(detection.kind.rawValue)\", \"evidence\": \"\(detection.evidence.rawValue)\""
         if let cell = detection.cell {
-            payload += ", \"cell_name\": \(quotedName(cellNames, cell)), \"cell_deviation_v\": \(number(features.deviation[cell]))"
+            payload += cellIdentity(cell) + ", \"cell_deviation_v\": \(number(features.deviation[cell]))"
         }
         if let sensor = detection.sensor {
-            payload += ", \"sensor\": \(sensor), \"sensor_name\": \(quotedName(sensorNames, sensor))"
+            payload += ", \"sensor\": \(sensor), \"sensor_number\": \(sensor + sensorNumberBase), \"sensor_name\": \(quotedName(sensorNames, sensor))"
             // Sensors are taken to sit in order along the string, each among an equal share of the cells.
             let cells = features.cells, count = max(sensorNames.count, 1)
             payload += ", \"cells_covered\": [\(sensor * cells / count), \((sensor + 1) * cells / count - 1)]"
@@ -269,7 +272,7 @@ public final class VehiclePipeline {
             + "\"max_modified_z\": \(number(features.maximumModifiedZ)), \"temperature_range_c\": \(number(features.temperatureRange)), "
             + "\"current_a\": \(number(current))"
         if let cell {
-            payload += ", \"cell_deviation_v\": \(number(features.deviation[cell])), "
+            payload += cellIdentity(cell) + ", \"cell_deviation_v\": \(number(features.deviation[cell])), "
                 + "\"cell_deviation_slope_v_per_h\": \(number(features.deviationSlope[cell])), "
                 + "\"cell_correlation\": \(number(features.correlation[cell])), \"cell_resistance_ratio\": \(number(features.resistanceRatio[cell])), "
                 + "\"cell_rest_drift_v_per_h\": \(number(features.restDrift[cell]))"
@@ -278,6 +281,14 @@ public final class VehiclePipeline {
                                                  eventTime: time),
                              type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
                              eventTime: time, wallTime: wallClock(), payload: payload + "}"))
+    }
+}
+
+extension VehiclePipeline {
+    /// A cell as the user's DBC names it: `, "cell_number": <position + the mapping's index base>,
+    /// "cell_name": "<signal>"` (the record's `cell` stays the 0-based position).
+    fileprivate func cellIdentity(_ cell: Int) -> String {
+        ", \"cell_number\": \(cell + cellNumberBase), \"cell_name\": \(quotedName(cellNames, cell))"
     }
 }
 

@@ -31,6 +31,10 @@ public struct PackMapping: Sendable {
     /// alarms name them.
     public let cellNames: [String]
     public let sensorNames: [String]
+    /// The user's number of the first cell and sensor (`*_index_base`): cell position p is the user's
+    /// cell p + base.
+    public let cellNumberBase: Int
+    public let sensorNumberBase: Int
     /// Indexed like the compiled database's signals: firstSignal(message) + signal.
     let roles: [SignalRole]
     let scales: [Double]
@@ -144,6 +148,8 @@ public struct PackMapping: Sendable {
         }
         try assign("cell_voltage", voltageNames, { .cellVoltage($0) }, unitKind: "voltage")
         cellNames = voltageNames
+        cellNumberBase = Int(table["cell_voltage_index_base"]?.integer ?? 0)
+        sensorNumberBase = Int(table["cell_temperature_index_base"]?.integer ?? 0)
         let sensorCount = table["cell_temperature_count"]?.integer ?? Int64(cells)
         guard (0...4096).contains(sensorCount) else { throw fail("cell_temperature_count", "must be 0 to 4096") }
         let sensors = Int(sensorCount)

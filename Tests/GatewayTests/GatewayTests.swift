@@ -133,6 +133,9 @@ import Testing
         #expect(counts.records == 1 && counts.published == 0)
         let alarm = try #require(try gateway.outbox.records().first)
         #expect(alarm.vehicle == "ev-9" && alarm.kind == "cell_spread" && alarm.cell == 2)
+        // The cell as the user's DBC names it (issue 18): `cell` is the position, the payload has the
+        // user's number (index base 1 in this mapping) and the signal.
+        #expect(alarm.payload.contains("\"cell_number\": 3, \"cell_name\": \"Cell3_V\""), "\(alarm.payload)")
         // A binary frame payload: the 8-byte timestamp, then the kernel's can_frame.
         var binary = [UInt8](repeating: 0, count: 24)
         withUnsafeBytes(of: Int64(1_790_000_040_000_000_000).littleEndian) { for index in 0..<8 { binary[index] = $0[index] } }
