@@ -55,6 +55,10 @@ public struct PipelineConfig: @unchecked Sendable {
     public let outboxPath: String
     /// The per-cell estimators and their sequential tests (`[detection]`, `[pack] capacity_ah`).
     public let detection: DetectionSettings
+    /// Hold-off, updates and retained states of alarms (`[alarms]`).
+    public let alarms: AlarmSettings
+    /// The zone of the logger's clock that wrote ASC headers' dates (`asc_zone`, seconds east of UTC).
+    public let ascZoneSeconds: Int64
 
     /// The rule used when the file has no [rules.*] section: the BMS's consistency rule.
     public static let defaultRule = ConfiguredRule(
@@ -70,7 +74,7 @@ public struct PipelineConfig: @unchecked Sendable {
         }
         let reader = ConfigReader(path: path)
         try reader.allow(root, "", ["dbc", "vehicle", "pack", "snapshot", "features", "rules", "detection", "outbox", "model", "mqtt", "uplink",
-                                    "socketcan", "api", "gateway"])
+                                    "socketcan", "api", "gateway", "alarms", "asc_zone"])
         guard let dbc = root["dbc"]?.string else { throw AgentError("\(path):\(root.line(of: "dbc") ?? 1): dbc (the DBC file) is required") }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         do { database = try CompiledDatabase(path: dbc.hasPrefix("/") ? dbc : folder + dbc) } catch {
@@ -110,6 +114,15 @@ public struct PipelineConfig: @unchecked Sendable {
                                     maximumBytes: try reader.integer(outbox, "max_bytes", 64 << 20, in: "outbox", range: 65_536...(1 << 40)))
         rules = try Self.rules(root, reader)
         detection = try Self.detection(root, pack, reader)
+        alarms = try Self.alarms(root, reader)
+        if let zone = root["asc_zone"] {
+            guard let text = zone.string, let seconds = clockZoneSeconds(text) else {
+                throw reader.fail(root.line(of: "asc_zone") ?? 0, "asc_zone", "must be \"UTC\" or an offset such as \"+02:00\"")
+            }
+            ascZoneSeconds = seconds
+        } else {
+            ascZoneSeconds = 0
+        }
         mqtt = try Self.mqtt(root, reader)
         uplink = try Self.uplink(root, reader)
         socketCANInterface = try reader.section(root, "socketcan", ["interface"])?["interface"]?.string
@@ -158,6 +171,18 @@ public struct PipelineConfig: @unchecked Sendable {
         guard settings.falseAlarmHours >= 1 else {
             throw reader.fail(table.line(of: "false_alarm_hours") ?? 0, "detection.false_alarm_hours", "must be at least 1")
         }
+        return settings
+    }
+
+    private static func alarms(_ root: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> AlarmSettings {
+        var settings = AlarmSettings()
+        guard let table = try reader.section(root, "alarms", ["hold_off_s", "cleared_state_s", "update_share", "update_interval_s"]) else {
+            return settings
+        }
+        settings.holdOff = try reader.number(table, "hold_off_s", settings.holdOff, in: "alarms", bound: .nonNegative)
+        settings.clearedStateSeconds = try reader.number(table, "cleared_state_s", settings.clearedStateSeconds, in: "alarms", bound: .nonNegative)
+        settings.updateShare = try reader.number(table, "update_share", settings.updateShare, in: "alarms", bound: .positive)
+        settings.updateInterval = try reader.number(table, "update_interval_s", settings.updateInterval, in: "alarms", bound: .nonNegative)
         return settings
     }
 

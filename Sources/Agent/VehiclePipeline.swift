@@ -47,6 +47,8 @@ public final class VehiclePipeline {
     private var openDay: Int?
     private let wallClock: () -> Double
     private let onAlarm: (OutboxRecord) -> Void
+    /// Every alarm from raise to clear (`[alarms]`): its transitions are the records `onAlarm` gets.
+    private let lifecycle: AlarmLifecycle
 
     /// `onAlarm` receives each raised alarm (to commit to the outbox); `wallClock` stamps its wall time.
     public init(config: PipelineConfig, vehicle: String, wallClock: @escaping () -> Double,
@@ -65,6 +67,7 @@ public final class VehiclePipeline {
         packModel = config.packModel?.copy()
         self.wallClock = wallClock
         self.onAlarm = onAlarm
+        lifecycle = AlarmLifecycle(vehicle: vehicle, settings: config.alarms, wallClock: wallClock, emit: onAlarm)
         setCellModel(config.cellModel, keepingAlarm: false)
     }
 
@@ -154,14 +157,27 @@ public final class VehiclePipeline {
             let (value, cell) = rules[index].feature.value(in: features)
             let transition = rules[index].alarm.observe(value, at: time)
             active = active || rules[index].alarm.isActive
-            if case .raised(let since)? = transition {
-                raise(rules[index], value: value, cell: cell, since: since, time: time, current: current)
+            let rule = rules[index]
+            switch transition {
+            case .raised(let since)?:
+                lifecycle.raise(kind: rule.alarm.name, subject: subject(cell: cell), cell: cell, severity: rule.alarm.severity, time: time,
+                                magnitude: value, body: payload(rule, value: value, cell: cell, since: since, current: current))
+            case .cleared?:
+                lifecycle.clear(kind: rule.alarm.name, time: time)
+            case nil where rule.alarm.isActive && value >= rule.alarm.clearBelow:
+                // Updates while the value holds beyond the clear threshold: below it the rule is on its way to a clear.
+                lifecycle.observe(kind: rule.alarm.name, magnitude: value, time: time) {
+                    payload(rule, value: value, cell: cell, since: time, current: current)
+                }
+            case nil:
+                break
             }
         }
         if cellModel != nil {
             cellFeatures.update(time: time, temperatures: temperatures, current: current)
             active = scoreCells(time: time, current: current) || active
         }
+        lifecycle.expire(time: time) { episode in "{" + (episode.cell.map { String(cellIdentity($0).dropFirst(2)) } ?? "") + "}" }
         let day = Int((time / 86_400).rounded(.down))
         if active { alarmDays.insert(day) }
         daily.add(time: time, packVoltage: packVoltage.isNaN ? voltages.reduce(0, +) : packVoltage, current: current,
@@ -219,16 +235,24 @@ public final class VehiclePipeline {
         let best = cellModel.score(cellFeatures, into: cellScores)
         packCellScore = (best.score, best.cell, time)
         scoresRevision += 1
-        guard case .raised(let since)? = cellAlarm?.observe(best.score, at: time), let cellAlarm else { return cellAlarm?.isActive == true }
+        guard let transition = cellAlarm?.observe(best.score, at: time), let cellAlarm else {
+            if cellAlarm?.isActive == true, let name = cellAlarm?.name {
+                lifecycle.observe(kind: name, magnitude: best.score, time: time) { "{\"model\": \"cell-drift\"" + cellIdentity(best.cell) + "}" }
+            }
+            return cellAlarm?.isActive == true
+        }
+        guard case .raised(let since) = transition else {
+            lifecycle.clear(kind: cellAlarm.name, time: time)
+            return false
+        }
         let inputs = cellFeatures.inputs(cell: best.cell)
         let named = zip(CellDriftFeatures.names, inputs).map { "\"\($0)\": \(number($1))" }.joined(separator: ", ")
         let payload = "{\"model\": \"cell-drift\"" + cellIdentity(best.cell)
             + ", \"score\": \(number(best.score)), \"threshold\": \(number(cellModel.threshold)), "
             + "\"above_since\": \(number(since)), \"hold_s\": \(number(cellModel.holdSeconds)), \"spread_v\": \(number(features.spread)), "
             + "\"current_a\": \(number(current)), \"cell_inputs\": {\(named)}}"
-        onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: cellAlarm.name, subject: "cell \(best.cell)", eventTime: time),
-                             type: .alarm, vehicle: vehicle, kind: cellAlarm.name, severity: cellAlarm.severity, cell: best.cell,
-                             eventTime: time, wallTime: wallClock(), score: best.score, payload: payload))
+        lifecycle.raise(kind: cellAlarm.name, subject: subject(cell: best.cell), cell: best.cell, severity: cellAlarm.severity, time: time,
+                        magnitude: best.score, scored: true, body: payload)
         return true
     }
 
@@ -259,13 +283,13 @@ public final class VehiclePipeline {
         payload += ", \"confidence\": \(number(detection.confidence)), \"capacity_ah\": \(number(detectors.scale.capacity))"
             + ", \"spread_v\": \(number(features.spread)), \"current_a\": \(number(current))}"
         alarmDays.insert(Int((time / 86_400).rounded(.down)))
-        let subject = detection.cell.map { "cell \($0)" } ?? detection.sensor.map { "sensor \($0)" } ?? ""
-        onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: detection.kind.rawValue, subject: subject, eventTime: time),
-                             type: .alarm, vehicle: vehicle, kind: detection.kind.rawValue, severity: 1, cell: detection.cell,
-                             eventTime: time, wallTime: wallClock(), payload: payload))
+        let subject = detection.sensor.map { "sensor-\($0 + sensorNumberBase)" } ?? subject(cell: detection.cell)
+        lifecycle.raise(kind: detection.kind.rawValue, subject: subject, cell: detection.cell, severity: 1, time: time,
+                        magnitude: detection.magnitude, body: payload)
     }
 
-    private func raise(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, time: Double, current: Double) {
+    /// A rule alarm's payload: the feature's value, the pack's features, and the cell's when it names one.
+    private func payload(_ rule: ConfiguredRule, value: Double, cell: Int?, since: Double, current: Double) -> String {
         var payload = "{\"feature\": \"\(rule.feature.rawValue)\", \"value\": \(number(value)), "
             + "\"raise_above\": \(number(rule.alarm.raiseAbove)), \"above_since\": \(number(since)), "
             + "\"spread_v\": \(number(features.spread)), \"median_v\": \(number(features.median)), \"std_v\": \(number(features.standardDeviation)), "
@@ -277,16 +301,16 @@ public final class VehiclePipeline {
                 + "\"cell_correlation\": \(number(features.correlation[cell])), \"cell_resistance_ratio\": \(number(features.resistanceRatio[cell])), "
                 + "\"cell_rest_drift_v_per_h\": \(number(features.restDrift[cell]))"
         }
-        onAlarm(OutboxRecord(id: OutboxRecord.id(vehicle: vehicle, kind: rule.alarm.name, subject: cell.map { "cell \($0)" } ?? "",
-                                                 eventTime: time),
-                             type: .alarm, vehicle: vehicle, kind: rule.alarm.name, severity: rule.alarm.severity, cell: cell,
-                             eventTime: time, wallTime: wallClock(), payload: payload + "}"))
+        return payload + "}"
     }
 }
 
 extension VehiclePipeline {
     /// A cell as the user's DBC names it: `, "cell_number": <position + the mapping's index base>,
     /// "cell_name": "<signal>"` (the record's `cell` stays the 0-based position).
+    /// The alarm's subject: `cell-<user number>` or `pack`.
+    fileprivate func subject(cell: Int?) -> String { cell.map { "cell-\($0 + cellNumberBase)" } ?? "pack" }
+
     fileprivate func cellIdentity(_ cell: Int) -> String {
         ", \"cell_number\": \(cell + cellNumberBase), \"cell_name\": \(quotedName(cellNames, cell))"
     }

@@ -4,10 +4,14 @@
 /// measurement start, which the header's `date` (or a `Begin Triggerblock` date) gives as absolute time
 /// (`ASCDate`); channels are stored 0-based (ASC channel 1 is channel 0), as python-can does.
 struct ASCParser: LineParser {
+    /// Seconds east of UTC of the logger's clock, which wrote the header's date.
+    let zoneSeconds: Int64
     private var decimalBase = false
     private var relativeTimestamps = false
     private var previousTimestamp: Int64 = 0
     private var start: Int64 = 0
+
+    init(zoneSeconds: Int64 = 0) { self.zoneSeconds = zoneSeconds }
 
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into frame: inout CANFrame) -> LineOutcome {
         var scanner = ByteScanner(line)
@@ -50,7 +54,7 @@ struct ASCParser: LineParser {
             let dateWords = isTrigger ? Array(words.dropFirst()) : words  // "Begin Triggerblock <date>"
             guard !isTrigger || words.first?.lowercased() == "triggerblock", dateWords.count > 1 else { return .skip }
             // A form python-can does not read either (`Thu, 09 Nov 2023 20:29:27 GMT`): relative times, as there.
-            guard let date = ASCDate.epochNanoseconds(dateWords) else { return .skip }
+            guard let date = ASCDate.epochNanoseconds(dateWords, zoneSeconds: zoneSeconds) else { return .skip }
             guard date != Int64.min else { return .invalid("the header's date is not between 1970 and 2100") }
             start = date
             previousTimestamp = date

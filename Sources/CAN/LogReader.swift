@@ -12,28 +12,33 @@ public final class LogReader {
     private var lines: LineSource
     private var parser: AnyLineParser?
     private let report: (String) -> Void
+    private let ascZoneSeconds: Int64
     private var undetectedLines: [Int] = []
 
-    /// `format` forces a format instead of recognizing it; `report` receives one message per bad line.
-    public init(path: String, format: LogFormat? = nil, report: @escaping (String) -> Void = { _ in }) throws(LogError) {
+    /// `format` forces a format instead of recognizing it; `report` receives one message per bad line;
+    /// `ascZoneSeconds` is the zone (seconds east of UTC) of an ASC header's date (UTC when 0).
+    public init(path: String, format: LogFormat? = nil, ascZoneSeconds: Int64 = 0,
+                report: @escaping (String) -> Void = { _ in }) throws(LogError) {
         self.path = path
         self.report = report
+        self.ascZoneSeconds = ascZoneSeconds
         lines = LineSource(file: try CompressedFile(path: path))
         if let format {
             self.format = format
-            parser = AnyLineParser(format)
+            parser = AnyLineParser(format, ascZoneSeconds: ascZoneSeconds)
         }
     }
 
     /// Reads on from `lines` (taken over: the reader deallocates it), e.g. standard input after a look at its
     /// first line.
-    public init(lines: LineSource, format: LogFormat? = nil, report: @escaping (String) -> Void = { _ in }) {
+    public init(lines: LineSource, format: LogFormat? = nil, ascZoneSeconds: Int64 = 0, report: @escaping (String) -> Void = { _ in }) {
         path = lines.path
         self.report = report
+        self.ascZoneSeconds = ascZoneSeconds
         self.lines = lines
         if let format {
             self.format = format
-            parser = AnyLineParser(format)
+            parser = AnyLineParser(format, ascZoneSeconds: ascZoneSeconds)
         }
     }
 
@@ -112,7 +117,7 @@ public final class LogReader {
             return false
         }
         format = detected
-        cursor.parser = AnyLineParser(detected)
+        cursor.parser = AnyLineParser(detected, ascZoneSeconds: ascZoneSeconds)
         for number in undetectedLines { invalid(number, "not a line of any known CAN log format") }
         return true
     }
@@ -136,10 +141,10 @@ enum AnyLineParser {
     case gvret(GVRETParser)
     case pcanText(PCANTextParser)
 
-    init(_ format: LogFormat) {
+    init(_ format: LogFormat, ascZoneSeconds: Int64 = 0) {
         switch format {
         case .candump: self = .candump(CandumpParser())
-        case .asc: self = .asc(ASCParser())
+        case .asc: self = .asc(ASCParser(zoneSeconds: ascZoneSeconds))
         case .trc: self = .trc(TRCParser())
         case .gvret: self = .gvret(GVRETParser())
         case .pcanText: self = .pcanText(PCANTextParser())

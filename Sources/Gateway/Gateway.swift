@@ -51,7 +51,8 @@ public final class Gateway {
             if let caFile = mqtt.caFile { try client.useTLS(caFile: caFile, certificateFile: mqtt.certificateFile, keyFile: mqtt.keyFile) }
             try client.start(host: mqtt.host, port: mqtt.port)
         } catch { throw GatewayError("mqtt: \(error)") }
-        publication = LocalPublication(client: client, prefix: mqtt.prefix, gateway: gateway)
+        publication = LocalPublication(client: client, prefix: mqtt.prefix, gateway: gateway,
+                                       clearedStateSeconds: settings.alarms.clearedStateSeconds)
         sink = OutboxSink(outbox: outbox, path: path, publication: publication, log: log)
         let pipelines = VehiclePipelines(config: settings) { [sink] in sink.append($0) }
         let warnings = WarningLimiter(log: log, perSecond: settings.gateway.logLinesPerSecond)
@@ -134,6 +135,7 @@ public final class Gateway {
         if now - lastScoresCheck >= 0.1 {
             lastScoresCheck = now
             publication.publishScores(pipelines.byVehicle)
+            publication.removeExpiredStates(now: monotonicSeconds())
         }
         pollDescriptors.removeAll(keepingCapacity: true)
         if let descriptor = socketCAN?.descriptor { pollDescriptors.append(descriptor) }

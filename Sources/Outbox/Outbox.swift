@@ -38,13 +38,19 @@ public struct OutboxRecord: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// The record as one JSON object: `outbox export`'s lines, the daemon's MQTT alarms, the uplink's messages.
-    public var json: String {
+    /// The record as one JSON object: the daemon's MQTT alarms, the uplink's messages. The outbox's
+    /// delivery state is the gateway's own business and stays out of it.
+    public var json: String { json(withState: false) }
+
+    /// With the delivery state: `outbox export`'s lines.
+    public var exportJSON: String { json(withState: true) }
+
+    private func json(withState: Bool) -> String {
         func quoted(_ text: String) -> String { String(decoding: JSONText.quoted(text), as: UTF8.self) }
         return "{\"id\": \(quoted(id)), \"type\": \(quoted(type.rawValue)), \"vehicle\": \(quoted(vehicle)), "
             + "\"kind\": \(quoted(kind)), \"severity\": \(severity), \"cell\": \(cell.map(String.init) ?? "null"), "
-            + "\"event_time\": \(eventTime), \"wall_time\": \(wallTime), "
-            + "\"score\": \(score.map { "\($0)" } ?? "null"), \"state\": \(quoted(state.rawValue)), \"payload\": \(payload)}"
+            + "\"event_time\": \(eventTime), \"wall_time\": \(wallTime), \"score\": \(score.map { "\($0)" } ?? "null"), "
+            + (withState ? "\"state\": \(quoted(state.rawValue)), " : "") + "\"payload\": \(payload)}"
     }
 
     /// What the record counts for against the byte bound.
@@ -274,8 +280,15 @@ public final class Outbox {
 }
 
 extension OutboxRecord {
+    /// An alarm record's transition (`raised`, `updated`, `cleared`); nil for other records.
+    public var transition: String? {
+        let head = "{\"transition\": \""
+        guard type == .alarm, payload.hasPrefix(head) else { return nil }
+        return String(payload.dropFirst(head.count).prefix { $0 != "\"" })
+    }
+
     /// A UUID (version 8, RFC 9562) derived from what makes a record what it is: the vehicle, the kind,
-    /// the cell or sensor it names (`subject`, e.g. "cell 4", "sensor 2", "" for the pack) and the event
+    /// the cell or sensor it names (`subject`, e.g. "cell-5", "sensor-2", "pack") and the event
     /// time (to the millisecond). Two 64-bit FNV-1a hashes with different offsets, not a cryptographic
     /// hash: the ids need to be stable and distinct, not secret.
     public static func id(vehicle: String, kind: String, subject: String, eventTime: Double) -> String {

@@ -46,7 +46,8 @@ public enum HTMLReport {
     }
 
     static func section(_ report: VehicleReport) -> String {
-        let alarms = report.records.filter { $0.type == .alarm }
+        // An alarm is marked where it was raised; its updates and clear are the same alarm.
+        let alarms = report.records.filter { $0.type == .alarm && ($0.transition == nil || $0.transition == "raised") }
         let markers = alarms.map { Marker(time: $0.eventTime, color: severityColor($0.severity), title: recordTitle($0)) }
         var text = "<section class=\"vehicle\" data-vehicle=\"\(HTML.escape(report.vehicle))\"><h2>\(HTML.escape(report.vehicle))</h2>"
         var facts: [String] = []

@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import CAN
 import JSON
@@ -14,6 +15,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Force the input format.")
     var format: LogFormat?
 
+    @Option(name: .long, parsing: .unconditional, help: "The zone of an ASC header's date (Vector writes the logger's clock without one): UTC, +02:00, -05:00.")
+    var ascZone = "UTC"
+
     @Option(name: .long, help: "Output: candump, asc or jsonl.")
     var to: String = "candump"
 
@@ -25,7 +29,8 @@ struct ConvertCommand: ParsableCommand {
         let output = OutputBuffer(fd: 1)
         var asc = ASCWriter()
         var count = 0
-        let counts = try forEachFrame(in: logs, format: format) { frame in
+        guard let zone = clockZoneSeconds(ascZone) else { throw ValidationError("--asc-zone: \"\(ascZone)\" is not UTC or an offset such as +02:00") }
+        let counts = try forEachFrame(in: logs, format: format, ascZoneSeconds: zone) { frame in
             switch to {
             case "asc":
                 if count == 0 { output.append(ASCWriter.header(epochNanoseconds: frame.timestamp)) }

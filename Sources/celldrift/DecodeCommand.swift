@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import CAN
 import DBC
@@ -24,6 +25,9 @@ struct DecodeCommand: ParsableCommand {
     @Option(name: .long, help: "Force the log format: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: LogFormat?
 
+    @Option(name: .long, parsing: .unconditional, help: "The zone of an ASC header's date (Vector writes the logger's clock without one): UTC, +02:00, -05:00.")
+    var ascZone = "UTC"
+
     @Flag(name: .long, help: "Raw integer values instead of physical (raw * factor + offset).")
     var raw = false
 
@@ -46,7 +50,8 @@ struct DecodeCommand: ParsableCommand {
         let output = OutputBuffer(fd: 1)
         var decoded = 0, unknown = 0, short = 0
         let printing = !countOnly  // a local: reading the option's wrapper per frame costs a metadata lookup
-        let counts = try forEachFrame(in: logs, format: format) { frame in
+        guard let zone = clockZoneSeconds(ascZone) else { throw ValidationError("--asc-zone: \"\(ascZone)\" is not UTC or an offset such as +02:00") }
+        let counts = try forEachFrame(in: logs, format: format, ascZoneSeconds: zone) { frame in
             switch withUnsafePointer(to: &frame, decoder.decode(at:)) {
             case .decoded:
                 decoded += 1

@@ -93,7 +93,8 @@ struct FleetReplay: @unchecked Sendable {
         }
         var alarms: [FleetAlarm] = []
         let pipeline = VehiclePipeline(config: settings, vehicle: label.vehicle, wallClock: wallSeconds) { record in
-            guard record.type == .alarm else { return }
+            // An alarm counts once, where it was raised (its updates and clear are the same alarm).
+            guard record.type == .alarm, record.transition == nil || record.transition == "raised" else { return }
             alarms.append(FleetAlarm(kind: record.kind, cell: record.cell, sensor: sensorNamed(in: record.payload), time: record.eventTime))
         }
         // Observed time: the gaps between complete snapshots, up to a minute (a logger that was off

@@ -106,7 +106,7 @@ struct OutboxCommand: ParsableCommand {
                     print("\(record.id),\(record.type.rawValue),\(record.vehicle),\(record.kind),\(record.severity),\(cell),"
                         + "\(record.eventTime),\(record.wallTime),\(score),\(record.state.rawValue),\(payload)")
                 } else {
-                    print(record.json)
+                    print(record.exportJSON)
                 }
             }
         }

@@ -181,7 +181,9 @@ func fileSize(_ path: String) -> Int {
 struct ReplaySummary {
     var frames = 0, skipped = 0, snapshots = 0, incompleteSnapshots = 0, badLines = 0, unreadableFiles = 0, outboxErrors = 0
     var failedLogs = 0, inferenceEvents = 0, rejectedTimes = 0
+    /// Alarms raised, by kind; their later transitions (updated, cleared) counted apart.
     var alarms: [String: Int] = [:]
+    var alarmUpdates = 0, alarmClears = 0
     var seconds = 0.0
 
     var rate: Int { seconds > 0 ? Int(Double(frames) / seconds) : 0 }
@@ -198,12 +200,15 @@ struct ReplaySummary {
         inferenceEvents += other.inferenceEvents
         rejectedTimes += other.rejectedTimes
         alarms.merge(other.alarms, uniquingKeysWith: +)
+        alarmUpdates += other.alarmUpdates
+        alarmClears += other.alarmClears
     }
 
     var text: String {
         "\(frames) frames (\(skipped) not in the DBC or too short), \(badLines) bad lines, \(snapshots) snapshots "
             + "(\(incompleteSnapshots) with stale cells), alarms: "
             + (alarms.isEmpty ? "none" : alarms.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            + (alarmUpdates + alarmClears > 0 ? " (then \(alarmUpdates) updated, \(alarmClears) cleared)" : "")
             + (inferenceEvents > 0 ? ", \(inferenceEvents) inference events" : "")
             + (rejectedTimes > 0 ? ", \(rejectedTimes) frames or snapshots with a time that is not seconds from 1970 to 2100 dropped" : "")
             + ", \(rate) frames/s"
@@ -212,7 +217,8 @@ struct ReplaySummary {
     var json: String {
         let alarmList = alarms.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         return "{\"frames\": \(frames), \"skipped\": \(skipped), \"bad_lines\": \(badLines), \"snapshots\": \(snapshots), "
-            + "\"incomplete_snapshots\": \(incompleteSnapshots), \"alarms\": {\(alarmList)}, \"frames_per_second\": \(rate), "
+            + "\"incomplete_snapshots\": \(incompleteSnapshots), \"alarms\": {\(alarmList)}, \"alarm_updates\": \(alarmUpdates), "
+            + "\"alarm_clears\": \(alarmClears), \"frames_per_second\": \(rate), "
             + "\"seconds\": \(seconds), \"unreadable_files\": \(unreadableFiles), \"failed_logs\": \(failedLogs), "
             + "\"outbox_errors\": \(outboxErrors), \"inference_events\": \(inferenceEvents), \"rejected_times\": \(rejectedTimes)}"
     }

@@ -65,7 +65,12 @@ final class ReplayJob {
         let pipeline = VehiclePipeline(config: config, vehicle: vehicleID, wallClock: wallSeconds) { [self] record in
             do {
                 try outbox.append([record])
-                if record.type == .inference { summary.inferenceEvents += 1 } else { summary.alarms[record.kind, default: 0] += 1 }
+                switch record.transition {
+                case _ where record.type == .inference: summary.inferenceEvents += 1
+                case "updated": summary.alarmUpdates += 1
+                case "cleared": summary.alarmClears += 1
+                default: summary.alarms[record.kind, default: 0] += 1
+                }
             } catch {
                 summary.outboxErrors += 1
                 StandardError.line("error: \(log): alarm \(record.id) not stored: \(error)")
@@ -128,7 +133,7 @@ func feed(log: String, into pipeline: VehiclePipeline, config: PipelineConfig, p
     let decoder = FrameDecoder(config.database)
     var frames = 0, skipped = 0, reported = 0
     do {
-        let reader = LogReader(lines: lines, report: StandardError.line)
+        let reader = LogReader(lines: lines, ascZoneSeconds: config.ascZoneSeconds, report: StandardError.line)
         try reader.forEach { frame in
             frames += 1
             if frames & 0xFFFF == 0, let progress {

@@ -30,11 +30,11 @@ struct ReadCounts {
 /// Opens each log in turn (standard input when none is given) and hands every frame to `body`.
 /// Bad lines are reported once each on standard error; a file that cannot be read at all is
 /// reported and skipped, and the caller fails after printing its summary.
-func forEachFrame(in logs: [String], format: LogFormat?, _ body: (inout CANFrame) -> Void) throws -> ReadCounts {
+func forEachFrame(in logs: [String], format: LogFormat?, ascZoneSeconds: Int64 = 0, _ body: (inout CANFrame) -> Void) throws -> ReadCounts {
     var counts = ReadCounts()
     for path in logs.isEmpty ? ["-"] : logs {
         do {
-            let reader = try LogReader(path: path, format: format, report: StandardError.line)
+            let reader = try LogReader(path: path, format: format, ascZoneSeconds: ascZoneSeconds, report: StandardError.line)
             try reader.forEach(body)
             counts.invalidLines += reader.invalidLines
         } catch let error as LogError {

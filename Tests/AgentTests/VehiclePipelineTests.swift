@@ -36,6 +36,42 @@ import Glibc
         #expect(pipeline.snapshots == 150 && pipeline.alarmDays.isEmpty == false)
     }
 
+    /// Issue 18: a spread hovering at the 50 mV rule raised the same cell again and again, and clears were
+    /// never stored. Now: raised once; its clears within the hold-off (300 s) are not final, so re-raises
+    /// are the same alarm; a magnitude that moves by a quarter is `updated`; the clear is stored when the
+    /// hold-off has passed without a raise. Every record carries the alarm's id, derived from the onset.
+    @Test func anAlarmHoveringAtItsThresholdIsOneAlarmWithItsUpdatesAndItsClear() throws {
+        let config = try PipelineConfig(path: PipelineConfigTests.shipped)
+        var records: [OutboxRecord] = []
+        let pipeline = VehiclePipeline(config: config, vehicle: "HOVER", wallClock: { 42 }) { records.append($0) }
+        var voltages = [Double](repeating: 3.7, count: 96)
+        func feed(_ seconds: Range<Int>, spread: Double) {
+            for second in seconds {
+                voltages[10] = 3.7 + spread
+                voltages.withUnsafeBufferPointer {
+                    pipeline.snapshot(time: 1_790_000_000 + Double(second), voltages: $0, temperatures: UnsafeBufferPointer(start: nil, count: 0),
+                                      packVoltage: .nan, current: 0)
+                }
+            }
+        }
+        // Eight swings across the threshold, 30 s above and 30 s below each, then 100 s at 80 mV, then quiet.
+        for swing in 0..<8 {
+            feed((swing * 60)..<(swing * 60 + 30), spread: 0.055)
+            feed((swing * 60 + 30)..<(swing * 60 + 60), spread: 0.045)
+        }
+        feed(480..<580, spread: 0.080)
+        feed(580..<1_000, spread: 0.010)
+        let spread = records.filter { $0.kind == "cell_spread" }
+        #expect(spread.map(\.transition) == ["raised", "updated", "cleared"], "\(spread.map { ($0.transition ?? "-", $0.eventTime) })")
+        let raised = try #require(spread.first)
+        #expect(raised.cell == 10 && raised.eventTime == 1_790_000_010)
+        #expect(raised.payload.contains("\"alarm_id\": \"\(raised.id)\"") && raised.payload.contains("\"subject\": \"cell-10\""))
+        for record in spread { #expect(record.payload.contains("\"alarm_id\": \"\(raised.id)\"")) }
+        // Cleared when the spread stayed below for the rule's 10 s after the 80 mV stretch; stored 300 s later.
+        #expect(spread.last?.eventTime == 1_790_000_590)
+        #expect(Set(spread.map(\.id)).count == 3)
+    }
+
     /// The seed's inference event: stored in a real outbox file, read back with its 84 named inputs in
     /// the seed's order, the record id as request_id.
     @Test func inferenceEventsKeepTheSeedsSchema() throws {

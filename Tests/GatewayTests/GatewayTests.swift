@@ -117,6 +117,51 @@ import Testing
         _ = gateway.finish()
     }
 
+    /// Issue 18: an alarm's present state, retained for a dashboard: `active` when raised, `cleared` when its
+    /// clear is final, then removed (an empty retained message) `cleared_state_s` later; the events carry no
+    /// outbox delivery state.
+    @Test func anAlarmsRetainedStateGoesFromActiveToClearedToGone() throws {
+        let broker = try TestBroker()
+        let (path, _) = try Self.config(port: broker.port, extra: "[alarms]\nhold_off_s = 0\ncleared_state_s = 0.5\n")
+        let gateway = try Gateway(configPath: path, log: Self.quiet)
+        let listener = try MQTTClient(clientID: "state-listener", subscriptions: ["celldrift/#"], will: nil)
+        try listener.start(host: "127.0.0.1", port: broker.port)
+        var received: [(topic: String, payload: String)] = []
+        func turn() {
+            gateway.turn(waitMilliseconds: 5)
+            listener.wait(milliseconds: 5)
+            listener.drain { received.append(($0, String(decoding: $1, as: UTF8.self))) }
+        }
+        for _ in 0..<400 where !(listener.isConnected && received.contains { $0.topic.hasSuffix("/status") }) { turn() }
+        // 15 s with cell 3 60 mV high (raised after 10 s), then 15 s level (cleared after 10 s).
+        for time in 0..<30 {
+            gateway.take(topic: "bms/ev-5/snapshot", payload: Self.snapshot(1_790_000_000 + time, offset: time < 15 ? 0.060 : 0))
+        }
+        let topic = "celldrift/ev-5/alarms/cell_spread/cell-3/state"
+        for _ in 0..<400 where received.filter({ $0.topic == topic }).count < 2 { turn() }
+        let states = received.filter { $0.topic == topic }.map(\.payload)
+        #expect(states.count == 2 && states[0].hasPrefix("{\"state\": \"active\"") && states[1].hasPrefix("{\"state\": \"cleared\""),
+                "\(states)")
+        let events = received.filter { $0.topic == "celldrift/ev-5/alarms/cell_spread" }.map(\.payload)
+        #expect(events.count == 2 && events.allSatisfy { !$0.contains("\"state\"") && $0.contains("\"transition\"") }, "\(events)")
+        let started = monotonicSeconds()
+        while monotonicSeconds() - started < 1.5, received.filter({ $0.topic == topic }).count < 3 { turn() }
+        #expect(received.filter { $0.topic == topic }.last?.payload == "")
+        // A dashboard connecting now finds no state for it.
+        let late = try MQTTClient(clientID: "late-listener", subscriptions: [topic], will: nil)
+        try late.start(host: "127.0.0.1", port: broker.port)
+        var retained: [String] = []
+        let waited = monotonicSeconds()
+        while monotonicSeconds() - waited < 0.5 {
+            late.wait(milliseconds: 10)
+            late.drain { _, payload in retained.append(String(decoding: payload, as: UTF8.self)) }
+        }
+        #expect(retained.isEmpty, "\(retained)")
+        late.stop()
+        listener.stop()
+        _ = gateway.finish()
+    }
+
     @Test func alarmsAreCommittedWhileTheBrokerIsAwayAndMalformedPartsAreCountedNotFatal() throws {
         // Nobody listens on this port: the gateway takes payloads and keeps their alarms in the outbox.
         let (path, _) = try Self.config(port: 1)

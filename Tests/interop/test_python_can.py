@@ -1,4 +1,5 @@
 """celldrift's log readers and writers against python-can's: files written by one are read identically by the other."""
+import itertools
 import gzip
 import random
 
@@ -156,3 +157,29 @@ def test_an_asc_header_date_gives_absolute_times_as_python_can_reads_them(celldr
     # And the candump twin the simulator wrote with it holds the same absolute times.
     twin = json_lines(run("convert", "--to", "jsonl", SHIPPED / "simulated" / "healthy.log.gz")[0])
     assert abs(twin[0]["t_ns"] - ours[0]["t_ns"]) < 1_000_000
+
+
+@pytest.mark.parametrize("zone, offset", [("Asia/Kolkata", "+05:30"), ("America/New_York", "-05:00")])
+def test_an_asc_header_date_in_a_local_zone(celldrift, monkeypatch, zone, offset):
+    """A logger's clock in another zone (`--asc-zone`, `asc_zone` in a config): the same absolute times
+    as python-can reading the file on a machine in that zone (the healthy sample is dated in January, so
+    New York is at -05:00)."""
+    import gzip
+    import time
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        path = SHIPPED / "simulated" / "healthy.asc.gz"
+        ours = json_lines(run("convert", "--to", "jsonl", "--asc-zone", offset, path)[0])
+        with gzip.open(path, "rt") as text:
+            theirs = list(itertools.islice(can.ASCReader(text, relative_timestamp=False), 2000))
+        utc = json_lines(run("convert", "--to", "jsonl", path)[0])
+        for row, message in zip(ours, theirs):
+            assert abs(row["t_ns"] / 1e9 - message.timestamp) < 1e-6
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        shift = (1 if offset[0] == "+" else -1) * (hours * 3600 + minutes * 60)
+        assert abs((utc[0]["t_ns"] - ours[0]["t_ns"]) / 1e9 - shift) < 1e-6
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
