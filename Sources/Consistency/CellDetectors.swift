@@ -116,6 +116,13 @@ public final class CellDetectors {
 
     public var medianResistance: Double { resistance.medianResistance }
 
+    /// A cell's resistance over the pack median's, from all current variation (1: as the median; NaN
+    /// until the median is known).
+    public func relativeResistance(_ cell: Int) -> Double {
+        let median = resistance.medianResistance
+        return median > 0 && resistance.change[cell].isFinite ? 1 + resistance.change[cell] / median : .nan
+    }
+
     /// The shift (in cross-cell standard deviations) the steady-load test is tuned to, on the tuning fleet.
     static let steadyLoadShift = 12.0
 

@@ -21,9 +21,12 @@ public struct VehicleReport {
     /// The largest spread of any snapshot (V), exact rather than read off the buckets.
     public let largestSpread: Double?
     public let snapshots: Int
+    /// Each cell at the end of the log, with its DBC name and the user's number (empty without a log).
+    public let cellSummaries: [CellSummary]
 
     public init(vehicle: String, buckets: TimeBuckets?, cells: Int, records: [OutboxRecord], spreadThreshold: Double?,
-                largestSpread: Double?, snapshots: Int) {
+                largestSpread: Double?, snapshots: Int, cellSummaries: [CellSummary] = []) {
+        self.cellSummaries = cellSummaries
         self.vehicle = vehicle
         self.buckets = buckets
         self.cells = cells
@@ -48,7 +51,14 @@ public enum HTMLReport {
     static func section(_ report: VehicleReport) -> String {
         // An alarm is marked where it was raised; its updates and clear are the same alarm.
         let alarms = report.records.filter { $0.type == .alarm && ($0.transition == nil || $0.transition == "raised") }
-        let markers = alarms.map { Marker(time: $0.eventTime, color: severityColor($0.severity), title: recordTitle($0)) }
+        // Each alarm spans from its raise to the clear of the same alarm_id, if one came.
+        var clears: [String: Double] = [:]
+        for record in report.records where record.transition == "cleared" {
+            if let id = alarmID(record) { clears[id] = record.eventTime }
+        }
+        let markers = alarms.map {
+            Marker(time: $0.eventTime, end: clears[$0.id], color: severityColor($0.severity), title: recordTitle($0))
+        }
         var text = "<section class=\"vehicle\" data-vehicle=\"\(HTML.escape(report.vehicle))\"><h2>\(HTML.escape(report.vehicle))</h2>"
         var facts: [String] = []
         if report.snapshots > 0 { facts.append("\(report.snapshots) snapshots of \(report.cells) cells") }
@@ -63,7 +73,8 @@ public enum HTMLReport {
         text += "<p>" + facts.joined(separator: "; ") + ".</p>"
         if let buckets = report.buckets, buckets.count > 0 {
             text += seriesCharts(report, buckets, markers)
-            text += HeatMap.render(buckets, cells: report.cells)
+            text += HeatMap.render(buckets, cells: report.cells, numbers: report.cellSummaries.map(\.number))
+            text += CellTable.render(report.cellSummaries)
         } else if !alarms.isEmpty {
             text += "<p class=\"note\">No log given for this vehicle (--log): the charts show the outbox only.</p>"
         }
@@ -118,6 +129,12 @@ public enum HTMLReport {
         return text + SVG.markers(markers, frame) + "</svg>"
     }
 
+    /// The `alarm_id` at the head of a lifecycle record's payload.
+    static func alarmID(_ record: OutboxRecord) -> String? {
+        guard let range = record.payload.firstRange(of: "\"alarm_id\": \"") else { return nil }
+        return String(record.payload[range.upperBound...].prefix { $0 != "\"" })
+    }
+
     static func recordTitle(_ record: OutboxRecord) -> String {
         "\(HTML.utc(record.eventTime, seconds: true)) \(record.kind)" + (record.cell.map { " cell \($0)" } ?? "")
             + (record.score.map { " score \(SVG.label($0))" } ?? "") + " (severity \(record.severity))"
@@ -132,7 +149,7 @@ public enum HTMLReport {
         h2{border-bottom:2px solid #ccc;margin-top:32px}h3{margin:14px 0 2px;font-size:14px}
         .meta,.note{color:#666}svg{display:block}.grid{stroke:#e5e5e5}.tick,.unit{font-size:10px;fill:#555}
         .band{opacity:.35}.mean{fill:none;stroke-width:1}.threshold{stroke:#000;stroke-dasharray:6 4}
-        .marker{stroke-width:1.5;opacity:.8}table{border-collapse:collapse;font-size:12px;margin-top:12px}
+        .marker{stroke-width:1.5;opacity:.8}.alarm-span{opacity:.7}table{border-collapse:collapse;font-size:12px;margin-top:12px}
         td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}th{background:#f3f3f3}
         """
 }

@@ -7,10 +7,15 @@ import Outbox
 enum HeatMap {
     static let levels = 8
 
-    static func render(_ buckets: TimeBuckets, cells: Int) -> String {
+    /// `numbers`: each cell's number as the user counts (the mapping's index base); positions without.
+    static func render(_ buckets: TimeBuckets, cells: Int, numbers: [Int] = []) -> String {
         guard cells > 0, buckets.count > 0 else { return "" }
+        // Rows of 2 to 16 px: 16 cells make a 256 px map, 216 cells 432 px.
+        let rowPixels = max(2, min(16, 480 / Double(cells)))
         let frame = ChartFrame(t0: buckets.origin, t1: buckets.time(buckets.count), v0: 0, v1: Double(cells), width: 960,
-                               height: 24 + 10 + max(1, min(4, 400 / Double(cells))) * Double(cells))
+                               height: 24 + 10 + rowPixels * Double(cells))
+        // A label every so many rows that labels stand at least 12 px apart.
+        let labelEvery = max(1, Int((12 / rowPixels).rounded(.up)))
         // Scale: the largest mean deviation of any cell, in mV, at least 1 mV.
         var scale = 1.0
         for bucket in 0..<buckets.count {
@@ -19,7 +24,7 @@ enum HeatMap {
             }
         }
         let rowHeight = (frame.height - frame.top - frame.bottom) / Double(cells)
-        var text = "<h3>Deviation of each cell from the pack median (mV): cells down, time across</h3>"
+        var text = "<h3>Deviation of each cell from the pack median (mV): cells down (numbered as in the DBC), time across</h3>"
             + "<svg class=\"heatmap\" data-scale-mv=\"\(scale)\" data-levels=\"\(levels)\" data-cells=\"\(cells)\" \(frame.attributes) "
             + "width=\"\(Int(frame.width))\" height=\"\(Int(frame.height))\" viewBox=\"0 0 \(Int(frame.width)) \(Int(frame.height))\" "
             + "xmlns=\"http://www.w3.org/2000/svg\">" + SVG.axes(frame, unit: "", valueTicks: false)
@@ -41,9 +46,10 @@ enum HeatMap {
                 }
             }
             flush(buckets.count)
-            if cells <= 32 || cell % 16 == 0 {
-                text += "<text class=\"tick\" x=\"\(SVG.number(frame.left - 6))\" y=\"\(y)\" dy=\"\(SVG.number(rowHeight))\" "
-                    + "text-anchor=\"end\">\(cell)</text>"
+            if cell % labelEvery == 0 {
+                let number = cell < numbers.count ? numbers[cell] : cell
+                text += "<text class=\"tick\" x=\"\(SVG.number(frame.left - 6))\" y=\"\(SVG.number(frame.top + (Double(cell) + 0.5) * rowHeight))\" "
+                    + "dy=\"3.5\" text-anchor=\"end\">\(number)</text>"
             }
         }
         text += "</svg><p class=\"note\">Scale: ±\(SVG.label(scale)) mV in \(levels) steps each way; "
@@ -85,4 +91,46 @@ enum RecordTable {
         }
         return text + "</table>"
     }
+}
+
+/// What each cell was at the end of a log, for the per-cell table.
+public struct CellSummary: Sendable {
+    public let number: Int
+    public let name: String
+    /// V: the deviation from the median at the last snapshot, and its mean over the log.
+    public let deviation: Double, meanDeviation: Double
+    /// The cell's resistance against the median's (1: as the median), and its drift at rest (V/h).
+    public let resistanceRatio: Double, restDrift: Double
+    /// The cell-drift model's last score (NaN without the model).
+    public let score: Double
+
+    public init(number: Int, name: String, deviation: Double, meanDeviation: Double, resistanceRatio: Double, restDrift: Double,
+                score: Double) {
+        (self.number, self.name, self.deviation, self.meanDeviation) = (number, name, deviation, meanDeviation)
+        (self.resistanceRatio, self.restDrift, self.score) = (resistanceRatio, restDrift, score)
+    }
+}
+
+/// The cells ranked by how far they stand from the median at the end, furthest first.
+enum CellTable {
+    static func render(_ cells: [CellSummary]) -> String {
+        guard !cells.isEmpty else { return "" }
+        func cell(_ value: Double, _ scale: Double, _ digits: Int) -> String {
+            guard value.isFinite else { return "<td>-</td>" }
+            let scaled = (value * scale * pow10(digits)).rounded() / pow10(digits)
+            return "<td data-value=\"\(value)\">\(scaled)</td>"
+        }
+        var text = "<h3>Cells, furthest from the median first</h3><table class=\"cells\"><tr><th>rank</th><th>cell</th><th>signal</th>"
+            + "<th>deviation now (mV)</th><th>mean deviation (mV)</th><th>resistance / median</th><th>drift at rest (mV/h)</th>"
+            + "<th>model score</th></tr>"
+        let ranked = cells.sorted { abs($0.deviation.isFinite ? $0.deviation : 0) > abs($1.deviation.isFinite ? $1.deviation : 0) }
+        for (rank, summary) in ranked.enumerated() {
+            text += "<tr data-cell-number=\"\(summary.number)\"><td>\(rank + 1)</td><td>\(summary.number)</td><td>\(HTML.escape(summary.name))</td>"
+                + cell(summary.deviation, 1000, 1) + cell(summary.meanDeviation, 1000, 1) + cell(summary.resistanceRatio, 1, 2)
+                + cell(summary.restDrift, 1000, 2) + cell(summary.score, 1, 3) + "</tr>"
+        }
+        return text + "</table>"
+    }
+
+    private static func pow10(_ digits: Int) -> Double { [1, 10, 100, 1000][min(digits, 3)] }
 }

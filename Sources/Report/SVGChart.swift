@@ -39,12 +39,15 @@ public struct BandSeries {
 }
 
 /// A moment marked on a chart: an alarm, with what a hover shows.
+/// An alarm on a chart: from its raise (`time`) to its clear (`end`; nil while still active).
 public struct Marker {
     public let time: Double
+    public let end: Double?
     public let color: String
     public let title: String
-    public init(time: Double, color: String, title: String) {
+    public init(time: Double, end: Double? = nil, color: String, title: String) {
         self.time = time
+        self.end = end
         self.color = color
         self.title = title
     }
@@ -98,11 +101,17 @@ enum SVG {
         return text
     }
 
+    /// Each alarm as a span along the chart's top, from its raise to its clear (to the chart's end while
+    /// active), with a short tick at the raise: the data under it stays visible.
     static func markers(_ markers: [Marker], _ frame: ChartFrame) -> String {
-        markers.filter { $0.time >= frame.t0 && $0.time <= frame.t1 }.map { marker in
-            let x = number(frame.x(marker.time))
-            return "<line class=\"marker\" data-time=\"\(marker.time)\" stroke=\"\(marker.color)\" x1=\"\(x)\" x2=\"\(x)\" "
-                + "y1=\"\(number(frame.top))\" y2=\"\(number(frame.height - frame.bottom))\"><title>\(HTML.escape(marker.title))</title></line>"
+        markers.filter { $0.time >= frame.t0 && $0.time <= frame.t1 }.enumerated().map { index, marker in
+            let x0 = frame.x(marker.time), x1 = frame.x(min(marker.end ?? frame.t1, frame.t1))
+            let y = frame.top + Double(index % 3) * 5
+            let title = "<title>\(HTML.escape(marker.title))</title>"
+            return "<line class=\"marker\" data-time=\"\(marker.time)\" stroke=\"\(marker.color)\" x1=\"\(number(x0))\" x2=\"\(number(x0))\" "
+                + "y1=\"\(number(frame.top))\" y2=\"\(number(frame.top + 16))\">\(title)</line>"
+                + "<rect class=\"alarm-span\" data-time=\"\(marker.time)\" data-end=\"\(marker.end.map { "\($0)" } ?? "active")\" "
+                + "x=\"\(number(x0))\" y=\"\(number(y))\" width=\"\(number(max(x1 - x0, 2)))\" height=\"4\" fill=\"\(marker.color)\">\(title)</rect>"
         }.joined()
     }
 

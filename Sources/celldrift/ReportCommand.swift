@@ -64,7 +64,7 @@ struct ReportCommand: ParsableCommand {
             let logged = reports[name]
             return VehicleReport(vehicle: name, buckets: logged?.buckets, cells: logged?.cells ?? 0, records: byVehicle[name] ?? [],
                                  spreadThreshold: logged?.spreadThreshold, largestSpread: logged?.largestSpread,
-                                 snapshots: logged?.snapshots ?? 0)
+                                 snapshots: logged?.snapshots ?? 0, cellSummaries: logged?.cellSummaries ?? [])
         }
         let file = try createOutput(output)
         file.append(HTMLReport.render(title: title, generated: wallSeconds(), vehicles: vehicles))
@@ -96,7 +96,19 @@ struct ReportCommand: ParsableCommand {
         }
         if counts.unreadableFiles > 0 { throw CommandError("\(path): cannot be read") }
         let threshold = settings.rules.first { $0.feature == .spread }?.alarm.raiseAbove
+        let features = pipeline.features
+        let summaries = (0..<cells).map { cell in
+            var sum = 0.0, count = 0.0
+            for bucket in 0..<buckets.count {
+                if let mean = buckets.mean(bucket, ReportChannel.firstCell + cell) { sum += mean; count += 1 }
+            }
+            return CellSummary(number: cell + settings.mapping.cellNumberBase, name: settings.mapping.cellNames[cell],
+                               deviation: features.deviation[cell], meanDeviation: count > 0 ? sum / count : .nan,
+                               resistanceRatio: pipeline.detectors.relativeResistance(cell), restDrift: features.restDrift[cell],
+                               score: pipeline.cellScores[cell])
+        }
         return VehicleReport(vehicle: name, buckets: buckets, cells: cells, records: [], spreadThreshold: threshold,
-                             largestSpread: largest.isFinite ? largest : nil, snapshots: pipeline.snapshots - pipeline.incompleteSnapshots)
+                             largestSpread: largest.isFinite ? largest : nil, snapshots: pipeline.snapshots - pipeline.incompleteSnapshots,
+                             cellSummaries: summaries)
     }
 }

@@ -236,7 +236,8 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
     for fault in faults:
         out, _ = run("replay", "--config", CONFIG, "--db", tmp_path / f"{fault}.db", "--json",
                      SAMPLES / f"{fault}.snapshots.jsonl.gz")
-        expected += sum(json.loads(out)["alarms"].values())
+        summary = json.loads(out)
+        expected += sum(summary["alarms"].values()) + summary["alarm_updates"] + summary["alarm_clears"]
     assert expected >= 3
     cloud_port = free_port()
     config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\n[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n'

@@ -7,6 +7,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 
 from conftest import ROOT, json_lines, run
 
@@ -66,11 +67,17 @@ def test_report_figures_match_the_data(tmp_path, celldrift):
         assert abs(drawn - spreads.max() * 1000) <= pixel
         threshold = chart.find(SVG + "line[@class='threshold']")
         assert float(threshold.get("data-value")) == 50
-        # One marker per alarm of this vehicle, at its event time; the table lists exactly the outbox's records.
+        # One marker per alarm of this vehicle, where it was raised, spanning to its clear (or the chart's end
+        # while active); the table lists exactly the outbox's records.
         mine = [r for r in records if r["vehicle"] == fault]
-        assert mine
+        raised = [r for r in mine if r["type"] == "alarm" and r["payload"].get("transition", "raised") == "raised"]
+        assert raised
         markers = sorted(float(line.get("data-time")) for line in chart.iter(SVG + "line") if line.get("class") == "marker")
-        assert markers == sorted(r["event_time"] for r in mine)
+        assert markers == sorted(r["event_time"] for r in raised)
+        clears = {r["payload"]["alarm_id"]: r["event_time"] for r in mine if r["payload"].get("transition") == "cleared"}
+        for span in (rect for rect in chart.iter(SVG + "rect") if rect.get("class") == "alarm-span"):
+            alarm = next(r for r in raised if r["event_time"] == float(span.get("data-time")))
+            assert span.get("data-end") == (str(clears[alarm["id"]]) if alarm["id"] in clears else "active")
         rows = [tr.get("data-id") for tr in part.iter("tr") if tr.get("data-id")]
         assert sorted(rows) == sorted(r["id"] for r in mine)
         # The heat map, at its last column: each cell's colour step is its deviation at the last snapshot
@@ -90,6 +97,12 @@ def test_report_figures_match_the_data(tmp_path, celldrift):
         assert np.abs(drawn - expected).max() <= 1 and (drawn == expected).mean() > 0.95
         if fault == "micro-short":
             assert max(ending, key=lambda cell: abs(ending[cell])) == LABELS[fault]["cell"]
+            # The per-cell table ranks that cell first, by its DBC name, with the replay's last deviation.
+            first = next(tr for tr in part.iter("tr") if tr.get("data-cell-number"))
+            cells = [td for td in first.iter("td")]
+            assert int(first.get("data-cell-number")) == LABELS[fault]["cell"]
+            assert cells[2].text == f"CellVoltage_{LABELS[fault]['cell']:03d}"
+            assert abs(float(cells[3].get("data-value")) - deviations[-1][LABELS[fault]["cell"]]) < 1e-9
 
 
 def test_report_without_logs_shows_the_outbox(tmp_path, celldrift):
@@ -176,3 +189,31 @@ def test_reading_a_misspelt_outbox_path_is_an_error_and_creates_nothing(tmp_path
         _, err = run(*args, check=False)
         assert f"{missing}: no such outbox" in err, err
         assert not missing.exists()
+
+
+@pytest.mark.parametrize("cells", [16, 96, 216])
+def test_the_heat_map_is_readable_at_any_cell_count(tmp_path, celldrift, cells):
+    """Issue 18: a 16-cell pack's map was 64 px tall with a label on every 4-px row. Rows are 2 to 16 px
+    now, and labels (the user's cell numbers) stand at least 12 px apart."""
+    config = tmp_path / "pack.toml"
+    if cells <= 96:
+        config.write_text(CONFIG.read_text().replace("cells = 96", f"cells = {cells}")
+                          .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{CONFIG.parent / "celldrift_pack.dbc"}"')
+                          .replace('pack = "models/', f'pack = "{CONFIG.parent / "models"}/'))
+    else:  # foxBMS's DBC carries 216 cells
+        config.write_text((CONFIG.parent / "foxbms.toml").read_text().replace('dbc = "foxbms.dbc"', f'dbc = "{CONFIG.parent / "foxbms.dbc"}"'))
+    rng = np.random.default_rng(cells)
+    lines = []
+    for second in range(300):
+        v = 3.7 + rng.normal(0, 0.002, cells)
+        lines.append(json.dumps({"ts": 1_767_225_600 + second, "cell_voltages": list(v), "current": 10.0, "vehicle": "V"}))
+    (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
+    run("replay", "--config", config, "--db", tmp_path / "o.db", tmp_path / "s.jsonl")
+    run("report", "--db", tmp_path / "o.db", "--config", config, "--log", tmp_path / "s.jsonl", "-o", tmp_path / "r.html")
+    heatmap = next(svg for svg in parse(tmp_path / "r.html").iter(SVG + "svg") if svg.get("class") == "heatmap")
+    height = float(heatmap.get("height"))
+    assert height >= 34 + 2 * cells and height >= 34 + min(16 * cells, 480)
+    labels = [(float(t.get("y")), t.text) for t in heatmap.iter(SVG + "text") if t.get("class") == "tick" and t.get("text-anchor") == "end"]
+    gaps = [b[0] - a[0] for a, b in zip(labels, labels[1:])]
+    assert labels and min(gaps) >= 12 and labels[0][1] == "0"
+    assert len(labels) >= min(cells, height // 40)
