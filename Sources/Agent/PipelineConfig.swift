@@ -66,10 +66,15 @@ public struct PipelineConfig: @unchecked Sendable {
         alarm: RuleAlarm(name: "cell_spread", raiseAbove: 0.050, clearBelow: 0.050, minimumDuration: 10, severity: 2))
 
     public init(path: String) throws(AgentError) {
+        guard let bytes = readFile(path) else { throw AgentError("\(path): cannot read the file") }
+        try self.init(path: path, text: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The configuration in `text`, as if read from `path` (relative paths in it are the file's folder's).
+    public init(path: String, text: String) throws(AgentError) {
         self.path = path
         let root: TOMLTable
-        guard let bytes = readFile(path) else { throw AgentError("\(path): cannot read the file") }
-        do { root = try TOMLParser.parse(String(decoding: bytes, as: UTF8.self), path: path) } catch {
+        do { root = try TOMLParser.parse(text, path: path) } catch {
             throw AgentError(error.description)
         }
         let reader = ConfigReader(path: path)

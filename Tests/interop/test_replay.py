@@ -73,6 +73,29 @@ def test_config_mistakes_name_their_line(tmp_path, celldrift):
     assert f"{config}:{line}: model.pack: {tmp_path / 'missing.safetensors'}: cannot read the file" in err
 
 
+def test_check_config_lists_every_mistake(tmp_path, celldrift):
+    """Issue 18: check-config stopped at the first mistake though its help says each. Four independent
+    mistakes in four sections, each named at its line, exit 1."""
+    config = tmp_path / "four.toml"
+    text = (CONFIG.read_text().replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"')
+            .replace('pack = "models/', f'pack = "{ROOT / "firmware-samples" / "models"}/')
+            .replace("cell_temperature = ", "cell_temprature = ").replace("stale_after_s = 5", "stale_after_s = -5")
+            .replace("window = 60", "window = 1").replace("severity = 2", "severity = 7"))
+    config.write_text(text)
+    lines = text.splitlines()
+
+    def line_of(fragment):
+        return next(number for number, line in enumerate(lines, 1) if fragment in line)
+    _, err = run("check-config", config, check=False)
+    mistakes = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert mistakes == [
+        f"Error: {config}:{line_of('cell_temprature')}: pack.cell_temprature: unknown key" + mistakes[0].split("unknown key", 1)[1],
+        f"Error: {config}:{line_of('stale_after_s')}: snapshot.stale_after_s: must be above 0",
+        f"Error: {config}:{line_of('window = 1')}: features.window: must be a whole number from 2 to 10000",
+        f"Error: {config}:{line_of('severity = 7')}: rules.cell_spread.severity: must be a whole number from 0 to 3",
+    ], err
+
+
 def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):
     import collections
     import csv
