@@ -68,11 +68,12 @@ func featuresJSON(vehicle: String, time: Double, _ features: ConsistencyFeatures
         + "\"rest_seconds\": \(number(features.restSeconds)), \"rest_drift_v_per_h\": [\(list(features.restDrift))]}\n"
 }
 
-/// The CSV header of `featuresCSV` for `cells` cells.
-func featuresCSVHeader(cells: Int) -> String {
+/// The CSV header of `featuresCSV` for `cells` cells, numbered as the user numbers them (`firstNumber`:
+/// the mapping's `cell_voltage_index_base`, so `deviation_5` is Cell05's in a base-1 mapping).
+func featuresCSVHeader(cells: Int, firstNumber: Int = 0) -> String {
     "vehicle,ts,spread,std,max_modified_z,entropy,temperature_range,median,median_resistance_ohm,resistance_steps,rest_seconds"
         + ["deviation", "deviation_slope", "correlation", "resistance_ratio", "rest_drift"].map { name in
-            (0..<cells).map { ",\(name)_\($0)" }.joined()
+            (0..<cells).map { ",\(name)_\($0 + firstNumber)" }.joined()
         }.joined() + "\n"
 }
 

@@ -113,7 +113,7 @@ final class ReplayBatch: @unchecked Sendable {
         self.parts = parts
         let cells = options.config.mapping.cells
         let features = try featuresOut.map(createOutput)
-        if options.featuresCSV { features?.append(featuresCSVHeader(cells: cells)) }
+        if options.featuresCSV { features?.append(featuresCSVHeader(cells: cells, firstNumber: options.config.mapping.cellNumberBase)) }
         let daily = try dailyOut.map(createOutput)
         daily?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
         if parts {

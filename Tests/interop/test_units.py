@@ -54,7 +54,11 @@ def write_fleet(folder, current_unit):
 def test_milliamperes_and_decivolts_become_amperes_and_volts(tmp_path):
     write_fleet(tmp_path, "mA")
     run("replay", "--config", tmp_path / "pack.toml", "--db", tmp_path / "o.db", "--daily-out", tmp_path / "daily.csv",
-        tmp_path / "pack.log")
+        "--features-out", tmp_path / "features.csv", tmp_path / "pack.log")
+    # Cells as the user numbers them (index base 1 here): issue 18.
+    header = (tmp_path / "features.csv").read_text().splitlines()[0].split(",")
+    assert [name for name in header if name.startswith("deviation_") and not name.startswith("deviation_slope")] == \
+        ["deviation_1", "deviation_2", "deviation_3", "deviation_4"]
     rows = list(csv.DictReader(open(tmp_path / "daily.csv")))
     assert len(rows) == 1
     assert abs(float(rows[0]["TotalCurrent"]) - 25.0) < 1e-6  # discharge-positive amperes
