@@ -75,7 +75,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
                              source="celldrift_pack_rules.toml")
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
-    alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/#")
+    alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/+")
     status_client, statuses = subscriber(broker, "celldrift/+/status")
     scores_client, scores = subscriber(broker, "celldrift/+/scores")
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bms-sim")

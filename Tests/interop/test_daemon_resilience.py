@@ -95,7 +95,7 @@ def test_local_broker_killed_and_restarted(tmp_path):
         broker.wait(timeout=10)
         time.sleep(1)
         broker = start_broker(tmp_path, port, "local")
-        alarms_client, alarms = subscriber(port, "celldrift/+/alarms/#")
+        alarms_client, alarms = subscriber(port, "celldrift/+/alarms/+")
         status_client, statuses = subscriber(port, "celldrift/+/status")
         # Back online (the reconnect backoff is at most a few seconds here): it says so again.
         assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses), 30)
@@ -170,7 +170,9 @@ def test_sigkill_mid_stream_then_every_committed_alarm_is_delivered(tmp_path):
     broker = start_broker(tmp_path, port, "local")
     config = daemon_config(tmp_path, port, f'[uplink]\nhost = "127.0.0.1"\nport = {cloud_port}\n')
     config.write_text(config.read_text().replace("raise_above = 0.050", "raise_above = 0.001")
-                      .replace("clear_below = 0.050", "clear_below = 0.001").replace("minimum_duration_s = 10", "minimum_duration_s = 0"))
+                      .replace("clear_below = 0.050", "clear_below = 0.001").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
+                      # Every flip its own alarm: no hold-off joining them into one.
+                      + "\n[alarms]\nhold_off_s = 0\n")
     database = tmp_path / "o.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.DEVNULL)
     cloud = None

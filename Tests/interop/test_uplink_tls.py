@@ -103,7 +103,7 @@ def test_sources_on_a_tls_local_broker(tmp_path, celldrift):
     alarms = []
     client.on_message = lambda _c, _u, message: alarms.append(json.loads(message.payload))
     client.connect("127.0.0.1", port)
-    client.subscribe("celldrift/+/alarms/#", qos=1)
+    client.subscribe("celldrift/+/alarms/+", qos=1)
     client.loop_start()
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "o.db"], stderr=subprocess.PIPE, text=True)
     try:
