@@ -280,6 +280,14 @@ public final class Outbox {
 }
 
 extension OutboxRecord {
+    /// The cell as the user's DBC names it: `cell 5 (Cell05_V)` from the payload's `cell_number` and
+    /// `cell_name`, else `cell <position>`; nil when the record names no cell.
+    public var cellLabel: String? {
+        guard let cell else { return nil }
+        guard let payload = try? JSONParser.parse(payload), let number = payload["cell_number"]?.double else { return "cell \(cell)" }
+        return "cell \(Int(number))" + (payload["cell_name"]?.string.map { " (\($0))" } ?? "")
+    }
+
     /// An alarm record's transition (`raised`, `updated`, `cleared`); nil for other records.
     public var transition: String? {
         let head = "{\"transition\": \""

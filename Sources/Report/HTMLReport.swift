@@ -136,7 +136,7 @@ public enum HTMLReport {
     }
 
     static func recordTitle(_ record: OutboxRecord) -> String {
-        "\(HTML.utc(record.eventTime, seconds: true)) \(record.kind)" + (record.cell.map { " cell \($0)" } ?? "")
+        "\(HTML.utc(record.eventTime, seconds: true)) \(record.kind)" + (record.cellLabel.map { " \($0)" } ?? "")
             + (record.score.map { " score \(SVG.label($0))" } ?? "") + " (severity \(record.severity))"
     }
 

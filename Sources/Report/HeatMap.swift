@@ -85,8 +85,8 @@ enum RecordTable {
             + "<th>score</th><th>state</th><th>id</th></tr>"
         for record in records.sorted(by: { $0.eventTime < $1.eventTime }) {
             text += "<tr data-id=\"\(HTML.escape(record.id))\" data-event-time=\"\(record.eventTime)\"><td>\(HTML.utc(record.eventTime, seconds: true))</td>"
-                + "<td>\(record.type.rawValue)</td><td>\(HTML.escape(record.kind))</td><td>\(record.severity)</td>"
-                + "<td>\(record.cell.map(String.init) ?? "")</td><td>\(record.score.map { SVG.label($0) } ?? "")</td>"
+                + "<td>\(record.type.rawValue)\(record.transition.map { " (\($0))" } ?? "")</td><td>\(HTML.escape(record.kind))</td><td>\(record.severity)</td>"
+                + "<td>\(HTML.escape(record.cellLabel.map { String($0.dropFirst(5)) } ?? ""))</td><td>\(record.score.map { SVG.label($0) } ?? "")</td>"
                 + "<td>\(record.state.rawValue)</td><td><code>\(HTML.escape(record.id))</code></td></tr>"
         }
         return text + "</table>"

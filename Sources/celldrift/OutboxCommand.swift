@@ -42,7 +42,8 @@ struct OutboxCommand: ParsableCommand {
             }
             for record in try options.open().records(state: filter, limit: limit) {
                 print("\(record.id)  \(record.state.rawValue)  \(record.type.rawValue)  \(record.vehicle)  \(record.kind)  "
-                    + "severity \(record.severity)" + (record.cell.map { "  cell \($0)" } ?? ""))
+                    + "severity \(record.severity)" + (record.cellLabel.map { "  \($0)" } ?? "")
+                    + (record.transition.map { "  \($0)" } ?? ""))
             }
         }
     }

@@ -213,6 +213,10 @@ def test_a_log_replayed_twice_stores_each_alarm_once(tmp_path, celldrift):
     second = json_lines(run("outbox", "export", "--db", tmp_path / "b.db")[0])
     assert len(first) >= 2 and len({record["id"] for record in first}) == len(first)
     assert [record["id"] for record in first] == [record["id"] for record in second]
+    # `outbox list` names the cell as the DBC does, with the transition.
+    listed = run("outbox", "list", "--db", tmp_path / "a.db")[0]
+    cell = next(record["cell"] for record in first if record["kind"] == "cell_spread")
+    assert f"cell {cell} (CellVoltage_{cell:03d})  raised" in listed
 
 
 def test_standard_input_is_replayed_whole(tmp_path, celldrift):

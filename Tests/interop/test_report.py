@@ -103,6 +103,9 @@ def test_report_figures_match_the_data(tmp_path, celldrift):
             assert int(first.get("data-cell-number")) == LABELS[fault]["cell"]
             assert cells[2].text == f"CellVoltage_{LABELS[fault]['cell']:03d}"
             assert abs(float(cells[3].get("data-value")) - deviations[-1][LABELS[fault]["cell"]]) < 1e-9
+            # The records' table names the alarm's cell as the DBC does.
+            named = f"{LABELS[fault]['cell']} (CellVoltage_{LABELS[fault]['cell']:03d})"
+            assert any(td.text == named for tr in part.iter("tr") if tr.get("data-id") for td in tr.iter("td"))
 
 
 def test_report_without_logs_shows_the_outbox(tmp_path, celldrift):
