@@ -146,6 +146,23 @@ def choose_fault(p, random, logged, phases, cell_resistance):
     return fault
 
 
+def simulate_task(task):
+    return simulate(*task)
+
+
+def write_labels(plans, out):
+    """labels.json: every vehicle of the plan whose label is there (also from earlier --only runs)."""
+    labels = []
+    for p in plans:
+        path = os.path.join(out, f"{p['vehicle']}.label.json")
+        if os.path.exists(path):
+            labels.append(json.load(open(path)))
+    with open(os.path.join(out, "labels.json"), "w") as file:
+        json.dump(labels, file, indent=1)
+        file.write("\n")
+    return labels
+
+
 def simulate(p, out, reuse=False):
     """Simulates one vehicle and writes its files and its label; None (with the error printed) when it
     fails, so that one vehicle cannot cost the others. With `reuse`, a vehicle whose logs and truth are
@@ -314,18 +331,16 @@ def main():
     started = time.time()
     # Largest packs first, so the pool's last task is a short one.
     order = sorted(plans, key=lambda p: -p["cells"])
+    everyone = plan(arguments.split, arguments.vehicles or spec["vehicles"], arguments.days or spec["days"])
+    failed = []
     with multiprocessing.get_context("fork").Pool(max(1, arguments.jobs)) as pool:
-        results = pool.starmap(simulate, [(p, arguments.out, arguments.reuse) for p in order], chunksize=1)
-    failed = [p["vehicle"] for p, result in zip(order, results) if result is None]
-    # labels.json holds every vehicle of the plan whose label is there (also from earlier --only runs).
-    labels = []
-    for p in plan(arguments.split, arguments.vehicles or spec["vehicles"], arguments.days or spec["days"]):
-        path = os.path.join(arguments.out, f"{p['vehicle']}.label.json")
-        if os.path.exists(path):
-            labels.append(json.load(open(path)))
-    with open(os.path.join(arguments.out, "labels.json"), "w") as file:
-        json.dump(labels, file, indent=1)
-        file.write("\n")
+        tasks = [(p, arguments.out, arguments.reuse) for p in order]
+        # labels.json is rewritten as each vehicle finishes: a run cut short keeps what it made.
+        for p, result in zip(order, pool.imap(simulate_task, tasks, chunksize=1)):
+            if result is None:
+                failed.append(p["vehicle"])
+            labels = write_labels(everyone, arguments.out)
+    labels = write_labels(everyone, arguments.out)
     print(f"{len(labels)} vehicles in {time.time() - started:.0f} s -> {arguments.out}/labels.json")
     if failed:
         sys.exit(f"failed: {', '.join(failed)} (regenerate them with --only)")
