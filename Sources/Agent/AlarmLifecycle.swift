@@ -72,15 +72,18 @@ final class AlarmLifecycle {
     /// An active alarm's magnitude now; `body` makes the payload only when an update is due.
     func observe(kind: String, magnitude: Double, time: Double, body: () -> String) {
         guard let index = episodes.firstIndex(where: { $0.kind == kind && $0.clearingSince == nil }) else { return }
-        let episode = episodes[index]
-        guard time - episode.reportedAt >= settings.updateInterval, magnitude.isFinite,
-              abs(magnitude - episode.reportedMagnitude) > settings.updateShare * abs(episode.reportedMagnitude) else { return }
+        guard time - episodes[index].reportedAt >= settings.updateInterval, magnitude.isFinite,
+              hasMoved(episodes[index], to: magnitude) else { return }
         report(index, .updated, time: time, magnitude: magnitude, body: body(), force: true)
+    }
+
+    /// Whether `magnitude` is `updateShare` or more away from what was last reported of `episode`.
+    private func hasMoved(_ episode: Episode, to magnitude: Double) -> Bool {
+        abs(magnitude - episode.reportedMagnitude) > settings.updateShare * abs(episode.reportedMagnitude)
     }
 
     /// Makes final the clears whose hold-off has passed by `time`, each a `cleared` record.
     func expire(time: Double, body: (Episode) -> String) {
-        guard episodes.contains(where: { $0.clearingSince.map { time - $0 >= settings.holdOff } ?? false }) else { return }
         var index = 0
         while index < episodes.count {
             if let cleared = episodes[index].clearingSince, time - cleared >= settings.holdOff {
@@ -96,7 +99,7 @@ final class AlarmLifecycle {
 
     private func report(_ index: Int, _ transition: Transition, time: Double, magnitude: Double, body: String, force: Bool) {
         let episode = episodes[index]
-        if !force, !(abs(magnitude - episode.reportedMagnitude) > settings.updateShare * abs(episode.reportedMagnitude)) { return }
+        if !force, !hasMoved(episode, to: magnitude) { return }
         episodes[index].reportedMagnitude = magnitude
         episodes[index].reportedAt = time
         let head = "{\"transition\": \"\(transition.rawValue)\", \"alarm_id\": \"\(episode.id)\", \"subject\": \"\(episode.subject)\", "

@@ -306,11 +306,11 @@ public final class VehiclePipeline {
 }
 
 extension VehiclePipeline {
-    /// A cell as the user's DBC names it: `, "cell_number": <position + the mapping's index base>,
-    /// "cell_name": "<signal>"` (the record's `cell` stays the 0-based position).
     /// The alarm's subject: `cell-<user number>` or `pack`.
     fileprivate func subject(cell: Int?) -> String { cell.map { "cell-\($0 + cellNumberBase)" } ?? "pack" }
 
+    /// A cell as the user's DBC names it: `, "cell_number": <position + the mapping's index base>,
+    /// "cell_name": "<signal>"` (the record's `cell` stays the 0-based position).
     fileprivate func cellIdentity(_ cell: Int) -> String {
         ", \"cell_number\": \(cell + cellNumberBase), \"cell_name\": \(quotedName(cellNames, cell))"
     }

@@ -44,8 +44,8 @@ public struct Detection: Sendable {
     }
 
     /// Which test raised it: a resistance from current changes (`current_changes`) or from a steady load
-    /// against its start (`steady_load`); a leak from
-    /// rest slopes (`rest_slopes`); a sensor against the others (`sensor_shift`).
+    /// against its start (`steady_load`); a leak from rest slopes (`rest_slopes`); a sensor against the
+    /// others (`sensor_shift`).
     public enum Evidence: String, Sendable {
         case currentChanges = "current_changes"
         case steadyLoad = "steady_load"

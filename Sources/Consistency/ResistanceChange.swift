@@ -26,7 +26,7 @@ final class ResistanceChange {
     /// charge-transfer resistance falls with the current (Butler-Volmer): a cell with a slower electrode
     /// stands 20 % above the median in the small steps of town driving and 3 % in a motorway's.
     private let baselineCross: UnsafeMutableBufferPointer<Double>
-    let baseline: UnsafeMutableBufferPointer<Double>
+    private let baseline: UnsafeMutableBufferPointer<Double>
     private let baselineSquares: UnsafeMutableBufferPointer<Double>
     private let learnedPairs: UnsafeMutableBufferPointer<Int>
     /// Per cell: sums since its CUSUM last stood at zero (the test's change point) of the current step times
