@@ -6,7 +6,7 @@ DEBUG_BIN := .build/debug/celldrift
 RELEASE_BIN := .build/release/celldrift
 SAMPLES := firmware-samples
 
-.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench fleet fuzz clean
+.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench bench-logs fleet fuzz clean
 
 all: build
 
@@ -41,7 +41,7 @@ test: test-deps build release venv
 FUZZ_RUNS ?= 10000000
 FUZZ_SECONDS ?= 10800
 FUZZ_TEST_SECONDS ?= 15
-fuzz: deps
+fuzz: deps venv
 	FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: release
@@ -80,6 +80,10 @@ demo: release
 
 bench: release venv
 	scripts/bench-decode.sh
+
+# The binary log readers (BLF, MF4) against the candump reader and python-can / asammdf.
+bench-logs: release venv
+	scripts/bench-logs.sh
 
 # The independent physics fleets (PyBaMM) and the pipeline's figures on them (docs/fleet.md; ~1 h on 2 cores).
 fleet: release venv

@@ -28,6 +28,11 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(
+            name: "CDeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]
+        ),
+        .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
@@ -45,7 +50,7 @@ let package = Package(
         .target(name: "CReadBuffer"),
         .target(name: "MQTT", dependencies: ["CMosquitto", "CReadBuffer"]),
         .target(name: "Uplink", dependencies: ["MQTT", "Outbox", "JSON", "CCurl"]),
-        .target(name: "CAN", dependencies: ["CZlib"]),
+        .target(name: "CAN", dependencies: ["CZlib", "CDeflate"]),
         .target(name: "DBC", dependencies: ["CAN"]),
         .target(name: "JSON"),
         .target(name: "TOML"),

@@ -2,21 +2,10 @@
 # Decode benchmark, every figure from one run on the same 1M-frame candump log (docs/BENCHMARKS.md):
 # celldrift (count only, JSON), cantools + python-can, cantools' generated C, celldrift in memory,
 # and allocation counts from ordo-one/benchmark's malloc interposer.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-FRAMES=${FRAMES:-1000000}
-DBC=firmware-samples/foxbms.dbc
-WORK=.build-bench
-LOG=$WORK/bench-$FRAMES.log
-PY=.venv/bin/python
-mkdir -p "$WORK"
-
-[[ -f $LOG ]] || $PY scripts/bench/make_log.py "$DBC" "$LOG" --frames "$FRAMES"
+source "$(dirname "$0")/bench/common.sh"
 head -n 20000 "$LOG" > "$WORK/bench-sample.log"
 make release >/dev/null  # the product binary: static Swift runtime, lld, packed relocations
 
-seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
-best() { local best=999 t; for _ in 1 2 3; do t=$(seconds "$@"); best=$(echo "if ($t < $best) $t else $best" | bc -l); done; echo "$best"; }
 
 echo "== $FRAMES frames, $(du -h "$LOG" | cut -f1) candump log, DBC $DBC"
 count_only=$(best .build/release/celldrift decode --dbc "$DBC" --count-only "$LOG")

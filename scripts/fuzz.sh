@@ -10,7 +10,7 @@ seconds=${1:-600}
 runs=${FUZZ_RUNS:--1}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(dbc candump asc trc gvret pcan gzip toml config snapshot payload http model)
+[ ${#targets[@]} -gt 0 ] || targets=(dbc candump asc trc gvret pcan gzip blf mf4 toml config snapshot payload http model)
 work=.build-fuzz
 export SWIFT_BACKTRACE=enable=no CELLDRIFT_SAMPLES="$PWD/firmware-samples"
 
@@ -34,6 +34,7 @@ seed() {  # seed TARGET: the seed corpus, from the shipped samples
     pcan) head -n 200 $samples/logs/foxbms_test_log.txt > "$dir"/foxbms.txt ;;
     gzip) zcat $samples/simulated/healthy.log.gz | head -n 100 | gzip -c > "$dir"/healthy.log.gz
           zcat $samples/simulated/healthy.asc.gz | head -n 100 | gzip -c > "$dir"/healthy.asc.gz ;;
+    blf|mf4) .venv/bin/python scripts/fuzz_seeds.py "$1" $samples/simulated/healthy.log.gz "$dir" ;;
     toml|config) cp $samples/*.toml "$dir"/ ;;
     snapshot) zcat $samples/simulated/healthy.snapshots.jsonl.gz | head -n 5 | split -l 1 - "$dir"/snapshot- ;;
     payload) zcat $samples/simulated/healthy.snapshots.jsonl.gz | head -n 2 | split -l 1 - "$dir"/snapshot-
@@ -60,6 +61,7 @@ for target in "${targets[@]}"; do
     # Small inputs run fast; the seeds are cut to this length. A model file needs its whole header and tensors.
     maxlen=16384
     [ "$target" = model ] && maxlen=262144
+    [ "$target" = mf4 ] && maxlen=65536
     log=$work/$target.log
     status=0
     "$fuzzer" "$target" -max_total_time="$seconds" -runs="$runs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -6,6 +6,8 @@ set -euo pipefail
 
 need=()
 pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
+# The binary logs' compressed blocks (BLF containers, MDF4 DZ blocks), inflated whole: 10x zlib here.
+pkg-config --exists libdeflate 2>/dev/null || need+=(libdeflate-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
 pkg-config --exists libmosquitto 2>/dev/null || need+=(libmosquitto-dev)
 # libcurl's headers for the HTTPS uplink; the library itself is opened only when one is configured.

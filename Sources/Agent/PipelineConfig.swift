@@ -57,7 +57,7 @@ public struct PipelineConfig: @unchecked Sendable {
     public let detection: DetectionSettings
     /// Hold-off, updates and retained states of alarms (`[alarms]`).
     public let alarms: AlarmSettings
-    /// The zone of the logger's clock that wrote ASC headers' dates (`asc_zone`, seconds east of UTC).
+    /// The zone of the logger's clock that dated logs without a zone (`asc_zone`: ASC headers, BLF starts, MDF starts marked local time; seconds east of UTC).
     public let ascZoneSeconds: Int64
 
     /// The rule used when the file has no [rules.*] section: the BMS's consistency rule.

@@ -46,6 +46,8 @@ extension Snapshot {
 /// That line is handed out again by `lines`' next call, so the same stream (standard input, read once)
 /// goes on to whichever reader it needs.
 public func holdsSnapshots(_ lines: inout LineSource) throws -> Bool {
+    // A binary log's first "line" may be longer than the buffer and could not be handed back.
+    if LogFormat.detect(magic: try lines.peek(8)) != nil { return false }
     while let line = try lines.next() {
         guard let first = line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
         let snapshot = first == UInt8(ascii: "{")

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// The one place that talks to zlib: a file or descriptor read through gzread, which passes
-/// plain files through unchanged, so `.gz` logs and plain logs share one code path.
+/// plain files through unchanged, so `.gz` logs and plain logs share one code path. (The binary logs'
+/// compressed blocks go through libdeflate: `BlockInflater`.)
 public final class CompressedFile {
     private var handle: gzFile?
     public let path: String
@@ -27,6 +28,12 @@ public final class CompressedFile {
     public var bytesConsumed: Int {
         guard let handle else { return 0 }
         return Int(max(0, gzoffset(handle)))
+    }
+
+    /// Whether the bytes come out of a gzip stream (false for a plain file read through).
+    public var isCompressed: Bool {
+        guard let handle else { return false }
+        return gzdirect(handle) == 0
     }
 
     /// Reads up to `buffer.count` bytes; 0 means end of file.
@@ -58,14 +65,18 @@ public enum LogError: Error, CustomStringConvertible, Equatable {
     case readFailed(path: String, reason: String)
     case unknownFormat(path: String)
     case writeFailed(path: String, reason: String)
+    /// A binary log (BLF, MDF4) that stops making sense at a byte offset of the file; the frames
+    /// before it have been handed out.
+    case corrupt(path: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
         case let .readFailed(path, reason): return "\(path): read failed: \(reason)"
         case let .unknownFormat(path):
-            return "\(path): not a CAN log this tool knows (candump -L, Vector ASC, PCAN TRC, GVRET CSV, PCAN text)"
+            return "\(path): not a CAN log this tool knows (candump -L, Vector ASC, PCAN TRC, GVRET CSV, PCAN text, Vector BLF, MDF4 bus logging)"
         case let .writeFailed(path, reason): return "\(path): write failed: \(reason)"
+        case let .corrupt(path, offset, reason): return "\(path): byte \(offset): \(reason); reading stopped there"
         }
     }
 }

@@ -73,6 +73,49 @@ public struct LineSource {
         return true
     }
 
+    /// The first `count` bytes not yet handed out (fewer at the end of the stream), without consuming them:
+    /// a reader looks at a binary log's magic bytes before deciding how to read it.
+    public mutating func peek(_ count: Int) throws(LogError) -> UnsafeBufferPointer<UInt8> {
+        precondition(count <= buffer.count, "peek beyond the buffer")
+        while end - start < count, !atEOF {
+            if start > 0, end == buffer.count { compact() }
+            let read = try file.read(into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[end...])))
+            if read == 0 { atEOF = true } else { end += read }
+        }
+        return UnsafeBufferPointer(rebasing: buffer[start..<min(end, start + count)])
+    }
+
+    /// Reads raw bytes (a binary log read through the same stream): what is buffered first, then the file.
+    /// Fills `destination` whole unless the stream ends; returns the count.
+    public mutating func read(into destination: UnsafeMutableRawBufferPointer) throws(LogError) -> Int {
+        lastLineStart = -1
+        var filled = 0
+        let buffered = min(end - start, destination.count)
+        if buffered > 0 {
+            destination.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: buffered)
+            start += buffered
+            filled = buffered
+        }
+        while filled < destination.count, !atEOF {
+            let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: destination[filled...]))
+            if count == 0 { atEOF = true } else { filled += count }
+        }
+        return filled
+    }
+
+    private mutating func compact() {
+        lastLineStart = -1
+        let pending = end - start
+        if pending > 0 {
+            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: buffer.baseAddress! + start, byteCount: pending)
+        }
+        start = 0
+        end = pending
+    }
+
+    /// The stream read through: for a binary format that needs the file itself (MDF4 reads by offsets).
+    public var underlyingFile: CompressedFile { file }
+
     private func indexOfNewline(from index: Int) -> Int? {
         guard index < end, let base = buffer.baseAddress,
               let found = memchr(base + index, 0x0A, end - index) else { return nil }
@@ -89,15 +132,7 @@ public struct LineSource {
 
     private mutating func refill() throws(LogError) {
         lastLineStart = -1
-        if start > 0 {
-            let pending = end - start
-            if pending > 0 {
-                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(
-                    from: buffer.baseAddress! + start, byteCount: pending)
-            }
-            start = 0
-            end = pending
-        }
+        if start > 0 { compact() }
         let count = try file.read(into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[end...])))
         if count == 0 { atEOF = true } else { end += count }
     }

@@ -12,6 +12,21 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case trc
     case gvret
     case pcanText = "pcan-text"
+    case blf
+    case mf4
+
+    /// Binary formats are not line by line: read by their own readers.
+    public var isBinary: Bool { self == .blf || self == .mf4 }
+
+    /// Recognizes a binary format from a file's first eight bytes.
+    public static func detect(magic: UnsafeBufferPointer<UInt8>) -> LogFormat? {
+        if magic.count >= 4, magic[0] == 0x4C, magic[1] == 0x4F, magic[2] == 0x47, magic[3] == 0x47 { return .blf }  // LOGG
+        if magic.count >= 8 {
+            let text = String(decoding: magic[0..<8], as: UTF8.self)
+            if text == "MDF     " || text == "UnFinMF " { return .mf4 }
+        }
+        return nil
+    }
 
     /// Recognizes a format from one line of content (a header or a data line).
     public static func detect(_ line: UnsafeBufferPointer<UInt8>) -> LogFormat? {

@@ -1,6 +1,8 @@
 /// Reads CAN frames from a log in any supported format, recognized from its content.
 /// Memory is constant whatever the file size. A bad line is reported once through `report`
-/// with file:line and skipped; `invalidLines` counts them.
+/// with file:line and skipped; `invalidLines` counts them. Binary logs (BLF, MDF4), recognized from
+/// their first bytes, go to their own readers; a corrupt one ends with `LogError.corrupt` (the byte
+/// offset) after the frames before the damage.
 public final class LogReader {
     public let path: String
     public private(set) var format: LogFormat?
@@ -14,6 +16,13 @@ public final class LogReader {
     private let report: (String) -> Void
     private let ascZoneSeconds: Int64
     private var undetectedLines: [Int] = []
+    private var binary: BinaryLog?
+    private var checkedMagic = false
+
+    private enum BinaryLog {
+        case blf(BLFReader)
+        case mdf(MDFReader)
+    }
 
     /// `format` forces a format instead of recognizing it; `report` receives one message per bad line;
     /// `ascZoneSeconds` is the zone (seconds east of UTC) of an ASC header's date (UTC when 0).
@@ -27,6 +36,7 @@ public final class LogReader {
             self.format = format
             parser = AnyLineParser(format, ascZoneSeconds: ascZoneSeconds)
         }
+        try checkMagic()
     }
 
     /// Reads on from `lines` (taken over: the reader deallocates it), e.g. standard input after a look at its
@@ -55,6 +65,12 @@ public final class LogReader {
 
     /// Fills `frame` with the next frame; false at the end of the log. Allocates nothing per frame.
     public func next(into frame: inout CANFrame) throws(LogError) -> Bool {
+        if !checkedMagic { try checkMagic() }
+        if let binary {
+            guard try next(binary, &lines, into: &frame) else { return false }
+            framesRead += 1
+            return true
+        }
         var cursor = Cursor(lines: lines, parser: parser)
         defer { store(cursor) }
         return try step(&cursor, into: &frame)
@@ -63,10 +79,60 @@ public final class LogReader {
     /// Calls `body` with every remaining frame. The reader's state stays in locals for the whole file,
     /// which makes this the fastest way through a log.
     public func forEach(_ body: (inout CANFrame) throws -> Void) throws {
+        if !checkedMagic { try checkMagic() }
+        switch binary {
+        case .mdf(let reader)?:
+            try reader.forEach { frame in
+                framesRead += 1
+                try body(&frame)
+            }
+            return
+        case .blf(let reader)?:
+            var local = lines
+            defer { lines = local }
+            var frame = CANFrame(id: 0)
+            while try reader.next(from: &local, into: &frame) {
+                framesRead += 1
+                try body(&frame)
+            }
+            return
+        case nil:
+            break
+        }
         var cursor = Cursor(lines: lines, parser: parser)
         defer { store(cursor) }
         var frame = CANFrame(id: 0)
         while try step(&cursor, into: &frame) { try body(&frame) }
+    }
+
+    @inline(__always)
+    private func next(_ binary: BinaryLog, _ lines: inout LineSource, into frame: inout CANFrame) throws(LogError) -> Bool {
+        switch binary {
+        case .blf(let reader): return try reader.next(from: &lines, into: &frame)
+        case .mdf(let reader): return try reader.next(into: &frame)
+        }
+    }
+
+    /// A binary log is recognized from its first bytes (or the format given) before any line is read.
+    @inline(never)
+    private func checkMagic() throws(LogError) {
+        checkedMagic = true
+        if let format, !format.isBinary { return }
+        var found = format
+        if found == nil { found = LogFormat.detect(magic: try lines.peek(8)) }
+        guard let found else { return }
+        format = found
+        switch found {
+        case .blf:
+            binary = .blf(try BLFReader(path: path, lines: &lines, zoneSeconds: ascZoneSeconds))
+        case .mf4:
+            guard path != "-", !lines.underlyingFile.isCompressed else {
+                throw LogError.cannotOpen(path: path, reason: "MDF4 is read by block offsets: give it as a plain file (not compressed, not on standard input)")
+            }
+            binary = .mdf(try MDFReader(path: path, zoneSeconds: ascZoneSeconds))
+        default:
+            break
+        }
     }
 
     /// The mutable reading state, copied out of the object while a loop runs.
@@ -118,6 +184,7 @@ public final class LogReader {
         }
         format = detected
         cursor.parser = AnyLineParser(detected, ascZoneSeconds: ascZoneSeconds)
+        if cursor.parser == nil { return false }
         for number in undetectedLines { invalid(number, "not a line of any known CAN log format") }
         return true
     }
@@ -141,8 +208,10 @@ enum AnyLineParser {
     case gvret(GVRETParser)
     case pcanText(PCANTextParser)
 
-    init(_ format: LogFormat, ascZoneSeconds: Int64 = 0) {
+    /// Nil for the binary formats, which have readers of their own.
+    init?(_ format: LogFormat, ascZoneSeconds: Int64 = 0) {
         switch format {
+        case .blf, .mf4: return nil
         case .candump: self = .candump(CandumpParser())
         case .asc: self = .asc(ASCParser(zoneSeconds: ascZoneSeconds))
         case .trc: self = .trc(TRCParser())

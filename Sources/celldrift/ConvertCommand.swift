@@ -3,10 +3,14 @@ import ArgumentParser
 import CAN
 import JSON
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Read CAN logs in any supported format and write them as candump -L, ASC or JSON lines."
+        abstract: "Read CAN logs in any supported format and write them as candump -L, ASC, Vector BLF or JSON lines."
     )
 
     @Argument(help: "Logs to read (format recognized from content; .gz works). Standard input when none.")
@@ -15,18 +19,32 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Force the input format.")
     var format: LogFormat?
 
-    @Option(name: .long, parsing: .unconditional, help: "The zone of an ASC header's date (Vector writes the logger's clock without one): UTC, +02:00, -05:00.")
+    @Option(name: [.customLong("asc-zone"), .customLong("log-zone")], parsing: .unconditional,
+            help: "The zone of the logger's clock that dated the log (an ASC header, a BLF start, an MDF start marked local time; written without a zone): UTC, +02:00, -05:00.")
     var ascZone = "UTC"
 
-    @Option(name: .long, help: "Output: candump, asc or jsonl.")
+    @Option(name: .long, help: "Output: candump, asc, blf or jsonl.")
     var to: String = "candump"
 
+    @Option(name: [.short, .long], help: "Write to this file instead of standard output (BLF's header is completed only in a file).")
+    var output: String?
+
     func validate() throws {
-        guard ["candump", "asc", "jsonl"].contains(to) else { throw ValidationError("--to must be candump, asc or jsonl") }
+        guard ["candump", "asc", "blf", "jsonl"].contains(to) else { throw ValidationError("--to must be candump, asc, blf or jsonl") }
     }
 
     func run() throws {
-        let output = OutputBuffer(fd: 1)
+        let fd: Int32
+        if let path = self.output {
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        } else {
+            fd = 1
+        }
+        defer { if fd != 1 { close(fd) } }
+        let output = OutputBuffer(fd: fd)
+        let blf = to == "blf" ? BLFWriter(fd: fd, path: self.output ?? "<stdout>") : nil
+        var writeError: LogError?
         var asc = ASCWriter()
         var count = 0
         guard let zone = clockZoneSeconds(ascZone) else { throw ValidationError("--asc-zone: \"\(ascZone)\" is not UTC or an offset such as +02:00") }
@@ -37,6 +55,8 @@ struct ConvertCommand: ParsableCommand {
                 output.append(asc.line(for: frame) + "\n")
             case "jsonl":
                 output.append(Self.json(frame) + "\n")
+            case "blf":
+                do { if writeError == nil { try blf!.write(frame) } } catch let error as LogError { writeError = error } catch {}
             default:
                 output.append(CandumpWriter.line(for: frame) + "\n")
             }
@@ -47,9 +67,11 @@ struct ConvertCommand: ParsableCommand {
             output.append(ASCWriter.footer)
         }
         output.flush()
+        do { if writeError == nil { try blf?.finish() } } catch { writeError = error }
+        if let writeError { StandardError.line("error: \(writeError)") }
         StandardError.line("converted \(count) frames, \(counts.invalidLines) bad lines skipped"
             + (counts.unreadableFiles > 0 ? ", \(counts.unreadableFiles) files could not be read" : ""))
-        if output.failure != 0 || counts.unreadableFiles > 0 { throw ExitCode(1) }
+        if output.failure != 0 || writeError != nil || counts.unreadableFiles > 0 { throw ExitCode(1) }
     }
 
     /// Every field of a frame, for tools and tests that compare readers.

@@ -25,7 +25,8 @@ struct DecodeCommand: ParsableCommand {
     @Option(name: .long, help: "Force the log format: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: LogFormat?
 
-    @Option(name: .long, parsing: .unconditional, help: "The zone of an ASC header's date (Vector writes the logger's clock without one): UTC, +02:00, -05:00.")
+    @Option(name: [.customLong("asc-zone"), .customLong("log-zone")], parsing: .unconditional,
+            help: "The zone of the logger's clock that dated the log (an ASC header, a BLF start, an MDF start marked local time; written without a zone): UTC, +02:00, -05:00.")
     var ascZone = "UTC"
 
     @Flag(name: .long, help: "Raw integer values instead of physical (raw * factor + offset).")

@@ -51,6 +51,23 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    // Written by scripts/bench-logs.sh (scripts/bench/make_binary_logs.py): the same frames as BLF and MF4.
+    for (name, file) in [("BLF (zlib containers)", "bench-binary-sample.blf"), ("MF4 (transposed deflate)", "bench-binary-sample-transposed.mf4"),
+                         ("MF4 (plain data blocks)", "bench-binary-sample.mf4")] {
+        Benchmark("read a frame from a \(name) file") { benchmark in
+            let reader = try LogReader(path: "/\(root)/.build-bench/\(file)")
+            var frame = CANFrame(id: 0)
+            // The first container or data block sets up the buffers; steady state is measured.
+            for _ in 0..<5000 { _ = try reader.next(into: &frame) }
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                guard try reader.next(into: &frame) else { break }
+                blackHole(frame.id)
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+
     Benchmark("consistency features of a 96-cell snapshot, 60-snapshot window") { benchmark in
         let features = ConsistencyFeatures(cells: 96, window: 60)
         var voltages = (0..<96).map { 3.7 + Double($0 % 7) * 0.001 }

@@ -12,7 +12,7 @@ import Glibc
 /// Each fuzz target: what one input goes through. Errors are the expected answer to bad input; a trap,
 /// a hang or a sanitizer report is the finding.
 enum Target: String, CaseIterable {
-    case dbc, candump, asc, trc, gvret, pcan, gzip, toml, config, snapshot, payload, http, model
+    case dbc, candump, asc, trc, gvret, pcan, gzip, blf, mf4, toml, config, snapshot, payload, http, model
 
     func run(_ input: UnsafeBufferPointer<UInt8>) {
         switch self {
@@ -24,6 +24,8 @@ enum Target: String, CaseIterable {
         case .gvret: readLog(input, .gvret)
         case .pcan: readLog(input, .pcanText)
         case .gzip: readLog(input, nil)
+        case .blf: readLog(input, nil)
+        case .mf4: readLog(input, nil)
         case .toml: _ = try? TOMLParser.parse(String(decoding: input, as: UTF8.self), path: "fuzz.toml")
         case .config:
             Scratch.shared.write(input, to: Scratch.shared.config)
