@@ -6,7 +6,7 @@ DEBUG_BIN := .build/debug/celldrift
 RELEASE_BIN := .build/release/celldrift
 SAMPLES := firmware-samples
 
-.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench bench-logs fleet fuzz clean
+.PHONY: all deps test-deps venv build release test test-swift test-interop demo bench bench-logs bench-spark fleet fuzz clean
 
 all: build
 
@@ -84,6 +84,10 @@ bench: release venv
 # The binary log readers (BLF, MF4) against the candump reader and python-can / asammdf.
 bench-logs: release venv
 	scripts/bench-logs.sh
+
+# The fleet job on Spark local[2] against replay --jobs 2 on the same fleet.
+bench-spark: release venv
+	scripts/bench-spark.sh
 
 # The independent physics fleets (PyBaMM) and the pipeline's figures on them (docs/fleet.md; ~1 h on 2 cores).
 fleet: release venv

@@ -22,6 +22,8 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v gzip >/dev/null || need+=(gzip)
 command -v bc >/dev/null || need+=(bc)
+# Spark (the fleet job's tests, local mode) runs on Java 17.
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 if [[ ${1:-} == --test ]]; then
     command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
     command -v systemd-analyze >/dev/null || need+=(systemd)

@@ -18,7 +18,8 @@ public struct PackWindows {
     public init(csv text: String, path: String) throws(ModelError) {
         var days: [String: [Int: (measures: [Double], label: Bool)]] = [:]
         var order: [String] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line ending: "\r\n" (a spreadsheet's export) is one Character, which a split on "\n" never meets.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
             if index == 0 || fields.count == 1 && fields[0].isEmpty { continue }
             guard fields.count == 9 else { throw ModelError("\(path):\(index + 1): \(fields.count) fields, expected 9 (VIN,Date,6 measures,Label)") }

@@ -42,6 +42,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Write the seed's daily table (same columns; Label 1.0 on days a rule was active) to this file.")
     var dailyOut: String?
 
+    @Option(help: "Write a per-cell summary per vehicle and day (CSV: deviation from the pack median, resistance ratio) to this file.")
+    var cellsOut: String?
+
     @Flag(help: "Pace the replay in real time (event time against the wall clock) instead of as fast as it goes.")
     var realtime = false
 
@@ -70,7 +73,8 @@ struct ReplayCommand: ParsableCommand {
         let started = monotonicSeconds()
         let options = ReplayJob.Options(config: settings, db: db, vehicle: vehicle, realtime: realtime, progress: progress,
                                         featuresCSV: featuresOut?.hasSuffix(".csv") ?? false)
-        let batch = try ReplayBatch(logs: logs, options: options, featuresOut: featuresOut, dailyOut: dailyOut, parts: parts)
+        let batch = try ReplayBatch(logs: logs, options: options, outputs: ReplayOutputs(features: featuresOut, daily: dailyOut, cells: cellsOut),
+                                    parts: parts)
         if workers == 1 {
             for index in logs.indices { batch.replay(index) }
         } else {
@@ -92,37 +96,51 @@ struct ReplayCommand: ParsableCommand {
 /// The logs of one replay, the outputs and a slot for each log's job. Unchecked Sendable: under --jobs
 /// each slot (and each log's part of an output) is written by the one worker that replays its log, and
 /// read only after every worker has finished.
+/// The per-vehicle outputs a replay can write, each a path or nil: every complete snapshot's features,
+/// the seed's daily table, the per-cell daily summary.
+struct ReplayOutputs {
+    var features: String?, daily: String?, cells: String?
+
+    var paths: [String?] { [features, daily, cells] }
+}
+
+/// One replay's open outputs, in the order of `ReplayOutputs.paths`.
+struct ReplayFiles {
+    var features: OutputBuffer?, daily: OutputBuffer?, cells: OutputBuffer?
+
+    init(_ files: [OutputBuffer?] = [nil, nil, nil]) { (features, daily, cells) = (files[0], files[1], files[2]) }
+
+    var all: [OutputBuffer?] { [features, daily, cells] }
+}
+
 final class ReplayBatch: @unchecked Sendable {
     let logs: [String]
     let options: ReplayJob.Options
-    let featuresOut: String?
-    let dailyOut: String?
+    let outputs: ReplayOutputs
     /// Under --jobs each log writes `<output>.part<index>`, joined in the logs' order at the end;
     /// otherwise every log appends to one output.
     let parts: Bool
     private let slots: UnsafeMutableBufferPointer<ReplayJob?>
-    private let sharedFeatures: OutputBuffer?
-    private let sharedDaily: OutputBuffer?
-    private var partFailures: [String] = []
+    private let shared: ReplayFiles
 
-    init(logs: [String], options: ReplayJob.Options, featuresOut: String?, dailyOut: String?, parts: Bool) throws {
+    init(logs: [String], options: ReplayJob.Options, outputs: ReplayOutputs, parts: Bool) throws {
         self.logs = logs
         self.options = options
-        self.featuresOut = featuresOut
-        self.dailyOut = dailyOut
+        self.outputs = outputs
         self.parts = parts
-        let cells = options.config.mapping.cells
-        let features = try featuresOut.map(createOutput)
-        if options.featuresCSV { features?.append(featuresCSVHeader(cells: cells, firstNumber: options.config.mapping.cellNumberBase)) }
-        let daily = try dailyOut.map(createOutput)
-        daily?.append("VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n")
-        if parts {
+        let mapping = options.config.mapping
+        let headers = [options.featuresCSV ? featuresCSVHeader(cells: mapping.cells, firstNumber: mapping.cellNumberBase) : "",
+                       "VIN,Date,TotalVoltage,TotalCurrent,CellMaxVoltage,CellMinVoltage,MaxTemperature,MinTemperature,Label\n",
+                       CellDays.header]
+        var files: [OutputBuffer?] = []
+        for (path, header) in zip(outputs.paths, headers) {
+            let file = try path.map(createOutput)
+            file?.append(header)
             // The headers go first into the joined file, before the parts.
-            if let features, let featuresOut { try finishOutput(features, featuresOut) }
-            if let daily, let dailyOut { try finishOutput(daily, dailyOut) }
+            if parts, let file, let path { try finishOutput(file, path) }
+            files.append(parts ? nil : file)
         }
-        sharedFeatures = parts ? nil : features
-        sharedDaily = parts ? nil : daily
+        shared = ReplayFiles(files)
         slots = .allocate(capacity: logs.count)
         slots.initialize(repeating: nil)
     }
@@ -134,19 +152,18 @@ final class ReplayBatch: @unchecked Sendable {
 
     func replay(_ index: Int) {
         guard parts else {
-            let job = ReplayJob(log: logs[index], options: options, featureFile: sharedFeatures, dailyFile: sharedDaily)
+            let job = ReplayJob(log: logs[index], options: options, files: shared)
             job.run()
             slots[index] = job
             return
         }
         do {
-            let features = try featuresOut.map { try createOutput("\($0).part\(index)") }
-            let daily = try dailyOut.map { try createOutput("\($0).part\(index)") }
-            let job = ReplayJob(log: logs[index], options: options, featureFile: features, dailyFile: daily)
+            let paths = outputs.paths.map { $0.map { "\($0).part\(index)" } }
+            let files = ReplayFiles(try paths.map { try $0.map(createOutput) })
+            let job = ReplayJob(log: logs[index], options: options, files: files)
             job.run()
             slots[index] = job
-            if let features, let featuresOut { try finishOutput(features, "\(featuresOut).part\(index)") }
-            if let daily, let dailyOut { try finishOutput(daily, "\(dailyOut).part\(index)") }
+            for (file, path) in zip(files.all, paths) { if let file, let path { try finishOutput(file, path) } }
         } catch {
             slots[index] = ReplayJob(failed: logs[index], options: options, error: "\(error)")
         }
@@ -156,10 +173,9 @@ final class ReplayBatch: @unchecked Sendable {
 
     /// Writes out the shared outputs, or joins the parts, in the logs' order.
     func finish() throws {
-        if let sharedFeatures, let featuresOut { try finishOutput(sharedFeatures, featuresOut) }
-        if let sharedDaily, let dailyOut { try finishOutput(sharedDaily, dailyOut) }
+        for (file, path) in zip(shared.all, outputs.paths) { if let file, let path { try finishOutput(file, path) } }
         guard parts else { return }
-        for path in [featuresOut, dailyOut].compactMap({ $0 }) {
+        for path in outputs.paths.compactMap({ $0 }) {
             let output = OutputBuffer(fd: open(path, O_WRONLY | O_APPEND | O_CLOEXEC))
             for index in logs.indices {
                 let part = "\(path).part\(index)"

@@ -24,25 +24,22 @@ final class ReplayJob {
 
     let log: String
     let options: Options
-    let featureFile: OutputBuffer?
-    let dailyFile: OutputBuffer?
+    let files: ReplayFiles
     private(set) var summary = ReplaySummary()
     private(set) var failure: String?
 
     /// The outputs are open already, their headers written: the job appends its vehicle's rows.
-    init(log: String, options: Options, featureFile: OutputBuffer?, dailyFile: OutputBuffer?) {
+    init(log: String, options: Options, files: ReplayFiles) {
         self.log = log
         self.options = options
-        self.featureFile = featureFile
-        self.dailyFile = dailyFile
+        self.files = files
     }
 
     /// A job that could not start (its output part could not be created).
     init(failed log: String, options: Options, error: String) {
         self.log = log
         self.options = options
-        featureFile = nil
-        dailyFile = nil
+        files = ReplayFiles()
         failure = error
         summary.failedLogs = 1
     }
@@ -77,8 +74,10 @@ final class ReplayJob {
             }
         }
         let featuresCSVFormat = options.featuresCSV
+        let cellDays = files.cells.map { CellDays(vehicle: vehicleID, mapping: config.mapping, file: $0) }
         func writeFeatures(_ time: Double) {
-            guard let featureFile else { return }
+            cellDays?.add(time: time, pipeline.features)
+            guard let featureFile = files.features else { return }
             featureFile.append(featuresCSVFormat ? featuresCSV(vehicle: vehicleID, time: time, pipeline.features)
                                                  : featuresJSON(vehicle: vehicleID, time: time, pipeline.features))
         }
@@ -93,7 +92,8 @@ final class ReplayJob {
         summary.snapshots = pipeline.snapshots
         summary.incompleteSnapshots = pipeline.incompleteSnapshots
         summary.rejectedTimes = pipeline.rejectedTimes
-        if let dailyFile { writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile) }
+        if let dailyFile = files.daily { writeDaily(pipeline.daily, pipeline.alarmDays, vehicleID, dailyFile) }
+        cellDays?.finish()
     }
 }
 
