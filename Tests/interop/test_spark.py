@@ -12,11 +12,9 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+from pyspark.sql import SparkSession
 
 from conftest import ROOT, json_lines, run
-
-pyspark = pytest.importorskip("pyspark")
-from pyspark.sql import SparkSession  # noqa: E402
 
 JOB = ROOT / "spark" / "celldrift_fleet.py"
 SERIES_TO_CSV = ROOT / "spark" / "series_to_csv.py"
