@@ -139,7 +139,7 @@ struct EvaluateCommand: ParsableCommand {
                 for (precision, scores) in scored {
                     let seed = Metrics(scores, labels, threshold: 0.15), best = Metrics.bestF1(scores, labels)
                     parts.append(json ? "\"\(name)_\(precision)\": {\"windows\": \(labels.count), \"positives\": \(labels.filter { $0 == 1 }.count), "
-                        + "\"auc\": \(seed.auc), \"at_0.15\": \(figures(seed)), \"best_f1\": \(figures(best))}"
+                        + "\"auc\": \(jsonNumber(seed.auc)), \"at_0.15\": \(figures(seed)), \"best_f1\": \(figures(best))}"
                         : "\(name) split, \(precision): \(labels.count) windows (\(labels.filter { $0 == 1 }.count) positive), AUC "
                         + "\(rounded(seed.auc)); at 0.15: \(text(seed)); best F1 at \(rounded(best.threshold)): \(text(best))")
                 }
@@ -148,8 +148,11 @@ struct EvaluateCommand: ParsableCommand {
         }
 
         private func figures(_ metrics: Metrics) -> String {
-            "{\"threshold\": \(metrics.threshold), \"precision\": \(metrics.precision), \"recall\": \(metrics.recall), \"f1\": \(metrics.f1)}"
+            "{\"threshold\": \(jsonNumber(metrics.threshold)), \"precision\": \(jsonNumber(metrics.precision)), "
+                + "\"recall\": \(jsonNumber(metrics.recall)), \"f1\": \(jsonNumber(metrics.f1))}"
         }
+        /// JSON has no NaN: an undefined figure (an AUC of one class, a precision of no positives) is null.
+        private func jsonNumber(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
         private func text(_ metrics: Metrics) -> String {
             "precision \(rounded(metrics.precision)), recall \(rounded(metrics.recall)), F1 \(rounded(metrics.f1))"
         }

@@ -2,6 +2,7 @@
 and replayed exactly as their candump twins; truncated and corrupt files stop with the byte offset after
 the frames before the damage."""
 import gzip
+import itertools
 import json
 import re
 from datetime import datetime, timezone
@@ -263,3 +264,30 @@ def test_blf_objects_python_can_reads_but_does_not_write(tmp_path, celldrift):
     assert ours[2]["data"] == "0102030405060708" + "00" * 4
     assert ours[3]["t_ns"] - ours[0]["t_ns"] == 3000 * 10_000  # 10 us ticks
     assert datetime.fromtimestamp(ours[0]["t_ns"] / 1e9, timezone.utc) == datetime(2026, 1, 5, 12, 30, 15, 250_000, timezone.utc)
+
+
+def test_signals_from_binary_logs_match_cantools(tmp_path, celldrift):
+    """The issue's "same signals (cantools)": a python-can BLF and an asammdf MF4 of the hot-spot sample,
+    decoded by celldrift, give the values cantools decodes from the frames python-can reads of them."""
+    import math
+
+    from conftest import load_reference
+
+    dbc = ROOT / "firmware-samples" / "celldrift_pack.dbc"
+    reference = load_reference(dbc)
+    with gzip.open(SAMPLES / "hot-spot.log.gz", "rt") as text:
+        messages = list(itertools.islice(can.CanutilsLogReader(text), 5000))
+    blf = tmp_path / "hot.blf"
+    write_with_python_can(can.BLFWriter, blf, messages)
+    mf4 = tmp_path / "hot.mf4"
+    writer = type("Writer", (can.MF4Writer,), {"__init__": lambda self, p: can.MF4Writer.__init__(self, p, compression_level=2)})
+    write_with_python_can(writer, mf4, messages)
+    for path, reader in ((blf, can.BLFReader), (mf4, can.MF4Reader)):
+        ours = json_lines(run("decode", "--dbc", dbc, path)[0])
+        theirs = [m for m in reader(str(path)) if m.arbitration_id in {message.frame_id for message in reference.messages}]
+        assert len(ours) == len(theirs) == 5000
+        for row, message in zip(ours, theirs):
+            expected = reference.get_message_by_frame_id(message.arbitration_id).decode(bytes(message.data), decode_choices=False)
+            assert row["signals"].keys() == expected.keys()
+            for name, value in expected.items():
+                assert math.isclose(row["signals"][name], value, rel_tol=1e-9, abs_tol=1e-9), (path.name, name)
