@@ -34,13 +34,12 @@ enum ASCDate {
         }
         guard let year = rest.first.flatMap({ Int($0) }) else { return nil }
         guard (1970..<2100).contains(year) else { return Int64.min }
-        let days = Int64(daysFromCivil(year: year, month: month, day: day))
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - zoneSeconds
-        return seconds * 1_000_000_000 + fraction
+        return civilEpochNanoseconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+                                     nanoseconds: fraction, zoneSeconds: zoneSeconds)
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days-from-civil).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    fileprivate static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let shifted = month <= 2 ? year - 1 : year
         let era = (shifted >= 0 ? shifted : shifted - 399) / 400
         let yearOfEra = shifted - era * 400
@@ -48,4 +47,13 @@ enum ASCDate {
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
     }
+}
+
+/// A logger's wall-clock date and time (ASC headers, BLF's SYSTEMTIME) in the zone `zoneSeconds` east of
+/// UTC, as nanoseconds since the epoch.
+func civilEpochNanoseconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, nanoseconds: Int64,
+                           zoneSeconds: Int64) -> Int64 {
+    let days = Int64(ASCDate.daysFromCivil(year: year, month: month, day: day))
+    let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - zoneSeconds
+    return seconds * 1_000_000_000 + nanoseconds
 }

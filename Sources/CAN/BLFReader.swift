@@ -44,7 +44,6 @@ final class BLFReader {
         try skip(headerSize - Self.fileHeaderMinimum, &lines)
     }
 
-
     /// A SYSTEMTIME (year, month, weekday, day, hour, minute, second, millisecond) as nanoseconds since the
     /// epoch, read in the zone `zoneSeconds` east of UTC; 0 (times stay relative) when it holds no date.
     static func systemTime(_ raw: UnsafeRawBufferPointer, at base: Int, zoneSeconds: Int64) -> Int64 {
@@ -52,9 +51,8 @@ final class BLFReader {
         let (year, month, day, hour, minute, second, millisecond) = (field(0), field(1), field(3), field(4), field(5), field(6), field(7))
         guard (1970..<2100).contains(year), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60,
               second < 61, millisecond < 1000 else { return 0 }
-        let days = Int64(ASCDate.daysFromCivil(year: year, month: month, day: day))
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - zoneSeconds
-        return seconds * 1_000_000_000 + Int64(millisecond) * 1_000_000
+        return civilEpochNanoseconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+                                     nanoseconds: Int64(millisecond) * 1_000_000, zoneSeconds: zoneSeconds)
     }
 
     /// Fills `frame` with the next CAN object; false at the end of the file.

@@ -34,7 +34,6 @@ final class BlockBuffer {
         bytes.deallocate()
         bytes = grown
     }
-
 }
 
 /// A scratch buffer for a header read once (typed throws cannot pass through the standard library's

@@ -77,11 +77,7 @@ public struct LineSource {
     /// a reader looks at a binary log's magic bytes before deciding how to read it.
     public mutating func peek(_ count: Int) throws(LogError) -> UnsafeBufferPointer<UInt8> {
         precondition(count <= buffer.count, "peek beyond the buffer")
-        while end - start < count, !atEOF {
-            if start > 0, end == buffer.count { compact() }
-            let read = try file.read(into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[end...])))
-            if read == 0 { atEOF = true } else { end += read }
-        }
+        while end - start < count, !atEOF { try refill() }
         return UnsafeBufferPointer(rebasing: buffer[start..<min(end, start + count)])
     }
 

@@ -29,7 +29,6 @@ final class MDFDataStream {
         blocks = found
     }
 
-
     /// The data blocks under `link`, in order. A list met twice (a loop, or one list in two places) is an error.
     private static func collect(_ file: MDFFile, _ link: Int, into found: inout [Int], lists: inout Set<Int>, depth: Int) throws(LogError) {
         guard depth < 4 else { throw file.corrupt(link, "data lists nested too deep") }

@@ -5,7 +5,8 @@ import Glibc
 /// Buffered output to a file descriptor in one fixed buffer; appending numbers and
 /// pre-encoded names allocates nothing.
 public final class OutputBuffer {
-    private let fd: Int32
+    /// The descriptor written to (a writer that also seeks, such as BLF's header, needs it).
+    public let fd: Int32
     private let storage: UnsafeMutablePointer<UInt8>
     private let capacity: Int
     private var count = 0

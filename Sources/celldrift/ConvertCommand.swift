@@ -34,16 +34,9 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        let fd: Int32
-        if let path = self.output {
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw CommandError("\(path): cannot create: \(String(cString: strerror(errno)))") }
-        } else {
-            fd = 1
-        }
-        defer { if fd != 1 { close(fd) } }
-        let output = OutputBuffer(fd: fd)
-        let blf = to == "blf" ? BLFWriter(fd: fd, path: self.output ?? "<stdout>") : nil
+        let output = try self.output.map(createOutput) ?? OutputBuffer(fd: 1)
+        defer { if output.fd != 1 { close(output.fd) } }
+        let blf = to == "blf" ? BLFWriter(fd: output.fd, path: self.output ?? "<stdout>") : nil
         var writeError: LogError?
         var asc = ASCWriter()
         var count = 0
