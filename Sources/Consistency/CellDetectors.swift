@@ -144,8 +144,8 @@ public final class CellDetectors {
             if moved > 1e-7 { voltageResolution = min(voltageResolution, moved) }
             previousVoltage[cell] = voltage
         }
-        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution,
-                          oneC: scale.capacity.isFinite ? scale.capacity : scale.largestCurrent)
+        let oneC = scale.capacity.isFinite ? scale.capacity : scale.largestCurrent
+        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution, oneC: oneC)
         scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,
                      medianResistance: resistance.medianResistance)
         let medianResistance = resistance.medianResistance
@@ -180,7 +180,8 @@ public final class CellDetectors {
                                 evidence: .steadyLoad)
             }
         }
-        if leak.update(time: time, resting: resting, ocvDeviation: ocvDeviation, resolution: voltageResolution) {
+        if leak.update(time: time, resting: resting, current: current, oneC: oneC, ocvDeviation: ocvDeviation,
+                       resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }
         sensorWatch.update(time: time, temperatures: temperatures)

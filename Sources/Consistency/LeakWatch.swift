@@ -4,8 +4,11 @@
 /// leak ÷ capacity × dOCV/dSOC. During settled rest every cell's deviation is fitted against time; each
 /// minute the slopes are compared with the pack's (median and spread across cells, never below the fit's
 /// own standard error) and a CUSUM over those checks raises a cell whose slope stays apart. Across a gap
-/// in the data (a logger asleep overnight) the change of each cell's open-circuit deviation is tested the
-/// same way. Estimates are in C (leak ÷ capacity) through the pack's own OCV slope; no chemistry table.
+/// in the data (a logger asleep overnight) from a rest, the change of each cell's open-circuit deviation
+/// is tested the same way: against the first snapshot after the gap when that rests, else against the
+/// deviation at zero current extrapolated from the first minute of the load (a cell whose resistance rose
+/// while the logger slept stands apart under load, and that is no leak). Estimates are in C (leak ÷ capacity) through the pack's own OCV
+/// slope; no chemistry table.
 final class LeakWatch {
     let cells: Int
     let settle: Double
@@ -29,7 +32,17 @@ final class LeakWatch {
     private let lastDeviation: UnsafeMutableBufferPointer<Double>
     private let scratch: UnsafeMutableBufferPointer<Double>
     private var lastTime = Double.nan
+    private var lastResting = false
+    // A gap whose far side is under load: the deviations before it, its length, when the load began.
+    private let beforeGap: UnsafeMutableBufferPointer<Double>
+    private let zeroCurrentDeviation: UnsafeMutableBufferPointer<Double>
+    private let afterGap: ZeroCurrentFit
+    private var pendingGap = Double.nan
+    private var loadAfterGap = Double.nan
     private var resolution = 0.0
+    /// The snapshots' usual spacing (s), smoothed over those that are not gaps: a logger that samples every
+    /// ten minutes has no gap between two samples.
+    private var spacing = Double.nan
 
     init(cells: Int, settle: Double, checkInterval: Double, shift: Double) {
         self.cells = cells
@@ -43,27 +56,49 @@ final class LeakWatch {
         score = .zeroed(cells)
         statistic = .zeroed(cells)
         lastDeviation = .zeroed(cells)
+        beforeGap = .zeroed(cells)
+        zeroCurrentDeviation = .zeroed(cells)
+        afterGap = ZeroCurrentFit(cells: cells)
         scratch = .zeroed(cells)
     }
 
     deinit {
-        for buffer in [deviationSums, crossSums, squareSums, slope, score, statistic, lastDeviation, scratch] { buffer.deallocate() }
+        for buffer in [deviationSums, crossSums, squareSums, slope, score, statistic, lastDeviation, scratch, beforeGap,
+                       zeroCurrentDeviation] {
+            buffer.deallocate()
+        }
     }
 
     /// Takes a snapshot: `ocvDeviation` is each cell's deviation with its resistance's share of the drop
-    /// put back (V). True when a check or a gap test updated `score` and `statistic`.
-    func update(time: Double, resting: Bool, ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
+    /// put back (V); `current` (A) and `oneC` (A, the pack's capacity or its largest current) size the
+    /// load after a gap. True when a check or a gap test updated `score` and `statistic`.
+    func update(time: Double, resting: Bool, current: Double, oneC: Double, ocvDeviation: UnsafeMutableBufferPointer<Double>,
+                resolution: Double) -> Bool {
         self.resolution = resolution.isFinite ? resolution : 0
         defer {
             for cell in 0..<cells { lastDeviation[cell] = ocvDeviation[cell] }
             lastTime = time
+            lastResting = resting
         }
-        if time - lastTime > 600 {
+        let interval = time - lastTime
+        if interval > max(Self.gapSeconds, 3 * spacing) {
             restStart = .nan
-            testGap(ocvDeviation, seconds: time - lastTime)
-            CrossCellTest.accumulate(score, into: statistic, shift: shift)
-            return true
+            pendingGap = .nan
+            guard lastResting else { return false }
+            if resting {
+                testGap(ocvDeviation, before: lastDeviation, seconds: interval)
+                return true
+            }
+            for cell in 0..<cells { beforeGap[cell] = lastDeviation[cell] }
+            pendingGap = interval
+            loadAfterGap = time
+            afterGap.reset()
         }
+        if !pendingGap.isNaN, let tested = testAfterGap(time: time, resting: resting, current: current, oneC: oneC,
+                                                         ocvDeviation: ocvDeviation) {
+            return tested
+        }
+        if interval > 0 { spacing = spacing.isNaN ? interval : spacing + (interval - spacing) / 16 }
         guard resting else {
             restStart = .nan
             return false
@@ -92,7 +127,8 @@ final class LeakWatch {
         }
         guard time >= nextCheck else { return false }
         nextCheck = time + checkInterval
-        guard t >= Self.minimumFit else { return false }
+        // A fit through a handful of sparse snapshots has no residuals to tell its error by.
+        guard t >= Self.minimumFit, count >= Self.minimumPoints else { return false }
         check(seconds: t)
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
         return true
@@ -116,15 +152,49 @@ final class LeakWatch {
 
     /// Across a gap: each cell's change of open-circuit deviation against the pack's changes, then as a
     /// slope over the gap (V/s) for the leak estimate.
-    private func testGap(_ ocvDeviation: UnsafeMutableBufferPointer<Double>, seconds: Double) {
-        for cell in 0..<cells { slope[cell] = ocvDeviation[cell] - lastDeviation[cell] }
+    private func testGap(_ after: UnsafeMutableBufferPointer<Double>, before: UnsafeMutableBufferPointer<Double>, seconds: Double) {
+        for cell in 0..<cells { slope[cell] = after[cell] - before[cell] }
         CrossCellTest.scores(slope, into: score, scratch: scratch, floor: max(Self.gapFloor, 1.5 * resolution), sign: -1)
         for cell in 0..<cells { slope[cell] /= seconds }
+        CrossCellTest.accumulate(score, into: statistic, shift: shift)
+    }
+
+    /// The load after a gap: its first seconds fitted for the deviations at zero current, then tested; or,
+    /// when rest comes within the fit's minute, the rest's first snapshot is the far side. False while
+    /// collecting or when the load did not vary enough to extrapolate; nil when this snapshot is not the
+    /// gap's to test (the rest's usual course takes it).
+    private func testAfterGap(time: Double, resting: Bool, current: Double, oneC: Double,
+                              ocvDeviation: UnsafeMutableBufferPointer<Double>) -> Bool? {
+        let seconds = pendingGap + (time - loadAfterGap)
+        if resting || !current.isFinite {
+            pendingGap = .nan
+            guard resting, time - loadAfterGap <= Self.loadFit else { return nil }
+            testGap(ocvDeviation, before: beforeGap, seconds: seconds)
+            return true
+        }
+        afterGap.add(current: current, deviation: ocvDeviation)
+        let spanned = afterGap.currentRange >= Self.loadRange * oneC
+        guard spanned && afterGap.count >= Self.loadPoints || time - loadAfterGap >= Self.loadFit else { return false }
+        pendingGap = .nan
+        guard spanned, afterGap.intercepts(into: zeroCurrentDeviation) else { return false }
+        testGap(zeroCurrentDeviation, before: beforeGap, seconds: seconds)
+        return true
     }
 
     /// Below this change across a gap (V), about a reading's resolution, no cell is told apart.
     static let gapFloor = 0.0015
 
-    /// Seconds of settled rest a slope is fitted over before it is compared.
+    /// Seconds of settled rest a slope is fitted over before it is compared, and the fewest snapshots.
     static let minimumFit = 300.0
+    static let minimumPoints = 12.0
+
+    /// A silence longer than this (s), and than three usual spacings, is a gap: the deviations on either
+    /// side are compared instead of fitted.
+    static let gapSeconds = 600.0
+
+    /// The load after a gap is fitted for the zero-current deviations as soon as it spans this range of
+    /// current (× 1C) in this many snapshots, for at most this many seconds.
+    static let loadRange = 0.1
+    static let loadPoints = 5.0
+    static let loadFit = 60.0
 }

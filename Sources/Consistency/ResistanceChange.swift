@@ -48,8 +48,9 @@ final class ResistanceChange {
     private(set) var noiseVariance = Double.nan
     private(set) var pairs = 0
     static let warmUpPairs = 300
-    /// Seconds without snapshots after which the pack is learned again.
+    /// Seconds without snapshots after which the pack is learned again, from a prior of this many pairs.
     static let restartGap = 600.0
+    static let priorPairs = 30.0
 
     /// The rise of a cell's resistance over its baseline since its test's change point (Ω).
     func rise(_ cell: Int) -> Double { runSquares[cell] > 0 ? -runCross[cell] / runSquares[cell] : change[cell] }
@@ -100,14 +101,16 @@ final class ResistanceChange {
             previousTime = time
         }
         let gap = time - previousTime
-        if gap > Self.restartGap {
-            // After a gap (a logger asleep overnight) the pack is at another temperature and SOC: the
-            // median resistance is learned again before any pair counts as evidence.
-            currentSquares = 0
-            medianCross = 0
-            weights = 0
-            for cell in 0..<cells { crossSums[cell] = 0; residualVariance[cell] = 0 }
-            pairs = 0
+        if gap > Self.restartGap, weights > 0 {
+            // After a gap (a logger asleep overnight) the pack is at another temperature and SOC: what was
+            // learned before stays as a prior worth `priorPairs` pairs, so the morning's first current steps
+            // already count (a resistance that rose while the logger slept shows at the first current) and
+            // the median resistance and the noise are soon the morning's.
+            let shrink = min(1, Self.priorPairs / weights)
+            currentSquares *= shrink
+            medianCross *= shrink
+            weights *= shrink
+            for cell in 0..<cells { crossSums[cell] *= shrink; residualVariance[cell] *= shrink }
         }
         guard current.isFinite, previousCurrent.isFinite, gap > 0, gap <= 5 else { return }
         let step = current - previousCurrent

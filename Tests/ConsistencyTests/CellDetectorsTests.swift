@@ -195,4 +195,60 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
         #expect(abs(scale.capacity - 100) < 5, "estimated \(scale.capacity) Ah")
         #expect(scale.isRest(1.5) && !scale.isRest(3))
     }
+
+    /// A logger keeping a snapshot every 10 minutes. A cell that settles 1.2 mV lower between the first
+    /// snapshots of an hour's rest (its relaxation ending) is no leak: a slope fitted through two or three
+    /// snapshots has no residuals to tell its error by. In the next rest a cell falling 0.5 mV every
+    /// snapshot for three hours is one.
+    @Test func tenMinuteSnapshotsTellALeakFromASettlingCell() {
+        let cells = 12
+        let watch = LeakWatch(cells: cells, settle: 300, checkInterval: 60, shift: 4)
+        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        defer { deviation.deallocate() }
+        let threshold = DetectionSettings().minuteThreshold
+        for snapshot in 0..<27 {
+            // Readings of 0.1 mV flicker by a step; a drive at snapshot 7 ends the first rest.
+            for cell in 0..<cells { deviation[cell] = 0.0001 * Double((snapshot * 7 + cell * 3) % 3 - 1) }
+            deviation[3] = snapshot < 2 ? 0 : -0.0012
+            deviation[8] = snapshot < 8 ? 0 : -0.0005 * Double(snapshot - 8)
+            _ = watch.update(time: Double(snapshot) * 600, resting: snapshot != 7, current: snapshot == 7 ? 10 : 0, oneC: 15,
+                             ocvDeviation: deviation, resolution: 0.0001)
+            if snapshot == 7 { #expect(watch.statistic[3] < threshold, "after the first rest: \(watch.statistic[3])") }
+        }
+        #expect((0..<cells).filter { watch.statistic[$0] > threshold } == [8])
+    }
+
+    /// A logger asleep overnight, the morning starting under load. A cell that leaked in the night is
+    /// named within the first minute of the drive (its deviation at zero current, extrapolated from the
+    /// load's first seconds); a cell whose resistance doubled in the night stands as far apart under the
+    /// load, but that is no leak: it is named as a resistance rise.
+    @Test func acrossANightALeakAndAResistanceRiseAreToldApart() {
+        for leaking in [true, false] {
+            var pack = SyntheticPack()
+            var settings = DetectionSettings()
+            settings.capacity = pack.capacity
+            let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+            // A rest, a drive and a rest teach the OCV slope; then 20 hours without snapshots.
+            var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+            raised += pack.run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+            raised += pack.run(detectors, from: 4800, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+            #expect(raised.isEmpty)
+            if leaking {
+                pack.soc[7] -= 0.05  // C/400 for 20 hours
+            } else {
+                pack.resistances[4] *= 2
+            }
+            let morning = 6000.0 + 20 * 3600
+            raised += pack.run(detectors, from: morning, seconds: 1800, temperatures: flatTemperatures(6))
+            let leaks = raised.filter { $0.kind == .leak }
+            if leaking {
+                #expect(leaks.map(\.cell) == [7])
+                #expect(raised.first.map { $0.kind == .leak && $0.cell == 7 } == true)
+                #expect(raised.first.map { $0.relative > 1.0 / 800 && $0.relative < 1.0 / 200 } == true, "\(raised.first?.relative ?? .nan) C")
+            } else {
+                #expect(leaks.isEmpty, "\(leaks.map { $0.cell ?? -1 })")
+                #expect(raised.filter { $0.kind == .resistanceRise }.map(\.cell) == [4])
+            }
+        }
+    }
 }

@@ -103,9 +103,20 @@ def day_profile(vehicle_class, random, day_seconds, usage):
             add(drive_c_rate(speed_trace(kind, seconds, top, random), vehicle_class, random) * usage["intensity"], "drive")
     used = sum(p.sum() for p in parts) / 3600  # capacities
     remaining = day_seconds - sum(len(p) for p in parts)
-    # A charger strong enough to put back what was driven within the day, tapering before the end.
-    rate = max(usage["charge_c"], used / (remaining / 3600 * 0.75))
+    # A charger strong enough to put back what was driven within the day, tapering before the end; a
+    # derated one (usage["charge_derate"] < 1, as a BMS limits a cold pack's charge) puts back what fits
+    # and the night's slow charge the rest (`overnight_charge`).
+    rate = max(usage["charge_c"], used / (remaining / 3600 * 0.75)) * usage.get("charge_derate", 1.0)
     charge = charge_c_rate(remaining, max(used, 0.02), rate, usage["taper_share"], random)
     add(charge, "charge")
     c_rate = np.concatenate(parts)
     return c_rate, phases
+
+
+def overnight_charge(deficit_c, seconds, rate=0.1):
+    """An unlogged slow charge (negative C-rate) putting back `deficit_c` capacities: what a derated
+    day's charge left for the night."""
+    length = min(seconds, int(max(deficit_c, 0.0) * 3600 / rate))
+    c = np.zeros(seconds)
+    c[:length] = -rate
+    return c
