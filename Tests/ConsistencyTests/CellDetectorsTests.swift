@@ -16,6 +16,8 @@ private struct SyntheticPack {
     var soc: [Double] = []
     /// Per cell: a charge-transfer overpotential k·asinh(I / (C/20)) (V), whose slope is largest at small currents.
     var kinetics: [Double] = []
+    /// When each detection of every run was raised.
+    var raisedTimes: [Double] = []
 
     init(cells: Int = 12) {
         self.cells = cells
@@ -55,6 +57,7 @@ private struct SyntheticPack {
                 detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
                                  temperatures: temperatures, current: current, soc: soc.reduce(0, +) / Double(cells) * 100) {
                     raised.append($0)
+                    raisedTimes.append(time)
                 }
             }
         }
@@ -161,6 +164,21 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
         if let leak = leaks.first, leak.magnitude.isFinite {
             #expect(abs(leak.magnitude - 0.15) < 0.1, "estimated \(leak.magnitude) A against 0.15 A")
         }
+    }
+
+    /// Readings whose noise dithers the 1 mV rounding show a fall finer than a step: a C/150 leak is named
+    /// within 30 minutes of rest (23 min; with a whole step over the fit as the floor, 36).
+    @Test func aC150LeakIsNamedWithinHalfAnHourOfRestOnDitheredReadings() {
+        var pack = SyntheticPack()
+        var settings = DetectionSettings()
+        settings.capacity = pack.capacity
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+        var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+        raised += pack.run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+        pack.leaks[7] = pack.capacity / 150
+        raised += pack.run(detectors, from: 4800, seconds: 2 * 3600, resting: true, temperatures: flatTemperatures(6))
+        #expect(raised.map(\.cell) == [7] && raised.first?.kind == .leak)
+        if let time = pack.raisedTimes.first { #expect(time - 4800 < 1800, "named after \(time - 4800) s of rest") }
     }
 
     @Test func anOffsetAndAStuckSensorAreNamedBySensor() {
