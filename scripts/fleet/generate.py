@@ -49,7 +49,7 @@ SPLITS = {
                           healthy_share=0.0, ambient=(-5, 38), start="2026-08-24", kinds=["micro-short"],
                           leak_divisor=(50, 150), alternate_chemistry=True),
     # Healthy packs only, for the false-alarm rate over 500+ vehicle-hours with the held-out fleet.
-    "heldout-healthy": dict(seed=9002, vehicles=30, days=5, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+    "heldout-healthy": dict(seed=9002, vehicles=40, days=5, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
                             cells=[12], healthy_share=1.0, ambient=(-5, 38), start="2026-08-03", kinds=FAULT_KINDS),
     "heldout": dict(seed=9001, vehicles=24, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
                     cells=[16, 24, 36, 72, 200], cell_weights=[0.3, 0.3, 0.2, 0.15, 0.05], healthy_share=0.3, ambient=(-5, 38), start="2026-07-13",
