@@ -6,9 +6,9 @@
 /// own standard error) and a CUSUM over those checks raises a cell whose slope stays apart. Across a gap
 /// in the data (a logger asleep overnight) from a rest, the change of each cell's open-circuit deviation
 /// is tested the same way: against the first snapshot after the gap when that rests, else against the
-/// deviation at zero current extrapolated from the first minute of the load (a cell whose resistance rose
-/// while the logger slept stands apart under load, and that is no leak). Estimates are in C (leak ÷ capacity) through the pack's own OCV
-/// slope; no chemistry table.
+/// deviation at zero current extrapolated from the load's first seconds (a cell whose resistance rose
+/// while the logger slept stands apart under load, and that is no leak). Estimates are in C (leak ÷
+/// capacity) through the pack's own OCV slope; no chemistry table.
 final class LeakWatch {
     let cells: Int
     let settle: Double
