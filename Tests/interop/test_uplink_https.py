@@ -62,12 +62,6 @@ class Endpoint:
         return [record for batch in self.batches for record in batch["records"]]
 
 
-
-def metric(api, name):
-    """A counter's value on the daemon's /metrics (summed over its labels)."""
-    text = urllib.request.urlopen(f"{api}/metrics", timeout=10).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{"))
-
 def test_https_uplink_acknowledges_on_2xx_and_drains_after_an_outage(tmp_path, celldrift):
     certificates(tmp_path)
     local_port, cloud_port = free_port(), free_port()
@@ -95,13 +89,9 @@ def test_https_uplink_acknowledges_on_2xx_and_drains_after_an_outage(tmp_path, c
             urllib.request.urlopen(urllib.request.Request(f"{api}/inference", data=request, method="POST"), timeout=10).read()
 
         publisher = publisher_on(local_port)
-        lines = snapshot_lines("micro-short")
-        for line in lines:
+        for line in snapshot_lines("micro-short"):
             publisher.publish("bms/micro-short/snapshot", line, qos=1).wait_for_publish(5)
         publisher.loop_stop()
-        # Every snapshot through the pipeline before the counts below: on a busy machine the rule's alarm
-        # was acknowledged while later snapshots still made its lifecycle records (4 more pending).
-        assert wait_for(lambda: metric(api, "celldrift_snapshots_total") == len(lines), 60)
         for day in range(1, 6):
             infer(day)
         # Two refusals (503), then everything acknowledged: 1 alarm and 5 inference events.
@@ -118,7 +108,10 @@ def test_https_uplink_acknowledges_on_2xx_and_drains_after_an_outage(tmp_path, c
         for day in range(6, 16):
             infer(day)
         time.sleep(3)
-        assert stats(database)["acknowledged"] == 6 and stats(database)["pending"] + stats(database)["in_flight"] == 10, \
+        # One reading of the counts: the daemon keeps trying the endpoint, so a batch moves between pending and
+        # in flight (the window's 4 records) from one reading to the next, and two readings counted it twice.
+        counts = stats(database)
+        assert counts["acknowledged"] == 6 and counts["pending"] + counts["in_flight"] == 10, \
             [(r["kind"], r.get("cell"), r["state"]) for r in json_lines(run("outbox", "export", "--db", database)[0])]
         health = json.loads(urllib.request.urlopen(f"{api}/healthz", timeout=10).read())
         assert health["uplink_connected"] is False
