@@ -65,6 +65,22 @@ private struct SyntheticPack {
     }
 }
 
+extension SyntheticPack {
+    /// Detectors for this pack (6 sensors), told its capacity.
+    func detectorsKnowingCapacity() -> CellDetectors {
+        var settings = DetectionSettings()
+        settings.capacity = capacity
+        return CellDetectors(cells: cells, sensors: 6, settings: settings)
+    }
+
+    /// 20 minutes of rest and an hour's drive around 0.2C from second 0: with a rest after it, 20 % of SOC
+    /// lower, the detectors know the pack's OCV slope and can size a leak.
+    mutating func restAndDrive(_ detectors: CellDetectors) -> [Detection] {
+        run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+            + run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+    }
+}
+
 private struct SplitMix {
     var state: UInt64
     init(seed: UInt64) { state = seed }
@@ -113,9 +129,7 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
     @Test func aResistanceRiseDuringAConstantCurrentChargeIsRaisedWithinMinutes() {
         for faulty in [true, false] {
             var pack = SyntheticPack()
-            var settings = DetectionSettings()
-            settings.capacity = pack.capacity
-            let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+            let detectors = pack.detectorsKnowingCapacity()
             var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
             // Charge at C/2 from 1,200 s; from 2,400 s cell 4's resistance grows by 60 % over 30 minutes.
             raised += pack.run(detectors, from: 1200, seconds: 3600, steadyCurrent: -pack.capacity / 2,
@@ -137,11 +151,9 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
     /// barely in large ones (Butler-Volmer): that is how it is, not a change, at any current level.
     @Test func aCellSlowerAtSmallCurrentsIsNoResistanceRise() {
         var pack = SyntheticPack(cells: 24)
-        var settings = DetectionSettings()
-        settings.capacity = pack.capacity
         for cell in 0..<pack.cells { pack.kinetics[cell] = 0.15 * pack.resistance * pack.capacity / 20 }
         pack.kinetics[3] = 0.5 * pack.resistance * pack.capacity / 20
-        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+        let detectors = pack.detectorsKnowingCapacity()
         // A motorway hour (around 1C) first, then town (around C/20): the cells' places are learned at both.
         var raised = pack.run(detectors, from: 0, seconds: 3600, meanCRate: 1, temperatures: flatTemperatures(6))
         raised += pack.run(detectors, from: 3600, seconds: 3 * 3600, meanCRate: 0.05, temperatures: flatTemperatures(6))
@@ -150,13 +162,10 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
 
     @Test func aLeakingCellIsNamedDuringRestWithItsLeakInAmperes() {
         var pack = SyntheticPack()
-        var settings = DetectionSettings()
-        settings.capacity = pack.capacity
-        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+        let detectors = pack.detectorsKnowingCapacity()
         // A rest, a drive and a rest teach the OCV slope (two rests 20 % of SOC apart); during the second
         // rest cell 7 leaks C/100.
-        var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
-        raised += pack.run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+        var raised = pack.restAndDrive(detectors)
         pack.leaks[7] = pack.capacity / 100
         raised += pack.run(detectors, from: 4800, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
         let leaks = raised.filter { $0.kind == .leak }
@@ -170,11 +179,8 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
     /// within 30 minutes of rest (23 min; with a whole step over the fit as the floor, 36).
     @Test func aC150LeakIsNamedWithinHalfAnHourOfRestOnDitheredReadings() {
         var pack = SyntheticPack()
-        var settings = DetectionSettings()
-        settings.capacity = pack.capacity
-        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
-        var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
-        raised += pack.run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+        let detectors = pack.detectorsKnowingCapacity()
+        var raised = pack.restAndDrive(detectors)
         pack.leaks[7] = pack.capacity / 150
         raised += pack.run(detectors, from: 4800, seconds: 2 * 3600, resting: true, temperatures: flatTemperatures(6))
         #expect(raised.map(\.cell) == [7] && raised.first?.kind == .leak)
@@ -243,12 +249,9 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
     @Test func acrossANightALeakAndAResistanceRiseAreToldApart() {
         for leaking in [true, false] {
             var pack = SyntheticPack()
-            var settings = DetectionSettings()
-            settings.capacity = pack.capacity
-            let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: settings)
+            let detectors = pack.detectorsKnowingCapacity()
             // A rest, a drive and a rest teach the OCV slope; then 20 hours without snapshots.
-            var raised = pack.run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
-            raised += pack.run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+            var raised = pack.restAndDrive(detectors)
             raised += pack.run(detectors, from: 4800, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
             #expect(raised.isEmpty)
             if leaking {

@@ -257,9 +257,8 @@ def relabel(p, out, fault, cell_capacity, cell_resistance, started):
     cells_logged = layout.quantize_voltage(table[:, 2:2 + p["cells"]].T)
     readings = dict(cells_logged=cells_logged, largest_spread=np.ptp(cells_logged, axis=0).max())
     rule = rule_first_fired(cells_logged, logged)
-    onset_c = None
-    if fault["onset_s"] is not None and fault["onset_s"] in set(logged.tolist()):
-        onset_c = float(table[list(logged).index(fault["onset_s"]), 1] / p["capacity_ah"])
+    at_onset = np.flatnonzero(logged == fault["onset_s"]) if fault["onset_s"] is not None else []
+    onset_c = float(table[at_onset[0], 1] / p["capacity_ah"]) if len(at_onset) else None
     label = label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance, p["capacity_ah"] / cell_capacity, onset_c)
     label["generation_s"] = round(time.time() - started, 1)
     with open(os.path.join(out, f"{p['vehicle']}.label.json"), "w") as file:
