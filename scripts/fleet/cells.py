@@ -15,6 +15,13 @@ PARAMETER_SETS = {"nmc": ["Chen2020", "Ecker2015", "ORegan2022", "Mohtat2020"], 
 UPPER_CUTOFF = {"nmc": 4.6, "lfp": 4.2}
 LOWER_CUTOFF = 2.0
 SOLVER_TOLERANCE = 1e-4  # relative; agrees with 1e-6 within ~1 mV on a drive day, at half the time
+# IDAKLU grows its step through a quiet spell and can then step over the current that follows (at any
+# tolerance): one healthy cell of HELDOUTHEALTHY015 passed 15 % of its capacity less charge than the
+# string in ten minutes and rested 140 mV off for days. So the solver is stopped where the current
+# starts to change after a flat spell, every solve is checked (the charge each cell passed against its
+# current), and a solve that fails is done again tighter.
+TIGHT_TOLERANCE = 1e-6
+CHARGE_TOLERANCE = 0.005  # share of the cell's capacity: the 1e-4 solve drifts ~0.07 % a day of driving
 
 
 def parameter_values(name):
@@ -55,9 +62,17 @@ class CellString:
             values[name] = scaled_function(self.base[name], pybamm.InputParameter(f"{electrode} kinetics scale"))
             initial = f"Initial concentration in {electrode.lower()} electrode [mol.m-3]"
             values[initial] = pybamm.InputParameter(initial)
+        self.current = np.asarray(current, dtype=float)
+        self.breakpoints = breakpoints(self.times, self.current)
+        self.values = values
+        self.simulation = self.build(SOLVER_TOLERANCE)
+        self.tolerance = SOLVER_TOLERANCE
+        self.charge_error = None
+
+    def build(self, tolerance):
         model = pybamm.lithium_ion.SPMe(options={"thermal": "lumped", "contact resistance": "true"})
-        solver = pybamm.IDAKLUSolver(rtol=SOLVER_TOLERANCE, atol=1e-6)
-        self.simulation = pybamm.Simulation(model, parameter_values=values, solver=solver)
+        solver = pybamm.IDAKLUSolver(rtol=tolerance, atol=1e-6)
+        return pybamm.Simulation(model, parameter_values=self.values, solver=solver)
 
     def initial_concentrations(self, soc):
         values = self.base.copy()
@@ -81,19 +96,46 @@ class CellString:
 
     def solve(self, inputs, samples):
         """Terminal voltage (V) and temperature (K) of every cell at the `samples` seconds (the logged ones;
-        the nights between them are solved but not kept): two arrays [cells, samples]."""
+        the nights between them are solved but not kept): two arrays [cells, samples]. A solve in which a
+        cell did not pass the charge it was given is done again at the tight tolerance; `charge_error`
+        is then the largest miss of any cell (share of its capacity), and `tolerance` the one used."""
         samples = np.asarray(samples, dtype=float)
-        solutions = self.simulation.solve([0.0, float(self.times[-1])], t_interp=samples, inputs=inputs)
-        if not isinstance(solutions, list):
-            solutions = [solutions]
+        solutions = self.solve_checked(inputs, samples)
         voltages, temperatures = [], []
-        for index, solution in enumerate(solutions):
-            if solution.t[-1] < self.times[-1]:
-                reason = getattr(solution, "termination", "?")
-                raise RuntimeError(f"cell {index} stopped at {solution.t[-1]:.0f} s of {self.times[-1]:.0f} s ({reason})")
+        for solution in solutions:
             voltages.append(solution["Voltage [V]"](samples))
             temperatures.append(solution["Volume-averaged cell temperature [K]"](samples))
         return np.array(voltages), np.array(temperatures)
+
+    def solve_checked(self, inputs, samples):
+        for attempt, tolerance in enumerate((SOLVER_TOLERANCE, TIGHT_TOLERANCE)):
+            if attempt:
+                self.simulation = self.build(tolerance)
+            solutions = self.simulation.solve(self.breakpoints, t_interp=samples, inputs=inputs)
+            if not isinstance(solutions, list):
+                solutions = [solutions]
+            for index, solution in enumerate(solutions):
+                if solution.t[-1] < self.times[-1]:  # a physical stop (a voltage limit): no tolerance helps
+                    reason = getattr(solution, "termination", "?")
+                    raise RuntimeError(f"cell {index} stopped at {solution.t[-1]:.0f} s of {self.times[-1]:.0f} s ({reason})")
+            self.tolerance = tolerance
+            self.charge_error = max(self.charge_missed(solution, cell, samples) for solution, cell in zip(solutions, inputs))
+            if self.charge_error <= CHARGE_TOLERANCE:
+                return solutions
+        raise RuntimeError(f"a cell missed {self.charge_error:.1%} of its capacity in charge even at tolerance {TIGHT_TOLERANCE}")
+
+    def charge_missed(self, solution, inputs, samples):
+        """The largest difference between the charge the solved cell passed and the charge its current
+        (the drive's, linear between seconds, and its leak) carries, as a share of its capacity."""
+        seconds = np.diff(self.times)
+        drive = np.concatenate([[0.0], np.cumsum((self.current[:-1] + self.current[1:]) / 2 * seconds)])
+        onset, length = inputs["Leak onset [s]"], inputs["Leak ramp [s]"]
+        ramped = np.clip(samples - onset, 0, None)
+        leak = inputs["Leak current [A]"] * (np.minimum(ramped, length) ** 2 / (2 * length) + np.clip(ramped - length, 0, None))
+        given = np.interp(samples, self.times, drive) + leak
+        passed = solution["Discharge capacity [A.h]"](samples) * 3600
+        capacity = self.capacity * inputs["Area scale"] * 3600
+        return float(np.abs((passed - passed[0]) - (given - given[0])).max() / capacity)
 
     def dc_resistance(self, soc=0.6, pulse_c=1.0):
         """The cell's 10-s discharge-pulse resistance (Ω): what a fault's +30 % is relative to."""
@@ -106,6 +148,13 @@ class CellString:
         voltage = solution["Voltage [V]"].data
         ocv = solution["Battery open-circuit voltage [V]"].data[0] if "Battery open-circuit voltage [V]" in solution.all_models[0].variables else voltage[0]
         return float((ocv - voltage[-1]) / (pulse_c * self.capacity))
+
+
+def breakpoints(times, current):
+    """The ends of the run and the seconds (with the one before, the interpolant's corner) at which the
+    current starts to change after at least two seconds without change."""
+    starts = np.flatnonzero((current[2:] != current[1:-1]) & (current[1:-1] == current[:-2])) + 2
+    return np.unique(np.concatenate([times[[0, -1]], times[starts - 1], times[starts]]))
 
 
 def ramp(t, name):

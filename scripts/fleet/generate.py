@@ -181,12 +181,21 @@ def simulate(p, out, reuse=False):
     # its daytime charger derated (half, then a quarter) and the rest put back by an unlogged night charge,
     # as a BMS limits a cold pack's charge; its label says so. (Lowering the start SOC instead, as the
     # generator first did, drove those packs near empty, where healthy cells fan out.)
-    for attempt, derate in enumerate((1.0, 0.5, 0.25)):
+    # A large leak can empty its cell by the next day's drive, where PyBaMM stops at the minimum voltage
+    # (a BMS would stop the vehicle): such a vehicle is kept to its first logged day, which holds the
+    # onset and the rests after it; its label says so.
+    derates, days_kept = [1.0, 0.5, 0.25], None
+    while derates:
         try:
-            return simulate_vehicle(dict(p, charge_derate=derate), out, reuse)
+            return simulate_vehicle(dict(p, charge_derate=derates[0], days_kept=days_kept), out, reuse)
         except Exception as error:  # noqa: BLE001 - reported, and the fleet goes on
-            if "Maximum voltage" in str(error) and attempt < 2:
+            if "Maximum voltage" in str(error) and len(derates) > 1:
                 print(f"{p['vehicle']}: reached the maximum voltage; again with the day's charger derated", flush=True)
+                derates.pop(0)
+                continue
+            if "Minimum voltage" in str(error) and p["fault"] == "micro-short" and days_kept is None and p["days"] > 1:
+                print(f"{p['vehicle']}: the leaking cell ran empty; again with the first logged day only", flush=True)
+                days_kept = 1
                 continue
             print(f"{p['vehicle']}: FAILED: {type(error).__name__}: {error}", flush=True)
             return None
@@ -201,6 +210,10 @@ def simulate_vehicle(p, out, reuse):
     cell_resistance = probe.dc_resistance()
     cell_capacity = probe.capacity
     fault = choose_fault(p, random, logged, phases, cell_resistance)
+    if p.get("days_kept"):
+        end = (p["days_kept"] - 1) * DAY + int(p["day_hours"] * 3600) + 1
+        kept = logged < end
+        c_rate, logged, phases, times = c_rate[:end], logged[kept], phases[kept], times[:end]
     vehicle = p["vehicle"]
     files = [os.path.join(out, f"{vehicle}{suffix}") for suffix in (".log", ".asc", ".dbc", ".toml", ".truth.csv.gz")]
     if reuse and all(os.path.exists(path) for path in files):
@@ -237,6 +250,8 @@ def simulate_vehicle(p, out, reuse):
     onset_c = None if fault["onset_s"] is None else float(c_rate[fault["onset_s"]])
     label = label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance, parallel, onset_c)
     label["generation_s"] = round(time.time() - started, 1)
+    label["solver_tolerance"] = string.tolerance
+    label["charge_missed"] = round(string.charge_error, 6)
     with open(os.path.join(out, f"{vehicle}.label.json"), "w") as file:
         json.dump(label, file)
     print(f"{vehicle}: {p['chemistry']} {p['parameter_set']} {p['cells']} cells {p['layout']}, {fault['kind']}"
@@ -294,13 +309,15 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
         rule_first_fired_time=None if rule is None else start + int(rule[0]),
         rule_cell=None if rule is None else int(rule[1]),
         largest_spread_v=round(float(readings["largest_spread"]), 4),
-        logged_hours=round(p["days"] * p["day_hours"], 2), days=p["days"],
+        logged_hours=round((p.get("days_kept") or p["days"]) * p["day_hours"], 2), days=p.get("days_kept") or p["days"],
         log=f"{vehicle}.log", asc=f"{vehicle}.asc", dbc=f"{vehicle}.dbc", config=f"{vehicle}.toml",
         truth=f"{vehicle}.truth.csv.gz")
     if fault["kind"] == "micro-short":
         entry["leak_a"] = round(magnitude * p["capacity_ah"], 4)
     if p.get("charge_derate", 1.0) < 1:
         entry["charge_derated"] = p["charge_derate"]
+    if p.get("days_kept"):
+        entry["days_kept"] = p["days_kept"]
     if fault["kind"] == "resistance-growth":
         entry["added_resistance_ohm"] = round(fault["added_ohm"] / parallel, 6)
     return entry

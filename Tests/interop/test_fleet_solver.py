@@ -1,0 +1,60 @@
+"""The physics fleet's solver check (scripts/fleet/cells.py): every cell of a solve must pass the charge its
+current carries. A solver that steps over short current pulses after a quiet spell (IDAKLU does, at any
+tolerance, unless stopped where the current starts to change) leaves a "healthy" cell at another state
+of charge than the string, which the detectors then rightly flag: the generator must not make such a pack."""
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts" / "fleet"))
+import cells  # noqa: E402
+
+SECONDS = 1801
+
+
+def pulses():
+    """Short charge and discharge pulses between quiet spells: the profile an unbounded step skips."""
+    random = np.random.default_rng(1)
+    current = np.zeros(SECONDS)
+    for start in range(200, SECONDS - 100, 150):
+        current[start:start + int(random.integers(5, 40))] = random.uniform(-5, 10)
+    return current
+
+
+@pytest.fixture(scope="module")
+def string():
+    times = np.arange(SECONDS, dtype=float)
+    string = cells.CellString("nmc", "Chen2020", times, pulses(), 298.15)
+    inputs = [string.cell_inputs(0.7), string.cell_inputs(0.7, leak_a=0.5, leak_onset=300.0)]
+    return string, inputs, times[::10]
+
+
+def test_every_cell_passes_the_charge_of_its_current_leak_included(string):
+    string, inputs, samples = string
+    string.solve(inputs, samples)
+    assert string.charge_error is not None and string.charge_error < cells.CHARGE_TOLERANCE / 2
+
+
+def test_the_check_sees_charge_a_cell_did_not_pass(string):
+    string, inputs, samples = string
+    solutions = string.solve_checked(inputs, samples)
+    leaking = dict(inputs[1])
+    assert string.charge_missed(solutions[1], leaking, samples) < cells.CHARGE_TOLERANCE / 2
+    # The leaking cell judged as if it had no leak: it passed 0.5 A for 1,470 s more than its current.
+    leaking["Leak current [A]"] = 0.0
+    missed = string.charge_missed(solutions[1], leaking, samples)
+    expected = 0.5 * (SECONDS - 1 - 300 - 30) / (string.capacity * inputs[1]["Area scale"] * 3600)
+    assert missed == pytest.approx(expected, rel=0.02)
+
+
+def test_a_solve_that_runs_through_quiet_spells_skips_pulses_and_the_stopped_one_does_not(string):
+    string, inputs, samples = string
+    simulation = string.build(cells.SOLVER_TOLERANCE)
+    through = simulation.solve([0.0, SECONDS - 1.0], t_interp=samples, inputs=inputs)
+    assert max(string.charge_missed(s, cell, samples) for s, cell in zip(through, inputs)) > cells.CHARGE_TOLERANCE
+    assert len(string.breakpoints) == 2 + 2 * len(range(200, SECONDS - 100, 150)) * 2
+    stopped = simulation.solve(string.breakpoints, t_interp=samples, inputs=inputs)
+    assert max(string.charge_missed(s, cell, samples) for s, cell in zip(stopped, inputs)) < cells.CHARGE_TOLERANCE / 2
