@@ -64,6 +64,9 @@ class CellString:
             values[initial] = pybamm.InputParameter(initial)
         self.current = np.asarray(current, dtype=float)
         self.breakpoints = breakpoints(self.times, self.current)
+        # The charge the drive's current carries up to each second (linear between seconds): every cell's.
+        steps = (self.current[:-1] + self.current[1:]) / 2 * np.diff(self.times)
+        self.drive_charge = np.concatenate([[0.0], np.cumsum(steps)])
         self.values = values
         self.simulation = self.build(SOLVER_TOLERANCE)
         self.tolerance = SOLVER_TOLERANCE
@@ -127,12 +130,10 @@ class CellString:
     def charge_missed(self, solution, inputs, samples):
         """The largest difference between the charge the solved cell passed and the charge its current
         (the drive's, linear between seconds, and its leak) carries, as a share of its capacity."""
-        seconds = np.diff(self.times)
-        drive = np.concatenate([[0.0], np.cumsum((self.current[:-1] + self.current[1:]) / 2 * seconds)])
         onset, length = inputs["Leak onset [s]"], inputs["Leak ramp [s]"]
         ramped = np.clip(samples - onset, 0, None)
         leak = inputs["Leak current [A]"] * (np.minimum(ramped, length) ** 2 / (2 * length) + np.clip(ramped - length, 0, None))
-        given = np.interp(samples, self.times, drive) + leak
+        given = np.interp(samples, self.times, self.drive_charge) + leak
         passed = solution["Discharge capacity [A.h]"](samples) * 3600
         capacity = self.capacity * inputs["Area scale"] * 3600
         return float(np.abs((passed - passed[0]) - (given - given[0])).max() / capacity)
