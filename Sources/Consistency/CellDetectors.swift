@@ -223,7 +223,11 @@ public final class CellDetectors {
             let leakC = fall / slopePerSOC * 3600
             guard leakC >= settings.minimumLeak else { continue }
             raised[cell] |= 2
-            raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil, magnitude: leakC * scale.capacity, relative: leakC,
+            // No size off a plateau's slope (LFP's put it up to 185 times the true leak, docs/features.md);
+            // the cell is named all the same.
+            let sized = scale.ocvSlopeSizesAFall(resolution: voltageResolution)
+            raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
+                            magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,
                             timeToRule: fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan))
         }

@@ -83,17 +83,46 @@ public final class PackScale {
     /// dOCV/dSOC of the median cell at the present SOC, in volts per unit SOC (0-1), between the two learned
     /// bins nearest to it (either side, up to 40 % away); NaN while fewer are known.
     public var ocvSlope: Double {
-        guard soc.isFinite else { return .nan }
+        guard let (low, high) = slopeBins() else { return .nan }
+        return (ocvBins[high] - ocvBins[low]) / (Double(high - low) * 0.05)
+    }
+
+    /// Whether a fall can be sized through `ocvSlope`: not on a plateau (below 0.1 V per unit SOC, an LFP
+    /// plateau's 0.03-0.1 V, a reading step is more than a per cent of SOC and the cells' relaxation
+    /// outweighs a leak: sizes came out 7-17 times the true leak there) and from OCVs apart by
+    /// `sizingSteps` readings' steps or more (a difference of one or two steps is mostly quantization).
+    public func ocvSlopeSizesAFall(resolution: Double) -> Bool {
+        guard let basis = ocvSlopeBasis else { return false }
+        return ocvSlope >= Self.plateauSlope && (!resolution.isFinite || basis.rise >= Self.sizingSteps * resolution)
+    }
+
+    /// What `ocvSlope` rests on: how far the farther of its bins is from the present SOC (0-1) and the OCV
+    /// difference between them (V); nil while fewer than two are learned.
+    public var ocvSlopeBasis: (reach: Double, rise: Double)? {
+        guard let (low, high) = slopeBins() else { return nil }
+        let bin = soc / 5
+        return (max(abs(Double(low) - bin), abs(Double(high) - bin)) * 0.05, abs(ocvBins[high] - ocvBins[low]))
+    }
+
+    /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must
+    /// be apart, for a leak's size to be given (`ocvSlopeSizesAFall`).
+    static let plateauSlope = 0.1
+    static let sizingSteps = 4.0
+
+    /// The two learned bins nearest to the present SOC (up to 8 bins away), lower first.
+    private func slopeBins() -> (Int, Int)? {
+        guard soc.isFinite else { return nil }
         let bin = Int((soc / 5).rounded())
         var first = -1, second = -1
         for distance in 0...8 {
-            for candidate in [bin - distance, bin + distance] where candidate >= 0 && candidate < ocvBins.count {
+            // The bins `distance` below and above (a stride, so no array is made at each call).
+            for candidate in stride(from: bin - distance, through: bin + distance, by: max(1, 2 * distance))
+            where candidate >= 0 && candidate < ocvBins.count {
                 guard ocvBins[candidate].isFinite, candidate != first else { continue }
                 if first < 0 { first = candidate } else if second < 0 { second = candidate }
             }
         }
-        guard first >= 0, second >= 0 else { return .nan }
-        let (low, high) = (min(first, second), max(first, second))
-        return (ocvBins[high] - ocvBins[low]) / (Double(high - low) * 0.05)
+        guard first >= 0, second >= 0 else { return nil }
+        return (min(first, second), max(first, second))
     }
 }

@@ -10,6 +10,8 @@ import Glibc
 private struct SyntheticPack {
     var cells = 12, sensors = 6
     var resistance = 0.009, capacity = 15.0
+    /// dOCV/dSOC (V per unit SOC) of every cell: 0.8 is NMC-like; an LFP plateau is 0.03-0.1.
+    var ocvSlope = 0.8
     var random = SplitMix(seed: 7)
     var resistances: [Double] = []
     var leaks: [Double] = []
@@ -46,7 +48,7 @@ private struct SyntheticPack {
             if let steadyCurrent { current = steadyCurrent * (1 + 0.005 * random.normal()) }
             for cell in 0..<cells {
                 soc[cell] -= (current + leaks[cell]) / capacity / 3600
-                let ocv = 3.4 + 0.8 * soc[cell]
+                let ocv = 3.4 + ocvSlope * soc[cell]
                 let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) + 0.0004 * random.normal()
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
@@ -78,6 +80,18 @@ extension SyntheticPack {
     mutating func restAndDrive(_ detectors: CellDetectors) -> [Detection] {
         run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
             + run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+    }
+}
+
+extension SyntheticPack {
+    /// A rest, a drive and a rest teach the OCV slope (two rests 20 % of SOC apart); during the second,
+    /// three hours long, `cell` leaks `cRate` of the capacity. The leak detections.
+    mutating func leakDuringRest(cell: Int, cRate: Double) -> [Detection] {
+        let detectors = detectorsKnowingCapacity()
+        var raised = restAndDrive(detectors)
+        leaks[cell] = capacity * cRate
+        raised += run(detectors, from: 4800, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
+        return raised.filter { $0.kind == .leak }
     }
 }
 
@@ -162,17 +176,42 @@ private func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
 
     @Test func aLeakingCellIsNamedDuringRestWithItsLeakInAmperes() {
         var pack = SyntheticPack()
-        let detectors = pack.detectorsKnowingCapacity()
-        // A rest, a drive and a rest teach the OCV slope (two rests 20 % of SOC apart); during the second
-        // rest cell 7 leaks C/100.
-        var raised = pack.restAndDrive(detectors)
-        pack.leaks[7] = pack.capacity / 100
-        raised += pack.run(detectors, from: 4800, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
-        let leaks = raised.filter { $0.kind == .leak }
+        let leaks = pack.leakDuringRest(cell: 7, cRate: 1.0 / 100)
         #expect(leaks.map(\.cell) == [7])
-        if let leak = leaks.first, leak.magnitude.isFinite {
+        if let leak = leaks.first {
             #expect(abs(leak.magnitude - 0.15) < 0.1, "estimated \(leak.magnitude) A against 0.15 A")
         }
+    }
+
+    /// On a plateau (0.05 V per unit SOC, as LFP's) the same fall through the learned slope is no size to
+    /// trust: a C/10 leak is named at its cell, its size not given.
+    @Test func aLeakOnAPlateauIsNamedWithoutASize() {
+        var pack = SyntheticPack()
+        pack.ocvSlope = 0.05
+        let leaks = pack.leakDuringRest(cell: 7, cRate: 1.0 / 10)
+        #expect(leaks.map(\.cell) == [7])
+        #expect(leaks.first.map { $0.magnitude.isNaN && $0.relative.isNaN && $0.timeToRule.isFinite } == true)
+    }
+
+    /// The OCV slope sizes a fall only off a plateau and from OCVs several readings' steps apart.
+    @Test func theOCVSlopeSizesAFallOnlyWhenSteepAndWiderThanTheReadingSteps() {
+        func scale(rising rise: Double) -> PackScale {
+            let scale = PackScale(capacity: 100, restCRate: 0.02)
+            // Two settled rests, at 60 % and at 55 % SOC, the second `rise` volts lower.
+            for (start, soc, voltage) in [(0.0, 60.0, 3.8), (10_000.0, 55.0, 3.8 - rise)] {
+                for second in 0...700 {
+                    scale.update(time: start + Double(second), current: 0, reportedSOC: soc, medianVoltage: voltage, medianResistance: .nan)
+                }
+            }
+            return scale
+        }
+        let steep = scale(rising: 0.030)  // 0.6 V per unit SOC
+        #expect(abs(steep.ocvSlope - 0.6) < 1e-9)
+        #expect(steep.ocvSlopeSizesAFall(resolution: 0.001))
+        #expect(!steep.ocvSlopeSizesAFall(resolution: 0.010), "3 steps of 10 mV")
+        let plateau = scale(rising: 0.004)  // 0.08 V per unit SOC
+        #expect(!plateau.ocvSlopeSizesAFall(resolution: 0.0005))
+        #expect(PackScale(capacity: 100, restCRate: 0.02).ocvSlopeBasis == nil)
     }
 
     /// Readings whose noise dithers the 1 mV rounding show a fall finer than a step: a C/150 leak is named

@@ -6,6 +6,7 @@ simulator's) and judges it against the labels."""
 import gzip
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -128,6 +129,20 @@ def test_the_generator_is_deterministic(fleet, tmp_path):
     strip = lambda label: {k: v for k, v in label.items() if k != "generation_s"}
     assert strip(again[0]) == strip(first)
     assert (tmp_path / first["log"]).read_bytes() == (folder / first["log"]).read_bytes()
+
+
+def test_labelling_again_from_the_truth_keeps_the_label(fleet, tmp_path):
+    """`--reuse` labels a vehicle from its files without solving it again: the same label, how its solve
+    went (tolerance, charge missed) included."""
+    folder, labels = fleet
+    first = labels[1]
+    for name in ("log", "asc", "dbc", "config", "truth"):
+        shutil.copy(folder / first[name], tmp_path / first[name])
+    shutil.copy(folder / f"{first['vehicle']}.label.json", tmp_path)
+    again = generate(tmp_path, "--only", 1, "--jobs", 1, "--reuse")
+    strip = lambda label: {k: v for k, v in label.items() if k != "generation_s"}
+    assert "solver_tolerance" in first
+    assert strip(again[0]) == strip(first)
 
 
 def test_evaluate_fleet_replays_every_vehicle_and_checks_the_rule_against_the_labels(fleet):
