@@ -279,7 +279,7 @@ public final class VehiclePipeline {
                 + ", \"time_to_rule_s\": \(number(detection.timeToRule))"
             // What the size rests on (the sizes above are null on a plateau: docs/features.md).
             let basis = detectors.scale.ocvSlopeBasis
-            payload += ", \"ocv_slope_v\": \(number(detectors.scale.ocvSlope)), \"ocv_slope_reach_soc\": \(number(basis?.reach ?? .nan))"
+            payload += ", \"ocv_slope_v\": \(number(basis?.slope ?? .nan)), \"ocv_slope_reach_soc\": \(number(basis?.reach ?? .nan))"
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? .nan))"
         case .sensor:
             payload += ", \"shift_k\": \(number(detection.magnitude))"

@@ -82,10 +82,7 @@ public final class PackScale {
 
     /// dOCV/dSOC of the median cell at the present SOC, in volts per unit SOC (0-1), between the two learned
     /// bins nearest to it (either side, up to 40 % away); NaN while fewer are known.
-    public var ocvSlope: Double {
-        guard let (low, high) = slopeBins() else { return .nan }
-        return (ocvBins[high] - ocvBins[low]) / (Double(high - low) * 0.05)
-    }
+    public var ocvSlope: Double { ocvSlopeBasis?.slope ?? .nan }
 
     /// Whether a fall can be sized through `ocvSlope`: not on a plateau (below 0.1 V per unit SOC, an LFP
     /// plateau's 0.03-0.1 V, a reading step is more than a per cent of SOC and the cells' relaxation
@@ -93,15 +90,16 @@ public final class PackScale {
     /// `sizingSteps` readings' steps or more (a difference of one or two steps is mostly quantization).
     public func ocvSlopeSizesAFall(resolution: Double) -> Bool {
         guard let basis = ocvSlopeBasis else { return false }
-        return ocvSlope >= Self.plateauSlope && (!resolution.isFinite || basis.rise >= Self.sizingSteps * resolution)
+        return basis.slope >= Self.plateauSlope && (!resolution.isFinite || basis.rise >= Self.sizingSteps * resolution)
     }
 
-    /// What `ocvSlope` rests on: how far the farther of its bins is from the present SOC (0-1) and the OCV
-    /// difference between them (V); nil while fewer than two are learned.
-    public var ocvSlopeBasis: (reach: Double, rise: Double)? {
+    /// `ocvSlope` and what it rests on: how far the farther of its bins is from the present SOC (0-1) and
+    /// the OCV difference between them (V); nil while fewer than two are learned.
+    public var ocvSlopeBasis: (slope: Double, reach: Double, rise: Double)? {
         guard let (low, high) = slopeBins() else { return nil }
         let bin = soc / 5
-        return (max(abs(Double(low) - bin), abs(Double(high) - bin)) * 0.05, abs(ocvBins[high] - ocvBins[low]))
+        let difference = ocvBins[high] - ocvBins[low]
+        return (difference / (Double(high - low) * 0.05), max(abs(Double(low) - bin), abs(Double(high) - bin)) * 0.05, abs(difference))
     }
 
     /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must

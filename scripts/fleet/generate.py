@@ -186,14 +186,13 @@ def simulate(p, out, reuse=False):
     # A large leak can empty its cell by the next day's drive, where PyBaMM stops at the minimum voltage
     # (a BMS would stop the vehicle): such a vehicle is kept to its first logged day, which holds the
     # onset and the rests after it; its label says so.
-    derates, days_kept = [1.0, 0.5, 0.25], None
     # Labelled again: the fall-backs its simulation took (they change its timeline), from its old label.
     previous = previous_label(p, out) if reuse else {}
-    derates = [derate for derate in derates if derate <= previous.get("charge_derated", 1.0)]
+    derates = [derate for derate in (1.0, 0.5, 0.25) if derate <= previous.get("charge_derated", 1.0)]
     days_kept = previous.get("days_kept")
     while derates:
         try:
-            return simulate_vehicle(dict(p, charge_derate=derates[0], days_kept=days_kept), out, reuse)
+            return simulate_vehicle(dict(p, charge_derate=derates[0], days_kept=days_kept), out, reuse, previous)
         except Exception as error:  # noqa: BLE001 - reported, and the fleet goes on
             if "Maximum voltage" in str(error) and len(derates) > 1:
                 print(f"{p['vehicle']}: reached the maximum voltage; again with the day's charger derated", flush=True)
@@ -207,7 +206,7 @@ def simulate(p, out, reuse=False):
             return None
 
 
-def simulate_vehicle(p, out, reuse):
+def simulate_vehicle(p, out, reuse, previous=None):
     started = time.time()
     random = np.random.default_rng(p["seed"])
     c_rate, logged, phases = timeline(p, random)
@@ -223,7 +222,7 @@ def simulate_vehicle(p, out, reuse):
     vehicle = p["vehicle"]
     files = [os.path.join(out, f"{vehicle}{suffix}") for suffix in (".log", ".asc", ".dbc", ".toml", ".truth.csv.gz")]
     if reuse and all(os.path.exists(path) for path in files):
-        return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate)
+        return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous or {})
     string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"])
     inputs = []
     for cell in range(p["cells"]):
@@ -272,10 +271,9 @@ def previous_label(p, out):
     return json.load(open(path)) if os.path.exists(path) else {}
 
 
-def relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate):
+def relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous):
     """The label of a vehicle already simulated, from its truth file: the rule and the largest spread on
-    the logged (rounded) readings; how its solve went, from its old label."""
-    previous = previous_label(p, out)
+    the logged (rounded) readings; how its solve went, from its old label (`previous`)."""
     layout = Layout(p["layout"], p["cells"], p["sensors"])
     with gzip.open(os.path.join(out, f"{p['vehicle']}.truth.csv.gz"), "rt") as file:
         file.readline()
