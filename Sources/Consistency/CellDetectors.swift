@@ -93,7 +93,7 @@ public final class CellDetectors {
         scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
         resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
         steadyLoad = SteadyLoadWatch(cells: cells, shift: Self.steadyLoadShift, window: settings.leakCheckInterval,
-                                     settle: settings.restSettle)
+                                     settle: settings.restSettle, threshold: settings.minuteThreshold)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
                          shift: settings.leakShift)
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
@@ -173,9 +173,9 @@ public final class CellDetectors {
         }
         let resting = scale.isRest(current)
         let levelThreshold = settings.minuteThreshold
-        if steadyLoad.update(time: time, deviation: deviation, current: current, resting: resting, loaded: scale.isLoaded(current),
+        if steadyLoad.update(time: time, deviation: deviation, median: median, current: current, resting: resting, loaded: scale.isLoaded(current),
                              resolution: voltageResolution) {
-            for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && steadyLoad.statistic[cell] > levelThreshold {
+            for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && steadyLoad.raises(cell) {
                 raiseResistance(cell, change: steadyLoad.change[cell], confidence: steadyLoad.statistic[cell] / levelThreshold,
                                 evidence: .steadyLoad)
             }

@@ -9,11 +9,20 @@
 /// window, compared with the same cell's first steady window of the load, a cell's own resistance
 /// cancels and a rise stands out against the other cells (median and 1.4826 MAD, never below half a
 /// reading step over the current). A CUSUM of shift × (z − shift/2) takes a step each steady window.
+///
+/// Cells a little apart in SOC stand apart by their offset times the OCV's slope. Where the slope
+/// changes within a few per cent of SOC (a graphite stage's step), the cell furthest ahead crosses first
+/// and stands apart, by tens of millivolts, until the median cell gets there; one behind it stands apart
+/// afterwards. Where all have crossed, all deviations have scaled alike and the cross-cell spread with
+/// them. A cell's lead on the median is its rest deviation over the median cell's rate of rise under the
+/// steady current (offset × slope over slope × C-rate), so a cell is raised once it has stood apart
+/// (z above shift/2 in each window) for twice its lead.
 final class SteadyLoadWatch {
     let cells: Int
     let shift: Double
     let window: Double
     let settle: Double
+    let threshold: Double
     private let restDeviation: UnsafeMutableBufferPointer<Double>
     private var haveRest = false
     private let sums: UnsafeMutableBufferPointer<Double>
@@ -25,6 +34,10 @@ final class SteadyLoadWatch {
     let score: UnsafeMutableBufferPointer<Double>
     let statistic: UnsafeMutableBufferPointer<Double>
     let change: UnsafeMutableBufferPointer<Double>
+    /// Per cell: the seconds it must stand apart before it is raised (twice its lead on the median in
+    /// this load), and the seconds it has.
+    private let lead: UnsafeMutableBufferPointer<Double>
+    private let apartFor: UnsafeMutableBufferPointer<Double>
     private var loadStart = Double.nan
     private var loadSign = 0.0
     private var previousTime = -Double.infinity
@@ -33,16 +46,24 @@ final class SteadyLoadWatch {
     private var currentSum = 0.0
     private var currentSquares = 0.0
     private var haveReference = false
+    /// The median cell's voltage against time within the window (sums of the least-squares slope, time
+    /// from the window's start).
+    private var medianSums = (t: 0.0, tt: 0.0, v: 0.0, tv: 0.0)
     /// The current of a steady window varies by at most this share of its mean.
     static let steadiness = 0.1
     /// Seconds between snapshots that end a load.
     static let gap = 60.0
+    /// The longest a cell is made to stand apart (s).
+    static let longestLead = 1800.0
 
-    init(cells: Int, shift: Double, window: Double, settle: Double) {
+    init(cells: Int, shift: Double, window: Double, settle: Double, threshold: Double) {
         self.cells = cells
         self.shift = shift
         self.window = window
         self.settle = settle
+        self.threshold = threshold
+        lead = .zeroed(cells)
+        apartFor = .zeroed(cells)
         restDeviation = .zeroed(cells)
         sums = .zeroed(cells)
         reference = .zeroed(cells)
@@ -54,12 +75,12 @@ final class SteadyLoadWatch {
     }
 
     deinit {
-        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change] { buffer.deallocate() }
+        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change, lead, apartFor] { buffer.deallocate() }
     }
 
     /// True when a steady window updated `score` and `statistic`.
-    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double, resting: Bool, loaded: Bool,
-                resolution: Double) -> Bool {
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double, resting: Bool,
+                loaded: Bool, resolution: Double) -> Bool {
         let sign: Double = current > 0 ? 1 : -1
         defer { previousTime = time }
         if time - previousTime > Self.gap { haveRest = false }
@@ -77,6 +98,8 @@ final class SteadyLoadWatch {
         guard time - loadStart >= settle else { return false }
         if windowStart.isNaN { startWindow(at: time) }
         for cell in 0..<cells { sums[cell] += deviation[cell] }
+        let elapsed = time - windowStart
+        medianSums = (medianSums.t + elapsed, medianSums.tt + elapsed * elapsed, medianSums.v + median, medianSums.tv + elapsed * median)
         samples += 1
         currentSum += current
         currentSquares += current * current
@@ -88,23 +111,46 @@ final class SteadyLoadWatch {
             haveReference = false
             return false
         }
+        let step = resolution.isFinite ? resolution : 0.001
         for cell in 0..<cells { values[cell] = (sums[cell] / samples - restDeviation[cell]) / meanCurrent }
         guard haveReference else {
             for cell in 0..<cells { reference[cell] = values[cell] }
             haveReference = true
+            // On a plateau the rate is below a step a window; the lead is then bounded by that.
+            setLeads(rate: max(abs(medianRate()), step / window))
             return false
         }
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         for cell in 0..<cells { values[cell] -= reference[cell] }
-        let floor = (resolution.isFinite ? resolution / 2 : 0.0005) / abs(meanCurrent)
+        let floor = step / 2 / abs(meanCurrent)
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
+        for cell in 0..<cells { apartFor[cell] = score[cell] > shift / 2 ? apartFor[cell] + window : 0 }
         return true
+    }
+
+    /// The cell's statistic is over the threshold and it has stood apart for long enough.
+    func raises(_ cell: Int) -> Bool {
+        statistic[cell] > threshold && apartFor[cell] >= lead[cell]
+    }
+
+    /// The median cell's rate of rise (V/s) over the window, least squares; 0 with fewer than two samples.
+    private func medianRate() -> Double {
+        let (t, tt, v, tv) = medianSums
+        let denominator = samples * tt - t * t
+        return samples >= 2 && denominator > 0 ? (samples * tv - t * v) / denominator : 0
+    }
+
+    /// Each cell's wait: twice its rest deviation from the median's over the median's rate of rise (V/s).
+    private func setLeads(rate: Double) {
+        let center = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
+        for cell in 0..<cells { lead[cell] = min(Self.longestLead, 2 * abs(restDeviation[cell] - center) / rate) }
     }
 
     private func startWindow(at time: Double) {
         windowStart = time
+        medianSums = (0, 0, 0, 0)
         for cell in 0..<cells { sums[cell] = 0 }
         samples = 0
         currentSum = 0

@@ -147,9 +147,10 @@ public final class Gateway {
         warnings.roll(now: received)
     }
 
-    /// A payload as if it had come on `topic` from the broker, its records committed and published.
-    public func take(topic: String, payload: [UInt8]) {
-        payload.withUnsafeBufferPointer { mqttSource.handle(topic: topic, payload: $0, now: monotonicSeconds()) }
+    /// A payload as if it had come on `topic` from the broker at `now` (monotonic seconds), its records
+    /// committed and published.
+    public func take(topic: String, payload: [UInt8], now: Double = monotonicSeconds()) {
+        payload.withUnsafeBufferPointer { mqttSource.handle(topic: topic, payload: $0, now: now) }
         sink.commit()
     }
 

@@ -62,19 +62,21 @@ import MQTT
         let messages = LogRecorder()
         let (gateway, _) = try gateway(api: false, log: Logger(label: "test") { _ in messages })
         let junk = Array(String(repeating: "(1790000000.000000) can0 100#ZZ\n", count: 60_000).utf8)  // ~2 MB
-        gateway.take(topic: "bms/ev-1/can", payload: junk)
-        gateway.take(topic: "bms/ev-1/can", payload: junk)
+        // All within one second of the limiter's clock however long parsing 4 MB takes on a loaded machine.
+        let now = monotonicSeconds()
+        gateway.take(topic: "bms/ev-1/can", payload: junk, now: now)
+        gateway.take(topic: "bms/ev-1/can", payload: junk, now: now)
         #expect(gateway.counts.malformed == 120_000)
         let warnings = messages.lines.filter { $0.contains("malformed") }
         #expect(warnings.count == 2)
         #expect(warnings.first?.hasSuffix("(and 59999 more malformed parts in this message)") == true)
         // Ten warnings a second ([gateway] log_lines_per_second); the rest counted, then summed up in one line.
-        for _ in 0..<50 { gateway.take(topic: "bms/ev-1/can", payload: Array("not candump".utf8)) }
+        for _ in 0..<50 { gateway.take(topic: "bms/ev-1/can", payload: Array("not candump".utf8), now: now) }
         #expect(messages.lines.filter { $0.contains("malformed") }.count == 10)
         #expect(gateway.counts.suppressedWarnings == 42)
         usleep(1_100_000)
         gateway.turn(waitMilliseconds: 0)
-        #expect(messages.lines.last?.hasPrefix("42 more warnings about malformed or refused input in the last 1 s not logged") == true)
+        #expect(messages.lines.last?.hasPrefix("42 more warnings about malformed or refused input in the last ") == true)
         _ = gateway.finish()
     }
 

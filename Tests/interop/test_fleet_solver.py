@@ -58,3 +58,17 @@ def test_a_solve_that_runs_through_quiet_spells_skips_pulses_and_the_stopped_one
     assert len(string.breakpoints) == 2 + 2 * len(range(200, SECONDS - 100, 150)) * 2
     stopped = simulation.solve(string.breakpoints, t_interp=samples, inputs=inputs)
     assert max(string.charge_missed(s, cell, samples) for s, cell in zip(stopped, inputs)) < cells.CHARGE_TOLERANCE / 2
+
+
+def test_a_cell_stopped_by_a_voltage_limit_says_which():
+    """The generator's fall-backs (a derated charger at the maximum voltage, a day kept at the minimum)
+    answer the solve's typed stop, not any error whose text happens to match."""
+    times = np.arange(601, dtype=float)
+    charging = cells.CellString("nmc", "Chen2020", times, np.full(601, -3 * 5.0), 298.15)
+    with pytest.raises(cells.CellStopped) as stopped:
+        charging.solve([charging.cell_inputs(0.95)], times[::10])
+    assert stopped.value.at_maximum_voltage and not stopped.value.at_minimum_voltage
+    emptying = cells.CellString("nmc", "Chen2020", times, np.full(601, 3 * 5.0), 298.15)
+    with pytest.raises(cells.CellStopped) as stopped:
+        emptying.solve([emptying.cell_inputs(0.1)], times[::10])
+    assert stopped.value.at_minimum_voltage and not stopped.value.at_maximum_voltage

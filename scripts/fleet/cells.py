@@ -34,6 +34,23 @@ def parameter_values(name):
     return values
 
 
+class CellStopped(RuntimeError):
+    """A cell's solve ended before the run at a physical limit, PyBaMM's event (`reason`): the fall-backs
+    of the generator (a derated charger, a day kept) answer a voltage limit and nothing else."""
+
+    def __init__(self, cell, stopped_s, end_s, reason):
+        super().__init__(f"cell {cell} stopped at {stopped_s:.0f} s of {end_s:.0f} s ({reason})")
+        self.reason = str(reason)
+
+    @property
+    def at_maximum_voltage(self):
+        return "Maximum voltage" in self.reason
+
+    @property
+    def at_minimum_voltage(self):
+        return "Minimum voltage" in self.reason
+
+
 class CellString:
     """The cells of one vehicle. `current` is the current of one cell (A, positive = discharge) at each
     second of `times`; per cell `inputs` from `cell_inputs`."""
@@ -119,8 +136,7 @@ class CellString:
                 solutions = [solutions]
             for index, solution in enumerate(solutions):
                 if solution.t[-1] < self.times[-1]:  # a physical stop (a voltage limit): no tolerance helps
-                    reason = getattr(solution, "termination", "?")
-                    raise RuntimeError(f"cell {index} stopped at {solution.t[-1]:.0f} s of {self.times[-1]:.0f} s ({reason})")
+                    raise CellStopped(index, solution.t[-1], self.times[-1], getattr(solution, "termination", "?"))
             self.tolerance = tolerance
             self.charge_error = max(self.charge_missed(solution, cell, samples) for solution, cell in zip(solutions, inputs))
             if self.charge_error <= CHARGE_TOLERANCE:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cells import PARAMETER_SETS, CellString  # noqa: E402
+from cells import PARAMETER_SETS, CellStopped, CellString  # noqa: E402
 from layouts import LAYOUTS, Layout  # noqa: E402
 from measurement import measure, rule_first_fired, write_logs  # noqa: E402
 from profiles import day_profile, overnight_charge  # noqa: E402
@@ -194,11 +194,12 @@ def simulate(p, out, reuse=False):
         try:
             return simulate_vehicle(dict(p, charge_derate=derates[0], days_kept=days_kept), out, reuse, previous)
         except Exception as error:  # noqa: BLE001 - reported, and the fleet goes on
-            if "Maximum voltage" in str(error) and len(derates) > 1:
+            if isinstance(error, CellStopped) and error.at_maximum_voltage and len(derates) > 1:
                 print(f"{p['vehicle']}: reached the maximum voltage; again with the day's charger derated", flush=True)
                 derates.pop(0)
                 continue
-            if "Minimum voltage" in str(error) and p["fault"] == "micro-short" and days_kept is None and p["days"] > 1:
+            if (isinstance(error, CellStopped) and error.at_minimum_voltage and p["fault"] == "micro-short"
+                    and days_kept is None and p["days"] > 1):
                 print(f"{p['vehicle']}: the leaking cell ran empty; again with the first logged day only", flush=True)
                 days_kept = 1
                 continue
