@@ -46,8 +46,8 @@ final class SteadyLoadWatch {
     private var currentSum = 0.0
     private var currentSquares = 0.0
     private var haveReference = false
-    /// The median cell's voltage against time within the window (sums of the least-squares slope, time
-    /// from the window's start).
+    /// The median cell's voltage against time within the reference window (sums of the least-squares
+    /// slope, time from the window's start).
     private var medianSums = (t: 0.0, tt: 0.0, v: 0.0, tv: 0.0)
     /// The current of a steady window varies by at most this share of its mean.
     static let steadiness = 0.1
@@ -98,8 +98,10 @@ final class SteadyLoadWatch {
         guard time - loadStart >= settle else { return false }
         if windowStart.isNaN { startWindow(at: time) }
         for cell in 0..<cells { sums[cell] += deviation[cell] }
-        let elapsed = time - windowStart
-        medianSums = (medianSums.t + elapsed, medianSums.tt + elapsed * elapsed, medianSums.v + median, medianSums.tv + elapsed * median)
+        if !haveReference {  // the rate is wanted for the reference window only
+            let elapsed = time - windowStart
+            medianSums = (medianSums.t + elapsed, medianSums.tt + elapsed * elapsed, medianSums.v + median, medianSums.tv + elapsed * median)
+        }
         samples += 1
         currentSum += current
         currentSquares += current * current

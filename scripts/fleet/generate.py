@@ -207,7 +207,7 @@ def simulate(p, out, reuse=False):
             return None
 
 
-def simulate_vehicle(p, out, reuse, previous=None):
+def simulate_vehicle(p, out, reuse, previous):
     started = time.time()
     random = np.random.default_rng(p["seed"])
     c_rate, logged, phases = timeline(p, random)
@@ -223,7 +223,7 @@ def simulate_vehicle(p, out, reuse, previous=None):
     vehicle = p["vehicle"]
     files = [os.path.join(out, f"{vehicle}{suffix}") for suffix in (".log", ".asc", ".dbc", ".toml", ".truth.csv.gz")]
     if reuse and all(os.path.exists(path) for path in files):
-        return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous or {})
+        return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous)
     string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"])
     inputs = []
     for cell in range(p["cells"]):
