@@ -172,11 +172,10 @@ public final class CellDetectors {
             raiseResistance(cell, change: resistance.rise(cell), confidence: resistance.statistic[cell] / threshold, evidence: .currentChanges)
         }
         let resting = scale.isRest(current)
-        let levelThreshold = settings.minuteThreshold
         if steadyLoad.update(time: time, deviation: deviation, median: median, current: current, resting: resting, loaded: scale.isLoaded(current),
                              resolution: voltageResolution) {
             for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && steadyLoad.raises(cell) {
-                raiseResistance(cell, change: steadyLoad.change[cell], confidence: steadyLoad.statistic[cell] / levelThreshold,
+                raiseResistance(cell, change: steadyLoad.change[cell], confidence: steadyLoad.statistic[cell] / steadyLoad.threshold,
                                 evidence: .steadyLoad)
             }
         }

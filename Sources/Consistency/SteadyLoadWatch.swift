@@ -17,6 +17,11 @@
 /// them. A cell's lead on the median is its rest deviation over the median cell's rate of rise under the
 /// steady current (offset × slope over slope × C-rate), so a cell is raised once it has stood apart
 /// (z above shift/2 in each window) for twice its lead.
+///
+/// A steady window at another current than the reference window's (a charger's taper, a faster
+/// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
+/// current, so over a falling current deviation ÷ current grows at the cells ahead as a resistance rise
+/// would. That window becomes the new reference.
 final class SteadyLoadWatch {
     let cells: Int
     let shift: Double
@@ -46,11 +51,15 @@ final class SteadyLoadWatch {
     private var currentSum = 0.0
     private var currentSquares = 0.0
     private var haveReference = false
+    private var referenceCurrent = 0.0
     /// The median cell's voltage against time within the reference window (sums of the least-squares
     /// slope, time from the window's start).
     private var medianSums = (t: 0.0, tt: 0.0, v: 0.0, tv: 0.0)
     /// The current of a steady window varies by at most this share of its mean.
     static let steadiness = 0.1
+    /// The mean current of a window compared with the reference differs from the reference's by at most
+    /// this share of it.
+    static let sameLoad = 0.2
     /// Seconds between snapshots that end a load.
     static let gap = 60.0
     /// The longest a cell is made to stand apart (s).
@@ -105,7 +114,8 @@ final class SteadyLoadWatch {
         samples += 1
         currentSum += current
         currentSquares += current * current
-        guard time - windowStart >= window else { return false }
+        let length = time - windowStart
+        guard length >= window else { return false }
         defer { startWindow(at: time) }
         let meanCurrent = currentSum / samples
         let variance = max(0, currentSquares / samples - meanCurrent * meanCurrent)
@@ -115,8 +125,10 @@ final class SteadyLoadWatch {
         }
         let step = resolution.isFinite ? resolution : 0.001
         for cell in 0..<cells { values[cell] = (sums[cell] / samples - restDeviation[cell]) / meanCurrent }
+        if abs(meanCurrent - referenceCurrent) > Self.sameLoad * abs(referenceCurrent) { haveReference = false }
         guard haveReference else {
             for cell in 0..<cells { reference[cell] = values[cell] }
+            referenceCurrent = meanCurrent
             haveReference = true
             // On a plateau the rate is below a step a window; the lead is then bounded by that.
             setLeads(rate: max(abs(medianRate()), step / window))
@@ -128,7 +140,7 @@ final class SteadyLoadWatch {
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
-        for cell in 0..<cells { apartFor[cell] = score[cell] > shift / 2 ? apartFor[cell] + window : 0 }
+        for cell in 0..<cells { apartFor[cell] = score[cell] > shift / 2 ? apartFor[cell] + length : 0 }
         return true
     }
 

@@ -1,0 +1,67 @@
+@testable import Consistency
+import Testing
+
+/// The steady-load test (SteadyLoadWatch) through the detectors, on the synthetic pack: a resistance that
+/// rises while the current hardly changes, and what else moves a cell's deviation during a long load.
+@Suite struct SteadyLoadWatchTests {
+    /// A contact that loosens during a constant-current charge: no current steps for the pair test, and
+    /// the cell's own innate spread gone from the steady-load test's comparison. Raised within minutes of
+    /// the rise, at its cell; the same charge on the healthy pack raises nothing.
+    @Test func aResistanceRiseDuringAConstantCurrentChargeIsRaisedWithinMinutes() {
+        for faulty in [true, false] {
+            var pack = SyntheticPack()
+            let resistance = pack.resistanceRisesAfterRest { pack, detectors in
+                // Charge at C/2 from 1,200 s; from 2,400 s cell 4's resistance grows by 60 % over 30 minutes.
+                pack.run(detectors, from: 1200, seconds: 3600, steadyCurrent: -pack.capacity / 2, temperatures: flatTemperatures(6),
+                         fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 2400, over: 1800, if: faulty))
+            }
+            if faulty {
+                #expect(resistance.map(\.cell) == [4])
+                #expect(resistance.first?.evidence == .steadyLoad)
+                #expect(resistance.first.map { $0.relative > 0.02 && $0.relative < 0.6 } == true, "\(resistance.first?.relative ?? .nan)")
+            } else {
+                #expect(resistance.isEmpty, "\(resistance.map { ($0.cell ?? -1, $0.evidence) })")
+            }
+        }
+    }
+
+    /// Cells 1.5 % of SOC apart cross a steep step of the OCV (50 mV over 2 % of SOC, as a graphite stage
+    /// change) at different times of a slow charge (C/5): each cell's deviation swings by tens of
+    /// millivolts as it crosses, more than a resistance rise puts on it. That is no resistance rise; a
+    /// 60 % rise earlier in the same charge still is, at its cell.
+    @Test func cellsCrossingAStepOfTheOCVAtDifferentTimesAreNoResistanceRise() {
+        for faulty in [true, false] {
+            var pack = SyntheticPack()
+            pack.ocvStep = (soc: 0.75, height: 0.05, width: 0.01)
+            for cell in 0..<pack.cells { pack.soc[cell] = 0.55 + 0.015 * pack.random.normal() }
+            let resistance = pack.resistanceRisesAfterRest { pack, detectors in
+                // From 1,200 s the charge passes the step about an hour in (SOC 0.75); cell 4's
+                // resistance grows from 2,400 s over ten minutes.
+                pack.run(detectors, from: 1200, seconds: 2 * 3600, steadyCurrent: -pack.capacity / 5, temperatures: flatTemperatures(6),
+                         fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 2400, over: 600, if: faulty))
+            }
+            #expect(resistance.map(\.cell) == (faulty ? [4] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence) })")
+            #expect(!faulty || pack.raisedTimes.first.map { $0 < 4200 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+        }
+    }
+
+    /// A charger's constant-voltage end: the current falls from C/3 to C/15 while the cells climb the
+    /// steep top of the OCV, one 3 % of SOC ahead of the others. Its deviation from its rest grows with
+    /// its lead on the steep part while the current falls, so its deviation ÷ current grows as a
+    /// resistance rise would; it is none. A 60 % rise in the constant-current part is still named.
+    @Test func aChargersTaperOnTheSteepTopOfTheOCVIsNoResistanceRise() {
+        for faulty in [true, false] {
+            var pack = SyntheticPack()
+            pack.ocvStep = (soc: 0.97, height: 0.1, width: 0.02)
+            for cell in 0..<pack.cells { pack.soc[cell] = 0.70 + 0.005 * pack.random.normal() }
+            pack.soc[9] += 0.03
+            let resistance = pack.resistanceRisesAfterRest { pack, detectors in
+                pack.run(detectors, from: 1200, seconds: 1800, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6),
+                         fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 1800, over: 600, if: faulty))
+                    + pack.run(detectors, from: 3000, seconds: 2400, steadyCurrent: -pack.capacity / 3, taper: 1500,
+                             temperatures: flatTemperatures(6))
+            }
+            #expect(resistance.map(\.cell) == (faulty ? [4] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
+        }
+    }
+}

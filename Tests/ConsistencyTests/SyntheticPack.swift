@@ -1,0 +1,141 @@
+@testable import Consistency
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A synthetic series pack at 1 Hz: cells with their own resistance (spread a few %) and a common OCV,
+/// readings rounded to 1 mV, a drive-like current; faults injected where a test asks.
+struct SyntheticPack {
+    var cells = 12, sensors = 6
+    var resistance = 0.009, capacity = 15.0
+    /// dOCV/dSOC (V per unit SOC) of every cell: 0.8 is NMC-like; an LFP plateau is 0.03-0.1.
+    var ocvSlope = 0.8
+    /// A steep step of the OCV (V) centred on an SOC, as a graphite stage change puts into NMC's.
+    var ocvStep: (soc: Double, height: Double, width: Double)?
+    var random = SplitMix(seed: 7)
+    var resistances: [Double] = []
+    var leaks: [Double] = []
+    var soc: [Double] = []
+    /// Per cell: a charge-transfer overpotential k·asinh(I / (C/20)) (V), whose slope is largest at small currents.
+    var kinetics: [Double] = []
+    /// When each detection of every run was raised.
+    var raisedTimes: [Double] = []
+
+    init(cells: Int = 12) {
+        self.cells = cells
+        resistances = (0..<cells).map { _ in 0 }
+        leaks = Array(repeating: 0, count: cells)
+        kinetics = Array(repeating: 0, count: cells)
+        soc = Array(repeating: 0.8, count: cells)
+        for cell in 0..<cells { resistances[cell] = resistance * (1 + 0.03 * random.normal()) }
+    }
+
+    /// Runs `seconds` of drive (or rest) through the detectors; `fault(time, &pack)` changes the pack.
+    /// The drive's current wanders around `meanCRate`; `steadyCurrent` replaces it by that current (A,
+    /// + discharge) with 0.5 % noise, falling from the run's start with the time constant `taper` (s) when
+    /// one is given (a charger's constant-voltage end).
+    mutating func run(_ detectors: CellDetectors, from start: Double, seconds: Int, resting: Bool = false, steadyCurrent: Double? = nil,
+                      taper: Double? = nil, meanCRate: Double = 0.2,
+                      temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in }) -> [Detection] {
+        var raised: [Detection] = []
+        var current = 0.0
+        let voltages = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        defer { voltages.deallocate() }
+        let features = ConsistencyFeatures(cells: cells, window: 10)
+        for second in 0..<seconds {
+            let time = start + Double(second)
+            fault(time, &self)
+            // Driving discharges at 0.2C on average, so SOC moves as on a real day.
+            current = resting ? 0 : max(-1.5 * capacity, min(2.5 * capacity, current + 20 * meanCRate * random.normal() - 0.02 * (current - meanCRate * capacity)))
+            if let steadyCurrent {
+                let falling = taper.map { exp(-Double(second) / $0) } ?? 1
+                current = steadyCurrent * falling * (1 + 0.005 * random.normal())
+            }
+            for cell in 0..<cells {
+                soc[cell] -= (current + leaks[cell]) / capacity / 3600
+                var ocv = 3.4 + ocvSlope * soc[cell]
+                if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
+                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) + 0.0004 * random.normal()
+                voltages[cell] = (reading * 1000).rounded() / 1000
+            }
+            features.update(time: time, voltages: UnsafeBufferPointer(voltages), temperatures: UnsafeBufferPointer(start: nil, count: 0),
+                            current: current)
+            let readings = temperatures(time).map { ($0 * 10).rounded() / 10 }
+            readings.withUnsafeBufferPointer { temperatures in
+                detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
+                                 temperatures: temperatures, current: current, soc: soc.reduce(0, +) / Double(cells) * 100) {
+                    raised.append($0)
+                    raisedTimes.append(time)
+                }
+            }
+        }
+        return raised
+    }
+}
+
+extension SyntheticPack {
+    /// A fault for `run` (none unless `faulty`): `cell`'s resistance grows by `share` of the pack's over
+    /// `seconds` from `onset`.
+    static func resistanceRise(of cell: Int, by share: Double, from onset: Double, over seconds: Double,
+                               if faulty: Bool = true) -> (Double, inout SyntheticPack) -> Void {
+        { time, pack in
+            if faulty, time >= onset { pack.resistances[cell] = pack.resistance * (1 + share * min(1, (time - onset) / seconds)) }
+        }
+    }
+
+    /// Twenty minutes of rest from second 0, then `load` from 1,200 s, through detectors told the
+    /// capacity: the resistance rises raised.
+    mutating func resistanceRisesAfterRest(_ load: (inout SyntheticPack, CellDetectors) -> [Detection]) -> [Detection] {
+        let detectors = detectorsKnowingCapacity()
+        var raised = run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+        raised += load(&self, detectors)
+        return raised.filter { $0.kind == .resistanceRise }
+    }
+
+    /// Detectors for this pack (6 sensors), told its capacity.
+    func detectorsKnowingCapacity() -> CellDetectors {
+        var settings = DetectionSettings()
+        settings.capacity = capacity
+        return CellDetectors(cells: cells, sensors: 6, settings: settings)
+    }
+
+    /// 20 minutes of rest and an hour's drive around 0.2C from second 0: with a rest after it, 20 % of SOC
+    /// lower, the detectors know the pack's OCV slope and can size a leak.
+    mutating func restAndDrive(_ detectors: CellDetectors) -> [Detection] {
+        run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+            + run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+    }
+}
+
+extension SyntheticPack {
+    /// A rest, a drive and a rest teach the OCV slope (two rests 20 % of SOC apart); during the second,
+    /// three hours long, `cell` leaks `cRate` of the capacity. The leak detections.
+    mutating func leakDuringRest(cell: Int, cRate: Double) -> [Detection] {
+        let detectors = detectorsKnowingCapacity()
+        var raised = restAndDrive(detectors)
+        leaks[cell] = capacity * cRate
+        raised += run(detectors, from: 4800, seconds: 3 * 3600, resting: true, temperatures: flatTemperatures(6))
+        return raised.filter { $0.kind == .leak }
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+    mutating func normal() -> Double { (-2 * log(max(next(), 1e-12))).squareRoot() * cos(2 * Double.pi * next()) }
+}
+
+func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
+    { time in
+        let swing: Double = 2 * sin(time / 3000)
+        return (0..<sensors).map { (sensor: Int) -> Double in 25 + 0.2 * Double(sensor % 2) + swing }
+    }
+}
