@@ -15,7 +15,8 @@
 /// and stands apart, by tens of millivolts, until the median cell gets there; one behind it stands apart
 /// afterwards. Where all have crossed, all deviations have scaled alike and the cross-cell spread with
 /// them. A cell's lead on the median is its rest deviation over the median cell's rate of rise under the
-/// steady current (offset × slope over slope × C-rate), so a cell is raised once it has stood apart
+/// steady current (offset × slope over slope × C-rate; the slowest window's rate, since polarization
+/// building up adds to the first windows'), so a cell is raised once it has stood apart
 /// (z above shift/2 in each window) for twice its lead.
 ///
 /// A steady window at another current than the reference window's (a charger's taper, a faster
@@ -52,8 +53,10 @@ final class SteadyLoadWatch {
     private var currentSquares = 0.0
     private var haveReference = false
     private var referenceCurrent = 0.0
-    /// The median cell's voltage against time within the reference window (sums of the least-squares
-    /// slope, time from the window's start).
+    /// The median's rate of rise (V/s) the leads were set from.
+    private var leadRate = Double.infinity
+    /// The median cell's voltage against time within the window (sums of the least-squares slope, time
+    /// from the window's start).
     private var medianSums = (t: 0.0, tt: 0.0, v: 0.0, tv: 0.0)
     /// The current of a steady window varies by at most this share of its mean.
     static let steadiness = 0.1
@@ -107,10 +110,8 @@ final class SteadyLoadWatch {
         guard time - loadStart >= settle else { return false }
         if windowStart.isNaN { startWindow(at: time) }
         for cell in 0..<cells { sums[cell] += deviation[cell] }
-        if !haveReference {  // the rate is wanted for the reference window only
-            let elapsed = time - windowStart
-            medianSums = (medianSums.t + elapsed, medianSums.tt + elapsed * elapsed, medianSums.v + median, medianSums.tv + elapsed * median)
-        }
+        let elapsed = time - windowStart
+        medianSums = (medianSums.t + elapsed, medianSums.tt + elapsed * elapsed, medianSums.v + median, medianSums.tv + elapsed * median)
         samples += 1
         currentSum += current
         currentSquares += current * current
@@ -130,10 +131,13 @@ final class SteadyLoadWatch {
             for cell in 0..<cells { reference[cell] = values[cell] }
             referenceCurrent = meanCurrent
             haveReference = true
-            // On a plateau the rate is below a step a window; the lead is then bounded by that.
+            leadRate = .infinity
             setLeads(rate: max(abs(medianRate()), step / window))
             return false
         }
+        // The pack's own polarization builds up for minutes after a load starts and adds to the median's
+        // rate at first: the slowest rate seen in the load is the nearest to its OCV's.
+        setLeads(rate: max(abs(medianRate()), step / window))
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         for cell in 0..<cells { values[cell] -= reference[cell] }
         let floor = step / 2 / abs(meanCurrent)
@@ -156,8 +160,12 @@ final class SteadyLoadWatch {
         return samples >= 2 && denominator > 0 ? (samples * tv - t * v) / denominator : 0
     }
 
-    /// Each cell's wait: twice its rest deviation from the median's over the median's rate of rise (V/s).
+    /// Each cell's wait: twice its rest deviation from the median's over the median's rate of rise (V/s),
+    /// at the slowest rate of the load so far (on a plateau the rate is below a step a window: the
+    /// callers bound it by that).
     private func setLeads(rate: Double) {
+        guard rate < leadRate else { return }
+        leadRate = rate
         let center = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
         for cell in 0..<cells { lead[cell] = min(Self.longestLead, 2 * abs(restDeviation[cell] - center) / rate) }
     }

@@ -28,11 +28,14 @@ import Testing
     /// Cells 1.5 % of SOC apart cross a steep step of the OCV (50 mV over 2 % of SOC, as a graphite stage
     /// change) at different times of a slow charge (C/5): each cell's deviation swings by tens of
     /// millivolts as it crosses, more than a resistance rise puts on it. That is no resistance rise; a
-    /// 60 % rise earlier in the same charge still is, at its cell.
-    @Test func cellsCrossingAStepOfTheOCVAtDifferentTimesAreNoResistanceRise() {
+    /// 60 % rise earlier in the same charge still is, at its cell. `polarized`: the cells' diffusion (an
+    /// RC branch of 20 mΩ, 10 minutes) builds up as the charge starts and adds to the median's rate of
+    /// rise in the first windows, which made the leads read from them too short (two healthy cells raised).
+    @Test(arguments: [false, true]) func cellsCrossingAStepOfTheOCVAtDifferentTimesAreNoResistanceRise(polarized: Bool) {
         for faulty in [true, false] {
             var pack = SyntheticPack()
             pack.ocvStep = (soc: 0.75, height: 0.05, width: 0.01)
+            if polarized { pack.diffusion = (resistance: 0.02, tau: 600) }
             for cell in 0..<pack.cells { pack.soc[cell] = 0.55 + 0.015 * pack.random.normal() }
             let resistance = pack.resistanceRisesAfterRest { pack, detectors in
                 // From 1,200 s the charge passes the step about an hour in (SOC 0.75); cell 4's

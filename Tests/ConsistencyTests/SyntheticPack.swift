@@ -19,6 +19,10 @@ struct SyntheticPack {
     var soc: [Double] = []
     /// Per cell: a charge-transfer overpotential k·asinh(I / (C/20)) (V), whose slope is largest at small currents.
     var kinetics: [Double] = []
+    /// Every cell's diffusion: an RC branch of this resistance (Ω) and time constant (s), whose drop
+    /// follows the current with a lag (builds up for minutes after a load starts).
+    var diffusion: (resistance: Double, tau: Double)?
+    private var diffusionCurrent = 0.0
     /// When each detection of every run was raised.
     var raisedTimes: [Double] = []
 
@@ -52,11 +56,13 @@ struct SyntheticPack {
                 let falling = taper.map { exp(-Double(second) / $0) } ?? 1
                 current = steadyCurrent * falling * (1 + 0.005 * random.normal())
             }
+            if let diffusion { diffusionCurrent += (current - diffusionCurrent) / diffusion.tau }
+            let diffusionDrop = (diffusion?.resistance ?? 0) * diffusionCurrent
             for cell in 0..<cells {
                 soc[cell] -= (current + leaks[cell]) / capacity / 3600
                 var ocv = 3.4 + ocvSlope * soc[cell]
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
-                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) + 0.0004 * random.normal()
+                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionDrop + 0.0004 * random.normal()
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
             features.update(time: time, voltages: UnsafeBufferPointer(voltages), temperatures: UnsafeBufferPointer(start: nil, count: 0),
