@@ -24,7 +24,10 @@ final class ResistanceChange {
     /// pairs at that level and clamped to half the rise of interest, so that a cell's lasting difference is
     /// not a change and a fault already there at the start is not learned away. By level because a cell's
     /// charge-transfer resistance falls with the current (Butler-Volmer): a cell with a slower electrode
-    /// stands 20 % above the median in the small steps of town driving and 3 % in a motorway's.
+    /// stands 20 % above the median in the small steps of town driving and 3 % in a motorway's. Below C/10
+    /// not clamped: there a slow electrode can stand 50 % and more above the median (the kinetic slope is
+    /// steepest at zero current), which the clamp read as a fault; a fault there from the start still
+    /// shows in the larger steps.
     private let baselineCross: UnsafeMutableBufferPointer<Double>
     private let baseline: UnsafeMutableBufferPointer<Double>
     private let baselineSquares: UnsafeMutableBufferPointer<Double>
@@ -144,7 +147,7 @@ final class ResistanceChange {
             for cell in 0..<cells {
                 baselineCross[level * cells + cell] += step * (deviation[cell] - previous[cell])
                 let share = -baselineCross[level * cells + cell] / baselineSquares[level] / medianResistance
-                baseline[level * cells + cell] = min(max(share, -self.share / 2), self.share / 2)
+                baseline[level * cells + cell] = level == 0 ? share : min(max(share, -self.share / 2), self.share / 2)
             }
         }
         // A pair is evidence only against its own level's baseline (another level's named a cell with a slower
