@@ -127,17 +127,18 @@ final class SteadyLoadWatch {
         let step = resolution.isFinite ? resolution : 0.001
         for cell in 0..<cells { values[cell] = (sums[cell] / samples - restDeviation[cell]) / meanCurrent }
         if abs(meanCurrent - referenceCurrent) > Self.sameLoad * abs(referenceCurrent) { haveReference = false }
+        // The pack's own polarization builds up for minutes after a load starts and adds to the median's
+        // rate at first: the slowest rate seen in the load is the nearest to its OCV's.
+        let rate = max(abs(medianRate()), step / window)
         guard haveReference else {
             for cell in 0..<cells { reference[cell] = values[cell] }
             referenceCurrent = meanCurrent
             haveReference = true
             leadRate = .infinity
-            setLeads(rate: max(abs(medianRate()), step / window))
+            setLeads(rate: rate)
             return false
         }
-        // The pack's own polarization builds up for minutes after a load starts and adds to the median's
-        // rate at first: the slowest rate seen in the load is the nearest to its OCV's.
-        setLeads(rate: max(abs(medianRate()), step / window))
+        setLeads(rate: rate)
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         for cell in 0..<cells { values[cell] -= reference[cell] }
         let floor = step / 2 / abs(meanCurrent)
