@@ -115,8 +115,7 @@ final class SteadyLoadWatch {
         samples += 1
         currentSum += current
         currentSquares += current * current
-        let length = time - windowStart
-        guard length >= window else { return false }
+        guard elapsed >= window else { return false }
         defer { startWindow(at: time) }
         let meanCurrent = currentSum / samples
         let variance = max(0, currentSquares / samples - meanCurrent * meanCurrent)
@@ -145,7 +144,7 @@ final class SteadyLoadWatch {
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
-        for cell in 0..<cells { apartFor[cell] = score[cell] > shift / 2 ? apartFor[cell] + length : 0 }
+        for cell in 0..<cells { apartFor[cell] = score[cell] > shift / 2 ? apartFor[cell] + elapsed : 0 }
         return true
     }
 

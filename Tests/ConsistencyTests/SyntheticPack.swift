@@ -94,7 +94,7 @@ extension SyntheticPack {
     /// capacity: the resistance rises raised.
     mutating func resistanceRisesAfterRest(_ load: (inout SyntheticPack, CellDetectors) -> [Detection]) -> [Detection] {
         let detectors = detectorsKnowingCapacity()
-        var raised = run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
+        var raised = twentyMinutesOfRest(detectors)
         raised += load(&self, detectors)
         return raised.filter { $0.kind == .resistanceRise }
     }
@@ -109,8 +109,12 @@ extension SyntheticPack {
     /// 20 minutes of rest and an hour's drive around 0.2C from second 0: with a rest after it, 20 % of SOC
     /// lower, the detectors know the pack's OCV slope and can size a leak.
     mutating func restAndDrive(_ detectors: CellDetectors) -> [Detection] {
+        twentyMinutesOfRest(detectors) + run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
+    }
+
+    /// The pack at rest from second 0 to 1,200.
+    mutating func twentyMinutesOfRest(_ detectors: CellDetectors) -> [Detection] {
         run(detectors, from: 0, seconds: 1200, resting: true, temperatures: flatTemperatures(6))
-            + run(detectors, from: 1200, seconds: 3600, temperatures: flatTemperatures(6))
     }
 }
 
