@@ -45,12 +45,13 @@ public struct Detection: Sendable {
 
     /// Which test raised it: a resistance from current changes (`current_changes`) or from a steady load
     /// against its start (`steady_load`); a leak from rest slopes (`rest_slopes`); a sensor against the
-    /// others (`sensor_shift`).
+    /// others (`sensor_shift`) or a dithering reading that stopped changing (`held_reading`).
     public enum Evidence: String, Sendable {
         case currentChanges = "current_changes"
         case steadyLoad = "steady_load"
         case restSlopes = "rest_slopes"
         case sensorShift = "sensor_shift"
+        case heldReading = "held_reading"
     }
 
     public let kind: Kind
@@ -91,7 +92,8 @@ public final class CellDetectors {
     public init(cells: Int, sensors: Int, settings: DetectionSettings) {
         self.settings = settings
         scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
-        resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
+        resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory,
+                                      restCRate: settings.restCRate)
         steadyLoad = SteadyLoadWatch(cells: cells, shift: Self.steadyLoadShift, window: settings.leakCheckInterval,
                                      settle: settings.restSettle, threshold: settings.minuteThreshold)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
@@ -186,12 +188,13 @@ public final class CellDetectors {
         sensorWatch.update(time: time, temperatures: temperatures)
         let sensorThreshold = settings.minuteThreshold
         for sensor in 0..<sensorWatch.sensors where sensorRaised[sensor] == 0 {
-            let statistic = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor])
+            let shifted = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor])
+            let statistic = max(shifted, sensorWatch.held[sensor])
             guard statistic > sensorThreshold else { continue }
             sensorRaised[sensor] = 1
-            raise(Detection(kind: .sensor, evidence: .sensorShift, cell: nil, sensor: sensor, magnitude: sensorWatch.shift[sensor],
-                            relative: sensorWatch.shift[sensor] / sensorWatch.step, confidence: statistic / sensorThreshold,
-                            timeToRule: .nan, deviationAtPeak: .nan))
+            raise(Detection(kind: .sensor, evidence: shifted > sensorThreshold ? .sensorShift : .heldReading, cell: nil, sensor: sensor,
+                            magnitude: sensorWatch.shift[sensor], relative: sensorWatch.shift[sensor] / sensorWatch.step,
+                            confidence: statistic / sensorThreshold, timeToRule: .nan, deviationAtPeak: .nan))
         }
     }
 

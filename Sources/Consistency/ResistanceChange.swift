@@ -16,6 +16,8 @@ final class ResistanceChange {
     /// The smallest rise of interest, as a share of the median resistance.
     let share: Double
     let memory: Double
+    /// |C-rate| at or below which the pack rests.
+    let restCRate: Double
     private let previous: UnsafeMutableBufferPointer<Double>
     private let crossSums: UnsafeMutableBufferPointer<Double>
     private let residualVariance: UnsafeMutableBufferPointer<Double>
@@ -46,6 +48,12 @@ final class ResistanceChange {
     private var previousMedian = Double.nan
     private var previousCurrent = Double.nan
     private var previousTime = -Double.infinity
+    /// The current reading's own noise: its steps between snapshots at rest, squared and summed (A²),
+    /// forgotten over about a thousand such pairs; it is known after 30.
+    private var restStepSquares = 0.0
+    private var restSteps = 0.0
+    static let restStepForgetting = 0.999
+    static let restStepsKnown = 30.0
     /// The median cell's resistance (Ω), and the pairs' noise variance (V²); NaN until known.
     private(set) var medianResistance = Double.nan
     private(set) var noiseVariance = Double.nan
@@ -67,10 +75,11 @@ final class ResistanceChange {
     static let levels = 3
     static func level(cRate: Double) -> Int { cRate < 0.1 ? 0 : cRate < 1.0 / 3 ? 1 : 2 }
 
-    init(cells: Int, share: Double, memory: Double) {
+    init(cells: Int, share: Double, memory: Double, restCRate: Double) {
         self.cells = cells
         self.share = share
         self.memory = memory
+        self.restCRate = restCRate
         previous = .zeroed(cells)
         crossSums = .zeroed(cells)
         residualVariance = .zeroed(cells)
@@ -133,12 +142,21 @@ final class ResistanceChange {
         }
         let quantization = resolution.isFinite ? resolution * resolution / 6 : 0
         noiseVariance = max(ConsistencyFeatures.median(UnsafeBufferPointer(residualVariance), scratch) / weights, quantization, 1e-10)
+        // At rest a current reading that moves is the sensor's noise and rounding, which the cells do not
+        // answer: against a baseline learned under load such pairs read as the cells' resistances moving
+        // to the median's. Under a load a step no larger than that noise is the same.
+        if oneC.isFinite, max(abs(current), abs(previousCurrent)) <= restCRate * oneC {
+            restStepSquares = restStepSquares * Self.restStepForgetting + step * step
+            restSteps = restSteps * Self.restStepForgetting + 1
+            return
+        }
         // The first minutes only learn the median resistance and the noise.
         guard pairs >= Self.warmUpPairs, medianResistance > 0, step != 0 else { return }
         // A step that moves the voltages by about a reading's resolution makes rounding errors that follow
         // the current: such pairs carry no evidence.
         guard !resolution.isFinite || abs(medianResistance * step) >= Self.resolvedSteps * resolution else { return }
         guard oneC.isFinite, oneC > 0 else { return }
+        guard restSteps < Self.restStepsKnown || abs(step) >= Self.resolvedSteps * (restStepSquares / restSteps).squareRoot() else { return }
         let level = Self.level(cRate: (abs(current) + abs(previousCurrent)) / 2 / oneC)
         let delta = share * medianResistance
         if learnedPairs[level] < Self.learningPairs {

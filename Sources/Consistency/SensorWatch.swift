@@ -3,13 +3,22 @@ import Glibc
 #endif
 
 /// Each temperature sensor against the others: a hot joint (a reading that rises with the current's
-/// heat), an offset, or a sensor stuck while the pack's temperature moves, named by sensor.
+/// heat), an offset, or a sensor stuck while the pack's temperature moves, named by sensor; and a reading
+/// that stops dithering.
 ///
 /// A sensor's reading less the pack's median sensor is, when healthy, nearly constant (its position and
 /// its own bias). The first `learning` seconds give each sensor that baseline; afterwards a two-sided
 /// CUSUM tests a shift of `change` K from it (at least 2.5 steps of the sensor's resolution, seen from the
 /// readings), with the noise at half a step or 0.25 K. Temperatures move slowly, so one sample a minute
 /// counts as independent: the evidence of a snapshot is weighted by its interval over 60 s.
+///
+/// A stuck sensor reads what it read at the onset, which is right until the pack's temperature moves:
+/// no comparison with the others can tell it sooner. Its own noise can, where the noise is at least half
+/// a resolution step: such a reading changes between most snapshots wherever the temperature sits within
+/// a step (it stays put at most ~half the time), so a long run of identical readings is a held one. A
+/// sensor counts as dithered when, while learning, 5 % of its snapshot pairs or more jumped by two steps
+/// or more (rounding of a slowly moving temperature with little noise never does; a coarse reading near
+/// a rounding boundary flickers by one step and then stops, which is why only the jumps qualify).
 final class SensorWatch {
     let sensors: Int
     let change: Double
@@ -20,6 +29,12 @@ final class SensorWatch {
     let shift: UnsafeMutableBufferPointer<Double>
     let rising: UnsafeMutableBufferPointer<Double>
     let falling: UnsafeMutableBufferPointer<Double>
+    /// Per sensor: the log-likelihood ratio of "held" over "dithering" for its current run of identical
+    /// readings (0 unless the sensor dithers); and while learning, its pairs that changed and that jumped.
+    let held: UnsafeMutableBufferPointer<Double>
+    private let changedPairs: UnsafeMutableBufferPointer<Double>
+    private let jumpedPairs: UnsafeMutableBufferPointer<Double>
+    private var learnedPairs = 0.0
     private let scratch: UnsafeMutableBufferPointer<Double>
     private var learned = 0.0
     private var firstTime = Double.nan
@@ -36,15 +51,27 @@ final class SensorWatch {
         shift = .zeroed(max(sensors, 1))
         rising = .zeroed(max(sensors, 1))
         falling = .zeroed(max(sensors, 1))
+        held = .zeroed(max(sensors, 1))
+        changedPairs = .zeroed(max(sensors, 1))
+        jumpedPairs = .zeroed(max(sensors, 1))
         scratch = .zeroed(max(sensors, 1))
     }
 
     deinit {
-        for buffer in [baseline, previous, shift, rising, falling, scratch] { buffer.deallocate() }
+        for buffer in [baseline, previous, shift, rising, falling, held, changedPairs, jumpedPairs, scratch] { buffer.deallocate() }
     }
 
     var step: Double { max(change, resolution.isFinite ? 2.5 * resolution : change) }
     var noise: Double { max(0.25, resolution.isFinite ? resolution / 2 : 0.25) }
+    /// A dithering reading stays put between two snapshots at most this often, wherever the temperature
+    /// sits within a step (a noise of half a step keeps it ~half the time).
+    static let mostStaying = 0.7
+    static let ditheringJumps = 0.05
+
+    /// The sensor jumped two steps or more in 5 % of its learning pairs.
+    func dithers(_ sensor: Int) -> Bool {
+        learnedPairs >= 60 && jumpedPairs[sensor] >= Self.ditheringJumps * learnedPairs
+    }
 
     func update(time: Double, temperatures: UnsafeBufferPointer<Double>) {
         guard sensors >= 3, temperatures.count == sensors, temperatures.allSatisfy(\.isFinite) else { return }
@@ -53,14 +80,16 @@ final class SensorWatch {
             previousTime = time
         }
         if firstTime.isNaN { firstTime = time }
+        let learningNow = time - firstTime < learning
         if previousTime.isFinite {
             for sensor in 0..<sensors {
                 let moved = abs(temperatures[sensor] - previous[sensor])
                 if moved > 1e-6 { resolution = min(resolution, moved) }
             }
+            if time - previousTime <= 60 { comparePairs(temperatures, learning: learningNow) }
         }
         let median = ConsistencyFeatures.median(temperatures, scratch)
-        if time - firstTime < learning {
+        if learningNow {
             learned += 1
             for sensor in 0..<sensors { baseline[sensor] += (temperatures[sensor] - median - baseline[sensor]) / learned }
             return
@@ -74,6 +103,24 @@ final class SensorWatch {
             shift[sensor] = x
             rising[sensor] = max(0, rising[sensor] + delta * (x - delta / 2) / variance * weight)
             falling[sensor] = max(0, falling[sensor] + delta * (-x - delta / 2) / variance * weight)
+        }
+    }
+
+    /// Counts the pairs' changes and jumps while learning; afterwards adds to each dithering sensor's run of
+    /// identical readings what one more identical pair is worth, at the likeliest its learning allows.
+    private func comparePairs(_ temperatures: UnsafeBufferPointer<Double>, learning: Bool) {
+        if learning { learnedPairs += 1 }
+        for sensor in 0..<sensors {
+            let moved = abs(temperatures[sensor] - previous[sensor])
+            if learning {
+                if moved > 1e-6 { changedPairs[sensor] += 1 }
+                if moved >= 1.5 * resolution { jumpedPairs[sensor] += 1 }
+            } else if moved > 1e-6 || !dithers(sensor) {
+                held[sensor] = 0
+            } else {
+                let staying = max(Self.mostStaying, 1 - changedPairs[sensor] / learnedPairs)
+                held[sensor] += -log(staying)
+            }
         }
     }
 }

@@ -23,6 +23,8 @@ struct SyntheticPack {
     /// follows the current with a lag (builds up for minutes after a load starts).
     var diffusion: (resistance: Double, tau: Double)?
     private var diffusionCurrent = 0.0
+    /// The current sensor: its noise (A) and the reading's rounding (A); the cells answer the true current.
+    var currentSensor: (noise: Double, step: Double)?
     /// When each detection of every run was raised.
     var raisedTimes: [Double] = []
 
@@ -65,12 +67,16 @@ struct SyntheticPack {
                 let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionDrop + 0.0004 * random.normal()
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
+            var measured = current
+            if let currentSensor {
+                measured = ((current + currentSensor.noise * random.normal()) / currentSensor.step).rounded() * currentSensor.step
+            }
             features.update(time: time, voltages: UnsafeBufferPointer(voltages), temperatures: UnsafeBufferPointer(start: nil, count: 0),
-                            current: current)
+                            current: measured)
             let readings = temperatures(time).map { ($0 * 10).rounded() / 10 }
             readings.withUnsafeBufferPointer { temperatures in
                 detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
-                                 temperatures: temperatures, current: current, soc: soc.reduce(0, +) / Double(cells) * 100) {
+                                 temperatures: temperatures, current: measured, soc: soc.reduce(0, +) / Double(cells) * 100) {
                     raised.append($0)
                     raisedTimes.append(time)
                 }

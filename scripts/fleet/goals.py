@@ -6,9 +6,16 @@ vehicles it concerns, what was measured, and whether it holds. Reads `evaluation
     python3 scripts/fleet/goals.py [--variant as-shipped] heldout heldout-leaks heldout-healthy
 """
 import argparse
+import gzip
 import json
 import os
 import statistics
+
+import numpy as np
+
+# A held reading is a wrong one once the pack around it has moved: the smallest sensor shift the product
+# names (`sensor_change_k`, docs/features.md).
+STUCK_WRONG_K = 1.5
 
 
 def load(out, split, variant):
@@ -16,6 +23,21 @@ def load(out, split, variant):
     evaluation = json.load(open(os.path.join(folder, f"evaluation-{variant}.json")))
     labels = {label["vehicle"]: label for label in json.load(open(os.path.join(folder, "labels.json")))}
     return [(vehicle, labels[vehicle["vehicle"]]) for vehicle in evaluation["vehicles"]]
+
+
+def stuck_reading_wrong_h(out, label):
+    """Hours from a stuck sensor's onset until the other sensors' median has moved STUCK_WRONG_K from its
+    value at the onset (the held reading is then that far off), or None when it never did."""
+    path = os.path.join(out, f"fleet-{label['split']}", label["truth"])
+    with gzip.open(path, "rt") as file:
+        table = np.loadtxt(file, delimiter=",", skiprows=1)
+    sensors = table[:, -label["temperature_sensors"]:]
+    others = np.median(np.delete(sensors, label["sensor"], axis=1), axis=1)
+    after = table[:, 0] >= label["onset_time"]
+    if not after.any():
+        return None
+    moved = np.abs(others[after] - others[after][0]) >= STUCK_WRONG_K
+    return float(table[after, 0][np.argmax(moved)] - label["onset_time"]) / 3600 if moved.any() else None
 
 
 def minutes(hours):
@@ -62,6 +84,15 @@ def main():
         within = [v for v, _ in cases if v["named"] and v["delay_h"] <= 0.5]
         details = ", ".join(f"{l['vehicle']}: " + (minutes(v["delay_h"]) if v["named"] else "not named") for v, l in cases)
         print(f"- {kind}: {len(within)} of {len(cases)} within 30 min ({details})")
+    # What physics cannot show: a stuck reading is the right reading until the pack's temperature moves.
+    cases = [(v, l) for v, l in rows if l["fault"] == "sensor-stuck"]
+    wrong = [(v, l, stuck_reading_wrong_h(arguments.out, l)) for v, l in cases]
+    within = [v for v, _, w in wrong if v["named"] and w is not None and v["delay_h"] - w <= 0.5]
+    details = ", ".join(f"{l['vehicle']}: " + ("never moved" if w is None else f"{minutes(w)} after the onset, "
+                        + (("named " + (f"{minutes(v['delay_h'] - w)} later" if v["delay_h"] >= w else f"{minutes(w - v['delay_h'])} before"))
+                           if v["named"] else "not named")) for v, l, w in wrong)
+    print(f"- sensor-stuck, from when the pack had moved {STUCK_WRONG_K} K (the held reading that far off): "
+          f"{len(within)} of {sum(w is not None for _, _, w in wrong)} within 30 min ({details})")
 
     print("\n## False alarms (healthy packs, and before the onsets)")
     for chemistry in ("nmc", "lfp"):

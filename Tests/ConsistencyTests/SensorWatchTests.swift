@@ -1,0 +1,52 @@
+import Testing
+@testable import Consistency
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stuck sensor on a pack whose temperature does not move reads what a healthy one would: only a
+/// reading's own noise can give it away, and only where that noise dithers the rounding.
+@Suite struct SensorWatchTests {
+    /// Six sensors on a parked pack, each reading its place plus noise `noise` (K), rounded to `step` (K);
+    /// the pack's temperature moves by `swing` (K) over hours. Sensor 3 holds its reading from `heldFrom`.
+    func parkedPack(step: Double, noise: Double, swing: Double, heldFrom: Double?) -> (raised: [Detection], times: [Double]) {
+        var pack = SyntheticPack()
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
+        var random = SplitMix(seed: 11)
+        var held: Double?
+        let raised = pack.run(detectors, from: 0, seconds: 4 * 3600, resting: true, temperatures: { time in
+            var readings = (0..<6).map { (sensor: Int) -> Double in
+                let truth = 21.3 + 0.17 * Double(sensor) + swing * sin(time / 2500)
+                return ((truth + noise * random.normal()) / step).rounded() * step
+            }
+            if let heldFrom, time >= heldFrom {
+                held = held ?? readings[3]
+                readings[3] = held!
+            }
+            return readings
+        })
+        return (raised, pack.raisedTimes)
+    }
+
+    @Test func aDitheringReadingThatStopsChangingIsNamedWhileThePackIsStill() {
+        let (raised, times) = parkedPack(step: 0.1, noise: 0.1, swing: 0.1, heldFrom: 3000)
+        #expect(raised.map(\.sensor) == [3], "\(raised.map { ($0.kind, $0.sensor ?? -1) })")
+        #expect(raised.first?.evidence.rawValue == "held_reading")
+        if let time = times.first { #expect(time > 3000 && time - 3000 < 120, "named \(time - 3000) s after it held") }
+    }
+
+    /// Half-kelvin readings with a tenth of a kelvin of noise flicker near a rounding boundary and hold
+    /// for hours between: a held one is not told from them until the pack moves by a step or more.
+    @Test func aCoarseReadingHoldingOnAStillPackIsNotRaised() {
+        for heldFrom in [nil, 3000.0] {
+            let (raised, _) = parkedPack(step: 0.5, noise: 0.1, swing: 0.3, heldFrom: heldFrom)
+            #expect(raised.isEmpty, "held from \(heldFrom ?? -1): \(raised.map { ($0.evidence, $0.sensor ?? -1) })")
+        }
+    }
+
+    @Test func ditheringReadingsOnAHealthyPackAreNotRaised() {
+        let (raised, _) = parkedPack(step: 0.1, noise: 0.07, swing: 1, heldFrom: nil)
+        #expect(raised.isEmpty, "\(raised.map { ($0.evidence, $0.sensor ?? -1) })")
+    }
+}
