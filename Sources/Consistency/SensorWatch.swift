@@ -16,9 +16,11 @@ import Glibc
 /// no comparison with the others can tell it sooner. Its own noise can, where the noise is at least half
 /// a resolution step: such a reading changes between most snapshots wherever the temperature sits within
 /// a step (it stays put at most ~half the time), so a long run of identical readings is a held one. A
-/// sensor counts as dithered when, while learning, 5 % of its snapshot pairs or more jumped by two steps
-/// or more (rounding of a slowly moving temperature with little noise never does; a coarse reading near
-/// a rounding boundary flickers by one step and then stops, which is why only the jumps qualify).
+/// sensor counts as dithered when, while learning, a tenth of its changes or more were jumps of two steps
+/// or more (rounding of a slowly moving temperature with little noise never jumps; a coarse reading near
+/// a rounding boundary flickers by one step and then stops, which is why only the jumps qualify). Each
+/// identical pair is scored with the share of learning pairs that did not change: where the BMS repeats a
+/// reading over k snapshots that share p satisfies p^k ≥ the share per new reading, so it errs safe.
 final class SensorWatch {
     let sensors: Int
     let change: Double
@@ -66,11 +68,13 @@ final class SensorWatch {
     /// A dithering reading stays put between two snapshots at most this often, wherever the temperature
     /// sits within a step (a noise of half a step keeps it ~half the time).
     static let mostStaying = 0.7
-    static let ditheringJumps = 0.05
+    static let ditheringJumps = 0.1
 
-    /// The sensor jumped two steps or more in 5 % of its learning pairs.
+    /// A tenth or more of the sensor's changes while learning (and ten at least) were jumps of two steps
+    /// or more. Counted among its changes, not its pairs: a BMS that sends the temperatures less often
+    /// than the cells repeats each reading over several snapshots.
     func dithers(_ sensor: Int) -> Bool {
-        learnedPairs >= 60 && jumpedPairs[sensor] >= Self.ditheringJumps * learnedPairs
+        jumpedPairs[sensor] >= max(10, Self.ditheringJumps * changedPairs[sensor])
     }
 
     func update(time: Double, temperatures: UnsafeBufferPointer<Double>) {

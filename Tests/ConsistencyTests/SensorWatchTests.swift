@@ -10,16 +10,21 @@ import Glibc
 @Suite struct SensorWatchTests {
     /// Six sensors on a parked pack, each reading its place plus noise `noise` (K), rounded to `step` (K);
     /// the pack's temperature moves by `swing` (K) over hours. Sensor 3 holds its reading from `heldFrom`.
-    func parkedPack(step: Double, noise: Double, swing: Double, heldFrom: Double?) -> (raised: [Detection], times: [Double]) {
+    /// The BMS sends the temperatures every `sentEvery` snapshots (the cells' frames come more often).
+    func parkedPack(step: Double, noise: Double, swing: Double, heldFrom: Double?, sentEvery: Int = 1) -> (raised: [Detection], times: [Double]) {
         var pack = SyntheticPack()
         let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
         var random = SplitMix(seed: 11)
         var held: Double?
+        var sent: [Double] = []
         let raised = pack.run(detectors, from: 0, seconds: 4 * 3600, resting: true, temperatures: { time in
-            var readings = (0..<6).map { (sensor: Int) -> Double in
-                let truth = 21.3 + 0.17 * Double(sensor) + swing * sin(time / 2500)
-                return ((truth + noise * random.normal()) / step).rounded() * step
+            if sent.isEmpty || Int(time) % sentEvery == 0 {
+                sent = (0..<6).map { (sensor: Int) -> Double in
+                    let truth = 21.3 + 0.17 * Double(sensor) + swing * sin(time / 2500)
+                    return ((truth + noise * random.normal()) / step).rounded() * step
+                }
             }
+            var readings = sent
             if let heldFrom, time >= heldFrom {
                 held = held ?? readings[3]
                 readings[3] = held!
@@ -34,6 +39,17 @@ import Glibc
         #expect(raised.map(\.sensor) == [3], "\(raised.map { ($0.kind, $0.sensor ?? -1) })")
         #expect(raised.first?.evidence.rawValue == "held_reading")
         if let time = times.first { #expect(time > 3000 && time - 3000 < 120, "named \(time - 3000) s after it held") }
+    }
+
+    /// Temperatures sent every 5 snapshots repeat between: a reading that stays put for 5 snapshots at a
+    /// time is no held one (each new value is put as often as one sent every snapshot), but one that
+    /// stays for a minute is.
+    @Test func aDitheringReadingSentLessOftenThanTheSnapshotsIsHeldOnlyWhenItStops() {
+        let healthy = parkedPack(step: 0.1, noise: 0.1, swing: 0.1, heldFrom: nil, sentEvery: 5)
+        #expect(healthy.raised.isEmpty, "\(healthy.raised.map { ($0.evidence, $0.sensor ?? -1) })")
+        let (raised, times) = parkedPack(step: 0.1, noise: 0.1, swing: 0.1, heldFrom: 3000, sentEvery: 5)
+        #expect(raised.map(\.sensor) == [3], "\(raised.map { ($0.evidence, $0.sensor ?? -1) })")
+        if let time = times.first { #expect(time > 3000 && time - 3000 < 300, "named \(time - 3000) s after it held") }
     }
 
     /// Half-kelvin readings with a tenth of a kelvin of noise flicker near a rounding boundary and hold
