@@ -9,8 +9,8 @@ import Glibc
 /// change of deviation from the pack median is −ΔR·ΔI plus noise (ΔR its resistance above the median).
 /// The estimate is a least-squares slope over exponentially forgotten pairs. The test is a one-sided
 /// CUSUM of the log-likelihood ratio between ΔR = 0 and ΔR = δ (a share of the pack's median resistance),
-/// with the noise variance taken from the pack (the median cell's residual variance): no ampere, volt or
-/// ohm threshold, so it carries to any pack size and chemistry.
+/// with the noise variance taken from the pack (the median cell's residual variance) or the cell's own
+/// where larger: no ampere, volt or ohm threshold, so it carries to any pack size and chemistry.
 final class ResistanceChange {
     let cells: Int
     /// The smallest rise of interest, as a share of the median resistance.
@@ -176,8 +176,10 @@ final class ResistanceChange {
         // step (polarization the cells share unevenly): without that term one large step could look like
         // a resistance rise.
         let modelError = Self.modelError * medianResistance * step
-        let variance = noiseVariance + modelError * modelError
         for cell in 0..<cells {
+            // Each cell by its own scatter where that is the larger: a noisier reading (another channel,
+            // a page sampled at another instant of a fast swing) is no more evidence than a quiet one.
+            let variance = max(noiseVariance, residualVariance[cell] / weights) + modelError * modelError
             let beyondBaseline = deviation[cell] - previous[cell] + levelBaseline[cell] * medianResistance * step
             let evidence = -delta * step * (beyondBaseline + delta / 2 * step) / variance
             statistic[cell] = max(0, statistic[cell] + evidence)

@@ -62,6 +62,19 @@ import Glibc
         #expect(raised.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1, $0.evidence, $0.relative) })")
     }
 
+    /// A cell whose readings are noisier than the others' (its page sampled at another instant of a fast
+    /// current swing, a noisier measuring channel) is judged by its own noise: by the pack's, its pairs'
+    /// scatter reads as evidence (a held-out LFP pack's cell with 5.7 times the median cell's residual
+    /// variance, raised at 63 % by two pairs of a drive).
+    @Test func aNoisierCellIsNoResistanceRise() {
+        var pack = SyntheticPack(cells: 16)
+        pack.readingNoise[5] = 0.002
+        let detectors = pack.detectorsKnowingCapacity()
+        var raised = pack.run(detectors, from: 0, seconds: 3600, meanCRate: 0.5, temperatures: flatTemperatures(6))
+        raised += pack.run(detectors, from: 3600, seconds: 3 * 3600, meanCRate: 0.2, temperatures: flatTemperatures(6))
+        #expect(raised.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1, $0.evidence, $0.relative) })")
+    }
+
     @Test func aLeakingCellIsNamedDuringRestWithItsLeakInAmperes() {
         var pack = SyntheticPack()
         let leaks = pack.leakDuringRest(cell: 7, cRate: 1.0 / 100)

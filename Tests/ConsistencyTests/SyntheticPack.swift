@@ -25,6 +25,8 @@ struct SyntheticPack {
     private var diffusionCurrent = 0.0
     /// The current sensor: its noise (A) and the reading's rounding (A); the cells answer the true current.
     var currentSensor: (noise: Double, step: Double)?
+    /// Per cell: the reading's noise (V) besides the rounding.
+    var readingNoise: [Double] = []
     /// When each detection of every run was raised.
     var raisedTimes: [Double] = []
 
@@ -34,6 +36,7 @@ struct SyntheticPack {
         leaks = Array(repeating: 0, count: cells)
         kinetics = Array(repeating: 0, count: cells)
         soc = Array(repeating: 0.8, count: cells)
+        readingNoise = Array(repeating: 0.0004, count: cells)
         for cell in 0..<cells { resistances[cell] = resistance * (1 + 0.03 * random.normal()) }
     }
 
@@ -64,7 +67,7 @@ struct SyntheticPack {
                 soc[cell] -= (current + leaks[cell]) / capacity / 3600
                 var ocv = 3.4 + ocvSlope * soc[cell]
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
-                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionDrop + 0.0004 * random.normal()
+                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionDrop + readingNoise[cell] * random.normal()
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
             var measured = current
