@@ -68,6 +68,8 @@ final class SensorWatch {
     /// A dithering reading stays put between two snapshots at most this often, wherever the temperature
     /// sits within a step (a noise of half a step keeps it ~half the time).
     static let mostStaying = 0.7
+    /// The share of a dithering reading's changes that are jumps of two steps or more, at the least (a noise
+    /// of half a step gives about that).
     static let ditheringJumps = 0.1
 
     /// A tenth or more of the sensor's changes while learning (and ten at least) were jumps of two steps
