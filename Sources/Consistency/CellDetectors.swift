@@ -92,8 +92,7 @@ public final class CellDetectors {
     public init(cells: Int, sensors: Int, settings: DetectionSettings) {
         self.settings = settings
         scale = PackScale(capacity: settings.capacity, restCRate: settings.restCRate)
-        resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory,
-                                      restCRate: settings.restCRate)
+        resistance = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
         steadyLoad = SteadyLoadWatch(cells: cells, shift: Self.steadyLoadShift, window: settings.leakCheckInterval,
                                      settle: settings.restSettle, threshold: settings.minuteThreshold)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
@@ -147,7 +146,8 @@ public final class CellDetectors {
             previousVoltage[cell] = voltage
         }
         let oneC = scale.capacity.isFinite ? scale.capacity : scale.largestCurrent
-        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution, oneC: oneC)
+        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution, oneC: oneC,
+                          resting: scale.isRest(current))
         scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,
                      medianResistance: resistance.medianResistance)
         let medianResistance = resistance.medianResistance

@@ -16,8 +16,6 @@ final class ResistanceChange {
     /// The smallest rise of interest, as a share of the median resistance.
     let share: Double
     let memory: Double
-    /// |C-rate| at or below which the pack rests.
-    let restCRate: Double
     private let previous: UnsafeMutableBufferPointer<Double>
     private let crossSums: UnsafeMutableBufferPointer<Double>
     private let residualVariance: UnsafeMutableBufferPointer<Double>
@@ -48,6 +46,7 @@ final class ResistanceChange {
     private var previousMedian = Double.nan
     private var previousCurrent = Double.nan
     private var previousTime = -Double.infinity
+    private var previousResting = false
     /// The current reading's own noise: its steps between snapshots at rest, squared and summed (A²),
     /// forgotten over about a thousand such pairs; it is known after 30.
     private var restStepSquares = 0.0
@@ -75,11 +74,10 @@ final class ResistanceChange {
     static let levels = 3
     static func level(cRate: Double) -> Int { cRate < 0.1 ? 0 : cRate < 1.0 / 3 ? 1 : 2 }
 
-    init(cells: Int, share: Double, memory: Double, restCRate: Double) {
+    init(cells: Int, share: Double, memory: Double) {
         self.cells = cells
         self.share = share
         self.memory = memory
-        self.restCRate = restCRate
         previous = .zeroed(cells)
         crossSums = .zeroed(cells)
         residualVariance = .zeroed(cells)
@@ -103,14 +101,16 @@ final class ResistanceChange {
 
     /// Takes a snapshot's deviations from the median (V), the median itself, the current (A, + discharge)
     /// the readings' resolution (V): a difference of two rounded readings has at least step²/6 of noise;
-    /// and the current of 1C (A: the capacity, or while it is unknown the largest current seen).
+    /// the current of 1C (A: the capacity, or while it is unknown the largest current seen); and whether
+    /// the pack rests (PackScale's rule).
     func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double, resolution: Double,
-                oneC: Double) {
+                oneC: Double, resting: Bool) {
         defer {
             for cell in 0..<cells { previous[cell] = deviation[cell] }
             previousMedian = median
             previousCurrent = current
             previousTime = time
+            previousResting = resting
         }
         let gap = time - previousTime
         if gap > Self.restartGap, weights > 0 {
@@ -145,7 +145,7 @@ final class ResistanceChange {
         // At rest a current reading that moves is the sensor's noise and rounding, which the cells do not
         // answer: against a baseline learned under load such pairs read as the cells' resistances moving
         // to the median's. Under a load a step no larger than that noise is the same.
-        if oneC.isFinite, max(abs(current), abs(previousCurrent)) <= restCRate * oneC {
+        if resting, previousResting {
             restStepSquares = restStepSquares * Self.restStepForgetting + step * step
             restSteps = restSteps * Self.restStepForgetting + 1
             return
