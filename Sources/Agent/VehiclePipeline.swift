@@ -26,7 +26,10 @@ public final class VehiclePipeline {
     public private(set) var latestCurrent = Double.nan
     public private(set) var latestHighestTemperature = Double.nan
     public private(set) var latestLowestTemperature = Double.nan
-    /// The cell-drift model's inputs (updated only while a cell model is configured) and its latest
+    /// Called with the time of every complete snapshot once the feature window is full, after
+    /// `cellFeatures` took it (training reads the cells' inputs here); set before the first frame.
+    public var onCellInputs: ((Double) -> Void)?
+    /// The cell-drift model's inputs (updated only while a cell model or `onCellInputs` is set) and its latest
     /// score of every cell, with the highest (the pack score) and its cell; NaN before the first scoring.
     public let cellFeatures: CellDriftFeatures
     public let cellScores: UnsafeMutableBufferPointer<Double>
@@ -56,11 +59,11 @@ public final class VehiclePipeline {
         self.vehicle = vehicle
         state = PackState(mapping: config.mapping, staleAfter: config.staleAfter, tick: config.tick)
         features = ConsistencyFeatures(cells: config.mapping.cells, window: config.window, trends: config.trends)
-        cellFeatures = CellDriftFeatures(features: features)
+        detectors = CellDetectors(cells: config.mapping.cells, sensors: config.mapping.temperatureSensors, settings: config.detection)
+        cellFeatures = CellDriftFeatures(features: features, detectors: detectors)
         cellScores = .allocate(capacity: config.mapping.cells)
         cellScores.initialize(repeating: .nan)
         rules = config.rules
-        detectors = CellDetectors(cells: config.mapping.cells, sensors: config.mapping.temperatureSensors, settings: config.detection)
         cellNames = config.mapping.cellNames
         (cellNumberBase, sensorNumberBase) = (config.mapping.cellNumberBase, config.mapping.sensorNumberBase)
         sensorNames = config.mapping.sensorNames
@@ -173,9 +176,10 @@ public final class VehiclePipeline {
                 break
             }
         }
-        if cellModel != nil {
+        if cellModel != nil || onCellInputs != nil {
             cellFeatures.update(time: time, temperatures: temperatures, current: current)
             active = scoreCells(time: time, current: current) || active
+            if features.count == features.window { onCellInputs?(time) }
         }
         lifecycle.expire(time: time) { episode in "{" + (episode.cell.map { String(cellIdentity($0).dropFirst(2)) } ?? "") + "}" }
         let day = Int((time / 86_400).rounded(.down))

@@ -124,6 +124,21 @@ public final class CellDetectors {
         return median > 0 && resistance.change[cell].isFinite ? 1 + resistance.change[cell] / median : .nan
     }
 
+    /// The pack's 1C (A): its capacity, or its largest current until the capacity is known; 0 before any current.
+    public var oneC: Double { scale.capacity.isFinite ? scale.capacity : scale.largestCurrent }
+
+    /// A cell's estimates with the pack's scale taken out, for the cell-drift model: its resistance over
+    /// the median's minus 1, each test's statistic over its threshold (current changes, steady load, rest
+    /// slopes), and its fall at rest against the pack in thousandths of C; 0 where not yet known.
+    func scaleFreeEstimates(_ cell: Int) -> (resistance: Double, changes: Double, steadyLoad: Double, rest: Double, leakMilliC: Double) {
+        let ratio = relativeResistance(cell)
+        let slopePerSOC = scale.ocvSlope
+        let fall = -leak.slope[cell]
+        return (ratio.isFinite ? ratio - 1 : 0, resistance.statistic[cell] / settings.resistanceThreshold,
+                self.steadyLoad.statistic[cell] / self.steadyLoad.threshold, leak.statistic[cell] / settings.minuteThreshold,
+                slopePerSOC > 0 && fall.isFinite ? fall / slopePerSOC * 3_600_000 : 0)
+    }
+
     /// The shift (in cross-cell standard deviations) the steady-load test is tuned to, on the tuning fleet.
     static let steadyLoadShift = 12.0
 
@@ -145,7 +160,7 @@ public final class CellDetectors {
             if moved > 1e-7 { voltageResolution = min(voltageResolution, moved) }
             previousVoltage[cell] = voltage
         }
-        let oneC = scale.capacity.isFinite ? scale.capacity : scale.largestCurrent
+        let oneC = self.oneC
         resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution, oneC: oneC,
                           resting: scale.isRest(current))
         scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,

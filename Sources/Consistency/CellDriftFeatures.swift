@@ -2,22 +2,26 @@
 import Glibc
 #endif
 
-/// The per-cell inputs of the cell-drift model, built on `ConsistencyFeatures` after each snapshot.
-/// A drifting cell shows first in slow quantities (a deviation that creeps over hours, a fall at rest,
-/// a resistance or a temperature apart from its neighbours). Every input is measured in time, not in
-/// snapshots, so one model serves a log replayed at one snapshot a second and MQTT snapshots every ten:
-/// per cell, exponentially weighted means of the deviation over ten minutes, one hour and twelve hours,
-/// an hourly ring of the one-hour mean for the change over a day, the drift at rest, the resistance
-/// against the pack median and the temperature against the pack median, and how many hours (up to a
-/// day) of history the slow ones stand on. Every buffer is allocated at
-/// creation; an update allocates nothing.
+/// The per-cell inputs of the cell-drift model, built on `ConsistencyFeatures` and `CellDetectors` after
+/// each snapshot. Every input is free of the pack's scale, so one network serves a 5 Ah pack of 12 cells
+/// and a 120 Ah pack of 96, NMC and LFP: a deviation is counted in the pack's own cell-to-cell spread
+/// (its robust standard deviation, never below the readings' step), a resistance as a ratio to the
+/// median cell's, a leak in C, a current as a C-rate, each test's evidence over its threshold; the spread
+/// in shares of the BMS's 50 mV rule the model is meant to precede. A drifting cell shows first in slow
+/// quantities, so the deviation has exponentially weighted means over ten minutes, one hour and twelve
+/// hours and an hourly ring for its change over a day, all measured in time, not in snapshots (one model
+/// serves a log replayed at a snapshot a second and MQTT snapshots every ten), and `history_h` tells how
+/// many hours (up to a day) the slow ones stand on. Every buffer is allocated at creation; an update
+/// allocates nothing.
 public final class CellDriftFeatures {
     /// The inputs of one cell, in this order (docs/models.md).
     public static let names = [
-        "deviation_mv", "mean_deviation_10min_mv", "mean_deviation_1h_mv", "mean_deviation_12h_mv", "change_24h_mv",
-        "rest_drift_mv_per_h", "resistance_excess_pct", "temperature_deviation_c", "spread_mv", "current_a",
-        "history_h",
+        "deviation_z", "mean_deviation_10min_z", "mean_deviation_1h_z", "mean_deviation_12h_z", "change_24h_z",
+        "resistance_ratio_excess", "resistance_evidence", "steady_load_evidence", "leak_evidence", "leak_milli_c",
+        "temperature_deviation_k", "spread_of_rule", "c_rate", "history_h",
     ]
+    /// The BMS's consistency rule (V), which `spread_of_rule` counts in.
+    public static let ruleSpread = 0.050
     public static let count = names.count
     /// Time constants of the three means, hours.
     public static let meanHours = (short: 1.0 / 6, fast: 1.0, slow: 12.0)
@@ -37,11 +41,17 @@ public final class CellDriftFeatures {
     private var nextHourMark = Double.nan
     private var previousTime = Double.nan
     private var firstTime = Double.nan
-    private var spread = 0.0, current = 0.0
+    private var spread = 0.0, current = 0.0, largestCurrent = 0.0
+    /// The pack's robust cell-to-cell standard deviation at the latest snapshot (V).
+    public private(set) var cellSpread = 0.0
     private let features: ConsistencyFeatures
+    private let detectors: CellDetectors?
 
-    public init(features: ConsistencyFeatures) {
+    /// Without `detectors` their inputs are 0, the current's C-rate is against the largest current seen
+    /// and the readings' step is taken as 1 mV.
+    public init(features: ConsistencyFeatures, detectors: CellDetectors? = nil) {
         self.features = features
+        self.detectors = detectors
         cells = features.cells
         func buffer(_ size: Int) -> UnsafeMutableBufferPointer<Double> {
             let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: size)
@@ -64,11 +74,16 @@ public final class CellDriftFeatures {
     /// count per cell only when there is one per cell; otherwise their input is 0.
     public func update(time: Double, temperatures: UnsafeBufferPointer<Double>, current: Double) {
         let deviation = features.deviation
+        // 1.4826 × the median absolute deviation is the standard deviation of a normal spread, unmoved by
+        // the one cell that drifts.
+        for cell in 0..<cells { scratch[cell] = abs(deviation[cell]) }
+        let step = detectors.map { $0.voltageResolution.isFinite ? $0.voltageResolution : 0.001 } ?? 0.001
+        cellSpread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), step)
         if previousTime.isNaN || time < previousTime {
             for cell in 0..<cells {
-                short[cell] = deviation[cell]
-                fast[cell] = deviation[cell]
-                slow[cell] = deviation[cell]
+                short[cell] = deviation[cell] / cellSpread
+                fast[cell] = short[cell]
+                slow[cell] = short[cell]
             }
             nextHourMark = time + 3600
             firstTime = time
@@ -81,9 +96,10 @@ public final class CellDriftFeatures {
             let fastWeight = 1 - exp(-step / (Self.meanHours.fast * 3600))
             let slowWeight = 1 - exp(-step / (Self.meanHours.slow * 3600))
             for cell in 0..<cells {
-                short[cell] += shortWeight * (deviation[cell] - short[cell])
-                fast[cell] += fastWeight * (deviation[cell] - fast[cell])
-                slow[cell] += slowWeight * (deviation[cell] - slow[cell])
+                let z = deviation[cell] / cellSpread
+                short[cell] += shortWeight * (z - short[cell])
+                fast[cell] += fastWeight * (z - fast[cell])
+                slow[cell] += slowWeight * (z - slow[cell])
             }
         }
         previousTime = time
@@ -108,6 +124,7 @@ public final class CellDriftFeatures {
         }
         spread = features.spread
         self.current = current.isNaN ? 0 : current
+        largestCurrent = max(largestCurrent, abs(self.current))
     }
 
     /// The one-hour mean at the oldest hour mark kept (24 h before the newest once a day has passed),
@@ -118,23 +135,26 @@ public final class CellDriftFeatures {
         return ring[oldest * cells + cell]
     }
 
-    /// Writes the `count` inputs of `cell` (units in their names) into `output`.
+    /// Writes the `count` inputs of `cell` (in `names` order) into `output`.
     @inline(__always)
     public func inputs(cell: Int, into output: UnsafeMutableBufferPointer<Double>) {
-        let ratio = features.resistanceRatio[cell]
-        output[0] = features.deviation[cell] * 1000
-        output[1] = short[cell] * 1000
-        output[2] = fast[cell] * 1000
-        output[3] = slow[cell] * 1000
-        output[4] = (fast[cell] - dayAgo(cell)) * 1000
-        output[5] = features.restDrift[cell] * 1000
-        output[6] = ratio > 0 ? (ratio - 1) * 100 : 0
-        output[7] = temperatureDeviation[cell]
-        output[8] = spread * 1000
-        output[9] = current
+        output[0] = features.deviation[cell] / cellSpread
+        output[1] = short[cell]
+        output[2] = fast[cell]
+        output[3] = slow[cell]
+        output[4] = fast[cell] - dayAgo(cell)
+        if let estimates = detectors?.scaleFreeEstimates(cell) {
+            (output[5], output[6], output[7], output[8], output[9]) = estimates
+        } else {
+            for index in 5...9 { output[index] = 0 }
+        }
+        output[10] = temperatureDeviation[cell]
+        output[11] = spread / Self.ruleSpread
+        let oneC = detectors?.oneC ?? largestCurrent
+        output[12] = oneC > 0 ? current / oneC : 0
         // How much history the slow inputs stand on: the first day's means and changes are not yet
         // what they become, and the network learns to weigh them by it.
-        output[10] = min(previousTime - firstTime, Double(Self.ringHours) * 3600) / 3600
+        output[13] = min(previousTime - firstTime, Double(Self.ringHours) * 3600) / 3600
     }
 
     public func inputs(cell: Int) -> [Double] {

@@ -37,9 +37,13 @@ public struct CellDriftTrace: Sendable {
     }
 
     /// The highest score held for `hold` seconds in the healthy part (what a threshold must stay above for
-    /// no false alarm), and its time.
+    /// no false alarm).
     public func highestHeldHealthyScore(hold: Double) -> Double {
-        let end = healthySeconds
+        Self.highestHeld(times: times, scores: scores, before: healthySeconds, hold: hold)
+    }
+
+    /// The highest score that stayed at or above itself for `hold` seconds among the scorings before `end`.
+    public static func highestHeld(times: [Double], scores: [Double], before end: Double, hold: Double) -> Double {
         var best = 0.0
         var window: [(time: Double, score: Double)] = []  // increasing scores: a sliding minimum
         for index in times.indices where times[index] < end {

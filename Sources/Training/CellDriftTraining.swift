@@ -6,12 +6,13 @@ import Simulator
 import Glibc
 #endif
 
-/// Trains the cell-drift model on a simulated fleet. Rows are cells at moments: every `rowInterval`
-/// seconds, the faulty cell (label 1 from its fault's onset, 0 before), the healthy cell that deviates
-/// most over the last hour (the hardest negative) and `randomCells` other cells (label 0). One network
-/// of `hidden` units per member, `members` averaged, is shared by every cell. The alarm threshold is
-/// then set on the same fleet, scored as the gateway scores it: above the highest pack score any
-/// healthy stretch held for `holdSeconds`, by `margin` in logit.
+/// Trains the cell-drift model on a simulated fleet and, given, rows of replayed logs (another
+/// simulator's fleet). Rows are cells at moments: every `rowInterval` seconds, the faulty cell (label 1
+/// from its fault's onset, 0 before), the healthy cell that deviates most over the last hour (the
+/// hardest negative) and `randomCells` other cells (label 0). One network of `hidden` units per member,
+/// `members` averaged, is shared by every cell. The alarm threshold is then set on the same fleets,
+/// scored as the gateway scores them: above the highest pack score any healthy stretch held for
+/// `holdSeconds`, by `margin` in logit.
 public struct CellDriftTraining: Sendable {
     public var fleet = FleetSettings()
     public var hidden = 16
@@ -29,10 +30,12 @@ public struct CellDriftTraining: Sendable {
     public struct Rows: Sendable {
         public var inputs: [[Double]] = []
         public var labels: [Int] = []
+        public init() {}
     }
 
-    /// The training rows of every vehicle of the fleet.
+    /// The training rows of every vehicle of the simulated fleet (none when it has no vehicles).
     public func rows() -> Rows {
+        guard fleet.vehicles > 0 else { return Rows() }
         let settings = fleet, interval = rowInterval, randomCells = randomCells
         let perVehicle = forEachVehicle(settings.fleet) { run in Self.rows(run, settings: settings, interval: interval, randomCells: randomCells) }
         return perVehicle.reduce(into: Rows()) { all, rows in
@@ -42,37 +45,53 @@ public struct CellDriftTraining: Sendable {
     }
 
     private static func rows(_ run: VehicleRun, settings: FleetSettings, interval: Double, randomCells: Int) -> Rows {
-        var rows = Rows()
         var sampling = settings
         sampling.scoreInterval = interval
-        var random = SimulationRandom(seed: run.seed ^ 0x5eed_ce11)
-        let faulty = run.fault.kind == .healthy ? -1 : run.fault.cell
-        // The hardest negative is picked on the one-hour mean deviation: one scratch row for every cell.
-        let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: CellDriftFeatures.count)
-        defer { scratch.deallocate() }
-        let hourMean = CellDriftFeatures.names.firstIndex(of: "mean_deviation_1h_mv")!
+        var picker = RowPicker(faultyCell: run.fault.kind == .healthy ? nil : run.fault.cell, onset: run.fault.onset,
+                               randomCells: randomCells, seed: run.seed)
         var observer: FleetFeatureObserver!
-        observer = FleetFeatureObserver(cells: settings.cells, settings: sampling) { time in
-            let drift = observer.drift
+        observer = FleetFeatureObserver(cells: settings.cells, settings: sampling) { time in picker.pick(observer.drift, time: time) }
+        Simulation(pack: settings.pack, fault: run.fault, days: settings.days, seed: run.seed).run(observers: [observer])
+        return picker.rows
+    }
+
+    /// Picks one moment's rows of a vehicle: the faulty cell (label 1 from the onset), the healthy cell
+    /// deviating most over the last hour (the hardest negative, picked on `mean_deviation_1h_z`) and
+    /// `randomCells` random healthy ones (label 0). Shared by simulated vehicles and replayed logs.
+    public struct RowPicker {
+        public private(set) var rows = Rows()
+        let faultyCell: Int?
+        let onset: Double
+        let randomCells: Int
+        var random: SimulationRandom
+        static let hourMean = CellDriftFeatures.names.firstIndex(of: "mean_deviation_1h_z")!
+
+        public init(faultyCell: Int?, onset: Double, randomCells: Int, seed: UInt64) {
+            self.faultyCell = faultyCell
+            self.onset = onset
+            self.randomCells = randomCells
+            random = SimulationRandom(seed: seed ^ 0x5eed_ce11)
+        }
+
+        public mutating func pick(_ drift: CellDriftFeatures, time: Double) {
+            let faulty = faultyCell ?? -1
             var chosen: [Int] = []
-            if faulty >= 0 { chosen.append(faulty) }
+            if faulty >= 0, faulty < drift.cells { chosen.append(faulty) }
             var hardest = -1, largest = -1.0
-            for cell in 0..<settings.cells where cell != faulty {
-                drift.inputs(cell: cell, into: scratch)
-                if abs(scratch[hourMean]) > largest { (hardest, largest) = (cell, abs(scratch[hourMean])) }
+            for cell in 0..<drift.cells where cell != faulty {
+                let hourMean = abs(drift.inputs(cell: cell)[Self.hourMean])
+                if hourMean > largest { (hardest, largest) = (cell, hourMean) }
             }
-            chosen.append(hardest)
+            if hardest >= 0 { chosen.append(hardest) }
             for _ in 0..<randomCells {
-                let cell = Int(random.next() % UInt64(settings.cells))
+                let cell = Int(random.next() % UInt64(drift.cells))
                 if cell != faulty { chosen.append(cell) }
             }
             for cell in chosen {
                 rows.inputs.append(drift.inputs(cell: cell))
-                rows.labels.append(cell == faulty && time >= run.fault.onset ? 1 : 0)
+                rows.labels.append(cell == faulty && time >= onset ? 1 : 0)
             }
         }
-        Simulation(pack: settings.pack, fault: run.fault, days: settings.days, seed: run.seed).run(observers: [observer])
-        return rows
     }
 
     public struct Result {
@@ -83,23 +102,31 @@ public struct CellDriftTraining: Sendable {
         public let highestHealthy: Double
     }
 
-    /// Rows, network, then the threshold; `training` is the JSON summary to store (without the threshold).
-    public func train(log: (String) -> Void) -> Result {
-        let data = rows()
+    /// Rows (the simulated fleet's and `extra`, a replayed fleet's), network, then the threshold: above the
+    /// highest held healthy score of the simulated fleet and of `extraHealthy(model)` (the replayed
+    /// fleet's, scored with the trained network). `extraSummary` describes the extra rows in the summary.
+    public func train(extra: Rows = Rows(), extraSummary: String = "", extraHealthy: (CellDriftModel) -> Double = { _ in 0 },
+                      log: (String) -> Void) -> Result {
+        var data = rows()
+        log("\(data.inputs.count) rows from \(fleet.vehicles) simulated vehicles, \(extra.inputs.count) from replayed logs")
+        data.inputs += extra.inputs
+        data.labels += extra.labels
         let positives = data.labels.reduce(0, +)
-        log("\(data.inputs.count) rows (\(positives) positive) from \(fleet.vehicles) vehicles")
         let trained = NormalizedNetwork.train(data.inputs, data.labels, hidden: hidden, epochs: epochs, members: members,
                                               rate: rate, weightDecay: weightDecay, seed: fleet.seed)
         let network = CellDriftModel(scorer: trained.model, threshold: 0.5, holdSeconds: holdSeconds, scoreInterval: fleet.scoreInterval,
                                      training: "{}")
         let hold = holdSeconds
-        let traces = CellDriftTrace.score(fleet, model: network)
-        let highest = traces.map { $0.highestHeldHealthyScore(hold: hold) }.max() ?? 0
+        let traces = fleet.vehicles > 0 ? CellDriftTrace.score(fleet, model: network) : []
+        let simulated = traces.map { $0.highestHeldHealthyScore(hold: hold) }.max() ?? 0
+        let replayed = extraHealthy(network)
+        log("highest healthy pack score held \(Int(hold)) s: simulated \(simulated), replayed \(replayed)")
+        let highest = max(simulated, replayed, 1e-6)
         let logit = Glibc.log(highest) - log1p(-highest) + margin  // log(p / (1 − p)), then the margin
-        let threshold = min(0.99, 1 / (1 + exp(-logit)))
-        log("highest healthy pack score held \(Int(hold)) s: \(highest); threshold \(threshold)")
+        let threshold = min(0.999, 1 / (1 + exp(-logit)))
+        log("threshold \(threshold)")
         let summary = "{\"command\": \"celldrift train cell --vehicles \(fleet.vehicles) --days \(fleet.days) --seed \(fleet.seed)\", "
-            + "\(fleet.summary), \"rows\": \(data.inputs.count), \"positives\": \(positives), \"hidden\": \(hidden), "
+            + "\(fleet.summary), \(extraSummary)\"rows\": \(data.inputs.count), \"positives\": \(positives), \"hidden\": \(hidden), "
             + "\"epochs\": \(epochs), \"members\": \(members), \"row_interval_s\": \(rowInterval), "
             + "\"highest_healthy_held_score\": \(highest), \"margin_logit\": \(margin)}"
         return Result(model: network.with(threshold: threshold, holdSeconds: holdSeconds, training: summary), float: trained.float,

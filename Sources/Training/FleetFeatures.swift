@@ -3,11 +3,13 @@ import Dispatch
 import Simulator
 import Synchronization
 
-/// Feeds one simulated vehicle's BMS readings, as the gateway receives them (1 mV, 0.5 °C, 0.1 A), into
-/// the consistency features and the cell-drift features every `snapshotInterval` seconds, and calls
+/// Feeds one simulated vehicle's BMS readings, as the gateway receives them (1 mV, 0.5 °C, 0.1 A, SOC in
+/// 0.1 %), into the consistency features, the detectors (as shipped: capacity from throughput
+/// against the SOC) and the cell-drift features every `snapshotInterval` seconds, and calls
 /// `onScore` every `scoreInterval` seconds of simulated time once the window is full.
 final class FleetFeatureObserver: SimulationObserver {
     let features: ConsistencyFeatures
+    let detectors: CellDetectors
     let drift: CellDriftFeatures
     private let voltages: UnsafeMutableBufferPointer<Double>
     private let temperatures: UnsafeMutableBufferPointer<Double>
@@ -18,7 +20,8 @@ final class FleetFeatureObserver: SimulationObserver {
 
     init(cells: Int, settings: FleetSettings, onScore: @escaping (Double) -> Void) {
         features = ConsistencyFeatures(cells: cells, window: settings.window)
-        drift = CellDriftFeatures(features: features)
+        detectors = CellDetectors(cells: cells, sensors: cells, settings: DetectionSettings())
+        drift = CellDriftFeatures(features: features, detectors: detectors)
         voltages = .allocate(capacity: cells)
         voltages.initialize(repeating: 0)
         temperatures = .allocate(capacity: cells)
@@ -42,8 +45,11 @@ final class FleetFeatureObserver: SimulationObserver {
             temperatures[cell] = (pack.temperature[cell] * 2).rounded() / 2
         }
         let current = (sample.current * 10).rounded() / 10
+        let soc = (pack.meanSOC * 1000).rounded() / 10
         features.update(time: sample.time, voltages: UnsafeBufferPointer(voltages),
                         temperatures: UnsafeBufferPointer(temperatures), current: current)
+        detectors.update(time: sample.time, deviation: features.deviation, median: features.median, spread: features.spread,
+                         temperatures: UnsafeBufferPointer(temperatures), current: current, soc: soc) { _ in }
         drift.update(time: sample.time, temperatures: UnsafeBufferPointer(temperatures), current: current)
         if sample.time >= nextScore {
             onScore(sample.time)

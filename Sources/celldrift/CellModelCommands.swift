@@ -17,15 +17,15 @@ struct FleetOptions: ParsableArguments {
     var seed: UInt64?
 
     func settings(vehicles defaultVehicles: Int, days defaultDays: Double, seed defaultSeed: UInt64,
-                  faultShare defaultShare: Double) throws -> FleetSettings {
+                  faultShare defaultShare: Double, allowingNone: Bool = false) throws -> FleetSettings {
         var settings = FleetSettings()
         settings.vehicles = vehicles ?? defaultVehicles
         settings.days = days ?? defaultDays
         settings.faultShare = faultShare ?? defaultShare
         settings.cells = cells
         settings.seed = seed ?? defaultSeed
-        guard settings.vehicles >= 1, settings.days >= 1, (0...1).contains(settings.faultShare), (2...1000).contains(cells) else {
-            throw ValidationError("--vehicles at least 1, --days at least 1, --fault-share 0 to 1, --cells 2 to 1000")
+        guard settings.vehicles >= (allowingNone ? 0 : 1), settings.days >= 1, (0...1).contains(settings.faultShare), (2...1000).contains(cells) else {
+            throw ValidationError("--vehicles at least 1 (0 with --fleet-labels), --days at least 1, --fault-share 0 to 1, --cells 2 to 1000")
         }
         return settings
     }
@@ -34,11 +34,11 @@ struct FleetOptions: ParsableArguments {
 extension TrainCommand {
     struct Cell: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train the cell-drift model on a simulated fleet: one network shared by every cell.",
-            discussion: "Simulates the fleet (every fault kind, healthy packs), takes rows of cells every --row-interval seconds "
-                + "(the faulty cell, labelled 1 from its fault's onset; the healthy cell deviating most; random healthy cells), "
-                + "trains, quantizes to int8, then sets the alarm threshold above every healthy stretch of the same fleet "
-                + "(docs/models.md).")
+            abstract: "Train the cell-drift model on a simulated fleet and labelled fleets of logs: one network shared by every cell.",
+            discussion: "Simulates the fleet (every fault kind, healthy packs) and replays every vehicle of each --fleet-labels "
+                + "through the pipeline, takes rows of cells every --row-interval (--fleet-row-interval) seconds (the faulty cell, "
+                + "labelled 1 from its fault's onset; the healthy cell deviating most; random healthy cells), trains, quantizes "
+                + "to int8, then sets the alarm threshold above every healthy stretch of the same fleets (docs/models.md).")
         @OptionGroup var fleet: FleetOptions
         @Option(name: [.short, .customLong("output")], help: "The model file to write.")
         var output = "cell-model.safetensors"
@@ -52,19 +52,41 @@ extension TrainCommand {
         var rowInterval = 600.0
         @Option(help: "Seconds the pack score must stay above the threshold before an alarm.")
         var hold = 600.0
+        @Option(help: "A labelled fleet of logs to train on as well (labels.json, docs/fleet.md); repeat for more; --vehicles 0 trains on these alone.")
+        var fleetLabels: [String] = []
+        @Option(help: "One config for every replayed vehicle (instead of --fleet-configs).")
+        var fleetConfig: String?
+        @Option(help: "The folder, beside each labels file, of its vehicles' configs (<folder>/<vehicle>.toml; default: each label's own).")
+        var fleetConfigs: String?
+        @Option(help: "Seconds between two training rows of a replayed vehicle (their logs are hours, not days).")
+        var fleetRowInterval = 120.0
+        @Option(help: "Vehicles replayed at once.")
+        var jobs = 2
 
         func run() throws {
             var training = CellDriftTraining()
-            training.fleet = try fleet.settings(vehicles: 48, days: 12, seed: 1, faultShare: 0.75)
+            training.fleet = try fleet.settings(vehicles: 48, days: 12, seed: 1, faultShare: 0.75, allowingNone: !fleetLabels.isEmpty)
             training.hidden = hidden
             training.epochs = epochs
             training.members = members
             training.rowInterval = rowInterval
             training.holdSeconds = hold
-            guard hidden >= 1, epochs >= 1, members >= 1, rowInterval >= 60, hold >= 0 else {
-                throw ValidationError("--hidden, --epochs, --members at least 1, --row-interval at least 60, --hold not negative")
+            guard hidden >= 1, epochs >= 1, members >= 1, rowInterval >= 60, fleetRowInterval >= 10, hold >= 0, jobs >= 1 else {
+                throw ValidationError("--hidden, --epochs, --members, --jobs at least 1, --row-interval at least 60, "
+                    + "--fleet-row-interval at least 10, --hold not negative")
             }
-            let result = training.train { StandardError.line($0) }
+            let result: CellDriftTraining.Result
+            if fleetLabels.isEmpty {
+                result = training.train { StandardError.line($0) }
+            } else {
+                let replayed = try ReplayedCellFleet(labels: fleetLabels, config: fleetConfig, configs: fleetConfigs, jobs: jobs)
+                let rows = try replayed.rows(interval: fleetRowInterval, randomCells: training.randomCells)
+                let files = fleetLabels.map { "\"\($0)\"" }.joined(separator: ", ")
+                let summary = "\"replayed_fleets\": [\(files)], \"replayed_vehicles\": \(replayed.vehicles), "
+                    + "\"replayed_rows\": \(rows.inputs.count), \"replayed_positives\": \(rows.labels.reduce(0, +)), "
+                    + "\"replayed_row_interval_s\": \(fleetRowInterval), "
+                result = training.train(extra: rows, extraSummary: summary, extraHealthy: replayed.highestHealthyScore) { StandardError.line($0) }
+            }
             try ModelFile.write(result.model, to: output)
             print("\(output): \(result.rows) rows (\(result.positives) positive), threshold \(result.model.threshold) "
                 + "held \(Int(hold)) s")

@@ -34,6 +34,9 @@ extension EvaluateCommand {
         @Option(help: "The alarm kind of the BMS's own rule, which detections are measured against.")
         var referenceRule = "cell_spread"
 
+        @Option(help: "Judge only alarms of these kinds (comma-separated), e.g. cell_drift_model for the model alone.")
+        var only: String?
+
         @Option(help: "Vehicles replayed at once.")
         var jobs = 1
 
@@ -45,32 +48,10 @@ extension EvaluateCommand {
         }
 
         func run() throws {
-            let labelList: [FleetLabel]
-            do { labelList = try FleetLabel.load(labels) } catch { throw CommandError("\(error)") }
-            let folder = labels.contains("/") ? String(labels[..<labels.lastIndex(of: "/")!]) + "/" : ""
-            // Configs are read once each, before any replay: a broken one is reported for its vehicles.
-            var configs: [String: Result<PipelineConfig, AgentError>] = [:]
-            let plans = labelList.map { label -> FleetReplay in
-                let configPath = config ?? configDir.map { "\($0)/\(label.vehicle).toml" }
-                    ?? label.config.map { $0.hasPrefix("/") ? $0 : folder + $0 }
-                let log = label.log ?? "\(label.vehicle).log"
-                let logPath = log.hasPrefix("/") ? log : (logDir.map { $0 + "/" } ?? folder) + log
-                guard let configPath else {
-                    return FleetReplay(label: label, log: logPath, config: .failure(AgentError("no config: give --config or --config-dir")))
-                }
-                if configs[configPath] == nil {
-                    configs[configPath] = Result { () throws(AgentError) in try PipelineConfig(path: configPath) }
-                }
-                return FleetReplay(label: label, log: logPath, config: configs[configPath]!)
-            }
-            let slots = OutcomeSlots(count: plans.count)
-            let workers = min(jobs, plans.count)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for index in stride(from: worker, to: plans.count, by: workers) {
-                    slots.store(index, plans[index].replay(referenceRule: referenceRule))
-                }
-            }
-            let evaluation = FleetEvaluation(outcomes: slots.outcomes, referenceRule: referenceRule)
+            let plans = try FleetReplay.plans(labels: labels, config: config, configDir: configDir, logDir: logDir)
+            let kinds = only.map { Set($0.split(separator: ",").map(String.init)) }
+            let outcomes = FleetReplay.each(plans, jobs: jobs) { $0.replay(referenceRule: referenceRule, only: kinds) }
+            let evaluation = FleetEvaluation(outcomes: outcomes, referenceRule: referenceRule)
             print(json ? evaluation.json() : evaluation.text())
             if evaluation.overall.failed > 0 { throw ExitCode(1) }
         }
@@ -83,7 +64,42 @@ struct FleetReplay: @unchecked Sendable {
     let log: String
     let config: Result<PipelineConfig, AgentError>
 
-    func replay(referenceRule: String) -> VehicleOutcome {
+    /// Every vehicle of a labels file with its log (in `logDir`, or the labels file's folder) and config:
+    /// `config` for all, `<configDir>/<vehicle>.toml`, or the label's own. Each config is read once, before
+    /// any replay: a broken one is reported for its vehicles.
+    static func plans(labels: String, config: String?, configDir: String?, logDir: String?) throws -> [FleetReplay] {
+        let labelList: [FleetLabel]
+        do { labelList = try FleetLabel.load(labels) } catch { throw CommandError("\(error)") }
+        let folder = labels.contains("/") ? String(labels[..<labels.lastIndex(of: "/")!]) + "/" : ""
+        var configs: [String: Result<PipelineConfig, AgentError>] = [:]
+        return labelList.map { label -> FleetReplay in
+            let configPath = config ?? configDir.map { "\($0)/\(label.vehicle).toml" }
+                ?? label.config.map { $0.hasPrefix("/") ? $0 : folder + $0 }
+            let log = label.log ?? "\(label.vehicle).log"
+            let logPath = log.hasPrefix("/") ? log : (logDir.map { $0 + "/" } ?? folder) + log
+            guard let configPath else {
+                return FleetReplay(label: label, log: logPath, config: .failure(AgentError("no config: give --config or --config-dir")))
+            }
+            if configs[configPath] == nil {
+                configs[configPath] = Result { () throws(AgentError) in try PipelineConfig(path: configPath) }
+            }
+            return FleetReplay(label: label, log: logPath, config: configs[configPath]!)
+        }
+    }
+
+    /// `body` of every plan, `jobs` vehicles at once, in the plans' order.
+    static func each<Value>(_ plans: [FleetReplay], jobs: Int, _ body: @escaping (FleetReplay) -> Value) -> [Value] {
+        let slots = ReplaySlots<Value>(count: plans.count)
+        let workers = max(1, min(jobs, plans.count))
+        nonisolated(unsafe) let work = body  // each worker calls it on its own vehicles; it shares nothing mutable
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: plans.count, by: workers) { slots.store(index, work(plans[index])) }
+        }
+        return slots.values
+    }
+
+    /// `only`: the alarm kinds judged (the reference rule's always are); nil: all.
+    func replay(referenceRule: String, only kinds: Set<String>? = nil) -> VehicleOutcome {
         let settings: PipelineConfig
         switch config {
         case .success(let loaded): settings = loaded
@@ -94,7 +110,8 @@ struct FleetReplay: @unchecked Sendable {
         var alarms: [FleetAlarm] = []
         let pipeline = VehiclePipeline(config: settings, vehicle: label.vehicle, wallClock: wallSeconds) { record in
             // An alarm counts once, where it was raised (its updates and clear are the same alarm).
-            guard record.type == .alarm, record.transition == nil || record.transition == "raised" else { return }
+            guard record.type == .alarm, record.transition == nil || record.transition == "raised",
+                  kinds?.contains(record.kind) ?? true || record.kind == referenceRule else { return }
             alarms.append(FleetAlarm(kind: record.kind, cell: record.cell, sensor: sensorNamed(in: record.payload), time: record.eventTime))
         }
         // Observed time: the gaps between complete snapshots, up to a minute (a logger that was off
@@ -138,13 +155,13 @@ private func sensorNamed(in payload: String) -> Int? {
 }
 
 /// One slot per vehicle, each written by the one worker that replays it and read after all have finished.
-final class OutcomeSlots: @unchecked Sendable {
-    private var slots: [VehicleOutcome?]
-    private let lock = DispatchQueue(label: "celldrift.fleet-outcomes")
+final class ReplaySlots<Value>: @unchecked Sendable {
+    private var slots: [Value?]
+    private let lock = DispatchQueue(label: "celldrift.fleet-replays")
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    func store(_ index: Int, _ outcome: VehicleOutcome) { lock.sync { slots[index] = outcome } }
+    func store(_ index: Int, _ value: Value) { lock.sync { slots[index] = value } }
 
-    var outcomes: [VehicleOutcome] { lock.sync { slots.compactMap { $0 } } }
+    var values: [Value] { lock.sync { slots.compactMap { $0 } } }
 }

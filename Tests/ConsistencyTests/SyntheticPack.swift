@@ -46,7 +46,8 @@ struct SyntheticPack {
     /// one is given (a charger's constant-voltage end).
     mutating func run(_ detectors: CellDetectors, from start: Double, seconds: Int, resting: Bool = false, steadyCurrent: Double? = nil,
                       taper: Double? = nil, meanCRate: Double = 0.2,
-                      temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in }) -> [Detection] {
+                      temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in },
+                      snapshot: (ConsistencyFeatures, Double, Double) -> Void = { _, _, _ in }) -> [Detection] {
         var raised: [Detection] = []
         var current = 0.0
         let voltages = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
@@ -84,6 +85,7 @@ struct SyntheticPack {
                     raisedTimes.append(time)
                 }
             }
+            snapshot(features, time, measured)
         }
         return raised
     }

@@ -74,15 +74,17 @@ def test_replayed_log_raises_the_model_alarm_at_the_faulty_cell(tmp_path):
     """A simulated BMS log through the replay pipeline with the shipped config: the model's alarm names
     the faulty cell before the 50 mV rule fires, and its score is what numpy computes from the file for
     the inputs the alarm carries."""
-    # The day before the rule fires: the model's slow inputs need hours of history to count.
-    release("simulate", "--fault", "resistance-growth", "--days", 6, "--seed", 31, "--candump", "--log-hours", 24,
+    # The two days before the rule fires, from 9 h before the onset: the model's slow inputs and the
+    # detectors' baselines need the cell before its fault (a log starting 15 h into it: no alarm, docs/models.md).
+    release("simulate", "--fault", "resistance-growth", "--days", 6, "--seed", 31, "--candump", "--log-hours", 48,
             "--out", tmp_path / "sim")
     label = json.loads((tmp_path / "sim" / "labels.json").read_text())[0]
     assert label["rule_first_fired_s"] is not None
+    assert label["onset_time"] > label["rule_first_fired_time"] + 600 - 48 * 3600, "the log starts before the onset"
     log = next((tmp_path / "sim").glob("*.log"))
     config = absolute_config(tmp_path, source="celldrift_pack_rules.toml")
     release("replay", "--config", config, "--db", tmp_path / "out.db", log)
-    log.unlink()  # 270 MB of candump text
+    log.unlink()  # 540 MB of candump text
     records = json_lines(release("outbox", "export", "--db", tmp_path / "out.db")[0])
     model_alarms = [r for r in records if r["kind"] == "cell_drift_model"]
     spread_alarms = [r for r in records if r["kind"] == "cell_spread"]
@@ -114,3 +116,26 @@ def test_train_cell_writes_a_loadable_model(tmp_path):
     config.write_text(text.replace("cell-model.safetensors", "pack-model.safetensors"))
     _, err = run("check-config", config, check=False)
     assert "model.cell:" in err and "not a celldrift cell-drift model (format celldrift-model, kind pack)" in err
+
+
+def test_train_cell_on_a_labelled_fleet_of_logs(tmp_path):
+    """`train cell --fleet-labels`: a labelled fleet of logs (here the simulator's, candump) replayed
+    through the pipeline gives the rows; with --vehicles 0 they are all the rows, the model file says
+    which fleet and how many vehicles and rows, and a fleet without configs is refused naming the vehicle."""
+    release("simulate", "--vehicles", 2, "--days", 1, "--fault-share", 0.5, "--seed", 5, "--candump", "--log-hours", 1,
+            "--out", tmp_path / "sim")
+    labels = tmp_path / "sim" / "labels.json"
+    config = absolute_config(tmp_path, source="celldrift_pack.toml")
+    out, err = release("train", "cell", "--vehicles", 0, "--fleet-labels", labels, "--fleet-config", config, "--fleet-row-interval", 60,
+                       "--members", 1, "--epochs", 1, "--hidden", 4, "-o", tmp_path / "logs.safetensors")
+    training = metadata_of(tmp_path / "logs.safetensors")["training"]
+    assert training["vehicles"] == 0 and training["replayed_vehicles"] == 2 and training["replayed_fleets"] == [str(labels)]
+    # One logged hour each, a row moment a minute from the first full window: about 60 moments of 4 cells
+    # (the hardest healthy one, three random ones), and the faulty one on the faulty vehicle, labelled 1
+    # (the hour ends 10 minutes after the rule fires, long after the onset).
+    assert 400 < training["replayed_rows"] == training["rows"] < 600, training
+    assert 40 < training["replayed_positives"] == training["positives"] <= 61, training
+    assert "0 rows from 0 simulated vehicles" in err
+    _, err = release("train", "cell", "--vehicles", 0, "--fleet-labels", labels, "-o", tmp_path / "none.safetensors", check=False)
+    vehicle = json.loads(labels.read_text())[0]["vehicle"]
+    assert f"{vehicle}: no config" in err and not (tmp_path / "none.safetensors").exists()

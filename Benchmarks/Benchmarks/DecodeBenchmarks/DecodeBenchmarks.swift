@@ -151,15 +151,19 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
         let model = try ModelFile.loadCellDrift("/\(root)/firmware-samples/models/cell-model.safetensors")
         let features = ConsistencyFeatures(cells: 96, window: 60)
-        let drift = CellDriftFeatures(features: features)
+        let detectors = CellDetectors(cells: 96, sensors: 96, settings: DetectionSettings())
+        let drift = CellDriftFeatures(features: features, detectors: detectors)
         var voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
         let temperatures = (0..<96).map { 25 + Double($0 % 5) / 2 }
         for step in 0..<120 {
             voltages[17] -= 0.0001
+            let (time, current) = (Double(step * 10), Double(step % 3) * 20)
             voltages.withUnsafeBufferPointer { cells in
                 temperatures.withUnsafeBufferPointer {
-                    features.update(time: Double(step * 10), voltages: cells, temperatures: $0, current: Double(step % 3) * 20)
-                    drift.update(time: Double(step * 10), temperatures: $0, current: Double(step % 3) * 20)
+                    features.update(time: time, voltages: cells, temperatures: $0, current: current)
+                    detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
+                                     temperatures: $0, current: current, soc: .nan) { _ in }
+                    drift.update(time: time, temperatures: $0, current: current)
                 }
             }
         }
@@ -172,6 +176,29 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
         }
         blackHole(sink)
+    }
+
+    // The cell-drift inputs of one 96-cell snapshot (the pack's spread is a median of 96): every complete
+    // snapshot while a cell model is configured.
+    Benchmark("cell-drift inputs: one 96-cell snapshot",
+              configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
+        let features = ConsistencyFeatures(cells: 96, window: 60)
+        let detectors = CellDetectors(cells: 96, sensors: 96, settings: DetectionSettings())
+        let drift = CellDriftFeatures(features: features, detectors: detectors)
+        let voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
+        let temperatures = (0..<96).map { 25 + Double($0 % 5) / 2 }
+        voltages.withUnsafeBufferPointer { cells in
+            temperatures.withUnsafeBufferPointer { features.update(time: 0, voltages: cells, temperatures: $0, current: 20) }
+        }
+        var time = 0.0
+        temperatures.withUnsafeBufferPointer { readings in
+            for _ in benchmark.scaledIterations {
+                time += 1
+                benchmark.startMeasurement()
+                drift.update(time: time, temperatures: readings, current: 20)
+                benchmark.stopMeasurement()
+            }
+        }
     }
 
     // One complete snapshot of a 96-cell pack through the per-cell estimators and their tests (driving,
