@@ -77,8 +77,8 @@ public final class CellDriftFeatures {
         // 1.4826 × the median absolute deviation is the standard deviation of a normal spread, unmoved by
         // the one cell that drifts.
         for cell in 0..<cells { scratch[cell] = abs(deviation[cell]) }
-        let step = detectors.map { $0.voltageResolution.isFinite ? $0.voltageResolution : 0.001 } ?? 0.001
-        cellSpread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), step)
+        let readingStep = detectors.map { $0.voltageResolution.isFinite ? $0.voltageResolution : 0.001 } ?? 0.001
+        cellSpread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), readingStep)
         if previousTime.isNaN || time < previousTime {
             for cell in 0..<cells {
                 short[cell] = deviation[cell] / cellSpread
