@@ -135,7 +135,7 @@ public final class CellDetectors {
         let slopePerSOC = scale.ocvSlope
         let fall = -leak.slope[cell]
         return (ratio.isFinite ? ratio - 1 : 0, resistance.statistic[cell] / settings.resistanceThreshold,
-                self.steadyLoad.statistic[cell] / self.steadyLoad.threshold, leak.statistic[cell] / settings.minuteThreshold,
+                steadyLoad.statistic[cell] / steadyLoad.threshold, leak.statistic[cell] / settings.minuteThreshold,
                 slopePerSOC > 0 && fall.isFinite ? fall / slopePerSOC * 3_600_000 : 0)
     }
 

@@ -78,9 +78,12 @@ public struct CellDriftTraining: Sendable {
             var chosen: [Int] = []
             if faulty >= 0, faulty < drift.cells { chosen.append(faulty) }
             var hardest = -1, largest = -1.0
-            for cell in 0..<drift.cells where cell != faulty {
-                let hourMean = abs(drift.inputs(cell: cell)[Self.hourMean])
-                if hourMean > largest { (hardest, largest) = (cell, hourMean) }
+            var scratch = [Double](repeating: 0, count: CellDriftFeatures.count)  // one row, every cell's in turn
+            scratch.withUnsafeMutableBufferPointer { row in
+                for cell in 0..<drift.cells where cell != faulty {
+                    drift.inputs(cell: cell, into: row)
+                    if abs(row[Self.hourMean]) > largest { (hardest, largest) = (cell, abs(row[Self.hourMean])) }
+                }
             }
             if hardest >= 0 { chosen.append(hardest) }
             for _ in 0..<randomCells {

@@ -96,10 +96,20 @@ public struct FleetSettings: Sendable {
     }
 }
 
-/// Runs `body` on every vehicle, two at a time on two cores, and returns the results in fleet order.
+/// Runs `body` on every vehicle, as many at a time as there are cores, and returns the results in fleet order.
 func forEachVehicle<Result: Sendable>(_ fleet: [VehicleRun], _ body: @escaping @Sendable (VehicleRun) -> Result) -> [Result] {
-    let results = ResultSlots<Result>(count: fleet.count)
-    DispatchQueue.concurrentPerform(iterations: fleet.count) { index in results.set(index, body(fleet[index])) }
+    concurrentMap(fleet, workers: fleet.count, body)
+}
+
+/// `body` of every item, on up to `workers` threads (each takes every `workers`-th item), the results in
+/// the items' order. `body` is called on one item at a time per thread; it must share nothing mutable.
+public func concurrentMap<Item, Value: Sendable>(_ items: [Item], workers: Int, _ body: @escaping (Item) -> Value) -> [Value] {
+    let results = ResultSlots<Value>(count: items.count)
+    let workers = max(1, min(workers, items.count))
+    nonisolated(unsafe) let (items, work) = (items, body)
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        for index in stride(from: worker, to: items.count, by: workers) { results.set(index, work(items[index])) }
+    }
     return results.values
 }
 

@@ -23,7 +23,7 @@ struct ReplayedCellFleet {
 
     /// Rows every `interval` seconds of each vehicle, picked as the simulated fleet's are.
     func rows(interval: Double, randomCells: Int) throws -> CellDriftTraining.Rows {
-        let perVehicle = FleetReplay.each(plans, jobs: jobs) { plan -> Result<CellDriftTraining.Rows, CommandError> in
+        let perVehicle = concurrentMap(plans, workers: jobs) { plan -> Result<CellDriftTraining.Rows, CommandError> in
             var picker = CellDriftTraining.RowPicker(faultyCell: plan.label.sensor == nil ? plan.label.cell : nil,
                                                      onset: plan.label.onsetTime ?? .infinity, randomCells: randomCells,
                                                      seed: Self.seed(plan.label.vehicle))
@@ -47,7 +47,7 @@ struct ReplayedCellFleet {
     /// onset; all of a healthy vehicle), scored every `model.scoreInterval` as the pipeline scores.
     func highestHealthyScore(_ model: CellDriftModel) -> Double {
         nonisolated(unsafe) let shared = model
-        let highest = FleetReplay.each(plans, jobs: jobs) { plan -> Double in
+        let highest = concurrentMap(plans, workers: jobs) { plan -> Double in
             let scorer = shared.copy()
             let cells = (try? plan.config.get())?.mapping.cells ?? 0
             let scores = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
@@ -79,13 +79,6 @@ extension FleetReplay {
         guard case .success(let settings) = config else { return .failure(CommandError("\(label.vehicle): no config")) }
         let pipeline = VehiclePipeline(config: settings, vehicle: label.vehicle, wallClock: wallSeconds) { _ in }
         pipeline.onCellInputs = { [unowned pipeline] time in body(pipeline, time) }
-        var pacer: Pacer?
-        do {
-            let counts = try feed(log: log, into: pipeline, config: settings, progress: nil, pacer: &pacer) { _, _ in }
-            if counts.unreadableFiles > 0 { return .failure(CommandError("\(log): cannot be read")) }
-        } catch {
-            return .failure(CommandError("\(log): \(error)"))
-        }
-        return .success(())
+        return feedLog(into: pipeline, settings: settings) { _, _ in }.map { .failure(CommandError($0)) } ?? .success(())
     }
 }

@@ -1,6 +1,5 @@
 import Agent
 import ArgumentParser
-import Dispatch
 import JSON
 import Outbox
 import Training
@@ -50,7 +49,7 @@ extension EvaluateCommand {
         func run() throws {
             let plans = try FleetReplay.plans(labels: labels, config: config, configDir: configDir, logDir: logDir)
             let kinds = only.map { Set($0.split(separator: ",").map(String.init)) }
-            let outcomes = FleetReplay.each(plans, jobs: jobs) { $0.replay(referenceRule: referenceRule, only: kinds) }
+            let outcomes = concurrentMap(plans, workers: jobs) { $0.replay(referenceRule: referenceRule, only: kinds) }
             let evaluation = FleetEvaluation(outcomes: outcomes, referenceRule: referenceRule)
             print(json ? evaluation.json() : evaluation.text())
             if evaluation.overall.failed > 0 { throw ExitCode(1) }
@@ -87,15 +86,16 @@ struct FleetReplay: @unchecked Sendable {
         }
     }
 
-    /// `body` of every plan, `jobs` vehicles at once, in the plans' order.
-    static func each<Value>(_ plans: [FleetReplay], jobs: Int, _ body: @escaping (FleetReplay) -> Value) -> [Value] {
-        let slots = ReplaySlots<Value>(count: plans.count)
-        let workers = max(1, min(jobs, plans.count))
-        nonisolated(unsafe) let work = body  // each worker calls it on its own vehicles; it shares nothing mutable
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for index in stride(from: worker, to: plans.count, by: workers) { slots.store(index, work(plans[index])) }
+    /// Feeds the log through `pipeline`, `snapshot` at each complete snapshot as `feed` calls it; what went
+    /// wrong, naming the log, when it could not be read.
+    func feedLog(into pipeline: VehiclePipeline, settings: PipelineConfig, snapshot: (Double, Double) -> Void) -> String? {
+        var pacer: Pacer?
+        do {
+            let counts = try feed(log: log, into: pipeline, config: settings, progress: nil, pacer: &pacer, snapshot: snapshot)
+            return counts.unreadableFiles > 0 ? "\(log): cannot be read" : nil
+        } catch {
+            return "\(log): \(error)"
         }
-        return slots.values
     }
 
     /// `only`: the alarm kinds judged (the reference rule's always are); nil: all.
@@ -119,28 +119,21 @@ struct FleetReplay: @unchecked Sendable {
         let onset = label.onsetTime ?? .infinity
         var healthy = 0.0, faulty = 0.0, previous = Double.nan
         var restTimes: [Double] = [], restSeconds: [Double] = [], rested = 0.0
-        var pacer: Pacer?
-        do {
-            let counts = try feed(log: log, into: pipeline, config: settings, progress: nil, pacer: &pacer) { time, _ in
-                let gap = time - previous
-                if gap > 0, gap <= 60 {
-                    healthy += max(0, min(time, onset) - previous)
-                    faulty += max(0, time - max(previous, onset))
-                    if time > onset, pipeline.detectors.scale.isRest(pipeline.latestCurrent) {
-                        rested += time - max(previous, onset)
-                        restTimes.append(time)
-                        restSeconds.append(rested)
-                    }
+        let failure = feedLog(into: pipeline, settings: settings) { time, _ in
+            let gap = time - previous
+            if gap > 0, gap <= 60 {
+                healthy += max(0, min(time, onset) - previous)
+                faulty += max(0, time - max(previous, onset))
+                if time > onset, pipeline.detectors.scale.isRest(pipeline.latestCurrent) {
+                    rested += time - max(previous, onset)
+                    restTimes.append(time)
+                    restSeconds.append(rested)
                 }
-                previous = time
             }
-            if counts.unreadableFiles > 0 {
-                return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule,
-                                      error: "\(log): cannot be read")
-            }
-        } catch {
-            return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule,
-                                  error: "\(log): \(error)")
+            previous = time
+        }
+        if let failure {
+            return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule, error: failure)
         }
         return VehicleOutcome(label: label, alarms: alarms, healthyHours: healthy / 3600, faultyHours: faulty / 3600,
                               referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds)
@@ -152,16 +145,4 @@ private func sensorNamed(in payload: String) -> Int? {
     guard payload.contains("\"sensor\""), let value = try? JSONParser.parse(payload)["sensor"]?.double,
           value >= 0, value < 1e6 else { return nil }
     return Int(value)
-}
-
-/// One slot per vehicle, each written by the one worker that replays it and read after all have finished.
-final class ReplaySlots<Value>: @unchecked Sendable {
-    private var slots: [Value?]
-    private let lock = DispatchQueue(label: "celldrift.fleet-replays")
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func store(_ index: Int, _ value: Value) { lock.sync { slots[index] = value } }
-
-    var values: [Value] { lock.sync { slots.compactMap { $0 } } }
 }
