@@ -196,7 +196,7 @@ public final class CellDetectors {
                                 evidence: .steadyLoad)
             }
         }
-        if leak.update(time: time, resting: resting, current: current, oneC: oneC, ocvDeviation: ocvDeviation,
+        if leak.update(time: time, resting: resting, current: current, oneC: oneC, median: median, ocvDeviation: ocvDeviation,
                        resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }

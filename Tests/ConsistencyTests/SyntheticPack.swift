@@ -22,6 +22,8 @@ struct SyntheticPack {
     /// Every cell's diffusion: an RC branch of this resistance (Ω) and time constant (s), whose drop
     /// follows the current with a lag (builds up for minutes after a load starts).
     var diffusion: (resistance: Double, tau: Double)?
+    /// Per cell: its share of the diffusion branch's resistance (cells relax by different amounts).
+    var diffusionShares: [Double] = []
     private var diffusionCurrent = 0.0
     /// The current sensor: its noise (A) and the reading's rounding (A); the cells answer the true current.
     var currentSensor: (noise: Double, step: Double)?
@@ -35,6 +37,7 @@ struct SyntheticPack {
         resistances = (0..<cells).map { _ in 0 }
         leaks = Array(repeating: 0, count: cells)
         kinetics = Array(repeating: 0, count: cells)
+        diffusionShares = Array(repeating: 1, count: cells)
         soc = Array(repeating: 0.8, count: cells)
         readingNoise = Array(repeating: 0.0004, count: cells)
         for cell in 0..<cells { resistances[cell] = resistance * (1 + 0.03 * random.normal()) }
@@ -68,7 +71,7 @@ struct SyntheticPack {
                 soc[cell] -= (current + leaks[cell]) / capacity / 3600
                 var ocv = 3.4 + ocvSlope * soc[cell]
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
-                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionDrop + readingNoise[cell] * random.normal()
+                let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionShares[cell] * diffusionDrop + readingNoise[cell] * random.normal()
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
             var measured = current

@@ -61,6 +61,8 @@ SPLITS = {
 # A second draw of heldout-healthy for a false-alarm figure nobody has looked at: heldout-healthy's 504 h
 # were read vehicle by vehicle after its evaluation (docs/fleet.md, sixth session).
 SPLITS["heldout-healthy-b"] = dict(SPLITS["heldout-healthy"], seed=9004, start="2026-09-07")
+# A third, after heldout-healthy-b's false alarms were read (docs/fleet.md, tenth session).
+SPLITS["heldout-healthy-c"] = dict(SPLITS["heldout-healthy"], seed=9005, start="2026-10-05")
 
 
 def epoch(date):
