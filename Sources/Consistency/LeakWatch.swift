@@ -75,7 +75,8 @@ final class LeakWatch {
 
     /// Takes a snapshot: `ocvDeviation` is each cell's deviation with its resistance's share of the drop
     /// put back (V), `median` the median cell's voltage (V); `current` (A) and `oneC` (A, the pack's
-    /// capacity or its largest current) size the load after a gap. True when a check or a gap test updated `score` and `statistic`.
+    /// capacity or its largest current) size the load after a gap. True when a check or a gap test
+    /// updated `score` and `statistic`.
     func update(time: Double, resting: Bool, current: Double, oneC: Double, median: Double,
                 ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
         self.resolution = resolution.isFinite ? resolution : 0

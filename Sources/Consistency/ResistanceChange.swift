@@ -19,12 +19,11 @@ final class ResistanceChange {
     private let previous: UnsafeMutableBufferPointer<Double>
     private let crossSums: UnsafeMutableBufferPointer<Double>
     private let residualVariance: UnsafeMutableBufferPointer<Double>
-    /// Each cell's own trend (V per pair, `trend`): near empty, cold and at a high C-rate a cell's voltage runs down
-    /// its OCV's knee at its own pace, tens of millivolts a second either way, which no resistance explains.
-    /// The intercept of its deviation steps regressed on the current steps over the last `trendMemory`
-    /// seconds: per cell the sums of the deviation steps and of their products with the current steps,
-    /// shared the weights and the current steps' sums.
-    private let trend: UnsafeMutableBufferPointer<Double>
+    /// Each cell's own trend (V per pair): near empty, cold and at a high C-rate a cell's voltage runs down
+    /// its OCV's knee at its own pace, tens of millivolts a second either way, which no resistance
+    /// explains. The intercept of its deviation steps regressed on the current steps over the last
+    /// `trendMemory` seconds: per cell the sums of the deviation steps and of their products with the
+    /// current steps, shared the weights and the current steps' sums.
     private let trendSteps: UnsafeMutableBufferPointer<Double>
     private let trendCross: UnsafeMutableBufferPointer<Double>
     private var trendWeights = 0.0, trendCurrent = 0.0, trendCurrentSquares = 0.0
@@ -91,7 +90,6 @@ final class ResistanceChange {
         previous = .zeroed(cells)
         crossSums = .zeroed(cells)
         residualVariance = .zeroed(cells)
-        trend = .zeroed(cells)
         trendSteps = .zeroed(cells)
         trendCross = .zeroed(cells)
         baselineCross = .zeroed(cells * Self.levels)
@@ -107,7 +105,7 @@ final class ResistanceChange {
     }
 
     deinit {
-        for buffer in [previous, crossSums, residualVariance, trend, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
+        for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
                        runCross, runSquares, change, statistic, scratch] { buffer.deallocate() }
         learnedPairs.deallocate()
     }
@@ -155,19 +153,8 @@ final class ResistanceChange {
         }
         let quantization = resolution.isFinite ? resolution * resolution / 6 : 0
         noiseVariance = max(ConsistencyFeatures.median(UnsafeBufferPointer(residualVariance), scratch) / weights, quantization, 1e-10)
-        // The trends are read before this pair enters them: they predict it.
-        let trendForget = exp(-gap / Self.trendMemory)
-        let trendDeterminant = trendWeights * trendCurrentSquares - trendCurrent * trendCurrent
-        let trendKnown = trendWeights >= Self.trendMemory / 2 && trendDeterminant > 0
-        for cell in 0..<cells {
-            trend[cell] = trendKnown ? (trendSteps[cell] * trendCurrentSquares - trendCurrent * trendCross[cell]) / trendDeterminant : 0
-            let deviationStep = deviation[cell] - previous[cell]
-            trendSteps[cell] = trendSteps[cell] * trendForget + deviationStep
-            trendCross[cell] = trendCross[cell] * trendForget + step * deviationStep
-        }
-        trendWeights = trendWeights * trendForget + 1
-        trendCurrent = trendCurrent * trendForget + step
-        trendCurrentSquares = trendCurrentSquares * trendForget + step * step
+        // The trends are read before this pair enters them (they predict it), which it does on the way out.
+        defer { enterTrends(step: step, gap: gap, deviation: deviation) }
         // At rest a current reading that moves is the sensor's noise and rounding, which the cells do not
         // answer: against a baseline learned under load such pairs read as the cells' resistances moving
         // to the median's. Under a load a step no larger than that noise is the same.
@@ -202,11 +189,14 @@ final class ResistanceChange {
         // step (polarization the cells share unevenly): without that term one large step could look like
         // a resistance rise.
         let modelError = Self.modelError * medianResistance * step
+        let trendDeterminant = trendWeights * trendCurrentSquares - trendCurrent * trendCurrent
+        let trendKnown = trendWeights >= Self.trendMemory / 2 && trendDeterminant > 0
         for cell in 0..<cells {
+            let trend = trendKnown ? (trendSteps[cell] * trendCurrentSquares - trendCurrent * trendCross[cell]) / trendDeterminant : 0
             // Each cell by its own scatter where that is the larger: a noisier reading (another channel,
             // a page sampled at another instant of a fast swing) is no more evidence than a quiet one.
             let variance = max(noiseVariance, residualVariance[cell] / weights) + modelError * modelError
-            let beyondBaseline = deviation[cell] - previous[cell] - trend[cell] + levelBaseline[cell] * medianResistance * step
+            let beyondBaseline = deviation[cell] - previous[cell] - trend + levelBaseline[cell] * medianResistance * step
             let evidence = -delta * step * (beyondBaseline + delta / 2 * step) / variance
             statistic[cell] = max(0, statistic[cell] + evidence)
             if statistic[cell] == 0 {
@@ -217,5 +207,17 @@ final class ResistanceChange {
                 runSquares[cell] += step * step
             }
         }
+    }
+
+    private func enterTrends(step: Double, gap: Double, deviation: UnsafeMutableBufferPointer<Double>) {
+        let forget = exp(-gap / Self.trendMemory)
+        for cell in 0..<cells {
+            let deviationStep = deviation[cell] - previous[cell]
+            trendSteps[cell] = trendSteps[cell] * forget + deviationStep
+            trendCross[cell] = trendCross[cell] * forget + step * deviationStep
+        }
+        trendWeights = trendWeights * forget + 1
+        trendCurrent = trendCurrent * forget + step
+        trendCurrentSquares = trendCurrentSquares * forget + step * step
     }
 }

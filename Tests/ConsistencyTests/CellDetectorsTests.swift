@@ -62,10 +62,6 @@ import Glibc
         #expect(raised.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1, $0.evidence, $0.relative) })")
     }
 
-    /// A cell whose readings are noisier than the others' (its page sampled at another instant of a fast
-    /// current swing, a noisier measuring channel) is judged by its own noise: by the pack's, its pairs'
-    /// scatter reads as evidence (a held-out LFP pack's cell with 5.7 times the median cell's residual
-    /// variance, raised at 63 % by two pairs of a drive).
     /// Near empty, cold and at a high C-rate a cell's voltage can run down and back up its OCV's knee at its
     /// own pace, 100 mV within half a minute, while the current jumps every second: the deviation's own
     /// trend is no resistance rise (the seen HELDOUTHEALTHYB079 alarms, docs/fleet.md, tenth session). A
@@ -92,6 +88,10 @@ import Glibc
         }
     }
 
+    /// A cell whose readings are noisier than the others' (its page sampled at another instant of a fast
+    /// current swing, a noisier measuring channel) is judged by its own noise: by the pack's, its pairs'
+    /// scatter reads as evidence (a held-out LFP pack's cell with 5.7 times the median cell's residual
+    /// variance, raised at 63 % by two pairs of a drive).
     @Test func aNoisierCellIsNoResistanceRise() {
         var pack = SyntheticPack(cells: 16)
         pack.readingNoise[5] = 0.002
