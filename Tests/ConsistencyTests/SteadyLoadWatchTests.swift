@@ -25,6 +25,22 @@ import Testing
         }
     }
 
+    /// A cold cell's voltage can leap by hundreds of millivolts for under a minute of a steady charge (its
+    /// graphite's surface crossing a stage) and come back: the same cell, the same current, no lasting
+    /// change. Under a C/3 charge cell 7 stands 400 mV apart for 45 s, at onsets that fall within one
+    /// steady window and across two: no resistance rise. The same leap that stays is raised, at its cell.
+    @Test(arguments: [2400.0, 2430.0, 2450.0]) func aCellLeapingForUnderAMinuteIsNoResistanceRise(onset: Double) {
+        for lasting in [false, true] {
+            var pack = SyntheticPack()
+            let resistance = pack.resistanceRisesAfterRest { pack, detectors in
+                pack.run(detectors, from: 1200, seconds: 2400, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6),
+                         fault: SyntheticPack.resistanceLeap(of: 7, volts: 0.4, from: onset, for: lasting ? .infinity : 45))
+            }
+            #expect(resistance.map(\.cell) == (lasting ? [7] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence) })")
+            #expect(!lasting || pack.raisedTimes.first.map { $0 < onset + 300 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+        }
+    }
+
     /// Cells 1.5 % of SOC apart cross a steep step of the OCV (50 mV over 2 % of SOC, as a graphite stage
     /// change) at different times of a slow charge (C/5): each cell's deviation swings by tens of
     /// millivolts as it crosses, more than a resistance rise puts on it. That is no resistance rise; a

@@ -104,6 +104,17 @@ extension SyntheticPack {
         }
     }
 
+    /// A fault for `run`: `cell`'s resistance jumps by what drops `volts` at the current's C/3 for `seconds`
+    /// from `onset`, and is back after.
+    static func resistanceLeap(of cell: Int, volts: Double, from onset: Double, for seconds: Double) -> (Double, inout SyntheticPack) -> Void {
+        var innate: Double?
+        return { time, pack in
+            if innate == nil { innate = pack.resistances[cell] }
+            let leaping = time >= onset && time < onset + seconds
+            pack.resistances[cell] = innate! + (leaping ? volts / (pack.capacity / 3) : 0)
+        }
+    }
+
     /// Twenty minutes of rest from second 0, then `load` from 1,200 s, through detectors told the
     /// capacity: the resistance rises raised.
     mutating func resistanceRisesAfterRest(_ load: (inout SyntheticPack, CellDetectors) -> [Detection]) -> [Detection] {
