@@ -63,6 +63,8 @@ SPLITS = {
 SPLITS["heldout-healthy-b"] = dict(SPLITS["heldout-healthy"], seed=9004, start="2026-09-07")
 # A third, after heldout-healthy-b's false alarms were read (docs/fleet.md, tenth session).
 SPLITS["heldout-healthy-c"] = dict(SPLITS["heldout-healthy"], seed=9005, start="2026-10-05")
+# A second draw of heldout-leaks, for a leak figure of code frozen before it was made (eleventh session).
+SPLITS["heldout-leaks-b"] = dict(SPLITS["heldout-leaks"], seed=9006, start="2026-10-19")
 
 
 def epoch(date):
