@@ -19,7 +19,8 @@ public struct DetectionSettings: Sendable, Equatable {
     public var leakCheckInterval = 60.0
     /// The shift of a leaking cell's rest-slope z-score the leak test is tuned to.
     public var leakShift = 4.0
-    /// The smallest leak worth an alarm, in C (leak current ÷ capacity), when the OCV slope is known.
+    /// The smallest leak worth an alarm, in C (leak current ÷ capacity), through the learned OCV slope
+    /// (before it is known, through `steepestOCVSlope`).
     public var minimumLeak = 1.0 / 1000
     /// The smallest sensor shift worth an alarm (K), and the seconds that learn each sensor's place.
     public var sensorChange = 1.5
@@ -142,6 +143,10 @@ public final class CellDetectors {
     /// The shift (in cross-cell standard deviations) the steady-load test is tuned to, on the tuning fleet.
     static let steadyLoadShift = 12.0
 
+    /// dOCV/dSOC (V per unit SOC) no pack's mid-SOC range is steeper than (NMC's is 0.5-1, LFP's plateau
+    /// 0.03-0.1): while the pack's own is unknown, a fall counts as a leak from the minimum's fall on it.
+    static let steepestOCVSlope = 1.0
+
     /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
     /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped).
     public func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, spread: Double,
@@ -235,14 +240,16 @@ public final class CellDetectors {
             guard ocvDeviation[cell] <= lowest + voltageResolution / 2 else { continue }
             // V/s of the cell's fall against the pack, through dOCV/dSOC, is SOC per second: × 3600 is C.
             let fall = -leak.slope[cell]
-            // Until the pack's OCV slope is known a fall cannot be sized, nor told from balancing's bleed.
-            guard slopePerSOC > 0 else { continue }
-            let leakC = fall / slopePerSOC * 3600
+            // Until two settled rests have taught the pack's OCV slope (a gateway's first rests, a log that
+            // begins with the fault) the fall is held to the least leak on the steepest slope instead: a
+            // lower bound of the leak, no size.
+            let slopeKnown = slopePerSOC > 0
+            let leakC = fall / (slopeKnown ? slopePerSOC : Self.steepestOCVSlope) * 3600
             guard leakC >= settings.minimumLeak else { continue }
             raised[cell] |= 2
             // No size off a plateau's slope (LFP's put it up to 185 times the true leak, docs/features.md);
             // the cell is named all the same.
-            let sized = scale.ocvSlopeSizesAFall(resolution: voltageResolution)
+            let sized = slopeKnown && scale.ocvSlopeSizesAFall(resolution: voltageResolution)
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,

@@ -120,6 +120,24 @@ import Glibc
         #expect(leaks.first.map { $0.magnitude.isNaN && $0.relative.isNaN && $0.timeToRule.isFinite } == true)
     }
 
+    /// A gateway that starts (or a log that begins) with the fault: the pack's first rest, before two
+    /// settled rests have taught its OCV slope. A C/100 leak there is named at its cell within the hour,
+    /// without a size; the same drive and rest of the healthy pack raise nothing.
+    @Test func aLeakIsNamedOnThePacksFirstRestWithoutASize() {
+        for leaking in [true, false] {
+            var pack = SyntheticPack()
+            let detectors = pack.detectorsKnowingCapacity()
+            var raised = pack.run(detectors, from: 0, seconds: 1200, temperatures: flatTemperatures(6))
+            if leaking { pack.leaks[5] = pack.capacity / 100 }
+            raised += pack.run(detectors, from: 1200, seconds: 3600, resting: true, temperatures: flatTemperatures(6))
+            #expect(detectors.scale.ocvSlopeBasis == nil, "the slope was known")
+            let leaks = raised.filter { $0.kind == .leak }
+            #expect(raised.count == leaks.count)
+            #expect(leaks.map(\.cell) == (leaking ? [5] : []))
+            #expect(leaks.allSatisfy { $0.magnitude.isNaN && $0.relative.isNaN && $0.timeToRule.isFinite })
+        }
+    }
+
     /// The OCV slope sizes a fall only off a plateau and from OCVs several readings' steps apart.
     @Test func theOCVSlopeSizesAFallOnlyWhenSteepAndWiderThanTheReadingSteps() {
         func scale(rising rise: Double) -> PackScale {
