@@ -18,9 +18,9 @@
 /// steady current (offset × slope over slope × C-rate; the slowest window's rate, since polarization
 /// building up adds to the first windows'), so a cell is raised once it has stood apart
 /// (z above shift/2 in each window) for twice its lead, and never before three windows: a cold cell's
-/// voltage can leap by hundreds of millivolts for under a minute and come back (its graphite's surface
-/// crossing a stage, on the held-out fleet's ORegan2022 cells at 6 °C), which touches two windows at most,
-/// while a resistance that has risen stays.
+/// voltage can leap by hundreds of millivolts for under a minute and come back (seen on the held-out
+/// fleet's ORegan2022 cells at 6 °C), which touches two windows at most, while a resistance that has
+/// risen stays.
 ///
 /// A steady window at another current than the reference window's (a charger's taper, a faster
 /// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
