@@ -26,8 +26,9 @@ import Testing
     }
 
     /// A cold cell's voltage can leap by hundreds of millivolts for under a minute of a steady charge and
-    /// come back (a held-out physics pack at 6 °C): the same cell, the same current, no lasting change. Under a C/3 charge cell 7 stands 400 mV apart for 45 s, at onsets that fall within one
-    /// steady window and across two: no resistance rise. The same leap that stays is raised, at its cell.
+    /// come back (a held-out physics pack at 6 °C): the same cell, the same current, no lasting change.
+    /// Under a C/3 charge cell 7 stands 400 mV apart for 45 s, at onsets that fall within one steady
+    /// window and across two: no resistance rise. The same leap that stays is raised, at its cell.
     @Test(arguments: [2400.0, 2430.0, 2450.0]) func aCellLeapingForUnderAMinuteIsNoResistanceRise(onset: Double) {
         for lasting in [false, true] {
             var pack = SyntheticPack()
