@@ -281,7 +281,8 @@ public final class VehiclePipeline {
         case .leak:
             payload += ", \"leak_a\": \(number(detection.magnitude)), \"leak_c\": \(number(detection.relative))"
                 + ", \"time_to_rule_s\": \(number(detection.timeToRule))"
-            // What the size rests on (the sizes above are null on a plateau: docs/features.md).
+            // What the size rests on (the sizes above are null on a plateau and before the slope is learned,
+            // when these are null too: docs/features.md).
             let basis = detectors.scale.ocvSlopeBasis
             payload += ", \"ocv_slope_v\": \(number(basis?.slope ?? .nan)), \"ocv_slope_reach_soc\": \(number(basis?.reach ?? .nan))"
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? .nan))"
