@@ -60,10 +60,30 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// A fresh directory under this test process's own, which goes when the process exits (hundreds were
+/// left in /tmp by earlier runs).
 func temporaryDirectory(_ name: String) throws -> String {
-    var template = Array("/tmp/celldrift-\(name)-XXXXXX".utf8CString)
+    if mkdir(testProcessDirectory(), 0o700) == 0 {
+        atexit { removeTree(testProcessDirectory()) }
+    }
+    var template = Array("\(testProcessDirectory())/\(name)-XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
     return String(cString: made)
+}
+
+private func testProcessDirectory() -> String { "/tmp/celldrift-tests-\(getpid())" }
+
+/// Removes `path` and, when it is a directory (not a link to one), all under it.
+private func removeTree(_ path: String) {
+    var status = stat()
+    if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) {
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != ".", name != ".." { removeTree("\(path)/\(name)") }
+        }
+        closedir(directory)
+    }
+    remove(path)
 }
 
 func writeFile(_ path: String, _ text: String) throws {
