@@ -22,6 +22,18 @@
 /// fleet's ORegan2022 cells at 6 °C), which touches two windows at most, while a resistance that has
 /// risen stays.
 ///
+/// A cell ahead in SOC where the rest could not show it (LFP's plateau: a per cent of SOC is under a
+/// millivolt) climbs a knee of the OCV first and stays apart to the end of the charge. Its deviation is
+/// then the median's, some seconds on: the change of its deviation from the reference window is its lead
+/// τ times the change of the median's rate of rise, which a resistance rise is not. Each window the
+/// cell's τ is fitted (least squares through the origin over the load's windows, the median's rate above
+/// the load's slowest by more than a reading step a window). A window in which the cell stands apart but
+/// its change less τ times the rate change does not, and is smaller, is explained: it neither adds to
+/// the time the cell has stood apart nor resets it. (Taking the fitted part out of every cell before the
+/// test instead added false alarms on NMC packs: cells whose fit was off stood out more, and the cleaned
+/// cells made the spread smaller.) τ is held to what the rest allows: an SOC offset its rest deviation
+/// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes).
+///
 /// A steady window at another current than the reference window's (a charger's taper, a faster
 /// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
 /// current, so over a falling current deviation ÷ current grows at the cells ahead as a resistance rise
@@ -56,8 +68,16 @@ final class SteadyLoadWatch {
     private var currentSquares = 0.0
     private var haveReference = false
     private var referenceCurrent = 0.0
-    /// The median's rate of rise (V/s) the leads were set from.
+    /// The median's rate of rise (V/s) the leads were set from, and the slowest with its sign.
     private var leadRate = Double.infinity
+    private var slowestRate = 0.0
+    /// Per cell: Σ x·Δv over the load's windows, x the median's rate above the slowest over the current,
+    /// Δv the cell's change against the reference window; and Σ x², for each cell's lead τ.
+    private let shiftSums: UnsafeMutableBufferPointer<Double>
+    private var shiftSquares = 0.0
+    /// Per cell: its change less what its fitted lead explains, and that change's z-score.
+    private let unexplained: UnsafeMutableBufferPointer<Double>
+    private let unexplainedScore: UnsafeMutableBufferPointer<Double>
     /// The median cell's voltage against time within the window (sums of the least-squares slope, time
     /// from the window's start).
     private var medianSums = (t: 0.0, tt: 0.0, v: 0.0, tv: 0.0)
@@ -89,10 +109,13 @@ final class SteadyLoadWatch {
         score = .zeroed(cells)
         statistic = .zeroed(cells)
         change = .zeroed(cells)
+        shiftSums = .zeroed(cells)
+        unexplained = .zeroed(cells)
+        unexplainedScore = .zeroed(cells)
     }
 
     deinit {
-        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change, lead, apartFor] { buffer.deallocate() }
+        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change, lead, apartFor, shiftSums, unexplained, unexplainedScore] { buffer.deallocate() }
     }
 
     /// True when a steady window updated `score` and `statistic`.
@@ -139,17 +162,24 @@ final class SteadyLoadWatch {
             referenceCurrent = meanCurrent
             haveReference = true
             leadRate = .infinity
-            setLeads(rate: rate)
+            setLeads(rate: rate, signed: medianRate())
+            for cell in 0..<cells { shiftSums[cell] = 0 }
+            shiftSquares = 0
             return false
         }
-        setLeads(rate: rate)
-        // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
+        setLeads(rate: rate, signed: medianRate())
         for cell in 0..<cells { values[cell] -= reference[cell] }
+        fitLeads(rateChange: medianRate() - slowestRate, current: meanCurrent, step: step)
+        // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         let floor = step / 2 / abs(meanCurrent)
+        CrossCellTest.scores(unexplained, into: unexplainedScore, scratch: scratch, floor: floor, sign: -1)
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
-        for cell in 0..<cells { apartFor[cell] = score[cell] > shift / 2 ? apartFor[cell] + elapsed : 0 }
+        for cell in 0..<cells {
+            let explained = unexplainedScore[cell] <= shift / 2 && abs(unexplained[cell]) < abs(values[cell])
+            apartFor[cell] = score[cell] <= shift / 2 ? 0 : explained ? apartFor[cell] : apartFor[cell] + elapsed
+        }
         return true
     }
 
@@ -168,11 +198,30 @@ final class SteadyLoadWatch {
     /// Each cell's wait: twice its rest deviation from the median's over the median's rate of rise (V/s),
     /// at the slowest rate of the load so far (on a plateau the rate is below a step a window: the
     /// callers bound it by that).
-    private func setLeads(rate: Double) {
+    private func setLeads(rate: Double, signed: Double) {
         guard rate < leadRate else { return }
         leadRate = rate
+        slowestRate = signed
         let center = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
         for cell in 0..<cells { lead[cell] = min(Self.longestLead, 2 * abs(restDeviation[cell] - center) / rate) }
+    }
+
+    /// Each cell's change `values` (Ω) less its fitted lead times the median's rate change, in `unexplained`.
+    private func fitLeads(rateChange: Double, current: Double, step: Double) {
+        let noise = step / window
+        let x = rateChange.magnitude > noise ? (rateChange - (rateChange > 0 ? noise : -noise)) / current : 0
+        shiftSquares += x * x
+        guard shiftSquares > 0 else {
+            for cell in 0..<cells { unexplained[cell] = values[cell] }
+            return
+        }
+        let center = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
+        for cell in 0..<cells {
+            shiftSums[cell] += x * values[cell]
+            let bound = min(Self.longestLead, (abs(restDeviation[cell] - center) + step) / leadRate)
+            let tau = max(-bound, min(bound, shiftSums[cell] / shiftSquares))
+            unexplained[cell] = values[cell] - tau * x
+        }
     }
 
     private func startWindow(at time: Double) {

@@ -63,6 +63,15 @@ SPLITS = {
 SPLITS["heldout-healthy-b"] = dict(SPLITS["heldout-healthy"], seed=9004, start="2026-09-07")
 # A third, after heldout-healthy-b's false alarms were read (docs/fleet.md, tenth session).
 SPLITS["heldout-healthy-c"] = dict(SPLITS["heldout-healthy"], seed=9005, start="2026-10-05")
+# LFP packs charged at near 1C in the cold, past the plateau's upper knee, half of them healthy and half
+# with a resistance that grows during a charge: for tuning the steady-load test where a cell a little
+# ahead in SOC climbs first (twelfth session; the other tuning splits hold two healthy LFP packs).
+SPLITS["tuning-lfp-charge"] = dict(seed=14, vehicles=8, days=2, day_hours=3.0, nmc=["Chen2020"], cells=[12, 16],
+                                   healthy_share=0.5, ambient=(-8, 8), start="2026-05-18", kinds=["resistance-growth"],
+                                   resistance_phases=("charge",), chemistry="lfp", charge_c=(0.8, 1.0))
+# A fourth, for the false-alarm figure of the twelfth session's steady-load change (heldout-healthy-c's
+# one false alarm had been read).
+SPLITS["heldout-healthy-d"] = dict(SPLITS["heldout-healthy"], seed=9007, start="2026-11-02")
 # A second draw of heldout-leaks, for a leak figure of code frozen before it was made (eleventh session).
 SPLITS["heldout-leaks-b"] = dict(SPLITS["heldout-leaks"], seed=9006, start="2026-10-19")
 
@@ -85,6 +94,7 @@ def plan(split, vehicles, days):
         chemistry = "lfp" if (index % 3 == 2 if index < healthy else rounds % 2 == 1) else "nmc"
         if spec.get("alternate_chemistry"):
             chemistry = "lfp" if index % 2 else "nmc"
+        chemistry = spec.get("chemistry", chemistry)
         cells = int(random.choice(spec["cells"], p=spec.get("cell_weights")))
         vehicle_class = "light" if cells <= 24 else "car"
         plans.append(dict(
@@ -96,7 +106,7 @@ def plan(split, vehicles, days):
             bms_rate_hz=10 if index % 4 == 1 else 1, fault=kind, days=days, day_hours=spec["day_hours"],
             start_time=epoch(spec["start"]) + 7 * 3600 + int(random.integers(0, 3)) * 3600,
             usage=dict(urban_share=float(random.uniform(0.3, 0.8)), speed_scale=float(random.uniform(0.85, 1.05)),
-                       intensity=float(random.uniform(0.8, 1.2)), charge_c=float(random.uniform(0.3, 1.0)),
+                       intensity=float(random.uniform(0.8, 1.2)), charge_c=float(random.uniform(*spec.get("charge_c", (0.3, 1.0)))),
                        taper_share=float(random.uniform(0.1, 0.3))),
             start_soc=float(random.uniform(0.65, 0.85)), soc_spread=float(random.uniform(0.002, 0.005)),
             resistance_share=spec.get("resistance_share", (0.3, 1.5)), resistance_ramp_s=spec.get("resistance_ramp_s", (1200, 10800)),
