@@ -14,6 +14,7 @@ Tables under --out (the seed's names where it has them):
                     read fails its own row, not the job)
 A retried task gives the same rows: the ids are deterministic and each replay starts from nothing."""
 import argparse
+import atexit
 import csv
 import io
 import json
@@ -148,6 +149,8 @@ def main():
     spark = SparkSession.builder.appName("celldrift fleet replay").getOrCreate()
     context = spark.sparkContext
     staging = pathlib.Path(tempfile.mkdtemp(prefix="celldrift-bundle-")) / BUNDLE
+    # The bundle holds a copy of the binary (33 MB): one per run was left in /tmp.
+    atexit.register(shutil.rmtree, staging.parent, True)
     staging.mkdir()
     config_name = bundle(args.config, staging)
     shutil.copy2(args.binary, staging / "celldrift")
