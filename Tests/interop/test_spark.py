@@ -9,6 +9,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 
 import pytest
@@ -26,12 +27,16 @@ RELEASE = str((ROOT / os.environ.get("CELLDRIFT_RELEASE", ".build/release/celldr
 
 
 def spark_submit(*args):
-    """The job through spark-submit on local[2], with this venv's Python on both sides."""
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    submit = pathlib.Path(sys.executable).parent / "spark-submit"
-    result = subprocess.run([str(submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(JOB), *map(str, args)],
-                            capture_output=True, text=True, env=env, timeout=1200)
-    assert result.returncode == 0, result.stderr[-4000:]
+    """The job through spark-submit on local[2], with this venv's Python on both sides; the driver's
+    temporary folders in a fresh one, which must be empty of the job's staging folder afterwards."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, TMPDIR=scratch)
+        submit = pathlib.Path(sys.executable).parent / "spark-submit"
+        result = subprocess.run([str(submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(JOB), *map(str, args)],
+                                capture_output=True, text=True, env=env, timeout=1200)
+        assert result.returncode == 0, result.stderr[-4000:]
+        left = [path.name for path in pathlib.Path(scratch).glob("celldrift-bundle-*")]
+        assert not left, f"the job left its staging folder (a copy of the binary): {left}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
