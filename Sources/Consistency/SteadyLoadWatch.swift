@@ -71,6 +71,8 @@ final class SteadyLoadWatch {
     /// The median's rate of rise (V/s) the leads were set from, and the slowest with its sign.
     private var leadRate = Double.infinity
     private var slowestRate = 0.0
+    /// The median of the cells' rest deviations, fixed for a load (a rest ends the load).
+    private var restCenter = 0.0
     /// Per cell: Σ x·Δv over the load's windows, x the median's rate above the slowest over the current,
     /// Δv the cell's change against the reference window; and Σ x², for each cell's lead τ.
     private let shiftSums: UnsafeMutableBufferPointer<Double>
@@ -156,20 +158,21 @@ final class SteadyLoadWatch {
         if abs(meanCurrent - referenceCurrent) > Self.sameLoad * abs(referenceCurrent) { haveReference = false }
         // The pack's own polarization builds up for minutes after a load starts and adds to the median's
         // rate at first: the slowest rate seen in the load is the nearest to its OCV's.
-        let rate = max(abs(medianRate()), step / window)
+        let signedRate = medianRate()
+        let rate = max(abs(signedRate), step / window)
         guard haveReference else {
             for cell in 0..<cells { reference[cell] = values[cell] }
             referenceCurrent = meanCurrent
             haveReference = true
             leadRate = .infinity
-            setLeads(rate: rate, signed: medianRate())
+            setLeads(rate: rate, signed: signedRate)
             for cell in 0..<cells { shiftSums[cell] = 0 }
             shiftSquares = 0
             return false
         }
-        setLeads(rate: rate, signed: medianRate())
+        setLeads(rate: rate, signed: signedRate)
         for cell in 0..<cells { values[cell] -= reference[cell] }
-        fitLeads(rateChange: medianRate() - slowestRate, current: meanCurrent, step: step)
+        fitLeads(rateChange: signedRate - slowestRate, current: meanCurrent, step: step)
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         let floor = step / 2 / abs(meanCurrent)
         CrossCellTest.scores(unexplained, into: unexplainedScore, scratch: scratch, floor: floor, sign: -1)
@@ -202,8 +205,8 @@ final class SteadyLoadWatch {
         guard rate < leadRate else { return }
         leadRate = rate
         slowestRate = signed
-        let center = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
-        for cell in 0..<cells { lead[cell] = min(Self.longestLead, 2 * abs(restDeviation[cell] - center) / rate) }
+        restCenter = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
+        for cell in 0..<cells { lead[cell] = min(Self.longestLead, 2 * abs(restDeviation[cell] - restCenter) / rate) }
     }
 
     /// Each cell's change `values` (Ω) less its fitted lead times the median's rate change, in `unexplained`.
@@ -215,10 +218,9 @@ final class SteadyLoadWatch {
             for cell in 0..<cells { unexplained[cell] = values[cell] }
             return
         }
-        let center = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
         for cell in 0..<cells {
             shiftSums[cell] += x * values[cell]
-            let bound = min(Self.longestLead, (abs(restDeviation[cell] - center) + step) / leadRate)
+            let bound = min(Self.longestLead, (abs(restDeviation[cell] - restCenter) + step) / leadRate)
             let tau = max(-bound, min(bound, shiftSums[cell] / shiftSquares))
             unexplained[cell] = values[cell] - tau * x
         }
