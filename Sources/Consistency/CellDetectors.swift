@@ -201,7 +201,8 @@ public final class CellDetectors {
                                 evidence: .steadyLoad)
             }
         }
-        if leak.update(time: time, resting: resting, current: current, oneC: oneC, median: median, ocvDeviation: ocvDeviation,
+        if leak.update(time: time, resting: resting, current: current, oneC: oneC, median: median,
+                       drop: medianResistance > 0 ? medianResistance * current : .nan, ocvDeviation: ocvDeviation,
                        resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }

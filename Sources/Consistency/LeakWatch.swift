@@ -5,11 +5,12 @@
 /// minute the slopes are compared with the pack's (median and spread across cells, never below the fit's
 /// own standard error, nor below what the cells' unequal relaxation can account for while the pack still
 /// relaxes) and a CUSUM over those checks raises a cell whose slope stays apart. Across a gap
-/// in the data (a logger asleep overnight) from a rest, the change of each cell's open-circuit deviation
-/// is tested the same way: against the first snapshot after the gap when that rests, else against the
-/// deviation at zero current extrapolated from the load's first seconds (a cell whose resistance rose
-/// while the logger slept stands apart under load, and that is no leak). Estimates are in C (leak ÷
-/// capacity) through the pack's own OCV slope; no chemistry table.
+/// in the data (a logger asleep overnight), the change of each cell's open-circuit deviation is tested
+/// the same way: against the first snapshot after the gap when that rests, else against the deviation at
+/// zero current extrapolated from the load's first seconds (a cell whose resistance rose while the logger
+/// slept stands apart under load, and that is no leak). A log that stops under load (a capture ending
+/// mid-charge) is tested from its last open-circuit deviations, with room for the polarisation they may
+/// still hold. Estimates are in C (leak ÷ capacity) through the pack's own OCV slope; no chemistry table.
 final class LeakWatch {
     let cells: Int
     let settle: Double
@@ -37,6 +38,9 @@ final class LeakWatch {
     private let scratch: UnsafeMutableBufferPointer<Double>
     private var lastTime = Double.nan
     private var lastResting = false
+    private var lastDrop = Double.nan
+    /// What the deviations before the present gap may hold of the cells' polarisation (V; 0 from a rest).
+    private var gapPolarisation = 0.0
     // A gap whose far side is under load: the deviations before it, its length, when the load began.
     private let beforeGap: UnsafeMutableBufferPointer<Double>
     private let zeroCurrentDeviation: UnsafeMutableBufferPointer<Double>
@@ -75,21 +79,26 @@ final class LeakWatch {
 
     /// Takes a snapshot: `ocvDeviation` is each cell's deviation with its resistance's share of the drop
     /// put back (V), `median` the median cell's voltage (V); `current` (A) and `oneC` (A, the pack's
-    /// capacity or its largest current) size the load after a gap. True when a check or a gap test
+    /// capacity or its largest current) size the load after a gap; `drop` is the median cell's resistive
+    /// drop at this current (V, NaN while its resistance is unknown). True when a check or a gap test
     /// updated `score` and `statistic`.
-    func update(time: Double, resting: Bool, current: Double, oneC: Double, median: Double,
+    func update(time: Double, resting: Bool, current: Double, oneC: Double, median: Double, drop: Double,
                 ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
         self.resolution = resolution.isFinite ? resolution : 0
         defer {
             for cell in 0..<cells { lastDeviation[cell] = ocvDeviation[cell] }
             lastTime = time
             lastResting = resting
+            lastDrop = abs(drop)
         }
         let interval = time - lastTime
         if interval > max(Self.gapSeconds, 3 * spacing) {
             restStart = .nan
             pendingGap = .nan
-            guard lastResting else { return false }
+            // Under load each cell's deviation holds, beyond the resistive share put back, its polarisation,
+            // which differs from cell to cell as their relaxations do after a load.
+            gapPolarisation = lastResting ? 0 : Self.relaxationShare * lastDrop
+            guard gapPolarisation.isFinite else { return false }
             if resting {
                 testGap(ocvDeviation, before: lastDeviation, seconds: interval)
                 return true
@@ -186,7 +195,7 @@ final class LeakWatch {
     /// slope over the gap (V/s) for the leak estimate.
     private func testGap(_ after: UnsafeMutableBufferPointer<Double>, before: UnsafeMutableBufferPointer<Double>, seconds: Double) {
         for cell in 0..<cells { slope[cell] = after[cell] - before[cell] }
-        CrossCellTest.scores(slope, into: score, scratch: scratch, floor: max(Self.gapFloor, 1.5 * resolution), sign: -1)
+        CrossCellTest.scores(slope, into: score, scratch: scratch, floor: max(Self.gapFloor, 1.5 * resolution, gapPolarisation), sign: -1)
         for cell in 0..<cells { slope[cell] /= seconds }
         CrossCellTest.accumulate(score, into: statistic, shift: shift)
     }

@@ -24,7 +24,7 @@ struct SyntheticPack {
     var diffusion: (resistance: Double, tau: Double)?
     /// Per cell: its share of the diffusion branch's resistance (cells relax by different amounts).
     var diffusionShares: [Double] = []
-    private var diffusionCurrent = 0.0
+    var diffusionCurrent = 0.0
     /// The current sensor: its noise (A) and the reading's rounding (A); the cells answer the true current.
     var currentSensor: (noise: Double, step: Double)?
     /// Per cell: the reading's noise (V) besides the rounding.

@@ -74,6 +74,9 @@ SPLITS["tuning-lfp-charge"] = dict(seed=14, vehicles=8, days=2, day_hours=3.0, n
 SPLITS["heldout-healthy-d"] = dict(SPLITS["heldout-healthy"], seed=9007, start="2026-11-02")
 # A second draw of heldout-leaks, for a leak figure of code frozen before it was made (eleventh session).
 SPLITS["heldout-leaks-b"] = dict(SPLITS["heldout-leaks"], seed=9006, start="2026-10-19")
+# A third, for the leak test across a gap whose near side is under load (thirteenth session: read from
+# heldout-leaks-b's one NMC leak not named, whose log stopped mid-charge).
+SPLITS["heldout-leaks-c"] = dict(SPLITS["heldout-leaks"], seed=9008, start="2026-11-16")
 
 
 def epoch(date):
