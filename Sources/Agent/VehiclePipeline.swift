@@ -269,9 +269,8 @@ public final class VehiclePipeline {
         }
         if let sensor = detection.sensor {
             payload += ", \"sensor\": \(sensor), \"sensor_number\": \(sensor + sensorNumberBase), \"sensor_name\": \(quotedName(sensorNames, sensor))"
-            // Sensors are taken to sit in order along the string, each among an equal share of the cells.
-            let cells = features.cells, count = max(sensorNames.count, 1)
-            payload += ", \"cells_covered\": [\(sensor * cells / count), \((sensor + 1) * cells / count - 1)]"
+            let covered = detectors.cellsCovered(bySensor: sensor)
+            payload += ", \"cells_covered\": [\(covered.lowerBound), \(covered.upperBound)]"
         }
         switch detection.kind {
         case .resistanceRise:

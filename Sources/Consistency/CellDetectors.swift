@@ -213,10 +213,31 @@ public final class CellDetectors {
             let statistic = max(shifted, sensorWatch.held[sensor])
             guard statistic > sensorThreshold else { continue }
             sensorRaised[sensor] = 1
-            raise(Detection(kind: .sensor, evidence: shifted > sensorThreshold ? .sensorShift : .heldReading, cell: nil, sensor: sensor,
+            let warmer = shifted > sensorThreshold && sensorWatch.shift[sensor] > 0
+            raise(Detection(kind: .sensor, evidence: shifted > sensorThreshold ? .sensorShift : .heldReading,
+                            cell: warmer ? alarmedCell(coveredBy: sensor) : nil, sensor: sensor,
                             magnitude: sensorWatch.shift[sensor], relative: sensorWatch.shift[sensor] / sensorWatch.step,
                             confidence: statistic / sensorThreshold, timeToRule: .nan, deviationAtPeak: .nan))
         }
+    }
+
+    /// The cells a sensor covers (positions): sensors are taken to sit in order along the string, each
+    /// among an equal share of the cells.
+    public func cellsCovered(bySensor sensor: Int) -> ClosedRange<Int> {
+        let cells = resistance.cells, count = max(sensorWatch.sensors, 1)
+        let first = min(sensor * cells / count, cells - 1)
+        return first...max(first, (sensor + 1) * cells / count - 1)
+    }
+
+    /// Of the cells a sensor covers, the one already raised (leak or resistance) furthest from the median:
+    /// a sensor warming over it reads that cell's heat (an internal short's, or a high resistance's under
+    /// load), which no joint or sensor fault explains better. Nil when none is raised.
+    private func alarmedCell(coveredBy sensor: Int) -> Int? {
+        var source: Int?
+        for cell in cellsCovered(bySensor: sensor) where raised[cell] != 0 {
+            if source.map({ abs(ocvDeviation[cell]) > abs(ocvDeviation[$0]) }) ?? true { source = cell }
+        }
+        return source
     }
 
     /// The `count`-th lowest open-circuit deviation (V).

@@ -220,6 +220,32 @@ import Glibc
         #expect(sensors.allSatisfy { $0.cell == nil })
     }
 
+    /// A sensor warming over a cell already raised reads that cell's heat (HELDOUTLEAKS004: the sensor over a
+    /// leaking cell run nearly empty, 1.4 K warmer under load), so its alarm names the cell too. A sensor
+    /// warming over healthy cells (a joint) names none, nor does one cooling over the raised cell.
+    @Test(arguments: [1.0, -1.0]) func aSensorWarmingOverARaisedCellNamesIt(sign: Double) {
+        var pack = SyntheticPack()
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
+        #expect(detectors.cellsCovered(bySensor: 2) == 4...5 && detectors.cellsCovered(bySensor: 5) == 10...11)
+        let base = flatTemperatures(6)
+        let raised = pack.run(detectors, from: 0, seconds: 9000, temperatures: { time in
+            var readings = base(time)
+            if time >= 7000 {
+                readings[2] += sign * 4
+                readings[5] += 4
+            }
+            return readings
+        }) { time, pack in
+            if time >= 3600 { pack.resistances[4] = pack.resistance * 1.6 }
+        }
+        #expect(raised.filter { $0.kind == .resistanceRise }.map(\.cell) == [4])
+        #expect(pack.raisedTimes.first.map { $0 < 7000 } == true)
+        let sensors = raised.filter { $0.kind == .sensor }
+        #expect(sensors.map(\.sensor).sorted { ($0 ?? -1) < ($1 ?? -1) } == [2, 5])
+        #expect(sensors.first { $0.sensor == 2 }?.cell == (sign > 0 ? 4 : nil))
+        #expect(sensors.first { $0.sensor == 5 }.map { $0.cell == nil } == true)
+    }
+
     @Test func theCapacityIsEstimatedFromThroughputAgainstSOC() {
         let scale = PackScale(capacity: nil, restCRate: 0.02)
         var soc = 80.0
