@@ -77,6 +77,12 @@ SPLITS["heldout-leaks-b"] = dict(SPLITS["heldout-leaks"], seed=9006, start="2026
 # A third, for the leak test across a gap whose near side is under load (thirteenth session: read from
 # heldout-leaks-b's one NMC leak not named, whose log stopped mid-charge).
 SPLITS["heldout-leaks-c"] = dict(SPLITS["heldout-leaks"], seed=9008, start="2026-11-16")
+# Resistance growth only, for the goal with the fewest held-out cases (heldout's two that grow while
+# current flows): the held-out parameter sets, pack sizes and climates, NMC and LFP in turn (fourteenth session).
+SPLITS["heldout-resistance"] = dict(SPLITS["heldout"], seed=9009, vehicles=10, cells=[16, 24, 36], cell_weights=None,
+                                    healthy_share=0.0, start="2026-11-23", kinds=["resistance-growth"])
+# A second draw of heldout, every fault kind, for figures of code frozen before it was made (fourteenth session).
+SPLITS["heldout-b"] = dict(SPLITS["heldout"], seed=9010, start="2026-11-30")
 
 
 def epoch(date):
