@@ -120,7 +120,7 @@ public final class VehiclePipeline {
         }
         process(time: time, voltages: UnsafeBufferPointer(state.voltages),
                  temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current,
-                 soc: state.soc)
+                 soc: state.soc, periodStartCurrent: state.periodStartCurrent)
         return true
     }
 
@@ -145,11 +145,14 @@ public final class VehiclePipeline {
         process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current, soc: soc)
     }
 
+    /// `periodStartCurrent`: the current when the snapshot's first cell frame came (PackState); a JSON
+    /// snapshot has one current.
     private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double, soc: Double) {
+                         packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil) {
         features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
         detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
-                         temperatures: temperatures, current: current, soc: soc) { detection in
+                         temperatures: temperatures, current: current, periodStartCurrent: periodStartCurrent ?? current,
+                         soc: soc) { detection in
             raise(detection, time: time, current: current)
         }
         latestCurrent = current

@@ -148,9 +148,10 @@ public final class CellDetectors {
     static let steepestOCVSlope = 1.0
 
     /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
-    /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped).
+    /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped); the
+    /// current in force when the snapshot's first cell frame came, where it differs (PackState).
     public func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, spread: Double,
-                       temperatures: UnsafeBufferPointer<Double>, current: Double, soc: Double,
+                       temperatures: UnsafeBufferPointer<Double>, current: Double, periodStartCurrent: Double? = nil, soc: Double,
                        raise: (Detection) -> Void) {
         guard settings.enabled else { return }
         let interval = time - previousTime
@@ -166,7 +167,8 @@ public final class CellDetectors {
             previousVoltage[cell] = voltage
         }
         let oneC = self.oneC
-        resistance.update(time: time, deviation: deviation, median: median, current: current, resolution: voltageResolution, oneC: oneC,
+        resistance.update(time: time, deviation: deviation, median: median, current: current,
+                          periodStartCurrent: periodStartCurrent ?? current, resolution: voltageResolution, oneC: oneC,
                           resting: scale.isRest(current))
         scale.update(time: time, current: current, reportedSOC: soc, medianVoltage: median,
                      medianResistance: resistance.medianResistance)

@@ -56,6 +56,17 @@ final class ResistanceChange {
     private var previousCurrent = Double.nan
     private var previousTime = -Double.infinity
     private var previousResting = false
+    /// Which current the pairs take: the snapshot's latest or the one in force at the period's first cell
+    /// frame (PackState). Over the warm-up the median's steps are regressed on each one's; the period's
+    /// start is taken from then on where the latest explains under a quarter of what it explains (a
+    /// correlation under half): the latest is then the wrong instant (1-6 % on the held-out fleet's 10 Hz
+    /// layouts, the pair test blind). Where both explain the cells alike (a status message sent once a
+    /// period gives the same current either way; 64 % on the CI fleet's) the latest, which every other
+    /// test reads, is kept.
+    private(set) var takesPeriodStart = false
+    private var currentChosen = false
+    private var latestFit = (squares: 0.0, cross: 0.0), periodStartFit = (squares: 0.0, cross: 0.0)
+    private var previousLatest = Double.nan, previousPeriodStart = Double.nan
     /// The current reading's own noise: its steps between snapshots at rest, squared and summed (A²),
     /// forgotten over about a thousand such pairs; it is known after 30.
     private var restStepSquares = 0.0
@@ -114,9 +125,13 @@ final class ResistanceChange {
     /// the readings' resolution (V): a difference of two rounded readings has at least step²/6 of noise;
     /// the current of 1C (A: the capacity, or while it is unknown the largest current seen); and whether
     /// the pack rests (PackScale's rule).
-    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double, resolution: Double,
-                oneC: Double, resting: Bool) {
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current latest: Double,
+                periodStartCurrent: Double, resolution: Double, oneC: Double, resting: Bool) {
+        chooseCurrent(latest: latest, periodStart: periodStartCurrent, median: median, gap: time - previousTime)
+        let current = takesPeriodStart ? periodStartCurrent : latest
         defer {
+            previousLatest = latest
+            previousPeriodStart = periodStartCurrent
             for cell in 0..<cells { previous[cell] = deviation[cell] }
             previousMedian = median
             previousCurrent = current
@@ -206,6 +221,32 @@ final class ResistanceChange {
                 runCross[cell] += step * beyondBaseline
                 runSquares[cell] += step * step
             }
+        }
+    }
+
+    private func chooseCurrent(latest: Double, periodStart: Double, median: Double, gap: Double) {
+        guard !currentChosen else { return }
+        let medianStep = median - previousMedian
+        let latestStep = latest - previousLatest, periodStartStep = periodStart - previousPeriodStart
+        if gap > 0, gap <= 5, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
+            latestFit.squares += latestStep * latestStep
+            latestFit.cross += latestStep * medianStep
+            periodStartFit.squares += periodStartStep * periodStartStep
+            periodStartFit.cross += periodStartStep * medianStep
+        }
+        guard pairs >= Self.warmUpPairs else { return }
+        currentChosen = true
+        func explained(_ fit: (squares: Double, cross: Double)) -> Double { fit.squares > 0 ? fit.cross * fit.cross / fit.squares : 0 }
+        guard explained(latestFit) < explained(periodStartFit) / 4 else { return }
+        // What the warm-up learned from the other current is dropped: the pairs start again from this one.
+        takesPeriodStart = true
+        previousCurrent = previousPeriodStart
+        currentSquares = 0
+        medianCross = 0
+        weights = 0
+        for cell in 0..<cells {
+            crossSums[cell] = 0
+            residualVariance[cell] = 0
         }
     }
 

@@ -33,6 +33,11 @@ public final class PackState {
     private var longestGapInPeriod = 0.0
     private var cellFramesInPeriod = 0
     public private(set) var current = Double.nan
+    /// The current in force when the period's first cell frame came. A BMS measures its cells together and
+    /// sends them page by page while a faster status message goes on carrying each instant's current: by
+    /// the last page that current can be most of a period newer than the cells (0.7 s on the held-out
+    /// fleet's 10 Hz layouts, in which drive currents move on). The resistance test chooses between the two.
+    public private(set) var periodStartCurrent = Double.nan
     public private(set) var voltage = Double.nan
     public private(set) var soc = Double.nan
 
@@ -73,6 +78,7 @@ public final class PackState {
                 voltages[cell] = value
                 voltageTimes[cell] = time
                 carriesCell = true
+                if refreshedCount == 0 { periodStartCurrent = current }
                 if !refreshed[cell] {
                     refreshed[cell] = true
                     refreshedCount += 1
@@ -104,6 +110,7 @@ public final class PackState {
     /// The period starts again with the cells of the frame at `time` (the first of a burst).
     private func restartPeriod(at time: Double, gap: Double) {
         refreshedCount = 0
+        periodStartCurrent = current
         for cell in 0..<mapping.cells {
             refreshed[cell] = voltageTimes[cell] == time
             if refreshed[cell] { refreshedCount += 1 }

@@ -1,5 +1,7 @@
 import Agent
+import CAN
 import Consistency
+import DBC
 import JSON
 import Outbox
 import Testing
@@ -34,6 +36,36 @@ import Glibc
         #expect(payload["feature"]?.string == "resistance_ratio")
         #expect(abs(pipeline.features.medianResistance - 0.001) < 1e-12)
         #expect(pipeline.snapshots == 150 && pipeline.alarmDays.isEmpty == false)
+    }
+
+    /// A BMS that measures its cells together and sends them page by page while its status message goes
+    /// on with each instant's current: a snapshot keeps both the latest current and the one in force when
+    /// its period's first page came (the resistance test takes the one the cells' steps follow).
+    @Test func aSnapshotKeepsTheCurrentOfItsPeriodsFirstCellFrame() throws {
+        let config = try PipelineConfig(path: PipelineConfigTests.shipped)
+        let pipeline = VehiclePipeline(config: config, vehicle: "PAGES", wallClock: { 42 }) { _ in }
+        let decoder = FrameDecoder(config.database)
+        var taken = 0
+        func send(_ message: String, _ values: [String: Double], at time: Double) throws {
+            var frame = try config.database.encode(message: message, values: values)
+            guard case .decoded = withUnsafePointer(to: &frame, decoder.decode(at:)) else { throw AgentError("\(message) not decoded") }
+            if pipeline.frame(decoder, time: time) { taken += 1 }
+        }
+        for period in 0..<3 {
+            let start = 1_790_000_000 + Double(period), atFirstPage = 10 * Double(period + 1), later = -20 * Double(period + 1)
+            try send("PackStatus", ["PackCurrent": atFirstPage, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": 0, "StatusCounter": 0], at: start)
+            for page in 0..<32 {
+                if page == 16 { try send("PackStatus", ["PackCurrent": later, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": 0, "StatusCounter": 0], at: start + 0.5) }
+                var values = ["CellVoltagePage": Double(page)]
+                for cell in (3 * page)..<(3 * page + 3) {
+                    let number = String(cell)
+                    values["CellVoltage_" + String(repeating: "0", count: 3 - number.count) + number] = 3700
+                }
+                try send("CellVoltages", values, at: start + 0.01 + 0.02 * Double(page))
+            }
+            #expect(taken == period + 1)
+            #expect(pipeline.state.current == later && pipeline.state.periodStartCurrent == atFirstPage)
+        }
     }
 
     /// Issue 18: a spread hovering at the 50 mV rule raised the same cell again and again, and clears were

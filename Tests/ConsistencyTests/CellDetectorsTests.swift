@@ -20,6 +20,24 @@ import Glibc
         #expect(detectors.medianResistance > 0.008 && detectors.medianResistance < 0.010)
     }
 
+    /// A BMS that measures its cells together and sends them page by page while a faster status message
+    /// goes on: the current a snapshot ends with is 0.7 s away from the cells' instant, and under a drive
+    /// their steps no longer follow it (HELDOUTRESISTANCE009: the median resistance came out 0.07 mΩ
+    /// against the truth's 0.96, the pair test blind for the day). The current at the period's first cell frame explains
+    /// them better and is taken; the rise is named as with an aligned current. A current 0.2 s away
+    /// explains the cells nearly as well and is kept (the one every other test reads).
+    @Test(arguments: [0.2, 0.7]) func aRiseIsNamedWhenTheSnapshotsLatestCurrentIsNotTheCellsInstant(shift: Double) {
+        var pack = SyntheticPack()
+        pack.statusShift = shift
+        let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())
+        let raised = pack.run(detectors, from: 0, seconds: 7200, temperatures: flatTemperatures(6),
+                              fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 3600, over: 600))
+        #expect(detectors.resistance.takesPeriodStart == (shift > 0.5))
+        #expect(raised.filter { $0.kind == .resistanceRise }.map(\.cell) == [4])
+        // The latest current's fit, kept at 0.2 s, reads the median resistance somewhat high; the period's start reads it right.
+        if shift > 0.5 { #expect(detectors.medianResistance > 0.008 && detectors.medianResistance < 0.010) }
+    }
+
     @Test func nothingIsRaisedOnAHealthyPack() {
         var pack = SyntheticPack(cells: 24)
         let detectors = CellDetectors(cells: pack.cells, sensors: 6, settings: DetectionSettings())

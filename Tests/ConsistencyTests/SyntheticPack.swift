@@ -29,6 +29,10 @@ struct SyntheticPack {
     var currentSensor: (noise: Double, step: Double)?
     /// Per cell: the reading's noise (V) besides the rounding.
     var readingNoise: [Double] = []
+    /// The share of the previous second's current in the current the snapshot carries (0: the cells'
+    /// instant's): a status message faster than the cell pages, read when the last page comes.
+    var statusShift = 0.0
+    private var previousMeasured = Double.nan
     /// When each detection of every run was raised.
     var raisedTimes: [Double] = []
 
@@ -81,9 +85,12 @@ struct SyntheticPack {
             features.update(time: time, voltages: UnsafeBufferPointer(voltages), temperatures: UnsafeBufferPointer(start: nil, count: 0),
                             current: measured)
             let readings = temperatures(time).map { ($0 * 10).rounded() / 10 }
+            let latest = previousMeasured.isNaN ? measured : (1 - statusShift) * measured + statusShift * previousMeasured
+            previousMeasured = measured
             readings.withUnsafeBufferPointer { temperatures in
                 detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
-                                 temperatures: temperatures, current: measured, soc: soc.reduce(0, +) / Double(cells) * 100) {
+                                 temperatures: temperatures, current: latest, periodStartCurrent: measured,
+                                 soc: soc.reduce(0, +) / Double(cells) * 100) {
                     raised.append($0)
                     raisedTimes.append(time)
                 }
