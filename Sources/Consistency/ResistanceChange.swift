@@ -57,15 +57,15 @@ final class ResistanceChange {
     private var previousTime = -Double.infinity
     private var previousResting = false
     /// Which current the pairs take: the snapshot's latest or the one in force at the period's first cell
-    /// frame (PackState). Over the warm-up the median's steps are regressed on each one's; the period's
-    /// start is taken from then on where the latest explains under a quarter of what it explains (a
-    /// correlation under half): the latest is then the wrong instant (1-6 % on the held-out fleet's 10 Hz
-    /// layouts, the pair test blind). Where both explain the cells alike (a status message sent once a
-    /// period gives the same current either way; 64 % on the CI fleet's) the latest, which every other
-    /// test reads, is kept.
+    /// frame (PackState). Over the first `warmUpPairs` pairs not at rest (where both are noise) the
+    /// median's steps are regressed on each one's; the period's start is taken from then on where the
+    /// latest explains under a quarter of what it explains (a correlation under half): the latest is then
+    /// the wrong instant (1-6 % on the held-out fleet's 10 Hz layouts, the pair test blind). Where both
+    /// explain the cells alike (a status message sent once a period gives the same current either way;
+    /// 64 % on the CI fleet's) the latest, which every other test reads, is kept.
     private(set) var takesPeriodStart = false
     private var currentChosen = false
-    private var latestFit = (squares: 0.0, cross: 0.0), periodStartFit = (squares: 0.0, cross: 0.0)
+    private var latestFit = (squares: 0.0, cross: 0.0), periodStartFit = (squares: 0.0, cross: 0.0), fittedPairs = 0
     private var previousLatest = Double.nan, previousPeriodStart = Double.nan
     /// The current reading's own noise: its steps between snapshots at rest, squared and summed (A²),
     /// forgotten over about a thousand such pairs; it is known after 30.
@@ -127,7 +127,8 @@ final class ResistanceChange {
     /// the pack rests (PackScale's rule).
     func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current latest: Double,
                 periodStartCurrent: Double, resolution: Double, oneC: Double, resting: Bool) {
-        chooseCurrent(latest: latest, periodStart: periodStartCurrent, median: median, gap: time - previousTime)
+        chooseCurrent(latest: latest, periodStart: periodStartCurrent, median: median, gap: time - previousTime,
+                      resting: resting && previousResting)
         let current = takesPeriodStart ? periodStartCurrent : latest
         defer {
             previousLatest = latest
@@ -224,17 +225,18 @@ final class ResistanceChange {
         }
     }
 
-    private func chooseCurrent(latest: Double, periodStart: Double, median: Double, gap: Double) {
+    private func chooseCurrent(latest: Double, periodStart: Double, median: Double, gap: Double, resting: Bool) {
         guard !currentChosen else { return }
         let medianStep = median - previousMedian
         let latestStep = latest - previousLatest, periodStartStep = periodStart - previousPeriodStart
-        if gap > 0, gap <= 5, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
+        if !resting, gap > 0, gap <= 5, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
+            fittedPairs += 1
             latestFit.squares += latestStep * latestStep
             latestFit.cross += latestStep * medianStep
             periodStartFit.squares += periodStartStep * periodStartStep
             periodStartFit.cross += periodStartStep * medianStep
         }
-        guard pairs >= Self.warmUpPairs else { return }
+        guard fittedPairs >= Self.warmUpPairs else { return }
         currentChosen = true
         func explained(_ fit: (squares: Double, cross: Double)) -> Double { fit.squares > 0 ? fit.cross * fit.cross / fit.squares : 0 }
         guard explained(latestFit) < explained(periodStartFit) / 4 else { return }
