@@ -69,6 +69,12 @@ def main():
     ahead = all(v["named"] and (v["lead_h"] is None or v["lead_h"] > 0) for v, l in flowing if l["rule_first_fired_time"] is not None)
     print(f"while current flows: {sum(v['named'] for v, _ in flowing)} of {len(flowing)} named; every one the rule saw named ahead "
           f"of it: {'yes' if ahead else 'no'}; median lead {minutes(statistics.median(leads)) if leads else '-'} over {len(leads)}")
+    # What physics shows only at the next current: outside the goal, reported beside it.
+    parked = [(v, l) for v, l in rows if l["fault"] == "resistance-growth" and l.get("onset_phase") not in ("drive", "charge")]
+    if parked:
+        seen = [(v, l) for v, l in parked if l["rule_first_fired_time"] is not None]
+        print(f"begun while parked: {sum(v['named'] for v, _ in parked)} of {len(parked)} named; of the {len(seen)} the rule saw, "
+              f"{sum(v['named'] and v['lead_h'] is not None and v['lead_h'] > 0 for v, _ in seen)} named ahead of it")
 
     print("\n## Leaks of C/150 or more (rest after onset to the detection)")
     for chemistry in ("nmc", "lfp"):
