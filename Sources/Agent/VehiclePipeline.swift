@@ -151,8 +151,7 @@ public final class VehiclePipeline {
                          packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil) {
         features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
         detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
-                         temperatures: temperatures, current: current, periodStartCurrent: periodStartCurrent ?? current,
-                         soc: soc) { detection in
+                         temperatures: temperatures, current: current, periodStartCurrent: periodStartCurrent, soc: soc) { detection in
             raise(detection, time: time, current: current)
         }
         latestCurrent = current

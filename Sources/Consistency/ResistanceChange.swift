@@ -64,7 +64,6 @@ final class ResistanceChange {
     /// explain the cells alike (a status message sent once a period gives the same current either way;
     /// 64 % on the CI fleet's) the latest, which every other test reads, is kept.
     private(set) var takesPeriodStart = false
-    private var currentChosen = false
     private var latestFit = (squares: 0.0, cross: 0.0), periodStartFit = (squares: 0.0, cross: 0.0), fittedPairs = 0
     private var previousLatest = Double.nan, previousPeriodStart = Double.nan
     /// The current reading's own noise: its steps between snapshots at rest, squared and summed (A²),
@@ -226,7 +225,7 @@ final class ResistanceChange {
     }
 
     private func chooseCurrent(latest: Double, periodStart: Double, median: Double, gap: Double, resting: Bool) {
-        guard !currentChosen else { return }
+        guard fittedPairs < Self.warmUpPairs else { return }
         let medianStep = median - previousMedian
         let latestStep = latest - previousLatest, periodStartStep = periodStart - previousPeriodStart
         if !resting, gap > 0, gap <= 5, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
@@ -236,8 +235,7 @@ final class ResistanceChange {
             periodStartFit.squares += periodStartStep * periodStartStep
             periodStartFit.cross += periodStartStep * medianStep
         }
-        guard fittedPairs >= Self.warmUpPairs else { return }
-        currentChosen = true
+        guard fittedPairs == Self.warmUpPairs else { return }
         func explained(_ fit: (squares: Double, cross: Double)) -> Double { fit.squares > 0 ? fit.cross * fit.cross / fit.squares : 0 }
         guard explained(latestFit) < explained(periodStartFit) / 4 else { return }
         // What the warm-up learned from the other current is dropped: the pairs start again from this one.

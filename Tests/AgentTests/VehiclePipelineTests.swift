@@ -46,6 +46,9 @@ import Glibc
         let pipeline = VehiclePipeline(config: config, vehicle: "PAGES", wallClock: { 42 }) { _ in }
         let decoder = FrameDecoder(config.database)
         var taken = 0
+        func status(_ current: Double) -> [String: Double] {
+            ["PackCurrent": current, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": 0, "StatusCounter": 0]
+        }
         func send(_ message: String, _ values: [String: Double], at time: Double) throws {
             var frame = try config.database.encode(message: message, values: values)
             guard case .decoded = withUnsafePointer(to: &frame, decoder.decode(at:)) else { throw AgentError("\(message) not decoded") }
@@ -53,9 +56,9 @@ import Glibc
         }
         for period in 0..<3 {
             let start = 1_790_000_000 + Double(period), atFirstPage = 10 * Double(period + 1), later = -20 * Double(period + 1)
-            try send("PackStatus", ["PackCurrent": atFirstPage, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": 0, "StatusCounter": 0], at: start)
+            try send("PackStatus", status(atFirstPage), at: start)
             for page in 0..<32 {
-                if page == 16 { try send("PackStatus", ["PackCurrent": later, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": 0, "StatusCounter": 0], at: start + 0.5) }
+                if page == 16 { try send("PackStatus", status(later), at: start + 0.5) }
                 var values = ["CellVoltagePage": Double(page)]
                 for cell in (3 * page)..<(3 * page + 3) {
                     let number = String(cell)
