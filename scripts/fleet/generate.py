@@ -83,6 +83,11 @@ SPLITS["heldout-resistance"] = dict(SPLITS["heldout"], seed=9009, vehicles=10, c
                                     healthy_share=0.0, start="2026-11-23", kinds=["resistance-growth"])
 # A second draw of heldout, every fault kind, for figures of code frozen before it was made (fourteenth session).
 SPLITS["heldout-b"] = dict(SPLITS["heldout"], seed=9010, start="2026-11-30")
+# Fresh draws for figures of the fourteenth session's code, frozen before they were made (fifteenth
+# session): more resistance growth (the goal's lead stood on three cases the rule saw), and a fifth
+# healthy draw (the pair test now sees the 10 Hz status layouts, a quarter of these packs).
+SPLITS["heldout-resistance-b"] = dict(SPLITS["heldout-resistance"], seed=9012, vehicles=16, start="2026-12-07")
+SPLITS["heldout-healthy-e"] = dict(SPLITS["heldout-healthy"], seed=9011, start="2026-12-14")
 
 
 def epoch(date):
