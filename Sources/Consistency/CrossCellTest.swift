@@ -16,9 +16,10 @@ enum CrossCellTest {
 
     /// Adds shift × (z − shift/2), the log-likelihood ratio of N(shift, 1) against N(0, 1), to each cell's
     /// statistic. A fault is one cell: when more than max(2, 5 %) of the cells stand apart (z above
-    /// `apartScore`) together, that is the pack's doing (balancing, a module, a message) and nothing is added.
+    /// `apartScore`, by default 3) together, that is the pack's doing (balancing, a module, a message) and
+    /// nothing is added.
     static func accumulate(_ score: UnsafeMutableBufferPointer<Double>, into statistic: UnsafeMutableBufferPointer<Double>,
-                           shift: Double) {
+                           shift: Double, apartScore: Double = apartScore) {
         var apart = 0
         for cell in 0..<score.count where score[cell] > apartScore { apart += 1 }
         guard apart <= max(2, score.count / 20) else { return }
