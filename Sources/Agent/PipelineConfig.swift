@@ -91,7 +91,7 @@ public struct PipelineConfig: @unchecked Sendable {
                                         "cell_temperature", "cell_temperatures", "cell_temperature_index_base", "cell_temperature_unit",
                                         "cell_temperature_count", "current", "current_unit", "current_positive", "voltage", "voltage_unit", "soc",
                                         "cell_voltage_max",
-                                        "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah"])
+                                        "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah", "balancing"])
         do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
         vehicle = root["vehicle"]?.string
         if let vehicle, let problem = vehicleIDProblem(vehicle) {

@@ -120,7 +120,7 @@ public final class VehiclePipeline {
         }
         process(time: time, voltages: UnsafeBufferPointer(state.voltages),
                  temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current,
-                 soc: state.soc, periodStartCurrent: state.periodStartCurrent)
+                 soc: state.soc, periodStartCurrent: state.periodStartCurrent, balancing: state.balancing)
         return true
     }
 
@@ -146,12 +146,13 @@ public final class VehiclePipeline {
     }
 
     /// `periodStartCurrent`: the current when the snapshot's first cell frame came (PackState); a JSON
-    /// snapshot has one current.
+    /// snapshot has one current. `balancing`: the BMS's balancing flag, where the mapping names it.
     private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil) {
+                         packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil, balancing: Bool = false) {
         features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
         detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
-                         temperatures: temperatures, current: current, periodStartCurrent: periodStartCurrent, soc: soc) { detection in
+                         temperatures: temperatures, current: current, periodStartCurrent: periodStartCurrent, soc: soc,
+                         balancing: balancing) { detection in
             raise(detection, time: time, current: current)
         }
         latestCurrent = current

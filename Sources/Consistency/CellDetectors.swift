@@ -149,10 +149,11 @@ public final class CellDetectors {
 
     /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
     /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped); the
-    /// current in force when the snapshot's first cell frame came, where it differs (PackState).
+    /// current in force when the snapshot's first cell frame came, where it differs (PackState); whether
+    /// the BMS says it is bleeding cells (passive balancing), where its DBC has the flag.
     public func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, spread: Double,
                        temperatures: UnsafeBufferPointer<Double>, current: Double, periodStartCurrent: Double? = nil, soc: Double,
-                       raise: (Detection) -> Void) {
+                       balancing: Bool = false, raise: (Detection) -> Void) {
         guard settings.enabled else { return }
         let interval = time - previousTime
         previousTime = time
@@ -203,7 +204,7 @@ public final class CellDetectors {
                                 evidence: .steadyLoad)
             }
         }
-        if leak.update(time: time, resting: resting, current: current, oneC: oneC, median: median,
+        if leak.update(time: time, resting: resting, balancing: balancing, current: current, oneC: oneC, median: median,
                        drop: medianResistance > 0 ? medianResistance * current : .nan, ocvDeviation: ocvDeviation,
                        resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)

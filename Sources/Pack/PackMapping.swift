@@ -11,6 +11,8 @@ public enum SignalRole: Sendable, Equatable {
     case soc
     case cellVoltageMax
     case cellVoltageMin
+    /// The BMS's passive balancing flag: non-zero while it bleeds cells.
+    case balancing
 }
 
 /// A mistake in the `[pack]` section, with the line of the key.
@@ -164,7 +166,8 @@ public struct PackMapping: Sendable {
         let single: [(String, SignalRole, String?)] = [("current", .current, "current"), ("voltage", .voltage, "pack voltage"),
                                                        ("soc", .soc, nil),
                                                        ("cell_voltage_max", .cellVoltageMax, "voltage"),
-                                                       ("cell_voltage_min", .cellVoltageMin, "voltage")]
+                                                       ("cell_voltage_min", .cellVoltageMin, "voltage"),
+                                                       ("balancing", .balancing, nil)]
         for (key, role, kind) in single {
             guard let name = table[key]?.string else { continue }
             try assign(key, [name], { _ in role }, unitKind: kind)

@@ -42,6 +42,8 @@ public final class PackState {
     @exclusivity(unchecked) public private(set) var periodStartCurrent = Double.nan
     @exclusivity(unchecked) public private(set) var voltage = Double.nan
     @exclusivity(unchecked) public private(set) var soc = Double.nan
+    /// Whether the BMS said it was bleeding cells (passive balancing) in its latest status; false unmapped.
+    @exclusivity(unchecked) public private(set) var balancing = false
 
     public init(mapping: PackMapping, staleAfter: Double = 5, tick: Double = 2) {
         self.mapping = mapping
@@ -91,6 +93,7 @@ public final class PackState {
             case .current: current = value
             case .voltage: voltage = value
             case .soc: soc = value
+            case .balancing: balancing = value != 0
             case .cellVoltageMax, .cellVoltageMin, .none: break
             }
         }

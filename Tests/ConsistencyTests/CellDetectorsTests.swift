@@ -128,6 +128,18 @@ import Glibc
         }
     }
 
+    /// A BMS bleeding its highest cell while parked (passive balancing) and saying so in its status: the
+    /// cell's fall through the rest is the BMS's doing, not a leak (our simulator's healthy packs were
+    /// raised so over 72 h). The same fall without the flag is the leak above, at its cell.
+    @Test func aCellTheBMSBleedsWhileItSaysItIsBalancingIsNoLeak() {
+        for balancing in [true, false] {
+            var pack = SyntheticPack()
+            pack.balancing = balancing
+            let leaks = pack.leakDuringRest(cell: 7, cRate: 1.0 / 100)
+            #expect(leaks.map(\.cell) == (balancing ? [] : [7]), "balancing \(balancing)")
+        }
+    }
+
     /// On a plateau (0.05 V per unit SOC, as LFP's) the same fall through the learned slope is no size to
     /// trust: a C/10 leak is named at its cell, its size not given.
     @Test func aLeakOnAPlateauIsNamedWithoutASize() {

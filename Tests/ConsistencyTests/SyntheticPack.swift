@@ -32,6 +32,8 @@ struct SyntheticPack {
     /// The share of the previous second's current in the current the snapshot carries (0: the cells'
     /// instant's): a status message faster than the cell pages, read when the last page comes.
     var statusShift = 0.0
+    /// Whether the BMS says it is balancing (passed to the detectors with every snapshot).
+    var balancing = false
     private var previousMeasured = Double.nan
     /// When each detection of every run was raised.
     var raisedTimes: [Double] = []
@@ -90,7 +92,7 @@ struct SyntheticPack {
             readings.withUnsafeBufferPointer { temperatures in
                 detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
                                  temperatures: temperatures, current: latest, periodStartCurrent: measured,
-                                 soc: soc.reduce(0, +) / Double(cells) * 100) {
+                                 soc: soc.reduce(0, +) / Double(cells) * 100, balancing: balancing) {
                     raised.append($0)
                     raisedTimes.append(time)
                 }
