@@ -52,26 +52,30 @@ def test_rule_alarm_fires_at_the_labelled_cell(tmp_path, celldrift, fault):
     assert first["payload"]["spread_v"] > 0.050 and first["state"] == "pending"
 
 
+def line_of(path, fragment):
+    """The line number (from 1) of the first line of the file holding `fragment`."""
+    return next(number for number, text in enumerate(path.read_text().splitlines(), 1) if fragment in text)
+
+
 def test_config_mistakes_name_their_line(tmp_path, celldrift):
     config = tmp_path / "bad.toml"
     text = CONFIG.read_text().replace('cell_voltage = "CellVoltage_{index:03}"', 'cell_voltage = "Voltage_{index}"')
     config.write_text(text.replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"'))
     _, err = run("replay", "--config", config, "--db", tmp_path / "o.db", SAMPLES / "healthy.log.gz", check=False)
-    assert f"{config}:6: pack.cell_voltage: the DBC has no signal Voltage_0" in err
+    assert f"{config}:{line_of(config, 'Voltage_{index}')}: pack.cell_voltage: the DBC has no signal Voltage_0" in err
     config.write_text(CONFIG.read_text().replace("window = 60", "window = sixty"))
     _, err = run("replay", "--config", config, "--db", tmp_path / "o.db", SAMPLES / "healthy.log.gz", check=False)
-    assert f"{config}:20:10: 'sixty' is not a string, number, boolean, array or table" in err
+    assert f"{config}:{line_of(config, 'window = sixty')}:10: 'sixty' is not a string, number, boolean, array or table" in err
     config.write_text(text.replace("minimum_duration_s = 10", "minimum_duration = 10")
                       .replace('"Voltage_{index}"', '"CellVoltage_{index:03}"')
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"'))
     _, err = run("replay", "--config", config, check=False)
-    assert f"{config}:26: rules.cell_spread.minimum_duration: unknown key" in err
+    assert f"{config}:{line_of(config, 'minimum_duration = 10')}: rules.cell_spread.minimum_duration: unknown key" in err
     config.write_text(text.replace('"Voltage_{index}"', '"CellVoltage_{index:03}"')
                       .replace('dbc = "celldrift_pack.dbc"', f'dbc = "{ROOT / "firmware-samples" / "celldrift_pack.dbc"}"')
                       .replace('pack = "models/pack-model.safetensors"', f'pack = "{tmp_path / "missing.safetensors"}"'))
     _, err = run("replay", "--config", config, check=False)
-    line = next(number for number, text in enumerate(config.read_text().splitlines(), 1) if "missing.safetensors" in text)
-    assert f"{config}:{line}: model.pack: {tmp_path / 'missing.safetensors'}: cannot read the file" in err
+    assert f"{config}:{line_of(config, 'missing.safetensors')}: model.pack: {tmp_path / 'missing.safetensors'}: cannot read the file" in err
 
 
 def test_check_config_lists_every_mistake(tmp_path, celldrift):
