@@ -46,10 +46,8 @@ import Glibc
         let pipeline = VehiclePipeline(config: config, vehicle: "PAGES", wallClock: { 42 }) { _ in }
         let decoder = FrameDecoder(config.database)
         var taken = 0
-        // The second period's status says the BMS is balancing: the shipped mapping reads its flag.
-        var balancing = 0.0
-        func status(_ current: Double) -> [String: Double] {
-            ["PackCurrent": current, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": balancing, "StatusCounter": 0]
+        func status(_ current: Double, balancing: Bool) -> [String: Double] {
+            ["PackCurrent": current, "PackVoltage": 355, "PackSoC": 50, "ChargeState": 0, "BalancingActive": balancing ? 1 : 0, "StatusCounter": 0]
         }
         func send(_ message: String, _ values: [String: Double], at time: Double) throws {
             var frame = try config.database.encode(message: message, values: values)
@@ -58,10 +56,11 @@ import Glibc
         }
         for period in 0..<3 {
             let start = 1_790_000_000 + Double(period), atFirstPage = 10 * Double(period + 1), later = -20 * Double(period + 1)
-            balancing = period == 1 ? 1 : 0
-            try send("PackStatus", status(atFirstPage), at: start)
+            // The second period's status says the BMS is balancing: the shipped mapping reads its flag.
+            let balancing = period == 1
+            try send("PackStatus", status(atFirstPage, balancing: balancing), at: start)
             for page in 0..<32 {
-                if page == 16 { try send("PackStatus", status(later), at: start + 0.5) }
+                if page == 16 { try send("PackStatus", status(later, balancing: balancing), at: start + 0.5) }
                 var values = ["CellVoltagePage": Double(page)]
                 for cell in (3 * page)..<(3 * page + 3) {
                     let number = String(cell)
@@ -71,7 +70,7 @@ import Glibc
             }
             #expect(taken == period + 1)
             #expect(pipeline.state.current == later && pipeline.state.periodStartCurrent == atFirstPage)
-            #expect(pipeline.state.balancing == (period == 1))
+            #expect(pipeline.state.balancing == balancing)
         }
     }
 

@@ -25,7 +25,7 @@ import Testing
         }
     }
 
-    /// Cells whose voltages follow a load a little differently (here their diffusion: 10 % more of it on
+    /// Cells whose voltages follow a load a little differently (here their diffusion: 3 % more of it on
     /// three cells) drift from the load's first window by a few cross-cell deviations through the whole
     /// charge, as four healthy cells of a held-out pack did (z 3-4) while its faulty cell climbed past 15.
     /// A few cells a few deviations apart are not the pack's disturbance: the rise is raised in the

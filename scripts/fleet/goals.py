@@ -51,6 +51,11 @@ def before_onset(label):
     return fired is not None and label.get("onset_time") is not None and fired < label["onset_time"]
 
 
+def rule_saw(label):
+    """The rule fired, after the fault's onset: the detectors can be ahead of it."""
+    return label["rule_first_fired_time"] is not None and not before_onset(label)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("splits", nargs="+")
@@ -73,14 +78,13 @@ def main():
               f"{'named after ' + minutes(vehicle['delay_h']) if vehicle['named'] else 'not named'}; rule "
               f"{'never fired' if label['rule_first_fired_time'] is None else 'fired before the onset, at cell ' + str(label['rule_cell']) if before_onset(label) else 'fired, lead ' + minutes(lead)}")
     flowing = [(v, l) for v, l in rows if l["fault"] == "resistance-growth" and l.get("onset_phase") in ("drive", "charge")]
-    ahead = all(v["named"] and (v["lead_h"] is None or v["lead_h"] > 0) for v, l in flowing
-                if l["rule_first_fired_time"] is not None and not before_onset(l))
+    ahead = all(v["named"] and (v["lead_h"] is None or v["lead_h"] > 0) for v, l in flowing if rule_saw(l))
     print(f"while current flows: {sum(v['named'] for v, _ in flowing)} of {len(flowing)} named; every one the rule saw named ahead "
           f"of it: {'yes' if ahead else 'no'}; median lead {minutes(statistics.median(leads)) if leads else '-'} over {len(leads)}")
     # What physics shows only at the next current: outside the goal, reported beside it.
     parked = [(v, l) for v, l in rows if l["fault"] == "resistance-growth" and l.get("onset_phase") not in ("drive", "charge")]
     if parked:
-        seen = [(v, l) for v, l in parked if l["rule_first_fired_time"] is not None and not before_onset(l)]
+        seen = [(v, l) for v, l in parked if rule_saw(l)]
         early = sum(before_onset(l) for _, l in parked)
         print(f"begun while parked: {sum(v['named'] for v, _ in parked)} of {len(parked)} named; of the {len(seen)} the rule saw after "
               f"the onset, {sum(v['named'] and v['lead_h'] is not None and v['lead_h'] > 0 for v, _ in seen)} named ahead of it"
