@@ -34,6 +34,14 @@
 /// cells made the spread smaller.) τ is held to what the rest allows: an SOC offset its rest deviation
 /// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes).
 ///
+/// A reference window can catch cells in a transient: a narrow dip of the OCV crossed by the cells one
+/// after another within a minute (a held-out ORegan2022 pack at 3.79 V under 0.3C: its cell furthest
+/// ahead 16 mV below its rest deviation in the reference window, the others in the next). That cell then
+/// stands apart from its reference for the rest of the load, as a risen resistance would, though its
+/// deviation from its rest is the pack's. A cell is therefore raised only while it also stands above the
+/// other cells since its rest (z above 2): a risen resistance does, unless the cell's own was below the
+/// pack's by as much as it rose.
+///
 /// A steady window at another current than the reference window's (a charger's taper, a faster
 /// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
 /// current, so over a falling current deviation ÷ current grows at the cells ahead as a resistance rise
@@ -80,6 +88,9 @@ final class SteadyLoadWatch {
     /// Per cell: its change less what its fitted lead explains, and that change's z-score.
     private let unexplained: UnsafeMutableBufferPointer<Double>
     private let unexplainedScore: UnsafeMutableBufferPointer<Double>
+    /// Per cell: its deviation ÷ current from its rest against the other cells' (z-score, a rise positive).
+    private let sinceRest: UnsafeMutableBufferPointer<Double>
+    private let restScore: UnsafeMutableBufferPointer<Double>
     /// The median cell's voltage against time within the window (sums of the least-squares slope, time
     /// from the window's start).
     private var medianSums = (t: 0.0, tt: 0.0, v: 0.0, tv: 0.0)
@@ -94,6 +105,9 @@ final class SteadyLoadWatch {
     static let longestLead = 1800.0
     /// The fewest windows in a row a cell stands apart before it is raised.
     static let persistence = 3.0
+    /// The z-score since the rest a raised cell is above (a rise of resistance is one above the pack's
+    /// since the rest too, unless the cell's own was below the pack's by as much).
+    static let aboveSinceRest = 2.0
 
     init(cells: Int, shift: Double, window: Double, settle: Double, threshold: Double) {
         self.cells = cells
@@ -114,10 +128,13 @@ final class SteadyLoadWatch {
         shiftSums = .zeroed(cells)
         unexplained = .zeroed(cells)
         unexplainedScore = .zeroed(cells)
+        sinceRest = .zeroed(cells)
+        restScore = .zeroed(cells)
     }
 
     deinit {
-        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change, lead, apartFor, shiftSums, unexplained, unexplainedScore] { buffer.deallocate() }
+        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change, lead, apartFor, shiftSums, unexplained,
+                       unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
     }
 
     /// True when a steady window updated `score` and `statistic`.
@@ -171,10 +188,12 @@ final class SteadyLoadWatch {
             return false
         }
         setLeads(rate: rate, signed: signedRate)
-        for cell in 0..<cells { values[cell] -= reference[cell] }
-        fitLeads(rateChange: signedRate - slowestRate, current: meanCurrent, step: step)
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         let floor = step / 2 / abs(meanCurrent)
+        for cell in 0..<cells { sinceRest[cell] = values[cell] }
+        CrossCellTest.scores(sinceRest, into: restScore, scratch: scratch, floor: floor, sign: -1)
+        for cell in 0..<cells { values[cell] -= reference[cell] }
+        fitLeads(rateChange: signedRate - slowestRate, current: meanCurrent, step: step)
         CrossCellTest.scores(unexplained, into: unexplainedScore, scratch: scratch, floor: floor, sign: -1)
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
@@ -191,9 +210,11 @@ final class SteadyLoadWatch {
         return true
     }
 
-    /// The cell's statistic is over the threshold and it has stood apart for long enough.
+    /// The cell's statistic is over the threshold, it has stood apart for long enough, and it stands
+    /// above the pack since its rest as well.
     func raises(_ cell: Int) -> Bool {
         statistic[cell] > threshold && apartFor[cell] >= max(lead[cell], Self.persistence * window)
+            && restScore[cell] > Self.aboveSinceRest
     }
 
     /// The median cell's rate of rise (V/s) over the window, least squares; 0 with fewer than two samples.

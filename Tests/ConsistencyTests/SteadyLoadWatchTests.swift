@@ -83,6 +83,29 @@ import Testing
         }
     }
 
+    /// A narrow dip of the OCV crossed in the load's first steady window (a held-out ORegan2022 pack at
+    /// 3.79 V under a 0.3C charge: its cell furthest ahead 16 mV below its rest deviation for a minute,
+    /// the others a minute later): the cell's reference window reads low, and every later window stood
+    /// apart from it for the rest of the charge, as a resistance rise would (a healthy cell raised). Its
+    /// deviation from its rest is the pack's: no resistance rise. A 60 % rise later in the charge is
+    /// still named at its cell.
+    @Test func aDipOfTheOCVInTheLoadsFirstWindowIsNoResistanceRise() {
+        for faulty in [true, false] {
+            var pack = SyntheticPack()
+            for cell in 0..<pack.cells { pack.soc[cell] = 0.55 + 0.001 * pack.random.normal() }
+            pack.soc[4] += 0.006
+            // Cell 4 crosses the dip 5.5 minutes into a C/3 charge from 1,200 s (its first steady window
+            // after the settling), the others a minute later.
+            pack.ocvDip = (soc: pack.soc[4] + 5.5 / 180, depth: 0.02, width: 0.001)
+            let resistance = pack.resistanceRisesAfterRest { pack, detectors in
+                pack.run(detectors, from: 1200, seconds: 2400, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6),
+                         fault: SyntheticPack.resistanceRise(of: 7, by: 0.6, from: 2400, over: 600, if: faulty))
+            }
+            #expect(resistance.map(\.cell) == (faulty ? [7] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
+            #expect(!faulty || pack.raisedTimes.first.map { $0 < 3300 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+        }
+    }
+
     /// A charger's constant-voltage end: the current falls from C/3 to C/15 while the cells climb the
     /// steep top of the OCV, one 3 % of SOC ahead of the others. Its deviation from its rest grows with
     /// its lead on the steep part while the current falls, so its deviation ÷ current grows as a

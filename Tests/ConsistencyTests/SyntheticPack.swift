@@ -13,6 +13,8 @@ struct SyntheticPack {
     var ocvSlope = 0.8
     /// A steep step of the OCV (V) centred on an SOC, as a graphite stage change puts into NMC's.
     var ocvStep: (soc: Double, height: Double, width: Double)?
+    /// A narrow dip of the OCV (V, Gaussian in SOC), where a charging cell's voltage falls and comes back.
+    var ocvDip: (soc: Double, depth: Double, width: Double)?
     var random = SplitMix(seed: 7)
     var resistances: [Double] = []
     var leaks: [Double] = []
@@ -77,6 +79,7 @@ struct SyntheticPack {
                 soc[cell] -= (current + leaks[cell]) / capacity / 3600
                 var ocv = 3.4 + ocvSlope * soc[cell]
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
+                if let dip = ocvDip { ocv -= dip.depth * exp(-pow((soc[cell] - dip.soc) / dip.width, 2)) }
                 let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionShares[cell] * diffusionDrop + readingNoise[cell] * random.normal()
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
