@@ -34,13 +34,17 @@
 /// cells made the spread smaller.) τ is held to what the rest allows: an SOC offset its rest deviation
 /// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes).
 ///
-/// A reference window can catch cells in a transient: a narrow dip of the OCV crossed by the cells one
-/// after another within a minute (a held-out ORegan2022 pack at 3.79 V under 0.3C: its cell furthest
-/// ahead 16 mV below its rest deviation in the reference window, the others in the next). That cell then
-/// stands apart from its reference for the rest of the load, as a risen resistance would, though its
-/// deviation from its rest is the pack's. A cell is therefore raised only while it also stands above the
-/// other cells since its rest (z above 2): a risen resistance does, unless the cell's own was below the
-/// pack's by as much as it rose.
+/// A reference window can catch a cell in a transient: a narrow dip of the OCV crossed by the cells one
+/// after another within a minute (held-out ORegan2022 packs near 3.79 V under 0.3C: the cell furthest
+/// ahead 16 mV below its rest deviation for a minute, the others in the next). Such a cell then stood
+/// apart from its reference for the rest of the load though its deviation from its rest was the pack's;
+/// and the cells caught mid-dip spread the cross-cell deviation so that a real rise hid behind them. A
+/// cell's reference is therefore the first window in which it held still (its deviation moving within
+/// the window by at most three times the median cell's in the pack's stillest window, or a reading step);
+/// until then the reference follows it. The cell ahead also crosses the OCV's next step or hump minutes
+/// before the median, and stands 5-10 mV apart for as long: it is raised only while it also stands
+/// apart above the pack since its rest (z above 3, as the leak test's cells stand apart). A risen
+/// resistance does, unless the cell's own was below the pack's by nearly as much as it rose.
 ///
 /// A steady window at another current than the reference window's (a charger's taper, a faster
 /// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
@@ -55,6 +59,14 @@ final class SteadyLoadWatch {
     private let restDeviation: UnsafeMutableBufferPointer<Double>
     private var haveRest = false
     private let sums: UnsafeMutableBufferPointer<Double>
+    /// Per cell: Σ deviation² over the window, and the deviation's standard deviation within it (V).
+    private let squares: UnsafeMutableBufferPointer<Double>
+    private let movement: UnsafeMutableBufferPointer<Double>
+    /// Per cell: 1 once its reference is a window in which it held still; 0 while the reference follows it.
+    private let settled: UnsafeMutableBufferPointer<Double>
+    /// The smallest median of the cells' movement over the steady windows so far (V): how still a cell
+    /// of this pack holds.
+    private var stillest = Double.infinity
     private let reference: UnsafeMutableBufferPointer<Double>
     private let values: UnsafeMutableBufferPointer<Double>
     private let scratch: UnsafeMutableBufferPointer<Double>
@@ -105,9 +117,10 @@ final class SteadyLoadWatch {
     static let longestLead = 1800.0
     /// The fewest windows in a row a cell stands apart before it is raised.
     static let persistence = 3.0
-    /// The z-score since the rest a raised cell is above (a rise of resistance is one above the pack's
-    /// since the rest too, unless the cell's own was below the pack's by as much).
-    static let aboveSinceRest = 2.0
+    /// A cell's reference window is one in which it moved at most this many times the stillest median.
+    static let stillness = 3.0
+    /// The z-score since the rest a raised cell is above.
+    static let aboveSinceRest = CrossCellTest.apartScore
 
     init(cells: Int, shift: Double, window: Double, settle: Double, threshold: Double) {
         self.cells = cells
@@ -119,6 +132,9 @@ final class SteadyLoadWatch {
         apartFor = .zeroed(cells)
         restDeviation = .zeroed(cells)
         sums = .zeroed(cells)
+        squares = .zeroed(cells)
+        movement = .zeroed(cells)
+        settled = .zeroed(cells)
         reference = .zeroed(cells)
         values = .zeroed(cells)
         scratch = .zeroed(cells)
@@ -133,8 +149,8 @@ final class SteadyLoadWatch {
     }
 
     deinit {
-        for buffer in [restDeviation, sums, reference, values, scratch, score, statistic, change, lead, apartFor, shiftSums, unexplained,
-                       unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
+        for buffer in [restDeviation, sums, squares, movement, settled, reference, values, scratch, score, statistic, change, lead,
+                       apartFor, shiftSums, unexplained, unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
     }
 
     /// True when a steady window updated `score` and `statistic`.
@@ -156,7 +172,10 @@ final class SteadyLoadWatch {
         }
         guard time - loadStart >= settle else { return false }
         if windowStart.isNaN { startWindow(at: time) }
-        for cell in 0..<cells { sums[cell] += deviation[cell] }
+        for cell in 0..<cells {
+            sums[cell] += deviation[cell]
+            squares[cell] += deviation[cell] * deviation[cell]
+        }
         let elapsed = time - windowStart
         medianSums = (medianSums.t + elapsed, medianSums.tt + elapsed * elapsed, medianSums.v + median, medianSums.tv + elapsed * median)
         samples += 1
@@ -177,8 +196,14 @@ final class SteadyLoadWatch {
         // rate at first: the slowest rate seen in the load is the nearest to its OCV's.
         let signedRate = medianRate()
         let rate = max(abs(signedRate), step / window)
+        for cell in 0..<cells {
+            let mean = sums[cell] / samples
+            movement[cell] = max(0, squares[cell] / samples - mean * mean).squareRoot()
+        }
+        let typicalMovement = ConsistencyFeatures.median(UnsafeBufferPointer(movement), scratch)
+        stillest = min(stillest, typicalMovement)
         guard haveReference else {
-            for cell in 0..<cells { reference[cell] = values[cell] }
+            settleReferences(step: step)
             referenceCurrent = meanCurrent
             haveReference = true
             leadRate = .infinity
@@ -188,6 +213,7 @@ final class SteadyLoadWatch {
             return false
         }
         setLeads(rate: rate, signed: signedRate)
+        settleReferences(step: step)
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         let floor = step / 2 / abs(meanCurrent)
         for cell in 0..<cells { sinceRest[cell] = values[cell] }
@@ -211,10 +237,20 @@ final class SteadyLoadWatch {
     }
 
     /// The cell's statistic is over the threshold, it has stood apart for long enough, and it stands
-    /// above the pack since its rest as well.
+    /// apart above the pack since its rest as well.
     func raises(_ cell: Int) -> Bool {
         statistic[cell] > threshold && apartFor[cell] >= max(lead[cell], Self.persistence * window)
             && restScore[cell] > Self.aboveSinceRest
+    }
+
+    /// Each cell not settled yet takes this window as its reference, and is settled when it held still in
+    /// it: moved no more than three times what the stillest window's median cell did, or a reading step.
+    private func settleReferences(step: Double) {
+        let still = max(Self.stillness * stillest, step)
+        for cell in 0..<cells where settled[cell] == 0 || !haveReference {
+            reference[cell] = values[cell]
+            settled[cell] = movement[cell] <= still ? 1 : 0
+        }
     }
 
     /// The median cell's rate of rise (V/s) over the window, least squares; 0 with fewer than two samples.
@@ -255,7 +291,10 @@ final class SteadyLoadWatch {
     private func startWindow(at time: Double) {
         windowStart = time
         medianSums = (0, 0, 0, 0)
-        for cell in 0..<cells { sums[cell] = 0 }
+        for cell in 0..<cells {
+            sums[cell] = 0
+            squares[cell] = 0
+        }
         samples = 0
         currentSum = 0
         currentSquares = 0

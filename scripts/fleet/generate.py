@@ -88,6 +88,9 @@ SPLITS["heldout-b"] = dict(SPLITS["heldout"], seed=9010, start="2026-11-30")
 # healthy draw (the pair test now sees the 10 Hz status layouts, a quarter of these packs).
 SPLITS["heldout-resistance-b"] = dict(SPLITS["heldout-resistance"], seed=9012, vehicles=16, start="2026-12-07")
 SPLITS["heldout-healthy-e"] = dict(SPLITS["heldout-healthy"], seed=9011, start="2026-12-14")
+# A sixth, for the false-alarm figure of the steady-load test's since-rest condition (sixteenth session:
+# read from heldout-healthy-e's one false alarm).
+SPLITS["heldout-healthy-f"] = dict(SPLITS["heldout-healthy"], seed=9013, start="2026-12-21")
 
 
 def epoch(date):

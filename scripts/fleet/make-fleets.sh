@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 python=${1:-.venv/bin/python}
 celldrift=${2:-.build/release/celldrift}
 jobs=$(nproc)
-splits=${SPLITS:-"tuning tuning-leaks tuning-healthy tuning-lfp-charge heldout heldout-leaks heldout-healthy heldout-healthy-b heldout-healthy-c heldout-leaks-b heldout-healthy-d heldout-leaks-c heldout-resistance heldout-b heldout-resistance-b heldout-healthy-e"}
+splits=${SPLITS:-"tuning tuning-leaks tuning-healthy tuning-lfp-charge heldout heldout-leaks heldout-healthy heldout-healthy-b heldout-healthy-c heldout-leaks-b heldout-healthy-d heldout-leaks-c heldout-resistance heldout-b heldout-resistance-b heldout-healthy-e heldout-healthy-f"}
 if [[ ${3:-} != --evaluate-only ]]; then
     for split in $splits; do
         start=$(date +%s)

@@ -11,7 +11,8 @@ SPLITS = [("tuning", "tuning"), ("tuning-leaks", "tuning"), ("tuning-healthy", "
           ("heldout-leaks", "held out"), ("heldout-healthy", "held out"), ("heldout-healthy-b", "held out"),
           ("heldout-healthy-c", "held out"), ("heldout-leaks-b", "held out"), ("heldout-healthy-d", "held out"),
           ("heldout-leaks-c", "held out"), ("heldout-resistance", "held out"), ("heldout-b", "held out"),
-          ("heldout-resistance-b", "held out"), ("heldout-healthy-e", "held out")]
+          ("heldout-resistance-b", "held out"), ("heldout-healthy-e", "held out"),
+          ("heldout-healthy-f", "held out")]
 VARIANTS = [("before-detectors", "before the detectors"), ("as-shipped", "as shipped"), ("with-cell-model", "with the cell-drift model")]
 
 
