@@ -55,6 +55,9 @@ public func labelJSON(_ run: VehicleRun, rule: ThresholdRule, chemistry: Chemist
     } else {
         text += ", \"cell\": \(fault.cell), \"onset_s\": \(Int64(fault.onset)), \"onset_time\": \(Int64(start) + Int64(fault.onset))"
         text += ", \"onset\": \"\(run.vehicle.timestamp(fault.onset))\", \"magnitude\": \(fault.magnitude), \"growth_per_day\": \(fault.growth)"
+        // The simulated pack measures every cell's temperature: a hot spot is its cell's sensor's to name,
+        // as a hot joint is on the physics fleet (docs/fleet.md).
+        if fault.kind == .hotSpot { text += ", \"sensor\": \(fault.cell)" }
     }
     if let fired = rule.firstFired {
         text += ", \"rule_first_fired_s\": \(Int64(fired)), \"rule_first_fired_time\": \(Int64(start) + Int64(fired))"

@@ -214,3 +214,18 @@ def test_evaluate_fleet_reads_our_own_simulators_labels(tmp_path):
     assert faulty["onset_time"] == label["onset_time"]
     if label["rule_first_fired_time"] is not None:
         assert abs(faulty["replay_rule_first_fired_time"] - label["rule_first_fired_time"]) < 2
+
+
+def test_our_own_simulators_hot_spot_is_its_cells_sensors_to_name(tmp_path):
+    """The simulated pack measures every cell's temperature: a hot spot's label names its cell's sensor
+    (as the physics fleet's hot joints name theirs), which the evaluation then expects an alarm to name."""
+    run("simulate", "--vehicles", 2, "--fault", "hot-spot", "--fault-share", 0.5, "--days", 1, "--cells", 96,
+        "--seed", 11, "--candump", "--log-hours", 2, "--out", tmp_path)
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    hot = next(label for label in labels if label["fault"] == "hot-spot")
+    assert hot["sensor"] == hot["cell"] and "sensor" not in next(label for label in labels if label["fault"] == "healthy")
+    result = json.loads(run("evaluate", "fleet", "--labels", tmp_path / "labels.json", "--config",
+                            ROOT / "firmware-samples" / "celldrift_pack.toml", "--json")[0])
+    assert result["overall"]["not_replayed"] == 0
+    vehicle = next(vehicle for vehicle in result["vehicles"] if vehicle["fault"] == "hot-spot")
+    assert vehicle["sensor"] == hot["cell"]
