@@ -55,8 +55,7 @@ import Testing
                 pack.run(detectors, from: 1200, seconds: 2400, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6),
                          fault: SyntheticPack.resistanceLeap(of: 7, volts: 0.4, from: onset, for: lasting ? .infinity : 45))
             }
-            #expect(resistance.map(\.cell) == (lasting ? [7] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence) })")
-            #expect(!lasting || pack.raisedTimes.first.map { $0 < onset + 300 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+            expectRaised(resistance, at: lasting ? 7 : nil, before: onset + 300, pack)
         }
     }
 
@@ -78,8 +77,7 @@ import Testing
                 pack.run(detectors, from: 1200, seconds: 2 * 3600, steadyCurrent: -pack.capacity / 5, temperatures: flatTemperatures(6),
                          fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 2400, over: 600, if: faulty))
             }
-            #expect(resistance.map(\.cell) == (faulty ? [4] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence) })")
-            #expect(!faulty || pack.raisedTimes.first.map { $0 < 4200 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+            expectRaised(resistance, at: faulty ? 4 : nil, before: 4200, pack)
         }
     }
 
@@ -101,8 +99,7 @@ import Testing
                 pack.run(detectors, from: 1200, seconds: 2400, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6),
                          fault: SyntheticPack.resistanceRise(of: 7, by: 0.6, from: 2400, over: 600, if: faulty))
             }
-            #expect(resistance.map(\.cell) == (faulty ? [7] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
-            #expect(!faulty || pack.raisedTimes.first.map { $0 < 3300 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+            expectRaised(resistance, at: faulty ? 7 : nil, before: 3300, pack)
         }
     }
 
@@ -124,8 +121,7 @@ import Testing
                     + pack.run(detectors, from: 3000, seconds: 2400, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6),
                                fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 4200, over: 600, if: faulty))
             }
-            #expect(resistance.map(\.cell) == (faulty ? [4] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
-            #expect(!faulty || pack.raisedTimes.first.map { $0 < 5100 } == true, "raised at \(pack.raisedTimes.first ?? .nan) s")
+            expectRaised(resistance, at: faulty ? 4 : nil, before: 5100, pack)
         }
     }
 
@@ -201,4 +197,13 @@ import Testing
         }
         #expect(resistance.map(\.cell) == (riseOnset == nil ? [] : [4]), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
     }
+}
+
+/// The resistance rises raised name `cell` alone, the first before `time` (s); none when `cell` is nil.
+private func expectRaised(_ resistance: [Detection], at cell: Int?, before time: Double, _ pack: SyntheticPack,
+                          sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(resistance.map(\.cell) == (cell.map { [$0] } ?? []), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })",
+            sourceLocation: sourceLocation)
+    #expect(cell == nil || pack.raisedTimes.first.map { $0 < time } == true, "raised at \(pack.raisedTimes.first ?? .nan) s",
+            sourceLocation: sourceLocation)
 }
