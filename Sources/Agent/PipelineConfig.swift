@@ -155,11 +155,14 @@ public struct PipelineConfig: @unchecked Sendable {
         }
         guard let table = try reader.section(root, "detection", [
             "enabled", "resistance_share", "resistance_memory_s", "rest_c_rate", "rest_settle_s", "leak_check_s", "leak_shift",
-            "minimum_leak_c", "sensor_change_k", "sensor_learning_s", "false_alarm_hours"]) else { return settings }
-        if let enabled = table["enabled"] {
-            guard let value = enabled.bool else { throw reader.fail(table.line(of: "enabled") ?? 0, "detection.enabled", "must be true or false") }
-            settings.enabled = value
+            "minimum_leak_c", "sensor_change_k", "sensor_learning_s", "false_alarm_hours", "balancing_moves_readings"]) else { return settings }
+        func flag(_ key: String, _ fallback: Bool) throws(AgentError) -> Bool {
+            guard let entry = table[key] else { return fallback }
+            guard let value = entry.bool else { throw reader.fail(table.line(of: key) ?? 0, "detection.\(key)", "must be true or false") }
+            return value
         }
+        settings.enabled = try flag("enabled", settings.enabled)
+        settings.balancingMovesReadings = try flag("balancing_moves_readings", settings.balancingMovesReadings)
         func value(_ key: String, _ fallback: Double) throws(AgentError) -> Double {
             try reader.number(table, key, fallback, in: "detection", bound: .positive)
         }

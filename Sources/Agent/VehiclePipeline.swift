@@ -290,6 +290,8 @@ public final class VehiclePipeline {
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? .nan))"
         case .sensor:
             payload += ", \"shift_k\": \(number(detection.magnitude))"
+        case .readingStep:
+            payload += ", \"step_v\": \(number(detection.magnitude)), \"step_readings\": \(number(detection.relative))"
         }
         payload += ", \"confidence\": \(number(detection.confidence)), \"capacity_ah\": \(number(detectors.scale.capacity))"
             + ", \"spread_v\": \(number(features.spread)), \"current_a\": \(number(current))}"

@@ -25,6 +25,10 @@ public struct DetectionSettings: Sendable, Equatable {
     /// The smallest sensor shift worth an alarm (K), and the seconds that learn each sensor's place.
     public var sensorChange = 1.5
     public var sensorLearning = 900.0
+    /// The BMS measures its cells while it bleeds them, through the sense wires the bleed flows in, so a
+    /// bleed starting or stopping moves a reading: no reading step is tested while its balancing flag is
+    /// set or changes. Off by default: balancing AFEs pause the bleed while they measure unless told not to.
+    public var balancingMovesReadings = false
     /// One false alarm per this many vehicle-hours at most, per test, under the tests' noise models.
     public var falseAlarmHours = 10_000.0
 
@@ -42,17 +46,20 @@ public struct Detection: Sendable {
         case resistanceRise = "cell_resistance_rise"
         case leak = "cell_leak"
         case sensor = "temperature_sensor"
+        case readingStep = "cell_voltage_step"
     }
 
     /// Which test raised it: a resistance from current changes (`current_changes`) or from a steady load
     /// against its start (`steady_load`); a leak from rest slopes (`rest_slopes`); a sensor against the
-    /// others (`sensor_shift`) or a dithering reading that stopped changing (`held_reading`).
+    /// others (`sensor_shift`) or a dithering reading that stopped changing (`held_reading`); a cell's reading
+    /// moved to a new level at a steady current (`reading_step`).
     public enum Evidence: String, Sendable {
         case currentChanges = "current_changes"
         case steadyLoad = "steady_load"
         case restSlopes = "rest_slopes"
         case sensorShift = "sensor_shift"
         case heldReading = "held_reading"
+        case readingStep = "reading_step"
     }
 
     public let kind: Kind
@@ -60,7 +67,8 @@ public struct Detection: Sendable {
     public let cell: Int?
     public let sensor: Int?
     /// Resistance: ΔR (Ω) and ΔR ÷ the median resistance; leak: A (NaN without a capacity) and C;
-    /// sensor: the shift from its baseline (K).
+    /// sensor: the shift from its baseline (K); a reading step: the level it moved by (V) and that in
+    /// reading steps.
     public let magnitude: Double
     public let relative: Double
     /// The test's statistic over its threshold (≥ 1 when raised).
@@ -81,10 +89,13 @@ public final class CellDetectors {
     let steadyLoad: SteadyLoadWatch
     let leak: LeakWatch
     let sensorWatch: SensorWatch
+    let readingSteps: ReadingStepWatch
     private let ocvDeviation: UnsafeMutableBufferPointer<Double>
+    /// Per cell, what has been raised: 1 a resistance rise, 2 a leak, 4 a reading step.
     private let raised: UnsafeMutableBufferPointer<UInt8>
     private let sensorRaised: UnsafeMutableBufferPointer<UInt8>
     private var recentPeak = 0.0
+    private var wasBalancing = false
     private var previousTime = Double.nan
     private let previousVoltage: UnsafeMutableBufferPointer<Double>
     /// The smallest change of a cell's reading seen (V): the readings' resolution.
@@ -99,6 +110,7 @@ public final class CellDetectors {
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
                          shift: settings.leakShift)
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
+        readingSteps = ReadingStepWatch(cells: cells)
         ocvDeviation = .allocate(capacity: cells)
         ocvDeviation.initialize(repeating: 0)
         raised = .allocate(capacity: cells)
@@ -209,6 +221,8 @@ public final class CellDetectors {
                        resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }
+        checkReadingSteps(time: time, current: current, periodStartCurrent: periodStartCurrent ?? current, oneC: oneC,
+                          balancing: balancing, raise: raise)
         sensorWatch.update(time: time, temperatures: temperatures)
         let sensorThreshold = settings.minuteThreshold
         for sensor in 0..<sensorWatch.sensors where sensorRaised[sensor] == 0 {
@@ -237,7 +251,7 @@ public final class CellDetectors {
     /// load), which no joint or sensor fault explains better. Nil when none is raised.
     private func alarmedCell(coveredBy sensor: Int) -> Int? {
         var source: Int?
-        for cell in cellsCovered(bySensor: sensor) where raised[cell] != 0 {
+        for cell in cellsCovered(bySensor: sensor) where raised[cell] & 3 != 0 {
             if source.map({ abs(ocvDeviation[cell]) > abs(ocvDeviation[$0]) }) ?? true { source = cell }
         }
         return source
@@ -253,6 +267,25 @@ public final class CellDetectors {
             bound = next
         }
         return bound
+    }
+
+    private func checkReadingSteps(time: Double, current: Double, periodStartCurrent: Double, oneC: Double, balancing: Bool,
+                                   raise: (Detection) -> Void) {
+        // Where the BMS measures while it bleeds, a bleed through a sense wire moves its cell's reading as
+        // it starts or stops, which only the pack-wide flag tells of: nothing is tested while it is set.
+        let median = resistance.medianResistance
+        readingSteps.update(time: time, deviation: ocvDeviation, current: current, periodStartCurrent: periodStartCurrent, oneC: oneC,
+                            unexplained: median > 0 ? settings.resistanceShare * median : .nan, stillCRate: settings.restCRate,
+                            resolution: voltageResolution,
+                            balancing: settings.balancingMovesReadings && (balancing || wasBalancing))
+        wasBalancing = balancing
+        for cell in 0..<readingSteps.cells where raised[cell] & 4 == 0 && readingSteps.confirmed[cell].isFinite {
+            raised[cell] |= 4
+            let shift = readingSteps.confirmed[cell]
+            raise(Detection(kind: .readingStep, evidence: .readingStep, cell: cell, sensor: nil, magnitude: shift,
+                            relative: shift / voltageResolution, confidence: abs(shift) / readingSteps.threshold(resolution: voltageResolution),
+                            timeToRule: .nan, deviationAtPeak: .nan))
+        }
     }
 
     private func checkLeaks(time: Double, spread: Double, raise: (Detection) -> Void) {

@@ -29,6 +29,7 @@ import Glibc
         #expect(config.rules.first { $0.alarm.name == "cell_spread" }?.alarm.raiseAbove == 0.050)
         // The rules in amperes and the cell-drift model are not on by default; the detectors are.
         #expect(config.rules.map(\.alarm.name) == ["cell_spread"] && config.cellModel == nil && config.detection.enabled)
+        #expect(!config.detection.balancingMovesReadings)
         let withRules = try PipelineConfig(path: Self.withRules)
         #expect(Set(withRules.rules.map(\.alarm.name)) == ["cell_spread", "cell_resistance", "self_discharge"])
         #expect(withRules.cellModel != nil && withRules.mapping.cells == 96)
@@ -72,6 +73,7 @@ import Glibc
         ("[snapshot]", "[mqtt]\nhost = \"10.0.0.2\"\nusername = \"u\"\npassword = \"p\"\n[snapshot]",
          "mqtt.password: would cross the network in clear to 10.0.0.2"),
         ("dbc = \"celldrift_pack.dbc\"", "dbc = \"celldrift_pack.dbc\"\nvehicle = \"ev/+\"", "vehicle: a vehicle id cannot hold /, +, #"),
+        ("[snapshot]", "[detection]\nbalancing_moves_readings = \"yes\"\n[snapshot]", "detection.balancing_moves_readings: must be true or false"),
     ])
     func mistakesNameTheirLine(original: String, replacement: String, message: String) throws {
         let path = try variant { $0.replacingFirst(original, with: replacement) }
@@ -87,6 +89,12 @@ import Glibc
         do { _ = try PipelineConfig(path: path) } catch {
             #expect(error.description.hasPrefix("\(path):\(line): \(message)"), "\(error.description)")
         }
+    }
+
+    @Test func aBMSThatMeasuresWhileItBleedsIsSaidSo() throws {
+        let path = try variant { $0.replacingFirst("[snapshot]", with: "[detection]\nbalancing_moves_readings = true\n[snapshot]") }
+        defer { unlink(path) }
+        #expect(try PipelineConfig(path: path).detection.balancingMovesReadings)
     }
 
     @Test func insecureIsWrittenToAllowPlaintextToAnotherHost() throws {

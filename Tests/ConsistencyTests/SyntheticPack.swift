@@ -29,8 +29,9 @@ struct SyntheticPack {
     var diffusionCurrent = 0.0
     /// The current sensor: its noise (A) and the reading's rounding (A); the cells answer the true current.
     var currentSensor: (noise: Double, step: Double)?
-    /// Per cell: the reading's noise (V) besides the rounding.
+    /// Per cell: the reading's noise (V) besides the rounding, and an offset of its sense channel (V).
     var readingNoise: [Double] = []
+    var readingOffsets: [Double] = []
     /// The share of the previous second's current in the current the snapshot carries (0: the cells'
     /// instant's): a status message faster than the cell pages, read when the last page comes.
     var statusShift = 0.0
@@ -48,6 +49,7 @@ struct SyntheticPack {
         diffusionShares = Array(repeating: 1, count: cells)
         soc = Array(repeating: 0.8, count: cells)
         readingNoise = Array(repeating: 0.0004, count: cells)
+        readingOffsets = Array(repeating: 0, count: cells)
         for cell in 0..<cells { resistances[cell] = resistance * (1 + 0.03 * random.normal()) }
     }
 
@@ -81,6 +83,7 @@ struct SyntheticPack {
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
                 if let dip = ocvDip { ocv -= dip.depth * exp(-pow((soc[cell] - dip.soc) / dip.width, 2)) }
                 let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionShares[cell] * diffusionDrop + readingNoise[cell] * random.normal()
+                    + readingOffsets[cell]
                 voltages[cell] = (reading * 1000).rounded() / 1000
             }
             var measured = current

@@ -91,6 +91,9 @@ SPLITS["heldout-healthy-e"] = dict(SPLITS["heldout-healthy"], seed=9011, start="
 # A sixth, for the false-alarm figure of the steady-load test's since-rest condition (sixteenth session:
 # read from heldout-healthy-e's one false alarm).
 SPLITS["heldout-healthy-f"] = dict(SPLITS["heldout-healthy"], seed=9013, start="2026-12-21")
+# A third resistance draw, for the detection side of that condition, frozen before it was made
+# (seventeenth session: the faulty cells' margin over z 3 was small on heldout-resistance-b).
+SPLITS["heldout-resistance-c"] = dict(SPLITS["heldout-resistance"], seed=9014, vehicles=16, start="2026-12-28")
 
 
 def epoch(date):
@@ -220,7 +223,8 @@ def simulate(p, out, reuse=False):
     # generator first did, drove those packs near empty, where healthy cells fan out.)
     # A large leak can empty its cell by the next day's drive, where PyBaMM stops at the minimum voltage
     # (a BMS would stop the vehicle): such a vehicle is kept to its first logged day, which holds the
-    # onset and the rests after it; its label says so.
+    # onset and the rests after it; its label says so. A healthy pack's long cold drive can empty its
+    # weakest cell likewise (HELDOUTHEALTHYF053): kept to its first day the same way.
     # Labelled again: the fall-backs its simulation took (they change its timeline), from its old label.
     previous = previous_label(p, out) if reuse else {}
     derates = [derate for derate in (1.0, 0.5, 0.25) if derate <= previous.get("charge_derated", 1.0)]
@@ -233,9 +237,9 @@ def simulate(p, out, reuse=False):
                 print(f"{p['vehicle']}: reached the maximum voltage; again with the day's charger derated", flush=True)
                 derates.pop(0)
                 continue
-            if (isinstance(error, CellStopped) and error.at_minimum_voltage and p["fault"] == "micro-short"
+            if (isinstance(error, CellStopped) and error.at_minimum_voltage and p["fault"] in ("micro-short", "healthy")
                     and days_kept is None and p["days"] > 1):
-                print(f"{p['vehicle']}: the leaking cell ran empty; again with the first logged day only", flush=True)
+                print(f"{p['vehicle']}: a cell ran empty; again with the first logged day only", flush=True)
                 days_kept = 1
                 continue
             print(f"{p['vehicle']}: FAILED: {type(error).__name__}: {error}", flush=True)

@@ -1,0 +1,170 @@
+/// A cell whose reading steps to a new level while the current holds still: a voltage sense channel that
+/// took an offset (a corroded or loosened sense wire, a drifting AFE channel), or a connection that gave
+/// way under load.
+///
+/// No cell's voltage steps on its own: at a steady current its deviation from the median moves with its
+/// state of charge and its polarisation, over minutes. So a cell whose open-circuit deviation moves by
+/// many reading steps between two snapshots, beyond what the current's change explains (its own
+/// resistance is put back; what that may miss, `resistance_share` of the median's, is added to the step
+/// asked for; the current, latest and in force when the cells were measured, moved by at most C/5), and
+/// then holds the new level as it held the old one, has had its reading moved, not its charge. Each side
+/// is a window of `window` snapshots whose deviations stay within half the step of their median; the
+/// level after differs from the level before in the step's sign by at least three quarters of it, beyond
+/// what the windows' mean currents explain. A spike does not hold, an OCV's knee run down keeps moving:
+/// neither passes. When more than max(2, 5 %) of the cells move by half the step together the pack moved
+/// (a page, a module, the BMS's measurement) and no cell is tested.
+final class ReadingStepWatch {
+    let cells: Int
+    let window: Int
+    /// Per cell: the last `window` deviations (V), oldest first from `head`, and a step waiting for its
+    /// window after: the level before it (NaN: none waiting), its size, the snapshots seen since.
+    private let recent: UnsafeMutableBufferPointer<Double>
+    private var head = 0
+    private var filled = 0
+    private let levelBefore: UnsafeMutableBufferPointer<Double>
+    private let stepSize: UnsafeMutableBufferPointer<Double>
+    private let currentBefore: UnsafeMutableBufferPointer<Double>
+    private let after: UnsafeMutableBufferPointer<Double>
+    private var afterCount: [Int]
+    /// Per cell: the level moved (V, after less before) once a step held; NaN otherwise.
+    let confirmed: UnsafeMutableBufferPointer<Double>
+    private let scratch: UnsafeMutableBufferPointer<Double>
+    private let currents: UnsafeMutableBufferPointer<Double>
+    private var previousCurrent = Double.nan
+    private var previousTime = Double.nan
+    private var spacing = Double.nan
+    /// The cells' one-snapshot movement at a steady current (V, a robust standard deviation, smoothed).
+    private(set) var noise = 0.0
+
+    init(cells: Int, window: Int = ReadingStepWatch.window) {
+        self.cells = cells
+        self.window = window
+        recent = .zeroed(cells * window)
+        levelBefore = .zeroed(cells)
+        levelBefore.update(repeating: .nan)
+        stepSize = .zeroed(cells)
+        currentBefore = .zeroed(cells)
+        after = .zeroed(cells * window)
+        afterCount = Array(repeating: 0, count: cells)
+        confirmed = .zeroed(cells)
+        confirmed.update(repeating: .nan)
+        scratch = .zeroed(max(cells, window))
+        currents = .zeroed(window)
+    }
+
+    deinit {
+        for buffer in [recent, levelBefore, stepSize, currentBefore, after, confirmed, scratch, currents] { buffer.deallocate() }
+    }
+
+    /// The smallest step tested (V): `steps` reading steps, and never within the cells' own movement.
+    func threshold(resolution: Double) -> Double {
+        max(Self.steps * resolution, Self.noiseMultiple * noise)
+    }
+
+    /// Takes a snapshot's open-circuit deviations from the median (V: each cell's resistive share of the
+    /// drop put back). `current` and `periodStartCurrent` (A), `oneC` (A); `unexplained` (Ω): how far a
+    /// cell's resistance may be from what was put back (NaN while the median's is unknown: then only a
+    /// current that moved by at most `stillCRate` counts as steady); the readings' resolution (V);
+    /// `balancing`: the BMS bleeds cells now or did at the last snapshot (a bleed through a sense wire
+    /// moves its reading). Afterwards `confirmed` holds, per cell, the level a held step moved it by.
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double, periodStartCurrent: Double,
+                oneC: Double, unexplained: Double, stillCRate: Double, resolution: Double, balancing: Bool) {
+        confirmed.update(repeating: .nan)
+        let interval = time - previousTime
+        previousTime = time
+        // NaN (a current unknown, no scale yet) is never steady.
+        let moved = max(abs(current - previousCurrent), abs(periodStartCurrent - previousCurrent))
+        previousCurrent = current
+        let known = unexplained.isFinite && unexplained >= 0
+        let steadyAmps = (known ? Self.steadyCRate : stillCRate) * oneC
+        let gap = interval > 3 * spacing
+        if interval > 0, !gap { spacing = spacing.isNaN ? interval : spacing + (interval - spacing) / 16 }
+        // A gap, a current unknown or moving, a bleed, a scale not yet known: the levels start again.
+        guard !gap, moved <= steadyAmps, resolution.isFinite, !balancing else {
+            restart()
+            return
+        }
+        let threshold = self.threshold(resolution: resolution) + (known ? unexplained * moved : 0)
+        if filled == window { updateNoise(deviation) }
+        // Steps waiting for their window after.
+        for cell in 0..<cells where !levelBefore[cell].isNaN {
+            after[cell * window + afterCount[cell]] = deviation[cell]
+            afterCount[cell] += 1
+            guard afterCount[cell] == window else { continue }
+            let levelAfter = quietLevel(after, cell: cell, start: 0, within: abs(stepSize[cell]) / 2)
+            let shift = levelAfter - levelBefore[cell]
+            let currentMoved = abs(meanCurrent(replacingOldestWith: current) - currentBefore[cell])
+            if shift * stepSize[cell] > 0, currentMoved <= steadyAmps,
+               abs(shift) - (known ? unexplained * currentMoved : 0) >= 0.75 * abs(stepSize[cell]) {
+                confirmed[cell] = shift
+            }
+            levelBefore[cell] = .nan
+        }
+        if filled == window {
+            var together = 0
+            for cell in 0..<cells where abs(deviation[cell] - latest(cell)) >= threshold / 2 { together += 1 }
+            if together <= max(2, cells / 20) {
+                for cell in 0..<cells where levelBefore[cell].isNaN {
+                    let step = deviation[cell] - latest(cell)
+                    guard abs(step) >= threshold else { continue }
+                    let level = quietLevel(recent, cell: cell, start: head, within: abs(step) / 2)
+                    guard level.isFinite else { continue }
+                    levelBefore[cell] = level
+                    stepSize[cell] = step
+                    currentBefore[cell] = meanCurrent(replacingOldestWith: nil)
+                    after[cell * window] = deviation[cell]
+                    afterCount[cell] = 1
+                }
+            }
+        }
+        for cell in 0..<cells { recent[cell * window + head] = deviation[cell] }
+        currents[head] = current
+        head = (head + 1) % window
+        filled = min(filled + 1, window)
+    }
+
+    private func restart() {
+        filled = 0
+        head = 0
+        levelBefore.update(repeating: .nan)
+    }
+
+    /// The cell's last deviation taken in (V).
+    private func latest(_ cell: Int) -> Double {
+        recent[cell * window + (head + window - 1) % window]
+    }
+
+    /// The mean current of the last `window` snapshots: before a step, those taken in; after it, with
+    /// this snapshot's `current` in place of the oldest (the one before the step).
+    private func meanCurrent(replacingOldestWith current: Double?) -> Double {
+        var sum = current.map { $0 - currents[head] } ?? 0
+        for index in 0..<window { sum += currents[index] }
+        return sum / Double(window)
+    }
+
+    /// The median of a cell's window in `values`, or NaN when any of it strays more than `within` from it.
+    private func quietLevel(_ values: UnsafeMutableBufferPointer<Double>, cell: Int, start: Int, within: Double) -> Double {
+        for index in 0..<window { scratch[index] = values[cell * window + (start + index) % window] }
+        let level = ConsistencyFeatures.median(UnsafeBufferPointer(rebasing: scratch[0..<window]),
+                                               UnsafeMutableBufferPointer(rebasing: scratch[0..<window]))
+        for index in 0..<window where abs(values[cell * window + index] - level) > within { return .nan }
+        return level
+    }
+
+    /// The cells' one-snapshot movement (1.4826 × the median absolute step), smoothed over snapshots.
+    private func updateNoise(_ deviation: UnsafeMutableBufferPointer<Double>) {
+        for cell in 0..<cells { scratch[cell] = abs(deviation[cell] - latest(cell)) }
+        let spread = 1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(rebasing: scratch[0..<cells]),
+                                                         UnsafeMutableBufferPointer(rebasing: scratch[0..<cells]))
+        noise += (spread - noise) / 256
+    }
+
+    /// Snapshots each side of a step, reading steps a step must span, and multiples of the cells' own
+    /// movement it must exceed.
+    static let window = 10
+    static let steps = 5.0
+    /// The largest change of current (× 1C) between two snapshots a step is tested at, once the median
+    /// resistance is known.
+    static let steadyCRate = 0.2
+    static let noiseMultiple = 5.0
+}

@@ -1,0 +1,93 @@
+import Testing
+@testable import Consistency
+
+/// A cell's reading that steps to a new level at a steady current (`cell_voltage_step`): our own
+/// simulator's voltage-sensor offset, which no other test reads as a reading (docs/features.md).
+@Suite struct ReadingStepTests {
+    enum Load: String, CaseIterable { case rest, charge, town }
+
+    /// Twenty minutes of rest, then an hour of `load` in which cell 5's sense channel takes `offset` (V)
+    /// at 2,400 s (a fault closure may add more). The detections of the hour.
+    static func hour(of load: Load, cells: Int = 12, offset: Double, at onset: Double = 2400, balancingMovesReadings: Bool = false,
+                     fault: @escaping (Double, inout SyntheticPack) -> Void = { _, _ in }) -> [Detection] {
+        var pack = SyntheticPack(cells: cells)
+        var settings = DetectionSettings()
+        settings.capacity = pack.capacity
+        settings.balancingMovesReadings = balancingMovesReadings
+        let detectors = CellDetectors(cells: cells, sensors: 6, settings: settings)
+        _ = pack.twentyMinutesOfRest(detectors)
+        let step: (Double, inout SyntheticPack) -> Void = { time, pack in
+            if time >= onset { pack.readingOffsets[5] = offset }
+            fault(time, &pack)
+        }
+        switch load {
+        case .rest:
+            return pack.run(detectors, from: 1200, seconds: 3600, resting: true, temperatures: flatTemperatures(6), fault: step)
+        case .charge:
+            return pack.run(detectors, from: 1200, seconds: 3600, steadyCurrent: -pack.capacity / 3, temperatures: flatTemperatures(6), fault: step)
+        case .town:
+            // Around C/50, wandering by C/40 a second: what the cells' resistances may leave of such a change
+            // (30 % of the median's) is within the step's margin over the five reading steps asked for.
+            return pack.run(detectors, from: 1200, seconds: 3600, meanCRate: 0.02, temperatures: flatTemperatures(6), fault: step)
+        }
+    }
+
+    @Test(arguments: Load.allCases) func aSenseChannelsOffsetIsNamedAtItsCell(load: Load) {
+        let raised = Self.hour(of: load, offset: -0.008)
+        let steps = raised.filter { $0.kind == .readingStep }
+        #expect(steps.map(\.cell) == [5], "\(raised.map { ($0.kind, $0.cell ?? -1) })")
+        #expect(steps.first.map { abs($0.magnitude + 0.008) < 0.002 } == true, "\(steps.map(\.magnitude))")
+        #expect(raised.allSatisfy { $0.cell == 5 }, "\(raised.map { ($0.kind, $0.cell ?? -1) })")
+    }
+
+    /// Named within the windows either side (ten snapshots) and a few seconds' slack, not later.
+    @Test func theStepIsNamedWithinSecondsOfItsOnset() {
+        var pack = SyntheticPack()
+        let detectors = pack.detectorsKnowingCapacity()
+        _ = pack.twentyMinutesOfRest(detectors)
+        let raised = pack.run(detectors, from: 1200, seconds: 600, resting: true, temperatures: flatTemperatures(6)) { time, pack in
+            if time >= 1500 { pack.readingOffsets[2] = 0.009 }
+        }
+        #expect(raised.map(\.kind) == [.readingStep])
+        #expect(pack.raisedTimes.last.map { $0 >= 1500 && $0 <= 1515 } == true, "\(pack.raisedTimes)")
+    }
+
+    /// A reading glitch (one snapshot, or a few, then back) holds no new level; a step of three reading
+    /// steps is within what the test asks (five).
+    @Test(arguments: [(0.012, 1.0), (0.012, 5.0), (0.003, 3600.0)])
+    func aSpikeOrASmallStepIsNoReadingStep(offset: Double, seconds: Double) {
+        let raised = Self.hour(of: .rest, offset: 0) { time, pack in
+            pack.readingOffsets[7] = time >= 2400 && time < 2400 + seconds ? offset : 0
+        }
+        #expect(raised.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1) })")
+    }
+
+    /// A BMS that measures its cells while it bleeds them moves a bled cell's reading as the bleed starts
+    /// and stops (`balancing_moves_readings`): then nothing is tested while it says it is balancing, nor as
+    /// the flag changes. Otherwise (an AFE that pauses the bleed to measure: the default) a step is named
+    /// through a balancing as anywhere (our simulator's BMS balances through nearly every rest, where 7 of
+    /// 8 one-day draws began their sensor's offset).
+    @Test(arguments: [true, false]) func aBleedIsNoReadingStepWhereTheBMSMeasuresWhileItBleeds(movesReadings: Bool) {
+        let raised = Self.hour(of: .rest, offset: 0, balancingMovesReadings: movesReadings) { time, pack in
+            pack.balancing = time >= 2400 && time < 3000
+            pack.readingOffsets[7] = pack.balancing ? -0.006 : 0
+        }
+        #expect(raised.filter { $0.kind == .readingStep }.map(\.cell) == (movesReadings ? [] : [7]),
+                "\(raised.map { ($0.kind, $0.cell ?? -1) })")
+    }
+
+    /// A current change the cells answer by their resistances (put back) is no step, even where one
+    /// cell's resistance stands 30 % off the median, within what the test allows for.
+    @Test func aCurrentStepAnsweredByTheCellsResistancesIsNoReadingStep() {
+        var pack = SyntheticPack()
+        pack.resistances[3] = 1.3 * pack.resistance
+        let detectors = pack.detectorsKnowingCapacity()
+        var raised = pack.run(detectors, from: 0, seconds: 1800, meanCRate: 0.2, temperatures: flatTemperatures(6))
+        // Steady C/3, then C/3 + C/6 (a current change within the C/5 tested), then back.
+        for (index, cRate) in [1.0 / 3, 0.5, 1.0 / 3, 0.5].enumerated() {
+            raised += pack.run(detectors, from: 1800 + 600 * Double(index), seconds: 600, steadyCurrent: cRate * pack.capacity,
+                               temperatures: flatTemperatures(6))
+        }
+        #expect(raised.filter { $0.kind == .readingStep }.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1) })")
+    }
+}
