@@ -203,26 +203,35 @@ let benchmarks: @Sendable () -> Void = {
 
     // One complete snapshot of a 96-cell pack through the per-cell estimators and their tests (driving,
     // so every test works): what each snapshot adds to the pipeline.
-    Benchmark("detectors: one snapshot of 96 cells (resistance, leak, 32 sensors)",
-              configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
-        let features = ConsistencyFeatures(cells: 96, window: 60)
-        let detectors = CellDetectors(cells: 96, sensors: 32, settings: DetectionSettings())
-        var voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
-        let temperatures = (0..<32).map { 25 + Double($0 % 5) / 2 }
-        var sink = 0
-        for iteration in benchmark.scaledIterations {
-            let current = Double((iteration * 37) % 200) - 60
-            for cell in 0..<96 { voltages[cell] = 3.7 + Double((cell + iteration) % 7) / 1000 - 0.0007 * current }
-            benchmark.startMeasurement()
-            voltages.withUnsafeBufferPointer { cells in
-                temperatures.withUnsafeBufferPointer { sensors in
-                    features.update(time: Double(iteration), voltages: cells, temperatures: sensors, current: current)
-                    detectors.update(time: Double(iteration), deviation: features.deviation, median: features.median,
-                                     spread: features.spread, temperatures: sensors, current: current, soc: 60) { _ in sink += 1 }
+    // A current that jumps every snapshot (the pair test's busiest case), and a steady one under which four
+    // cells' readings step by 8 mV every 10 snapshots (the reading-step test's busiest: a step waiting
+    // for its window after in every snapshot).
+    for steady in [false, true] {
+        Benchmark("detectors: one snapshot of 96 cells (resistance, leak, 32 sensors\(steady ? ", steady current, four readings stepping" : ""))",
+                  configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
+            let features = ConsistencyFeatures(cells: 96, window: 60)
+            let detectors = CellDetectors(cells: 96, sensors: 32, settings: DetectionSettings())
+            var voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
+            let temperatures = (0..<32).map { 25 + Double($0 % 5) / 2 }
+            var sink = 0
+            for iteration in benchmark.scaledIterations {
+                let current = steady ? 20 : Double((iteration * 37) % 200) - 60
+                for cell in 0..<96 {
+                    let stepped = steady && cell % 24 == 0 && (iteration / 10 + cell / 24) % 2 == 0
+                    voltages[cell] = steady ? 3.7 + Double(cell % 7) / 1000 + (stepped ? 0.008 : 0)
+                        : 3.7 + Double((cell + iteration) % 7) / 1000 - 0.0007 * current
                 }
+                benchmark.startMeasurement()
+                voltages.withUnsafeBufferPointer { cells in
+                    temperatures.withUnsafeBufferPointer { sensors in
+                        features.update(time: Double(iteration), voltages: cells, temperatures: sensors, current: current)
+                        detectors.update(time: Double(iteration), deviation: features.deviation, median: features.median,
+                                         spread: features.spread, temperatures: sensors, current: current, soc: 60) { _ in sink += 1 }
+                    }
+                }
+                benchmark.stopMeasurement()
             }
-            benchmark.stopMeasurement()
+            blackHole(sink)
         }
-        blackHole(sink)
     }
 }
