@@ -283,7 +283,7 @@ public final class CellDetectors {
             raised[cell] |= 4
             let shift = readingSteps.confirmed[cell]
             raise(Detection(kind: .readingStep, evidence: .readingStep, cell: cell, sensor: nil, magnitude: shift,
-                            relative: shift / voltageResolution, confidence: abs(shift) / readingSteps.threshold(resolution: voltageResolution),
+                            relative: shift / voltageResolution, confidence: readingSteps.confidence[cell],
                             timeToRule: .nan, deviationAtPeak: .nan))
         }
     }

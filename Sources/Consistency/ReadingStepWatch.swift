@@ -26,8 +26,12 @@ final class ReadingStepWatch {
     private let currentBefore: UnsafeMutableBufferPointer<Double>
     private let after: UnsafeMutableBufferPointer<Double>
     private var afterCount: [Int]
-    /// Per cell: the level moved (V, after less before) once a step held; NaN otherwise.
+    /// Per cell: the level moved (V, after less before) once a step held, NaN otherwise; and then how far
+    /// the test was passed (the level moved over three quarters of the smallest step tested at the step's
+    /// snapshot, ≥ 1).
     let confirmed: UnsafeMutableBufferPointer<Double>
+    let confidence: UnsafeMutableBufferPointer<Double>
+    private let stepThreshold: UnsafeMutableBufferPointer<Double>
     private let scratch: UnsafeMutableBufferPointer<Double>
     private let currents: UnsafeMutableBufferPointer<Double>
     private var previousCurrent = Double.nan
@@ -48,16 +52,20 @@ final class ReadingStepWatch {
         afterCount = Array(repeating: 0, count: cells)
         confirmed = .zeroed(cells)
         confirmed.update(repeating: .nan)
+        confidence = .zeroed(cells)
+        stepThreshold = .zeroed(cells)
         scratch = .zeroed(max(cells, window))
         currents = .zeroed(window)
     }
 
     deinit {
-        for buffer in [recent, levelBefore, stepSize, currentBefore, after, confirmed, scratch, currents] { buffer.deallocate() }
+        for buffer in [recent, levelBefore, stepSize, currentBefore, after, confirmed, confidence, stepThreshold, scratch, currents] {
+            buffer.deallocate()
+        }
     }
 
     /// The smallest step tested (V): `steps` reading steps, and never within the cells' own movement.
-    func threshold(resolution: Double) -> Double {
+    private func threshold(resolution: Double) -> Double {
         max(Self.steps * resolution, Self.noiseMultiple * noise)
     }
 
@@ -97,6 +105,7 @@ final class ReadingStepWatch {
             if shift * stepSize[cell] > 0, currentMoved <= steadyAmps,
                abs(shift) - (known ? unexplained * currentMoved : 0) >= 0.75 * abs(stepSize[cell]) {
                 confirmed[cell] = shift
+                confidence[cell] = abs(shift) / (0.75 * stepThreshold[cell])
             }
             levelBefore[cell] = .nan
         }
@@ -111,6 +120,7 @@ final class ReadingStepWatch {
                     guard level.isFinite else { continue }
                     levelBefore[cell] = level
                     stepSize[cell] = step
+                    stepThreshold[cell] = threshold
                     currentBefore[cell] = meanCurrent(replacingOldestWith: nil)
                     after[cell * window] = deviation[cell]
                     afterCount[cell] = 1

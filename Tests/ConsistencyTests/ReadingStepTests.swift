@@ -36,7 +36,7 @@ import Testing
         let raised = Self.hour(of: load, offset: -0.008)
         let steps = raised.filter { $0.kind == .readingStep }
         #expect(steps.map(\.cell) == [5], "\(raised.map { ($0.kind, $0.cell ?? -1) })")
-        #expect(steps.first.map { abs($0.magnitude + 0.008) < 0.002 } == true, "\(steps.map(\.magnitude))")
+        #expect(steps.first.map { abs($0.magnitude + 0.008) < 0.002 && $0.confidence >= 1 } == true, "\(steps.map { ($0.magnitude, $0.confidence) })")
         #expect(raised.allSatisfy { $0.cell == 5 }, "\(raised.map { ($0.kind, $0.cell ?? -1) })")
     }
 
