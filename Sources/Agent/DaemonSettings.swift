@@ -124,10 +124,7 @@ extension PipelineConfig {
             return nil
         }
         var settings = UplinkSettings()
-        if let insecure = table["insecure"] {
-            guard let value = insecure.bool else { throw reader.fail(table.line(of: "insecure") ?? 0, "uplink.insecure", "must be true or false") }
-            settings.insecure = value
-        }
+        settings.insecure = try reader.flag(table, "insecure", settings.insecure, in: "uplink")
         settings.url = table["url"]?.string
         if let url = settings.url {
             let plain = url.hasPrefix("http://")

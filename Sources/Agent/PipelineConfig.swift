@@ -156,13 +156,8 @@ public struct PipelineConfig: @unchecked Sendable {
         guard let table = try reader.section(root, "detection", [
             "enabled", "resistance_share", "resistance_memory_s", "rest_c_rate", "rest_settle_s", "leak_check_s", "leak_shift",
             "minimum_leak_c", "sensor_change_k", "sensor_learning_s", "false_alarm_hours", "balancing_moves_readings"]) else { return settings }
-        func flag(_ key: String, _ fallback: Bool) throws(AgentError) -> Bool {
-            guard let entry = table[key] else { return fallback }
-            guard let value = entry.bool else { throw reader.fail(table.line(of: key) ?? 0, "detection.\(key)", "must be true or false") }
-            return value
-        }
-        settings.enabled = try flag("enabled", settings.enabled)
-        settings.balancingMovesReadings = try flag("balancing_moves_readings", settings.balancingMovesReadings)
+        settings.enabled = try reader.flag(table, "enabled", settings.enabled, in: "detection")
+        settings.balancingMovesReadings = try reader.flag(table, "balancing_moves_readings", settings.balancingMovesReadings, in: "detection")
         func value(_ key: String, _ fallback: Double) throws(AgentError) -> Double {
             try reader.number(table, key, fallback, in: "detection", bound: .positive)
         }
@@ -256,6 +251,12 @@ struct ConfigReader {
             throw fail(line, "\(section).\(key)", "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(number)
+    }
+
+    func flag(_ table: TOMLTable?, _ key: String, _ fallback: Bool, in section: String) throws(AgentError) -> Bool {
+        guard let value = table?[key] else { return fallback }
+        guard let flag = value.bool else { throw fail(table?.line(of: key) ?? 0, "\(section).\(key)", "must be true or false") }
+        return flag
     }
 
     func number(_ table: TOMLTable?, _ key: String, _ fallback: Double, in section: String,

@@ -99,7 +99,7 @@ final class ReadingStepWatch {
             after[cell * window + afterCount[cell]] = deviation[cell]
             afterCount[cell] += 1
             guard afterCount[cell] == window else { continue }
-            let levelAfter = quietLevel(after, cell: cell, start: 0, within: abs(stepSize[cell]) / 2)
+            let levelAfter = quietLevel(after, cell: cell, within: abs(stepSize[cell]) / 2)
             let shift = levelAfter - levelBefore[cell]
             let currentMoved = abs(meanCurrent(replacingOldestWith: current) - currentBefore[cell])
             if shift * stepSize[cell] > 0, currentMoved <= steadyAmps,
@@ -116,7 +116,7 @@ final class ReadingStepWatch {
                 for cell in 0..<cells where levelBefore[cell].isNaN {
                     let step = deviation[cell] - latest(cell)
                     guard abs(step) >= threshold else { continue }
-                    let level = quietLevel(recent, cell: cell, start: head, within: abs(step) / 2)
+                    let level = quietLevel(recent, cell: cell, within: abs(step) / 2)
                     guard level.isFinite else { continue }
                     levelBefore[cell] = level
                     stepSize[cell] = step
@@ -152,12 +152,12 @@ final class ReadingStepWatch {
         return sum / Double(window)
     }
 
-    /// The median of a cell's window in `values`, or NaN when any of it strays more than `within` from it.
-    private func quietLevel(_ values: UnsafeMutableBufferPointer<Double>, cell: Int, start: Int, within: Double) -> Double {
-        for index in 0..<window { scratch[index] = values[cell * window + (start + index) % window] }
-        let level = ConsistencyFeatures.median(UnsafeBufferPointer(rebasing: scratch[0..<window]),
-                                               UnsafeMutableBufferPointer(rebasing: scratch[0..<window]))
-        for index in 0..<window where abs(values[cell * window + index] - level) > within { return .nan }
+    /// The median of a cell's window in `values` (in any order: a ring's), or NaN when any of it strays
+    /// more than `within` from it.
+    private func quietLevel(_ values: UnsafeMutableBufferPointer<Double>, cell: Int, within: Double) -> Double {
+        let cellWindow = UnsafeBufferPointer(rebasing: values[cell * window..<(cell + 1) * window])
+        let level = ConsistencyFeatures.median(cellWindow, UnsafeMutableBufferPointer(rebasing: scratch[0..<window]))
+        for value in cellWindow where abs(value - level) > within { return .nan }
         return level
     }
 

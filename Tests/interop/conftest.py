@@ -11,6 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The shipped copies of ../shared/data (logs, seed): a clone anywhere tests the same files.
 SHIPPED = ROOT / "firmware-samples"
 CELLDRIFT = str((ROOT / os.environ.get("CELLDRIFT", ".build/debug/celldrift")).resolve())
+# The release build, for the runs too long for the debug one (a simulated day, a Spark job).
+RELEASE = str((ROOT / os.environ.get("CELLDRIFT_RELEASE", ".build/release/celldrift")).resolve())
 
 
 def run(*args, stdin=None, check=True):

@@ -4,18 +4,16 @@ Python's safetensors and its int8 arithmetic redone in numpy; a replayed CAN log
 alarm at the faulty cell before the 50 mV rule; `train cell` writing a loadable model."""
 import hashlib
 import json
-import os
 import pathlib
 
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import ROOT, absolute_config, json_lines, run
+from conftest import RELEASE, ROOT, absolute_config, json_lines, run
 from test_models import numpy_network
 
 MODEL = ROOT / "firmware-samples" / "models" / "cell-model.safetensors"
 # Simulating and scoring days of a fleet is what the release build is for; the debug build is ~10x slower.
-RELEASE = str((ROOT / os.environ.get("CELLDRIFT_RELEASE", ".build/release/celldrift")).resolve())
 
 
 def release(*args, check=True):

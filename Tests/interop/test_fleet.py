@@ -5,7 +5,6 @@ values; the generator is deterministic; `evaluate fleet` replays the fleet (and 
 simulator's) and judges it against the labels."""
 import gzip
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -16,10 +15,9 @@ import cantools
 import numpy as np
 import pytest
 
-from conftest import CELLDRIFT, ROOT, absolute_config, run
+from conftest import CELLDRIFT, RELEASE, ROOT, absolute_config, run
 
 GENERATOR = ROOT / "scripts" / "fleet" / "generate.py"
-RELEASE = str((ROOT / os.environ.get("CELLDRIFT_RELEASE", ".build/release/celldrift")).resolve())
 
 
 def generate(out, *args):

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 from pyspark.sql import SparkSession
 
-from conftest import ROOT, json_lines, run
+from conftest import RELEASE, ROOT, json_lines, run
 
 JOB = ROOT / "spark" / "celldrift_fleet.py"
 SERIES_TO_CSV = ROOT / "spark" / "series_to_csv.py"
@@ -23,7 +23,6 @@ RULES_CONFIG = ROOT / "firmware-samples" / "celldrift_pack_rules.toml"
 # The shipped config: the BMS's 50 mV rule (the seed's Label) and the per-cell detectors.
 SHIPPED_CONFIG = ROOT / "firmware-samples" / "celldrift_pack.toml"
 SAMPLES = ROOT / "firmware-samples" / "simulated"
-RELEASE = str((ROOT / os.environ.get("CELLDRIFT_RELEASE", ".build/release/celldrift")).resolve())
 
 
 def spark_submit(*args):
