@@ -49,9 +49,7 @@ final class LeakWatch {
     private var pendingGap = Double.nan
     private var loadAfterGap = Double.nan
     private var resolution = 0.0
-    /// The snapshots' usual spacing (s), smoothed over those that are not gaps: a logger that samples every
-    /// ten minutes has no gap between two samples.
-    private var spacing = Double.nan
+    private var spacing = SnapshotSpacing()
 
     init(cells: Int, settle: Double, checkInterval: Double, shift: Double) {
         self.cells = cells
@@ -100,7 +98,7 @@ final class LeakWatch {
             lastDrop = abs(drop)
         }
         let interval = time - lastTime
-        if interval > max(Self.gapSeconds, 3 * spacing) {
+        if spacing.isGap(interval, minimum: Self.gapSeconds) {
             restStart = .nan
             pendingGap = .nan
             // Under load each cell's deviation holds, beyond the resistive share put back, its polarisation,
@@ -121,7 +119,6 @@ final class LeakWatch {
                                                          ocvDeviation: ocvDeviation) {
             return tested
         }
-        if interval > 0 { spacing = spacing.isNaN ? interval : spacing + (interval - spacing) / 16 }
         guard resting, !balancing else {
             restStart = .nan
             return false

@@ -36,7 +36,7 @@ final class ReadingStepWatch {
     private let currents: UnsafeMutableBufferPointer<Double>
     private var previousCurrent = Double.nan
     private var previousTime = Double.nan
-    private var spacing = Double.nan
+    private var spacing = SnapshotSpacing()
     /// The cells' one-snapshot movement at a steady current (V, a robust standard deviation, smoothed).
     private(set) var noise = 0.0
 
@@ -85,8 +85,7 @@ final class ReadingStepWatch {
         previousCurrent = current
         let known = unexplained.isFinite && unexplained >= 0
         let steadyAmps = (known ? Self.steadyCRate : stillCRate) * oneC
-        let gap = interval > 3 * spacing
-        if interval > 0, !gap { spacing = spacing.isNaN ? interval : spacing + (interval - spacing) / 16 }
+        let gap = spacing.isGap(interval, minimum: 0)
         // A gap, a current unknown or moving, a bleed, a scale not yet known: the levels start again.
         guard !gap, moved <= steadyAmps, resolution.isFinite, !balancing else {
             restart()
