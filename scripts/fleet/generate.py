@@ -98,6 +98,10 @@ SPLITS["heldout-resistance-c"] = dict(SPLITS["heldout-resistance"], seed=9014, v
 # heldout-healthy-f's 165 h); Prada2013 is the only LFP parameter set, so the draw is held out by seed,
 # pack, climate and usage, not by parameters (eighteenth session).
 SPLITS["heldout-healthy-lfp"] = dict(SPLITS["heldout-healthy"], seed=9015, chemistry="lfp", start="2027-01-04")
+# NMC only, the same for that chemistry, and a fourth draw of heldout-leaks: both for figures of code frozen
+# before they were made (eighteenth session, d6b9f2f).
+SPLITS["heldout-healthy-nmc"] = dict(SPLITS["heldout-healthy"], seed=9016, chemistry="nmc", start="2027-01-11")
+SPLITS["heldout-leaks-d"] = dict(SPLITS["heldout-leaks"], seed=9017, start="2027-01-18")
 
 
 def epoch(date):
