@@ -102,6 +102,9 @@ SPLITS["heldout-healthy-lfp"] = dict(SPLITS["heldout-healthy"], seed=9015, chemi
 # before they were made (eighteenth session, d6b9f2f).
 SPLITS["heldout-healthy-nmc"] = dict(SPLITS["heldout-healthy"], seed=9016, chemistry="nmc", start="2027-01-11")
 SPLITS["heldout-leaks-d"] = dict(SPLITS["heldout-leaks"], seed=9017, start="2027-01-18")
+# Capacity fade only (5-20 % from the start), for the capacity test's figure: the held-out parameter
+# sets, NMC and LFP in turn, drawn after the test's constants were set (eighteenth session).
+SPLITS["heldout-capacity"] = dict(SPLITS["heldout-leaks"], seed=9018, start="2027-01-25", kinds=["capacity-fade"])
 
 
 def epoch(date):
