@@ -292,6 +292,11 @@ public final class VehiclePipeline {
             payload += ", \"shift_k\": \(number(detection.magnitude))"
         case .readingStep:
             payload += ", \"step_v\": \(number(detection.magnitude)), \"step_readings\": \(number(detection.relative))"
+        case .capacityLow:
+            let estimate = detectors.capacityEstimate(detection.cell ?? 0, spread: features.spread)
+            payload += ", \"capacity_loss_ah\": \(number(detection.magnitude)), \"capacity_loss_share\": \(number(detection.relative))"
+                + ", \"soc_span\": \(number(estimate.socSpan)), \"rest_points\": \(estimate.restPoints)"
+                + ", \"soc_swing_to_rule\": \(number(estimate.socSwingToRule))"
         }
         payload += ", \"confidence\": \(number(detection.confidence)), \"capacity_ah\": \(number(detectors.scale.capacity))"
             + ", \"spread_v\": \(number(features.spread)), \"current_a\": \(number(current))}"

@@ -9,6 +9,8 @@ import Glibc
 struct SyntheticPack {
     var cells = 12, sensors = 6
     var resistance = 0.009, capacity = 15.0
+    /// Per cell (Ah), where they differ: a weak cell's capacity; nil, every cell `capacity`.
+    var capacities: [Double]?
     /// dOCV/dSOC (V per unit SOC) of every cell: 0.8 is NMC-like; an LFP plateau is 0.03-0.1.
     var ocvSlope = 0.8
     /// A steep step of the OCV (V) centred on an SOC, as a graphite stage change puts into NMC's.
@@ -78,7 +80,7 @@ struct SyntheticPack {
             if let diffusion { diffusionCurrent += (current - diffusionCurrent) / diffusion.tau }
             let diffusionDrop = (diffusion?.resistance ?? 0) * diffusionCurrent
             for cell in 0..<cells {
-                soc[cell] -= (current + leaks[cell]) / capacity / 3600
+                soc[cell] -= (current + leaks[cell]) / (capacities?[cell] ?? capacity) / 3600
                 var ocv = 3.4 + ocvSlope * soc[cell]
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
                 if let dip = ocvDip { ocv -= dip.depth * exp(-pow((soc[cell] - dip.soc) / dip.width, 2)) }

@@ -254,3 +254,31 @@ def test_our_own_simulators_sense_channel_offset_is_named_as_a_reading_step(tmp_
     payload = json.loads(steps[0]["payload"])
     assert payload["cell_name"] == f"CellVoltage_{faulty['cell']:03}" and payload["evidence"] == "reading_step"
     assert abs(payload["step_v"] - faulty["magnitude"]) < 0.0015
+
+
+def test_a_weak_cell_of_another_physics_model_is_named_with_its_capacity_loss(tmp_path):
+    """A PyBaMM pack with one cell 10-20 % short of capacity from the start, two days of 3 logged hours, and
+    a healthy one beside it (the `ci-capacity` split, seed 6, the first drawn): the daemon names the weak
+    cell as `cell_capacity_low` with its DBC name and a loss within a third of the true one, in the outbox
+    read back with the sqlite3 CLI; the healthy pack raises nothing."""
+    result = subprocess.run([sys.executable, str(GENERATOR), "--split", "ci-capacity", "--out", str(tmp_path), "--jobs", "2"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    weak = next(label for label in labels if label["fault"] == "capacity-fade")
+    healthy = next(label for label in labels if label["fault"] == "healthy")
+    for label in labels:
+        database = tmp_path / f"{label['vehicle']}.db"
+        subprocess.run([RELEASE, "replay", "--config", str(tmp_path / label["config"]), "--db", str(database), "--quiet",
+                        str(tmp_path / label["log"])], check=True, capture_output=True, timeout=600)
+        rows = subprocess.run(["sqlite3", "-json", str(database), "SELECT cell, event_time, payload FROM records "
+                               "WHERE type = 'alarm' AND kind LIKE 'cell_%' AND kind != 'cell_spread'"],
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+        label["alarms"] = json.loads(rows or "[]")
+    assert healthy["alarms"] == []
+    capacity = [row for row in weak["alarms"] if json.loads(row["payload"])["detector"] == "cell_capacity_low"]
+    assert [row["cell"] for row in capacity] == [weak["cell"]]
+    payload = json.loads(capacity[0]["payload"])
+    assert payload["cell_name"] == weak["cell_name"] and payload["evidence"] == "rest_offsets"
+    assert abs(payload["capacity_loss_share"] - weak["magnitude"]) < weak["magnitude"] / 3
+    assert payload["soc_span"] >= 0.2 and payload["rest_points"] >= 3

@@ -60,6 +60,9 @@ SPLITS = {
 
 # A second draw of heldout-healthy for a false-alarm figure nobody has looked at: heldout-healthy's 504 h
 # were read vehicle by vehicle after its evaluation (docs/fleet.md, sixth session).
+# The capacity test's end-to-end check (Tests/interop): a healthy and a weak-cell pack, two days each.
+SPLITS["ci-capacity"] = dict(SPLITS["ci"], seed=6, vehicles=2, days=2, day_hours=3.0, healthy_share=0.5, kinds=["capacity-fade"],
+                             alternate_chemistry=False, chemistry="nmc", capacity_loss=(0.1, 0.2))
 SPLITS["heldout-healthy-b"] = dict(SPLITS["heldout-healthy"], seed=9004, start="2026-09-07")
 # A third, after heldout-healthy-b's false alarms were read (docs/fleet.md, tenth session).
 SPLITS["heldout-healthy-c"] = dict(SPLITS["heldout-healthy"], seed=9005, start="2026-10-05")
@@ -141,7 +144,8 @@ def plan(split, vehicles, days):
                        taper_share=float(random.uniform(0.1, 0.3))),
             start_soc=float(random.uniform(0.65, 0.85)), soc_spread=float(random.uniform(0.002, 0.005)),
             resistance_share=spec.get("resistance_share", (0.3, 1.5)), resistance_ramp_s=spec.get("resistance_ramp_s", (1200, 10800)),
-            resistance_phases=spec.get("resistance_phases", ("drive", "charge")), leak_divisor=spec.get("leak_divisor", (50, 300))))
+            resistance_phases=spec.get("resistance_phases", ("drive", "charge")), leak_divisor=spec.get("leak_divisor", (50, 300)),
+            capacity_loss=spec.get("capacity_loss", (0.05, 0.2))))
     return plans
 
 
@@ -173,7 +177,7 @@ def choose_fault(p, random, logged, phases, cell_resistance):
         return fault
     first_day = logged[logged < DAY]
     if kind == "capacity-fade":
-        fault.update(cell=int(random.integers(p["cells"])), onset_s=0, magnitude=float(random.uniform(0.05, 0.2)),
+        fault.update(cell=int(random.integers(p["cells"])), onset_s=0, magnitude=float(random.uniform(*p["capacity_loss"])),
                      unit="capacity share lost", onset_phase=str(phases[0]))
         return fault
     # Resistance grows while current flows in most vehicles; in some it grows while parked, which no

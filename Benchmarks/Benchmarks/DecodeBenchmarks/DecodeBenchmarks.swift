@@ -1,6 +1,9 @@
 // Allocation counts and per-frame times of the per-frame paths. ordo-one/benchmark's malloc
 // interposer counts every malloc; each sample is 1,000 frames, set-up and a warm-up read excluded.
 import Benchmark
+#if canImport(Glibc)
+import Glibc
+#endif
 import CAN
 import Consistency
 import DBC
@@ -203,22 +206,28 @@ let benchmarks: @Sendable () -> Void = {
 
     // One complete snapshot of a 96-cell pack through the per-cell estimators and their tests (driving,
     // so every test works): what each snapshot adds to the pipeline.
-    // A current that jumps every snapshot (the pair test's busiest case), and a steady one under which four
+    // A current that jumps every snapshot (the pair test's busiest case); a steady one under which four
     // cells' readings step by 8 mV every 10 snapshots (the reading-step test's busiest: a step waiting
-    // for its window after in every snapshot).
-    for steady in [false, true] {
-        Benchmark("detectors: one snapshot of 96 cells (resistance, leak, 32 sensors\(steady ? ", steady current, four readings stepping" : ""))",
+    // for its window after in every snapshot); and 15-minute rests between 5-minute loads with the SOC
+    // moving 20 % either way (the capacity test's: a rest point each rest, its fit refitted).
+    for load in ["", ", steady current, four readings stepping", ", rests between loads, SOC moving"] {
+        let steady = load.contains("steady"), resting = load.contains("rests")
+        Benchmark("detectors: one snapshot of 96 cells (resistance, leak, 32 sensors\(load))",
                   configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
             let features = ConsistencyFeatures(cells: 96, window: 60)
-            let detectors = CellDetectors(cells: 96, sensors: 32, settings: DetectionSettings())
+            var settings = DetectionSettings()
+            if resting { settings.capacity = 100 }
+            let detectors = CellDetectors(cells: 96, sensors: 32, settings: settings)
             var voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
             let temperatures = (0..<32).map { 25 + Double($0 % 5) / 2 }
             var sink = 0
             for iteration in benchmark.scaledIterations {
-                let current = steady ? 20 : Double((iteration * 37) % 200) - 60
+                let soc = resting ? 60 + 20 * sin(Double(iteration) / 3000) : 60
+                let current = resting ? (iteration % 1200 < 900 ? 0 : 30) : steady ? 20 : Double((iteration * 37) % 200) - 60
                 for cell in 0..<96 {
                     let stepped = steady && cell % 24 == 0 && (iteration / 10 + cell / 24) % 2 == 0
-                    voltages[cell] = steady ? 3.7 + Double(cell % 7) / 1000 + (stepped ? 0.008 : 0)
+                    voltages[cell] = resting ? 3.2 + 0.8 * soc / 100 * (1 + (cell == 5 ? 0.1 : 0)) + Double(cell % 7) / 1000 - 0.0007 * current
+                        : steady ? 3.7 + Double(cell % 7) / 1000 + (stepped ? 0.008 : 0)
                         : 3.7 + Double((cell + iteration) % 7) / 1000 - 0.0007 * current
                 }
                 benchmark.startMeasurement()
@@ -226,7 +235,7 @@ let benchmarks: @Sendable () -> Void = {
                     temperatures.withUnsafeBufferPointer { sensors in
                         features.update(time: Double(iteration), voltages: cells, temperatures: sensors, current: current)
                         detectors.update(time: Double(iteration), deviation: features.deviation, median: features.median,
-                                         spread: features.spread, temperatures: sensors, current: current, soc: 60) { _ in sink += 1 }
+                                         spread: features.spread, temperatures: sensors, current: current, soc: soc) { _ in sink += 1 }
                     }
                 }
                 benchmark.stopMeasurement()
