@@ -22,6 +22,9 @@ final class CapacityWatch {
     private let socCross: UnsafeMutableBufferPointer<Double>
     private let timeCross: UnsafeMutableBufferPointer<Double>
     private var socSquares = 0.0, socTime = 0.0, timeSquares = 0.0
+    /// Σ ΔSOC² × (the two offsets' reading noise²): what a reading step over the OCV slope at each rest
+    /// point puts into the ratio's numerator (LFP's slope of 0.1 V makes one 1 mV step 1 % of SOC).
+    private var readingNoise = 0.0
     /// Per cell: Cₘ/Cᵢ − 1 (NaN while not estimable), its z-score across the cells, and the share of the
     /// median cell's capacity it lacks.
     let ratio: UnsafeMutableBufferPointer<Double>
@@ -33,8 +36,8 @@ final class CapacityWatch {
     private var restStart = Double.nan
     private var settledSnapshots = 0
     private var pointTaken = false
-    private var pending = (soc: Double.nan, time: Double.nan, slope: Double.nan)
-    private var last = (soc: Double.nan, time: Double.nan)
+    private var pending = (soc: Double.nan, time: Double.nan, slope: Double.nan, noise: Double.nan)
+    private var last = (soc: Double.nan, time: Double.nan, noise: Double.nan)
     private var lowestSOC = Double.infinity, highestSOC = -Double.infinity
     private(set) var points = 0
     private var spacing = SnapshotSpacing()
@@ -64,13 +67,13 @@ final class CapacityWatch {
 
     /// Takes a snapshot: `ocvDeviation` (V, each cell's deviation with its resistive share put back), the
     /// BMS's SOC (%), the median cell's dOCV/dSOC where it may size a cell's offset (V per unit SOC, NaN on
-    /// a plateau or while unknown). A rest point is taken when a settled rest ends (a load, a gap, a
+    /// a plateau or while unknown) and the readings' step (V). A rest point is taken when a settled rest ends (a load, a gap, a
     /// balancing) or has lasted `pointAfter` more; true when one was, and `ratio`, `score` and `loss` were
     /// updated.
     ///
     /// `balancing`: a bleed takes charge from the cells it bleeds between two rest points, which no
     /// capacity explains: the chain of rest points starts again after one.
-    func update(time: Double, resting: Bool, balancing: Bool, soc: Double, ocvSlope: Double,
+    func update(time: Double, resting: Bool, balancing: Bool, soc: Double, ocvSlope: Double, readingStep: Double,
                 ocvDeviation: UnsafeMutableBufferPointer<Double>) -> Bool {
         let interval = time - lastTime
         lastTime = time
@@ -78,7 +81,7 @@ final class CapacityWatch {
         var committed = false
         if gap || !resting || balancing {
             committed = commit()
-            if balancing { last = (.nan, .nan) }
+            if balancing { last = (.nan, .nan, .nan) }
             restStart = .nan
             guard resting, !balancing else { return committed }
         }
@@ -88,7 +91,7 @@ final class CapacityWatch {
         settledSnapshots += 1
         for cell in 0..<cells { restDeviation[cell] += weight * (ocvDeviation[cell] - restDeviation[cell]) }
         let usable = soc.isFinite && ocvSlope.isFinite && ocvSlope > 0
-        pending = usable ? (soc / 100, time, ocvSlope) : (.nan, .nan, .nan)
+        pending = usable ? (soc / 100, time, ocvSlope, readingStep / ocvSlope) : (.nan, .nan, .nan, .nan)
         // A long rest gives its point once smoothed over `pointAfter` of it: the rest may outlast the log
         // (a capture that ends parked) and the cells have relaxed by then.
         if time - restStart >= settle + Self.pointAfter, pending.slope.isFinite {
@@ -102,7 +105,7 @@ final class CapacityWatch {
     private func commit() -> Bool {
         guard pending.slope.isFinite else { return false }
         let point = pending
-        pending = (.nan, .nan, .nan)
+        pending = (.nan, .nan, .nan, .nan)
         let stepped = last.soc.isFinite
         let socStep = point.soc - last.soc, hours = (point.time - last.time) / 3600
         for cell in 0..<cells {
@@ -115,10 +118,11 @@ final class CapacityWatch {
         }
         if stepped {
             socSquares += socStep * socStep
+            readingNoise += socStep * socStep * (point.noise * point.noise + last.noise * last.noise)
             socTime += socStep * hours
             timeSquares += hours * hours
         }
-        last = (point.soc, point.time)
+        last = (point.soc, point.time, point.noise)
         points += 1
         lowestSOC = min(lowestSOC, point.soc)
         highestSOC = max(highestSOC, point.soc)
@@ -128,7 +132,8 @@ final class CapacityWatch {
 
     /// Each cell's Cₘ/Cᵢ − 1 from the two-regressor fit, once the steps span `minimumSpan` of SOC and the
     /// SOC and time steps are not nearly proportional; its z-score across the cells (never below
-    /// `floor`) and the capacity share it lacks against the median cell.
+    /// `floor`, nor below what the readings' steps at the rest points put into it) and the capacity share it
+    /// lacks against the median cell.
     private func estimate() {
         let determinant = socSquares * timeSquares - socTime * socTime
         guard socSpan >= Self.minimumSpan, determinant > Self.separable * socSquares * timeSquares else {
@@ -145,7 +150,9 @@ final class CapacityWatch {
         medianRatio = ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch)
         for cell in 0..<cells { loss[cell] = 1 - (1 + medianRatio) / (1 + ratio[cell]) }
         for cell in 0..<cells { centered[cell] = ratio[cell] }
-        CrossCellTest.scores(centered, into: score, scratch: scratch, floor: Self.floor, sign: 1)
+        // The ratio's own uncertainty from the readings' steps (as if the SOC steps alone were fitted).
+        let readingFloor = readingNoise.squareRoot() / socSquares
+        CrossCellTest.scores(centered, into: score, scratch: scratch, floor: max(Self.floor, readingFloor), sign: 1)
     }
 
     static let gapSeconds = 600.0

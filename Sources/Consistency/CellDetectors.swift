@@ -231,7 +231,7 @@ public final class CellDetectors {
                           balancing: balancing, raise: raise)
         let sizingSlope = scale.ocvSlopeSizesAFall(resolution: voltageResolution) ? scale.ocvSlope : .nan
         if capacities.update(time: time, resting: resting, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
-                             ocvDeviation: ocvDeviation) {
+                             readingStep: voltageResolution.isFinite ? voltageResolution : 0, ocvDeviation: ocvDeviation) {
             checkCapacities(raise: raise)
         }
         sensorWatch.update(time: time, temperatures: temperatures)
@@ -299,7 +299,8 @@ public final class CellDetectors {
         }
     }
 
-    /// A weak cell: its capacity ratio `capacityScore` cross-cell deviations or more above the pack's and
+    /// A weak cell: its capacity ratio `capacityScore` cross-cell deviations (never below 1 %, nor below
+    /// what the readings' steps over the OCV slope put into the ratio) or more above the pack's and
     /// at least `minimumCapacityLoss` short of the median cell's; none when more than max(2, 5 %) of the
     /// cells stand apart together (a module's cells, a rest point the BMS's SOC got wrong). Not a cell
     /// raised for a leak: a leak of C/100 takes a cell hundreds of millivolts off by the next morning,
