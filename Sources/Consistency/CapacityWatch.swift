@@ -67,9 +67,10 @@ final class CapacityWatch {
 
     /// Takes a snapshot: `ocvDeviation` (V, each cell's deviation with its resistive share put back), the
     /// BMS's SOC (%), the median cell's dOCV/dSOC where it may size a cell's offset (V per unit SOC, NaN on
-    /// a plateau or while unknown) and the readings' step (V). A rest point is taken when a settled rest ends (a load, a gap, a
-    /// balancing) or has lasted `pointAfter` more; true when one was, and `ratio`, `score` and `loss` were
-    /// updated.
+    /// a plateau or while unknown) and the readings' step (V). A rest point is taken when a settled rest
+    /// ends (a load, a gap, a balancing) or has lasted `pointAfter` more; true when one was, and `ratio`,
+    /// `score` and `loss` were updated. The sums never forget: over months a cell that weakens late is
+    /// weighed against all its earlier rests.
     ///
     /// `balancing`: a bleed takes charge from the cells it bleeds between two rest points, which no
     /// capacity explains: the chain of rest points starts again after one.
