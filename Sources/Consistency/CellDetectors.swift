@@ -307,9 +307,7 @@ public final class CellDetectors {
     /// where its offset through the median's OCV slope is no SOC (the slope there is not the median's),
     /// and two of heldout-leaks' leaking cells read as 13 % and 35 % weak the next day.
     private func checkCapacities(raise: (Detection) -> Void) {
-        var apart = 0
-        for cell in 0..<capacities.cells where capacities.score[cell] > CrossCellTest.apartScore { apart += 1 }
-        guard apart <= max(2, capacities.cells / 20) else { return }
+        guard !CrossCellTest.manyApart(capacities.score) else { return }
         for cell in 0..<capacities.cells where raised[cell] & (8 | 2) == 0 {
             let score = capacities.score[cell], loss = capacities.loss[cell]
             guard score >= Self.capacityScore, loss >= Self.minimumCapacityLoss else { continue }

@@ -20,10 +20,15 @@ enum CrossCellTest {
     /// nothing is added.
     static func accumulate(_ score: UnsafeMutableBufferPointer<Double>, into statistic: UnsafeMutableBufferPointer<Double>,
                            shift: Double, apartScore: Double = apartScore) {
+        guard !manyApart(score, above: apartScore) else { return }
+        for cell in 0..<score.count { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
+    }
+
+    /// More than max(2, 5 %) of the cells score above `apartScore`: the pack's doing, not one cell's.
+    static func manyApart(_ score: UnsafeMutableBufferPointer<Double>, above apartScore: Double = apartScore) -> Bool {
         var apart = 0
         for cell in 0..<score.count where score[cell] > apartScore { apart += 1 }
-        guard apart <= max(2, score.count / 20) else { return }
-        for cell in 0..<score.count { statistic[cell] = max(0, statistic[cell] + shift * (score[cell] - shift / 2)) }
+        return apart > max(2, score.count / 20)
     }
 
     static let apartScore = 3.0
