@@ -146,14 +146,12 @@ final class CapacityWatch {
         }
         for cell in 0..<cells {
             ratio[cell] = (timeSquares * socCross[cell] - socTime * timeCross[cell]) / determinant
-            scratch[cell] = ratio[cell]
+            centered[cell] = ratio[cell]
         }
-        medianRatio = ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch)
-        for cell in 0..<cells { loss[cell] = 1 - (1 + medianRatio) / (1 + ratio[cell]) }
-        for cell in 0..<cells { centered[cell] = ratio[cell] }
         // The ratio's own uncertainty from the readings' steps (as if the SOC steps alone were fitted).
         let readingFloor = readingNoise.squareRoot() / socSquares
-        CrossCellTest.scores(centered, into: score, scratch: scratch, floor: max(Self.floor, readingFloor), sign: 1)
+        medianRatio = CrossCellTest.scores(centered, into: score, scratch: scratch, floor: max(Self.floor, readingFloor), sign: 1)
+        for cell in 0..<cells { loss[cell] = 1 - (1 + medianRatio) / (1 + ratio[cell]) }
     }
 
     static let gapSeconds = 600.0

@@ -2,9 +2,10 @@
 /// (median, 1.4826 MAD), then a CUSUM step per cell, skipped when many cells stand apart together.
 enum CrossCellTest {
     /// z-scores into `score`: `sign` × (value − median) / spread, the spread never below `floor`; the
-    /// values become their difference from the median.
+    /// values become their difference from the median, which is returned.
+    @discardableResult
     static func scores(_ values: UnsafeMutableBufferPointer<Double>, into score: UnsafeMutableBufferPointer<Double>,
-                       scratch: UnsafeMutableBufferPointer<Double>, floor: Double, sign: Double) {
+                       scratch: UnsafeMutableBufferPointer<Double>, floor: Double, sign: Double) -> Double {
         let center = ConsistencyFeatures.median(UnsafeBufferPointer(values), scratch)
         for cell in 0..<values.count { scratch[cell] = abs(values[cell] - center) }
         let spread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), floor)
@@ -12,6 +13,7 @@ enum CrossCellTest {
             values[cell] -= center
             score[cell] = sign * values[cell] / spread
         }
+        return center
     }
 
     /// Adds shift × (z − shift/2), the log-likelihood ratio of N(shift, 1) against N(0, 1), to each cell's
