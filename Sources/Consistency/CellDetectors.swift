@@ -229,7 +229,8 @@ public final class CellDetectors {
         }
         checkReadingSteps(time: time, current: current, periodStartCurrent: periodStartCurrent ?? current, oneC: oneC,
                           balancing: balancing, raise: raise)
-        let sizingSlope = scale.ocvSlopeSizesAFall(resolution: voltageResolution) ? scale.ocvSlope : .nan
+        // The slope's two bins are searched for only at rest, the one time the capacity test reads it.
+        let sizingSlope = resting && scale.ocvSlopeSizesAFall(resolution: voltageResolution) ? scale.ocvSlope : .nan
         if capacities.update(time: time, resting: resting, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
                              readingStep: voltageResolution.isFinite ? voltageResolution : 0, ocvDeviation: ocvDeviation) {
             checkCapacities(raise: raise)
