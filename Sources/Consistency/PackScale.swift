@@ -15,8 +15,11 @@ public final class PackScale {
     private var previousTime = Double.nan
     private var previousCurrent = Double.nan
     private var estimates = 0
-    /// Median-cell open-circuit voltage by SOC, in bins of 5 % (NaN where not yet seen).
+    /// Median-cell open-circuit voltage by SOC, in bins of 5 % (NaN where not yet seen), and the SOC (%) it
+    /// was read at: a bin's voltage may be from 2.5 % either side of its centre, which over two bins 25 %
+    /// apart would put up to a fifth into the slope.
     private(set) var ocvBins = [Double](repeating: .nan, count: 21)
+    private var ocvBinSOC = [Double](repeating: .nan, count: 21)
     public private(set) var soc = Double.nan
     private var restSince = Double.nan
     /// Seconds of rest before the median cell's voltage counts as its OCV.
@@ -61,7 +64,7 @@ public final class PackScale {
         }
         if soc.isFinite, medianVoltage.isFinite, time - restSince >= Self.settledRest {
             let bin = Int((soc / 5).rounded())
-            if bin >= 0, bin < ocvBins.count { ocvBins[bin] = medianVoltage }
+            if bin >= 0, bin < ocvBins.count { ocvBins[bin] = medianVoltage; ocvBinSOC[bin] = soc }
         }
     }
 
@@ -97,17 +100,20 @@ public final class PackScale {
     /// the OCV difference between them (V); nil while fewer than two are learned.
     public var ocvSlopeBasis: (slope: Double, reach: Double, rise: Double)? {
         guard let (low, high) = slopeBins() else { return nil }
-        let bin = soc / 5
         let difference = ocvBins[high] - ocvBins[low]
-        return (difference / (Double(high - low) * 0.05), max(abs(Double(low) - bin), abs(Double(high) - bin)) * 0.05, abs(difference))
+        return (difference / ((ocvBinSOC[high] - ocvBinSOC[low]) / 100),
+                max(abs(ocvBinSOC[low] - soc), abs(ocvBinSOC[high] - soc)) / 100, abs(difference))
     }
 
     /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must
     /// be apart, for a leak's size to be given (`ocvSlopeSizesAFall`).
     static let plateauSlope = 0.1
     static let sizingSteps = 4.0
+    /// SOC (%) two bins' readings must be apart for a slope between them: half a bin.
+    static let binSeparation = 2.5
 
-    /// The two learned bins nearest to the present SOC (up to 8 bins away), lower first.
+    /// The two learned bins nearest to the present SOC (up to 8 bins away), lower first, read at SOCs at
+    /// least `binSeparation` apart (neighbouring bins may have been read a fraction of a per cent apart).
     private func slopeBins() -> (Int, Int)? {
         guard soc.isFinite else { return nil }
         let bin = Int((soc / 5).rounded())
@@ -116,7 +122,8 @@ public final class PackScale {
             // The bins `distance` below and above (a stride, so no array is made at each call).
             for candidate in stride(from: bin - distance, through: bin + distance, by: max(1, 2 * distance))
             where candidate >= 0 && candidate < ocvBins.count {
-                guard ocvBins[candidate].isFinite, candidate != first else { continue }
+                guard ocvBins[candidate].isFinite, candidate != first,
+                      first < 0 || abs(ocvBinSOC[candidate] - ocvBinSOC[first]) >= Self.binSeparation else { continue }
                 if first < 0 { first = candidate } else if second < 0 { second = candidate }
             }
         }

@@ -189,6 +189,27 @@ import Glibc
         #expect(PackScale(capacity: 100, restCRate: 0.02).ocvSlopeBasis == nil)
     }
 
+    /// A bin's voltage is read anywhere within 2.5 % of its centre: the slope is taken between the SOCs it
+    /// was read at (between bins 15 and 11 read at 77.4 % and 52.6 %, their centres would make 0.8 V per
+    /// unit SOC 0.99), and never between two read a fraction of a per cent apart.
+    @Test func theOCVSlopeIsTakenBetweenTheSOCsItsVoltagesWereReadAt() {
+        func scale(_ rests: [(soc: Double, millivoltsOff: Double)]) -> PackScale {
+            let scale = PackScale(capacity: 100, restCRate: 0.02)
+            for (index, rest) in rests.enumerated() {
+                let start = Double(index) * 10_000, voltage = 3.4 + 0.8 * rest.soc / 100 + rest.millivoltsOff / 1000
+                for second in 0...700 {
+                    scale.update(time: start + Double(second), current: 0, reportedSOC: rest.soc, medianVoltage: voltage, medianResistance: .nan)
+                }
+            }
+            return scale
+        }
+        #expect(abs(scale([(77.4, 0), (52.6, 0)]).ocvSlope - 0.8) < 1e-9)
+        // Bins 11 and 12 read 0.2 % apart, one 2 mV off: the slope is from bin 8's 40 % and bin 12's.
+        let close = scale([(40, 0), (57.4, 2), (57.6, 0)])
+        #expect(abs(close.ocvSlope - 0.8) < 1e-9)
+        #expect(close.ocvSlopeBasis.map { abs($0.reach - 0.176) < 1e-9 } == true)
+    }
+
     /// Readings whose noise dithers the 1 mV rounding show a fall finer than a step: a C/150 leak is named
     /// within 30 minutes of rest (23 min; with a whole step over the fit as the floor, 36).
     @Test func aC150LeakIsNamedWithinHalfAnHourOfRestOnDitheredReadings() {
