@@ -109,6 +109,11 @@ SPLITS["heldout-leaks-d"] = dict(SPLITS["heldout-leaks"], seed=9017, start="2027
 # sets, NMC and LFP in turn, drawn after the test's constants were set (eighteenth session).
 SPLITS["heldout-capacity"] = dict(SPLITS["heldout-leaks"], seed=9018, start="2027-01-25", kinds=["capacity-fade"])
 
+# A second capacity draw, for a figure of code frozen before it was made (nineteenth session, af29b38):
+# a third logged day, so the figure by day 2 compares with the first draw's and day 3 shows what more
+# rests at other SOCs add.
+SPLITS["heldout-capacity-b"] = dict(SPLITS["heldout-capacity"], seed=9019, days=3, start="2027-02-01")
+
 
 def epoch(date):
     import datetime
