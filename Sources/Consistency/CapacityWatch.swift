@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Each cell's capacity against the pack's, from its state of charge against the pack's at settled rests.
 ///
 /// The cells of a series string carry the same current, so between two rests each gains or loses the
@@ -8,6 +12,9 @@
 /// Cₘ/Cᵢ − 1, a weak cell's offset growing with throughput; the second takes up a leak, which grows with
 /// time whatever the throughput (the leak test names it). With a charge between discharges the two are
 /// told apart; a day of discharges only, where SOC and time move together, gives no estimate.
+///
+/// The sums forget over `memoryHours`: a group that loses one of its parallel cells (a broken bond) loses
+/// a share of its capacity at once, which months of healthy rests would otherwise outweigh for weeks.
 final class CapacityWatch {
     let cells: Int
     /// Seconds of rest before a cell's deviation counts as its OCV's: the cells relax by their own amounts
@@ -38,8 +45,11 @@ final class CapacityWatch {
     private var pointTaken = false
     private var pending = (soc: Double.nan, time: Double.nan, slope: Double.nan, noise: Double.nan)
     private var last = (soc: Double.nan, time: Double.nan, noise: Double.nan)
-    private var lowestSOC = Double.infinity, highestSOC = -Double.infinity
-    private(set) var points = 0
+    /// The last `remembered` rest points' SOC (unit) and time (s), oldest overwritten first: the span the
+    /// points within the memory cover.
+    private let pointSOC: UnsafeMutableBufferPointer<Double>
+    private let pointTime: UnsafeMutableBufferPointer<Double>
+    private var pointCount = 0
     private var spacing = SnapshotSpacing()
     private var lastTime = Double.nan
 
@@ -55,22 +65,38 @@ final class CapacityWatch {
         loss = .zeroed(cells)
         centered = .zeroed(cells)
         scratch = .zeroed(cells)
+        pointSOC = .zeroed(Self.remembered)
+        pointTime = .zeroed(Self.remembered)
         ratio.update(repeating: .nan)
     }
 
     deinit {
-        for buffer in [restDeviation, lastOffset, socCross, timeCross, ratio, score, loss, centered, scratch] { buffer.deallocate() }
+        for buffer in [restDeviation, lastOffset, socCross, timeCross, ratio, score, loss, centered, scratch, pointSOC, pointTime] {
+            buffer.deallocate()
+        }
     }
 
-    /// The SOC range the rest points span (unit SOC).
-    var socSpan: Double { highestSOC > lowestSOC ? highestSOC - lowestSOC : 0 }
+    /// The SOC range the rest points within the memory span (unit SOC), and how many they are.
+    var socSpan: Double { rememberedPoints().span }
+    var points: Int { rememberedPoints().count }
+
+    private func rememberedPoints() -> (span: Double, count: Int) {
+        guard pointCount > 0 else { return (0, 0) }
+        let newest = pointTime[(pointCount - 1) % Self.remembered]
+        var lowest = Double.infinity, highest = -Double.infinity, count = 0
+        for index in 0..<min(pointCount, Self.remembered) where newest - pointTime[index] <= Self.memoryHours * 3600 {
+            lowest = min(lowest, pointSOC[index])
+            highest = max(highest, pointSOC[index])
+            count += 1
+        }
+        return (highest - lowest, count)
+    }
 
     /// Takes a snapshot: `ocvDeviation` (V, each cell's deviation with its resistive share put back), the
     /// BMS's SOC (%), the median cell's dOCV/dSOC where it may size a cell's offset (V per unit SOC, NaN on
     /// a plateau or while unknown) and the readings' step (V). A rest point is taken when a settled rest
     /// ends (a load, a gap, a balancing) or has lasted `pointAfter` more; true when one was, and `ratio`,
-    /// `score` and `loss` were updated. The sums never forget: over months a cell that weakens late is
-    /// weighed against all its earlier rests.
+    /// `score` and `loss` were updated.
     ///
     /// `balancing`: a bleed takes charge from the cells it bleeds between two rest points, which no
     /// capacity explains: the chain of rest points starts again after one.
@@ -109,6 +135,7 @@ final class CapacityWatch {
         pending = (.nan, .nan, .nan, .nan)
         let stepped = last.soc.isFinite
         let socStep = point.soc - last.soc, hours = (point.time - last.time) / 3600
+        if stepped { forget(hours) }
         for cell in 0..<cells {
             let offset = restDeviation[cell] / point.slope
             if stepped {
@@ -124,11 +151,24 @@ final class CapacityWatch {
             timeSquares += hours * hours
         }
         last = (point.soc, point.time, point.noise)
-        points += 1
-        lowestSOC = min(lowestSOC, point.soc)
-        highestSOC = max(highestSOC, point.soc)
+        pointSOC[pointCount % Self.remembered] = point.soc
+        pointTime[pointCount % Self.remembered] = point.time
+        pointCount += 1
         estimate()
         return true
+    }
+
+    /// Weighs every sum down by the hours since the last rest point over `memoryHours`.
+    private func forget(_ hours: Double) {
+        let kept = exp(-max(0, hours) / Self.memoryHours)
+        for cell in 0..<cells {
+            socCross[cell] *= kept
+            timeCross[cell] *= kept
+        }
+        socSquares *= kept
+        socTime *= kept
+        timeSquares *= kept
+        readingNoise *= kept
     }
 
     /// Each cell's Cₘ/Cᵢ − 1 from the two-regressor fit, once the steps span `minimumSpan` of SOC and the
@@ -164,4 +204,8 @@ final class CapacityWatch {
     static let separable = 0.1
     /// The capacity ratios' spread never taken below 1 % (cells are made within about that of each other).
     static let floor = 0.01
+    /// Hours over which the rest points' sums are forgotten: a week of a car's days holds 7-14 swings of
+    /// SOC, which size a ratio to about a per cent; a fade of a few per cent a month is hardly weighed down.
+    static let memoryHours = 168.0
+    static let remembered = 64
 }
