@@ -99,15 +99,16 @@ public struct CellSummary: Sendable {
     public let name: String
     /// V: the deviation from the median at the last snapshot, and its mean over the log.
     public let deviation: Double, meanDeviation: Double
-    /// The cell's resistance against the median's (1: as the median), and its drift at rest (V/h).
-    public let resistanceRatio: Double, restDrift: Double
+    /// The cell's resistance and capacity against the median cell's (1: as the median), and its drift at
+    /// rest (V/h).
+    public let resistanceRatio: Double, capacityRatio: Double, restDrift: Double
     /// The cell-drift model's last score (NaN without the model).
     public let score: Double
 
-    public init(number: Int, name: String, deviation: Double, meanDeviation: Double, resistanceRatio: Double, restDrift: Double,
-                score: Double) {
+    public init(number: Int, name: String, deviation: Double, meanDeviation: Double, resistanceRatio: Double,
+                capacityRatio: Double, restDrift: Double, score: Double) {
         (self.number, self.name, self.deviation, self.meanDeviation) = (number, name, deviation, meanDeviation)
-        (self.resistanceRatio, self.restDrift, self.score) = (resistanceRatio, restDrift, score)
+        (self.resistanceRatio, self.capacityRatio, self.restDrift, self.score) = (resistanceRatio, capacityRatio, restDrift, score)
     }
 }
 
@@ -121,12 +122,12 @@ enum CellTable {
             return "<td data-value=\"\(value)\">\(scaled)</td>"
         }
         var text = "<h3>Cells, furthest from the median first</h3><table class=\"cells\"><tr><th>rank</th><th>cell</th><th>signal</th>"
-            + "<th>deviation now (mV)</th><th>mean deviation (mV)</th><th>resistance / median</th><th>drift at rest (mV/h)</th>"
+            + "<th>deviation now (mV)</th><th>mean deviation (mV)</th><th>resistance / median</th><th>capacity / median</th><th>drift at rest (mV/h)</th>"
             + "<th>model score</th></tr>"
         let ranked = cells.sorted { abs($0.deviation.isFinite ? $0.deviation : 0) > abs($1.deviation.isFinite ? $1.deviation : 0) }
         for (rank, summary) in ranked.enumerated() {
             text += "<tr data-cell-number=\"\(summary.number)\"><td>\(rank + 1)</td><td>\(summary.number)</td><td>\(HTML.escape(summary.name))</td>"
-                + cell(summary.deviation, 1000, 1) + cell(summary.meanDeviation, 1000, 1) + cell(summary.resistanceRatio, 1, 2)
+                + cell(summary.deviation, 1000, 1) + cell(summary.meanDeviation, 1000, 1) + cell(summary.resistanceRatio, 1, 2) + cell(summary.capacityRatio, 1, 3)
                 + cell(summary.restDrift, 1000, 2) + cell(summary.score, 1, 3) + "</tr>"
         }
         return text + "</table>"

@@ -104,7 +104,8 @@ struct ReportCommand: ParsableCommand {
             }
             return CellSummary(number: cell + settings.mapping.cellNumberBase, name: settings.mapping.cellNames[cell],
                                deviation: features.deviation[cell], meanDeviation: count > 0 ? sum / count : .nan,
-                               resistanceRatio: pipeline.detectors.relativeResistance(cell), restDrift: features.restDrift[cell],
+                               resistanceRatio: pipeline.detectors.relativeResistance(cell),
+                               capacityRatio: pipeline.detectors.relativeCapacity(cell), restDrift: features.restDrift[cell],
                                score: pipeline.cellScores[cell])
         }
         return VehicleReport(vehicle: name, buckets: buckets, cells: cells, records: [], spreadThreshold: threshold,

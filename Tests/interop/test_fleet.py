@@ -9,6 +9,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import can
 import cantools
@@ -282,3 +283,17 @@ def test_a_weak_cell_of_another_physics_model_is_named_with_its_capacity_loss(tm
     assert payload["cell_name"] == weak["cell_name"] and payload["evidence"] == "rest_offsets"
     assert abs(payload["capacity_loss_share"] - weak["magnitude"]) < weak["magnitude"] / 3
     assert payload["soc_span"] >= 0.2 and payload["rest_points"] >= 3
+    # The report's per-cell table gives every cell's capacity over the median's at the log's end: the weak
+    # cell lowest, within a third of its loss; every other within 5 % of the median (none raised).
+    report = tmp_path / "weak.html"
+    subprocess.run([RELEASE, "report", "--db", str(tmp_path / f"{weak['vehicle']}.db"), "--log", str(tmp_path / weak["log"]),
+                    "--config", str(tmp_path / weak["config"]), "-o", str(report)], check=True, capture_output=True, timeout=600)
+    root = ET.fromstring(report.read_text()[len("<!DOCTYPE html>"):])
+    table = next(t for t in root.iter("table") if t.get("class") == "cells")
+    column = [th.text for th in table.iter("th")].index("capacity / median")
+    signal = [th.text for th in table.iter("th")].index("signal")
+    capacities = {list(tr.iter("td"))[signal].text: float(list(tr.iter("td"))[column].get("data-value"))
+                  for tr in table.iter("tr") if tr.get("data-cell-number")}
+    assert min(capacities, key=capacities.get) == weak["cell_name"]
+    assert abs(1 - capacities[weak["cell_name"]] - weak["magnitude"]) < weak["magnitude"] / 3
+    assert all(abs(ratio - 1) < 0.05 for name, ratio in capacities.items() if name != weak["cell_name"])
