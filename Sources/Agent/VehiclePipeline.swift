@@ -317,7 +317,8 @@ public final class VehiclePipeline {
             payload += cellIdentity(cell) + ", \"cell_deviation_v\": \(number(features.deviation[cell])), "
                 + "\"cell_deviation_slope_v_per_h\": \(number(features.deviationSlope[cell])), "
                 + "\"cell_correlation\": \(number(features.correlation[cell])), \"cell_resistance_ratio\": \(number(features.resistanceRatio[cell])), "
-                + "\"cell_rest_drift_v_per_h\": \(number(features.restDrift[cell]))"
+                + "\"cell_rest_drift_v_per_h\": \(number(features.restDrift[cell])), "
+                + "\"cell_capacity_ratio\": \(number(detectors.relativeCapacity(cell)))"
         }
         return payload + "}"
     }
