@@ -15,11 +15,15 @@ import Glibc
     /// Writes the shipped config with `edit` applied into a temporary file beside the DBC.
     private func variant(_ edit: (String) -> String) throws -> String {
         let text = try #require(readText(Self.shipped))
-        let path = Self.root + "/firmware-samples/.test-\(getpid())-\(Int.random(in: 0..<1_000_000)).toml"
-        let file = try #require(fopen(path, "w"))
+        // mkstemps creates the file exclusively: tests run in parallel, and two once drew the same random
+        // name, one reading the other's config.
+        var template = Array((Self.root + "/firmware-samples/.test-XXXXXX.toml").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 5) }
+        try #require(descriptor >= 0)
+        let file = try #require(fdopen(descriptor, "w"))
         fputs(edit(text), file)
         fclose(file)
-        return path
+        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     @Test func theShippedConfigLoads() throws {
