@@ -94,19 +94,19 @@ struct RestFeeder {
     var socs: [Double]
     let watch: CapacityWatch
     var time = 0.0
-    private let deviation: UnsafeMutableBufferPointer<Double>
 
     init(cells: Int = 12) {
         capacities = (0..<cells).map { 15 * (1 + 0.01 * Double($0 % 3 - 1)) }
         socs = Array(repeating: 0.8, count: cells)
         watch = CapacityWatch(cells: cells, settle: 600)
-        deviation = .allocate(capacity: cells)
     }
 
     /// Half an hour's rest, a snapshot a minute; then the pack's SOC moves by `socChange` of the median
     /// capacity over `hours`, its first snapshot under load ending the rest. True when a rest point was taken.
     mutating func restThenMove(_ socChange: Double, hours: Double) -> Bool {
         var taken = false
+        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: socs.count)
+        defer { deviation.deallocate() }
         let median = capacities.sorted()[capacities.count / 2]
         for _ in 0...30 {
             let readings = socs.map { ((3.4 + 0.8 * $0) * 1000).rounded() / 1000 }
