@@ -146,8 +146,7 @@ public final class CellDetectors {
     /// A cell's capacity over the median cell's, from the capacity test's rest points (1: as the median;
     /// NaN while its rest points do not span enough SOC).
     public func relativeCapacity(_ cell: Int) -> Double {
-        let ratio = capacities.ratio[cell], median = capacities.medianRatio
-        return ratio.isFinite && median.isFinite ? (1 + median) / (1 + ratio) : .nan
+        capacities.ratio[cell].isFinite ? 1 - capacities.loss[cell] : .nan
     }
 
     /// The pack's 1C (A): its capacity, or its largest current until the capacity is known; 0 before any current.
