@@ -363,12 +363,14 @@ public final class CellDetectors {
             guard leakC >= settings.minimumLeak else { continue }
             raised[cell] |= 2
             // No size off a plateau's slope (LFP's put it up to 185 times the true leak, docs/features.md);
-            // the cell is named all the same.
+            // the cell is named all the same. Nor a time to the rule: the fall in volts keeps its rate only
+            // where the OCV's slope is known and steady (on the held-out LFP leaks it was 1-23 h early and
+            // 11 h late otherwise; docs/fleet.md, "Twentieth session").
             let sized = slopeKnown && scale.ocvSlopeSizesAFall(resolution: voltageResolution)
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,
-                            timeToRule: fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan))
+                            timeToRule: sized && fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan))
         }
     }
 }
