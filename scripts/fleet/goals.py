@@ -25,12 +25,16 @@ def load(out, split, variant):
     return [(vehicle, labels[vehicle["vehicle"]]) for vehicle in evaluation["vehicles"]]
 
 
+def truth(out, label):
+    """The vehicle's truth table (time, current, true cell voltages, temperature sensors) of its logged seconds."""
+    with gzip.open(os.path.join(out, f"fleet-{label['split']}", label["truth"]), "rt") as file:
+        return np.loadtxt(file, delimiter=",", skiprows=1)
+
+
 def stuck_reading_wrong_h(out, label):
     """Hours from a stuck sensor's onset until the other sensors' median has moved STUCK_WRONG_K from its
     value at the onset (the held reading is then that far off), or None when it never did."""
-    path = os.path.join(out, f"fleet-{label['split']}", label["truth"])
-    with gzip.open(path, "rt") as file:
-        table = np.loadtxt(file, delimiter=",", skiprows=1)
+    table = truth(out, label)
     sensors = table[:, -label["temperature_sensors"]:]
     others = np.median(np.delete(sensors, label["sensor"], axis=1), axis=1)
     after = table[:, 0] >= label["onset_time"]

@@ -10,22 +10,20 @@ truth); an estimate is "in the window" when it falls there, else early or late b
     python3 scripts/fleet/time_to_rule.py [--celldrift BIN] [--out out] heldout-leaks heldout-leaks-d heldout-b
 """
 import argparse
-import gzip
 import json
 import os
 import sqlite3
 import subprocess
 import tempfile
 
-import numpy as np
+from goals import rule_saw, truth
 
 RULE_V = 0.050
 
 
-def rule_window(folder, label):
+def rule_window(out, label):
     """(earliest, latest) event time at which the rule's spread can have crossed 50 mV."""
-    with gzip.open(os.path.join(folder, label["truth"]), "rt") as file:
-        table = np.loadtxt(file, delimiter=",", skiprows=1)
+    table = truth(out, label)
     cells = table[:, 2:2 + label["cells"]]
     spread = cells.max(axis=1) - cells.min(axis=1)
     fired = label["rule_first_fired_time"]
@@ -35,7 +33,7 @@ def rule_window(folder, label):
 
 
 def first_leak_alarm(celldrift, folder, label):
-    """(event time, time_to_rule_s, cell, leak_c) of the vehicle's first leak alarm, or None."""
+    """(event time, time_to_rule_s, cell) of the vehicle's first leak alarm, or None."""
     config = os.path.join(folder, "variant-as-shipped", f"{label['vehicle']}.toml")
     with tempfile.TemporaryDirectory() as scratch:
         db = os.path.join(scratch, "outbox.db")
@@ -43,7 +41,7 @@ def first_leak_alarm(celldrift, folder, label):
                         "--quiet"], check=True, stdout=subprocess.DEVNULL)
         with sqlite3.connect(db) as connection:
             row = connection.execute(
-                "SELECT event_time, json_extract(payload, '$.time_to_rule_s'), cell, json_extract(payload, '$.leak_c')"
+                "SELECT event_time, json_extract(payload, '$.time_to_rule_s'), cell"
                 " FROM records WHERE type = 'alarm' AND kind = 'cell_leak' ORDER BY event_time LIMIT 1").fetchone()
     return row
 
@@ -64,17 +62,15 @@ def main():
     for split in arguments.splits:
         folder = os.path.join(arguments.out, f"fleet-{split}")
         for label in json.load(open(os.path.join(folder, "labels.json"))):
-            if label["fault"] != "micro-short" or label["rule_first_fired_time"] is None:
-                continue
-            if label["rule_first_fired_time"] < label["onset_time"]:
+            if label["fault"] != "micro-short" or not rule_saw(label):
                 continue
             alarm = first_leak_alarm(arguments.celldrift, folder, label)
             if alarm is None or alarm[1] is None:
                 why = "no leak alarm" if alarm is None else "named without an estimate (nor a size)"
                 print(f"| {label['vehicle']} | {label['chemistry']} | {label['magnitude']:.4f} | - | - | - | {why} |")
                 continue
-            at, estimate, cell, _ = alarm
-            earliest, latest = rule_window(folder, label)
+            at, estimate, cell = alarm
+            earliest, latest = rule_window(arguments.out, label)
             predicted = at + estimate
             if latest <= at:
                 verdict = "the rule fired first"
