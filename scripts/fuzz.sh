@@ -42,7 +42,10 @@ seed() {  # seed TARGET: the seed corpus, from the shipped samples
              zcat $samples/simulated/healthy.log.gz | head -n 16 > "$dir"/batch
              printf '\x00\x10\x5e\x8f\x2b\x6c\xd7\x18\x50\x02\x00\x00\x08\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08' > "$dir"/binary ;;
     http) printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' > "$dir"/healthz
-          printf 'POST /inference HTTP/1.1\r\nContent-Length: 25\r\n\r\n{"vin": "V", "date": "x"}' > "$dir"/inference ;;
+          printf 'POST /inference HTTP/1.1\r\nContent-Length: 25\r\n\r\n{"vin": "V", "date": "x"}' > "$dir"/inference
+          head -n 1 $samples/seed/test_batch_samples.csv \
+              | awk -F, '{ f = $3; for (i = 4; i <= NF; i++) f = f "," $i; printf "{\"vin\": \"%s\", \"date\": \"%s\", \"features\": \"%s\"}", $1, $2, f }' \
+              > "$dir"/inference.json ;;
     model) cp $samples/models/*.safetensors "$dir"/ ;;
     esac
 }

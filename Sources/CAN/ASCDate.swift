@@ -16,26 +16,35 @@ enum ASCDate {
         var rest = words.dropFirst()
         guard rest.count >= 4, let month = months.first(where: { $0.0 == rest.first! })?.1 else { return nil }
         rest = rest.dropFirst()
-        guard let day = Int(rest.removeFirst()), (1...31).contains(day) else { return nil }
-        let clock = rest.removeFirst().split(separator: ":")
-        guard clock.count == 3, var hour = Int(clock[0]), let minute = Int(clock[1]), hour < 24, minute < 60 else { return nil }
-        let secondParts = clock[2].split(separator: ".", maxSplits: 1)
-        guard let second = Int(secondParts[0]), second < 61 else { return nil }
+        guard let day = digits(rest.removeFirst()), (1...31).contains(day) else { return nil }
+        // Split keeping empty parts: a torn clock (`10:12:.`) is then a missing number, not a shorter list.
+        let clock = rest.removeFirst().split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 3, var hour = digits(clock[0]), let minute = digits(clock[1]), hour < 24, minute < 60 else {
+            return nil
+        }
+        let secondParts = clock[2].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let second = digits(secondParts[0]), second < 61 else { return nil }
         var fraction: Int64 = 0
         if secondParts.count == 2 {
-            let digits = secondParts[1].prefix(9)
-            guard let value = Int64(digits), value >= 0 else { return nil }
-            fraction = value * Int64([1, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1000, 100, 10, 1][digits.count])
+            let fractionDigits = secondParts[1].prefix(9)
+            guard let value = digits(fractionDigits) else { return nil }
+            fraction = Int64(value) * Int64([1, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1000, 100, 10, 1][fractionDigits.count])
         }
         if let marker = rest.first?.lowercased(), marker == "am" || marker == "pm" {
             guard (1...12).contains(hour) else { return nil }
             hour = hour % 12 + (marker == "pm" ? 12 : 0)
             rest = rest.dropFirst()
         }
-        guard let year = rest.first.flatMap({ Int($0) }) else { return nil }
+        guard let year = rest.first.flatMap(digits) else { return nil }
         guard (1970..<2100).contains(year) else { return Int64.min }
         return civilEpochNanoseconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
                                      nanoseconds: fraction, zoneSeconds: zoneSeconds)
+    }
+
+    /// The value of one to nine ASCII digits: no sign, no spaces (`Int("+5")` and `Int("-1")` would pass).
+    private static func digits(_ text: Substring) -> Int? {
+        guard (1...9).contains(text.utf8.count), text.utf8.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        return Int(text)
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days-from-civil).

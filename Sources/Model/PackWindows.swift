@@ -95,9 +95,14 @@ public struct SplitMix: RandomNumberGenerator {
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
 public func civilDay(_ text: String) -> Int? {
-    let parts = text.split(separator: "-")
-    guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-          (1...12).contains(month), (1...31).contains(day) else { return nil }
+    // Digits only and a four-digit year: `Int` takes signs, and a year of 18 digits overflowed the
+    // day count below (a trap, from a request's date).
+    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+    func number(_ part: Substring, _ widths: ClosedRange<Int>) -> Int? {
+        widths.contains(part.utf8.count) && part.utf8.allSatisfy { (48...57).contains($0) } ? Int(part) : nil
+    }
+    guard parts.count == 3, let year = number(parts[0], 4...4), let month = number(parts[1], 1...2),
+          let day = number(parts[2], 1...2), (1...12).contains(month), (1...31).contains(day) else { return nil }
     let shifted = month <= 2 ? year - 1 : year
     let era = (shifted >= 0 ? shifted : shifted - 399) / 400
     let yearOfEra = shifted - era * 400

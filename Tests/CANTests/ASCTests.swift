@@ -94,6 +94,16 @@ import Testing
         // A form python-can does not read either: the times stay relative, as there.
         let (relative, quiet, _) = try readAll("date Thu, 09 Nov 2023 20:29:27 GMT\nbase hex  timestamps absolute\n   1.000000 1  123  Rx   d 1 01\n")
         #expect(quiet.isEmpty && relative.first?.timestamp == 1_000_000_000)
+        // Torn or signed clocks, days and years (the fuzzer's `10:12:.` once trapped): not a date, so the
+        // times stay relative; a well-formed one beside them still reads.
+        let line = "\nbase hex  timestamps absolute\n   1.000000 1  123  Rx   d 1 01\n"
+        for date in ["Nov 21 10:12:.", "Nov 21 10:12:", "Nov 21 ::", "Nov 21 10:-1:00", "Nov 21 +9:00:00",
+                     "Nov 21 10:12:34.", "Nov 21 10:12:34.+5", "Nov -1 10:12:34", "Nov 21 10:12:34 +"] {
+            let (frames, reports, _) = try readAll("date Thu \(date) 2024" + line)
+            #expect(reports.isEmpty && frames.first?.timestamp == 1_000_000_000, "\(date)")
+        }
+        let (frames, _, _) = try readAll("date Thu Nov 21 10:12:34.5 2024" + line)
+        #expect(frames.first?.timestamp == 1_732_183_955_500_000_000)
     }
 
     @Test func civilDates() {

@@ -342,6 +342,12 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
         with pytest.raises(urllib.error.HTTPError) as bad:
             urllib.request.urlopen(urllib.request.Request(f"{base}/inference", data=b'{"vin": "V"}', method="POST"), timeout=10)
         assert bad.value.code == 400 and b"request needs vin" in bad.value.read()
+        # A year too large for the day count once trapped the daemon; now it is one more bad date.
+        for date in ("9000000000000000000-01-01", "+2024-01-01", "2024-1-"):
+            huge = json.dumps({"vin": row[0], "date": date, "features": ",".join(row[2:])}).encode()
+            with pytest.raises(urllib.error.HTTPError) as bad:
+                urllib.request.urlopen(urllib.request.Request(f"{base}/inference", data=huge, method="POST"), timeout=10)
+            assert bad.value.code == 400 and b"date (YYYY-MM-DD)" in bad.value.read(), date
         health = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())
         assert health["status"] == "ok" and health["outbox_pending"] == 1
         metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()

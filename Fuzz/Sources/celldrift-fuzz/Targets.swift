@@ -36,7 +36,10 @@ enum Target: String, CaseIterable {
             var count = 0
             SourcePayload.parse(input, cells: 96, frame: &frame, snapshot: { _ in count += 1 }, frames: { _ in count += 1 },
                                 malformed: { _ in count += 1 })
-        case .http: _ = HTTPRequest.parse(Array(input), maximumBytes: 65_536)
+        case .http:
+            // The request, then its body as `POST /inference` reads it.
+            _ = HTTPRequest.parse(Array(input), maximumBytes: 65_536)
+            _ = try? GatewayAPI.inferenceRequest(Array(input))
         case .model:
             Scratch.shared.write(input, to: Scratch.shared.model)
             _ = try? ModelFile.load(Scratch.shared.model)
