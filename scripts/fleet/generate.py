@@ -220,7 +220,8 @@ def choose_fault(p, random, logged, phases, cell_resistance):
 
 
 def simulate_task(task):
-    return simulate(*task)
+    """(vehicle, its label or None): the pool answers in the order vehicles finish, not the plan's."""
+    return task[0]["vehicle"], simulate(*task)
 
 
 def write_labels(plans, out):
@@ -447,10 +448,11 @@ def main():
     failed = []
     with multiprocessing.get_context("fork").Pool(max(1, arguments.jobs)) as pool:
         tasks = [(p, arguments.out, arguments.reuse) for p in order]
-        # labels.json is rewritten as each vehicle finishes: a run cut short keeps what it made.
-        for p, result in zip(order, pool.imap(simulate_task, tasks, chunksize=1)):
+        # labels.json is rewritten as each vehicle finishes (a small pack done behind a large one is in it
+        # at once): a run cut short keeps what it made.
+        for vehicle, result in pool.imap_unordered(simulate_task, tasks, chunksize=1):
             if result is None:
-                failed.append(p["vehicle"])
+                failed.append(vehicle)
             labels = write_labels(everyone, arguments.out)
     labels = write_labels(everyone, arguments.out)
     print(f"{len(labels)} vehicles in {time.time() - started:.0f} s -> {arguments.out}/labels.json")
