@@ -16,18 +16,19 @@ enum ASCDate {
         var rest = words.dropFirst()
         guard rest.count >= 4, let month = months.first(where: { $0.0 == rest.first! })?.1 else { return nil }
         rest = rest.dropFirst()
-        guard let day = digits(rest.removeFirst()), (1...31).contains(day) else { return nil }
+        guard let day = unsignedDecimal(rest.removeFirst(), digits: 1...9), (1...31).contains(day) else { return nil }
         // Split keeping empty parts: a torn clock (`10:12:.`) is then a missing number, not a shorter list.
         let clock = rest.removeFirst().split(separator: ":", omittingEmptySubsequences: false)
-        guard clock.count == 3, var hour = digits(clock[0]), let minute = digits(clock[1]), hour < 24, minute < 60 else {
+        guard clock.count == 3, var hour = unsignedDecimal(clock[0], digits: 1...9),
+              let minute = unsignedDecimal(clock[1], digits: 1...9), hour < 24, minute < 60 else {
             return nil
         }
         let secondParts = clock[2].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let second = digits(secondParts[0]), second < 61 else { return nil }
+        guard let second = unsignedDecimal(secondParts[0], digits: 1...9), second < 61 else { return nil }
         var fraction: Int64 = 0
         if secondParts.count == 2 {
             let fractionDigits = secondParts[1].prefix(9)
-            guard let value = digits(fractionDigits) else { return nil }
+            guard let value = unsignedDecimal(fractionDigits, digits: 1...9) else { return nil }
             fraction = Int64(value) * Int64([1, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1000, 100, 10, 1][fractionDigits.count])
         }
         if let marker = rest.first?.lowercased(), marker == "am" || marker == "pm" {
@@ -35,34 +36,9 @@ enum ASCDate {
             hour = hour % 12 + (marker == "pm" ? 12 : 0)
             rest = rest.dropFirst()
         }
-        guard let year = rest.first.flatMap(digits) else { return nil }
+        guard let year = rest.first.flatMap({ unsignedDecimal($0, digits: 1...9) }) else { return nil }
         guard (1970..<2100).contains(year) else { return Int64.min }
         return civilEpochNanoseconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
                                      nanoseconds: fraction, zoneSeconds: zoneSeconds)
     }
-
-    /// The value of one to nine ASCII digits: no sign, no spaces (`Int("+5")` and `Int("-1")` would pass).
-    private static func digits(_ text: Substring) -> Int? {
-        guard (1...9).contains(text.utf8.count), text.utf8.allSatisfy({ (48...57).contains($0) }) else { return nil }
-        return Int(text)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days-from-civil).
-    fileprivate static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let shifted = month <= 2 ? year - 1 : year
-        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
-        let yearOfEra = shifted - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-}
-
-/// A logger's wall-clock date and time (ASC headers, BLF's SYSTEMTIME) in the zone `zoneSeconds` east of
-/// UTC, as nanoseconds since the epoch.
-func civilEpochNanoseconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, nanoseconds: Int64,
-                           zoneSeconds: Int64) -> Int64 {
-    let days = Int64(ASCDate.daysFromCivil(year: year, month: month, day: day))
-    let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - zoneSeconds
-    return seconds * 1_000_000_000 + nanoseconds
 }

@@ -1,4 +1,5 @@
 import Agent
+import CAN
 import JSON
 import Model
 import MQTT

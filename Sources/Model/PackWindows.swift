@@ -1,3 +1,4 @@
+import CAN
 import Consistency
 
 /// The seed's training windows from its daily table (`VIN,Date,TotalVoltage,…,Label`): for each vehicle
@@ -91,24 +92,6 @@ public struct SplitMix: RandomNumberGenerator {
         value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
         return value ^ (value >> 31)
     }
-}
-
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
-public func civilDay(_ text: String) -> Int? {
-    // Digits only and a four-digit year: `Int` takes signs, and a year of 18 digits overflowed the
-    // day count below (a trap, from a request's date).
-    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-    func number(_ part: Substring, _ widths: ClosedRange<Int>) -> Int? {
-        widths.contains(part.utf8.count) && part.utf8.allSatisfy { (48...57).contains($0) } ? Int(part) : nil
-    }
-    guard parts.count == 3, let year = number(parts[0], 4...4), let month = number(parts[1], 1...2),
-          let day = number(parts[2], 1...2), (1...12).contains(month), (1...31).contains(day) else { return nil }
-    let shifted = month <= 2 ? year - 1 : year
-    let era = (shifted >= 0 ? shifted : shifted - 399) / 400
-    let yearOfEra = shifted - era * 400
-    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146_097 + dayOfEra - 719_468
 }
 
 extension Substring {

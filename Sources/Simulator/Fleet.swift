@@ -1,3 +1,4 @@
+import CAN
 import JSON
 
 /// One vehicle of a fleet run: who it is, its fault and its seed.
@@ -28,16 +29,7 @@ public func planFleet(vehicles: Int, faultShare: Double, faultKinds: [Fault.Kind
 
 /// Unix time (ns) of midnight UTC of a "YYYY-MM-DD" date, or nil when it is not one.
 public func epochNanoseconds(date: String) -> Int64? {
-    let parts = date.split(separator: "-").compactMap { Int($0) }
-    guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
-    // Howard Hinnant's days-from-civil.
-    let year = parts[1] <= 2 ? parts[0] - 1 : parts[0]
-    let era = (year >= 0 ? year : year - 399) / 400
-    let yearOfEra = year - era * 400
-    let month = parts[1] > 2 ? parts[1] - 3 : parts[1] + 9
-    let dayOfYear = (153 * month + 2) / 5 + parts[2] - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return Int64(era * 146_097 + dayOfEra - 719_468) * 86_400_000_000_000
+    civilDay(date).map { Int64($0) * 86_400_000_000_000 }
 }
 
 /// The labels file entry of one vehicle (JSON): its fault and when the plain threshold rule first fired.

@@ -87,6 +87,14 @@ import Testing
         #expect(rule.cellAtFirstFire == 17)
         #expect((rule.firstFired ?? 0) > fault.onset)
     }
+
+    /// `simulate --start`: midnight UTC of the date; a year too large for the day count (it trapped the
+    /// simulator as it trapped `POST /inference`) or a signed one is no date.
+    @Test func startDatesAreMidnightUTCAndOnlyFourDigitYears() {
+        #expect(epochNanoseconds(date: "2026-01-05") == Int64(1_767_571_200) * 1_000_000_000)
+        #expect(epochNanoseconds(date: "9000000000000000000-01-01") == nil)
+        #expect(epochNanoseconds(date: "+2026-01-05") == nil)
+    }
 }
 
 /// The measured spread once a day, at 05:00, when the overnight charge has ended and the pack rests full.
