@@ -1,3 +1,4 @@
+import CAN
 import Consistency
 import JSON
 import Outbox
@@ -43,5 +44,17 @@ extension InferenceEvent {
             values.append(value)
         }
         return values
+    }
+
+    /// A `POST /inference` body (the seed's request: vin, date, features) read and checked; what a client of
+    /// the daemon controls, so the fuzzer reads its inputs through it too.
+    public static func request(_ body: [UInt8]) throws -> (vin: String, date: String, day: Int, inputs: [Double]) {
+        let request = try JSONParser.parse(body)
+        guard let vin = request["vin"]?.string, let date = request["date"]?.string, let day = civilDay(date),
+              let text = request["features"]?.string else {
+            throw AgentError("request needs vin, date (YYYY-MM-DD) and features (84 comma-separated numbers)")
+        }
+        if let problem = vehicleIDProblem(vin) { throw AgentError("vin: \(problem)") }
+        return (vin, date, day, try parseFeatures(text, where: "features"))
     }
 }

@@ -8,7 +8,7 @@ import Uplink
 
 /// The local API's answers (docs/daemon.md): the seed's `POST /inference`, `GET /healthz`, `GET /metrics`,
 /// served on loopback from the gateway's loop.
-public final class GatewayAPI {
+final class GatewayAPI {
     let server: LocalAPI
     private let model: PackModel?
     private let outbox: Outbox
@@ -60,7 +60,7 @@ public final class GatewayAPI {
         guard let model else { return .init(status: 503, body: "{\"error\": \"no pack model configured ([model] pack)\"}") }
         let started = monotonicSeconds()
         do {
-            let (vin, date, day, inputs) = try Self.inferenceRequest(body)
+            let (vin, date, day, inputs) = try InferenceEvent.request(body)
             let probability = model.probability(inputs)
             inferences += 1
             inferenceSeconds += monotonicSeconds() - started
@@ -71,17 +71,6 @@ public final class GatewayAPI {
         } catch {
             return .init(status: 400, body: "{\"error\": \(String(decoding: JSONText.quoted("\(error)"), as: UTF8.self))}")
         }
-    }
-
-    /// A `POST /inference` body read and checked (public for the fuzzer: it is what a client controls).
-    public static func inferenceRequest(_ body: [UInt8]) throws -> (vin: String, date: String, day: Int, inputs: [Double]) {
-        let request = try JSONParser.parse(body)
-        guard let vin = request["vin"]?.string, let date = request["date"]?.string, let day = civilDay(date),
-              let text = request["features"]?.string else {
-            throw AgentError("request needs vin, date (YYYY-MM-DD) and features (84 comma-separated numbers)")
-        }
-        if let problem = vehicleIDProblem(vin) { throw AgentError("vin: \(problem)") }
-        return (vin, date, day, try InferenceEvent.parseFeatures(text, where: "features"))
     }
 
     /// 200 `ok`, or 503 with each reason: the outbox refuses writes, the local broker has been down longer

@@ -135,6 +135,28 @@ import Glibc
         }
     }
 
+    /// The seed's request as `POST /inference` reads it; what a client sends wrong is named in the error.
+    @Test func inferenceRequestsAreReadAndCheckedByField() throws {
+        var parts = (0..<84).map { "\(Double($0) / 8)" }
+        let features = parts.joined(separator: ",")
+        parts[1] = "x"
+        func body(vin: String = "LVSHCAMB1CE054249", date: String = "2020-08-04", features: String = features) -> [UInt8] {
+            Array("{\"vin\": \"\(vin)\", \"date\": \"\(date)\", \"features\": \"\(features)\"}".utf8)
+        }
+        let request = try InferenceEvent.request(body())
+        #expect(request.vin == "LVSHCAMB1CE054249" && request.date == "2020-08-04" && request.day == 18_478)
+        #expect(request.inputs.count == 84 && request.inputs[83] == 83.0 / 8)
+        func refusal(_ body: [UInt8]) -> String {
+            do { _ = try InferenceEvent.request(body); return "accepted" } catch { return "\(error)" }
+        }
+        #expect(refusal(body(date: "9000000000000000000-01-01")).hasPrefix("request needs vin, date (YYYY-MM-DD)"))
+        #expect(refusal(body(vin: "A/B")).hasPrefix("vin: "))
+        #expect(refusal(body(features: "1,2")) == "features: 2 numbers where the model takes 84")
+        #expect(refusal(body(features: parts.joined(separator: ",")))
+            == "features: number 2 (\(DailyMeasures.inputNames[1])) \"x\" is not a number")
+        #expect(refusal(Array("{\"vin\": ".utf8)) != "accepted")
+    }
+
     /// Times that once hung or trapped the daemon (issue 14): a snapshot at 1e300 s, two a day apart in
     /// the year 2286, one in seconds then one in milliseconds. Refused where they enter (a JSON snapshot's
     /// `ts`) and dropped and counted by the pipeline; the pipeline goes on with good times.

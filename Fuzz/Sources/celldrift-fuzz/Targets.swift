@@ -39,7 +39,7 @@ enum Target: String, CaseIterable {
         case .http:
             // The request, then its body as `POST /inference` reads it.
             _ = HTTPRequest.parse(Array(input), maximumBytes: 65_536)
-            _ = try? GatewayAPI.inferenceRequest(Array(input))
+            _ = try? InferenceEvent.request(Array(input))
         case .model:
             Scratch.shared.write(input, to: Scratch.shared.model)
             _ = try? ModelFile.load(Scratch.shared.model)
