@@ -14,9 +14,13 @@ targets=("$@")
 work=.build-fuzz
 export SWIFT_BACKTRACE=enable=no CELLDRIFT_SAMPLES="$PWD/firmware-samples"
 
-(cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | grep -E "error|warning:|Compiling celldrift_fuzz|Build" || true)
+# A failed build must not leave an older fuzzer binary to be run as if it were this code's.
+mkdir -p $work
+built=0
+(cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld) > $work/build.out 2>&1 || built=$?
+grep -E "error|warning:|Compiling celldrift_fuzz|Build" $work/build.out || true
 fuzzer=Fuzz/.build/release/celldrift-fuzz
-[ -x "$fuzzer" ] || { echo "fuzz: the build failed" >&2; exit 1; }
+[ $built -eq 0 ] && [ -x "$fuzzer" ] || { echo "fuzz: the build failed (exit $built; $work/build.out)" >&2; exit 1; }
 
 # `zcat ... | head` ends zcat with SIGPIPE: the seeds' pipelines are judged by their last command.
 set +o pipefail
