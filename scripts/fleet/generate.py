@@ -129,6 +129,10 @@ SPLITS["heldout-capacity-d"] = dict(SPLITS["heldout-capacity"], seed=9021, vehic
 # a whole night's rest (the cooling, the relaxation) for the false-alarm side.
 SPLITS["heldout-nights"] = dict(SPLITS["heldout-leaks"], seed=9022, vehicles=10, cells=[12, 16], healthy_share=0.4,
                                 start="2027-02-22", log_nights=True)
+# Healthy packs only, logged the same way over three days (two nights each), half of them LFP: the
+# false-alarm goal's 500 h per chemistry with every night's rest in the log.
+SPLITS["heldout-nights-healthy"] = dict(SPLITS["heldout-nights"], seed=9023, vehicles=20, days=3, healthy_share=1.0,
+                                        start="2027-03-01")
 
 
 def epoch(date):
@@ -301,7 +305,7 @@ def simulate_vehicle(p, out, reuse, previous):
     cell_capacity = probe.capacity
     fault = choose_fault(p, random, logged, phases, cell_resistance)
     if p.get("days_kept"):
-        end = (p["days_kept"] - 1) * DAY + int(p["day_hours"] * 3600) + 1
+        end = kept_seconds(p)
         kept = logged < end
         c_rate, logged, phases, times = c_rate[:end], logged[kept], phases[kept], times[:end]
     vehicle = p["vehicle"]
@@ -419,9 +423,18 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
     return entry
 
 
+def kept_seconds(p):
+    """The run's length when cut to `days_kept`: to the kept days' last logged second; with the nights
+    logged, through the last kept night (the cell ran empty in the next day's drive, not before)."""
+    if p.get("log_nights"):
+        return p["days_kept"] * DAY
+    return (p["days_kept"] - 1) * DAY + int(p["day_hours"] * 3600) + 1
+
+
 def logged_hours(p):
-    days = p.get("days_kept") or p["days"]
-    return round((days - 1) * 24 + p["day_hours"] if p.get("log_nights") else days * p["day_hours"], 2)
+    if p.get("log_nights"):
+        return round((kept_seconds(p) - 1 if p.get("days_kept") else (p["days"] - 1) * DAY + p["day_hours"] * 3600) / 3600, 2)
+    return round((p.get("days_kept") or p["days"]) * p["day_hours"], 2)
 
 
 def pipeline_settings(path):
