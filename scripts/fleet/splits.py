@@ -1,0 +1,111 @@
+"""The fleet generator's splits (docs/fleet.md): each a seed, parameter sets, pack sizes, climates and
+schedules; a vehicle is drawn from its split's seed alone."""
+FAULT_KINDS = ["resistance-growth", "micro-short", "hot-joint", "sensor-offset", "sensor-stuck", "capacity-fade"]
+
+# The splits differ in seed, NMC parameter sets, pack sizes, climates and schedules; the held-out one is
+# never looked at while tuning (docs/fleet.md).
+SPLITS = {
+    "ci": dict(seed=5, vehicles=4, days=1, day_hours=2.0, nmc=["Chen2020"], cells=[12, 16], healthy_share=0.25,
+               ambient=(10, 30), start="2026-03-02", kinds=["resistance-growth", "micro-short", "hot-joint"],
+               resistance_share=(1.3, 1.5), resistance_ramp_s=(1200, 1500), resistance_phases=("drive",),
+               alternate_chemistry=True),
+    "tuning": dict(seed=11, vehicles=20, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 24, 48],
+                   healthy_share=0.3, ambient=(5, 30), start="2026-04-06", kinds=FAULT_KINDS),
+    # Leaks of C/150 and more (the size the detection goals name; the tuning split's three are smaller),
+    # for tuning the leak test: the tuning split's parameter sets, small packs.
+    "tuning-leaks": dict(seed=12, vehicles=6, days=2, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 16],
+                         healthy_share=0.0, ambient=(5, 30), start="2026-04-20", kinds=["micro-short"],
+                         leak_divisor=(50, 150), alternate_chemistry=True),
+    # Healthy packs for tuning the false-alarm side (the tuning split has 6 healthy packs of 2 days):
+    # the tuning parameter sets, a colder climate than the tuning split's.
+    "tuning-healthy": dict(seed=13, vehicles=12, days=5, day_hours=3.0, nmc=["Chen2020", "Ecker2015"], cells=[12, 16],
+                           healthy_share=1.0, ambient=(0, 30), start="2026-05-04", kinds=FAULT_KINDS),
+    # The same for reporting: the held-out parameter sets, other seeds, pack sizes and climates.
+    "heldout-leaks": dict(seed=9003, vehicles=8, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"], cells=[12, 24],
+                          healthy_share=0.0, ambient=(-5, 38), start="2026-08-24", kinds=["micro-short"],
+                          leak_divisor=(50, 150), alternate_chemistry=True),
+    # Healthy packs only, for the false-alarm rate over 500+ vehicle-hours with the held-out fleet: many
+    # 2-day vehicles rather than 40 of 5 days, since the checked solver makes a 5-day vehicle cost ~3x
+    # the seconds per logged hour (docs/fleet.md); the first 40 vehicles keep the earlier ones' settings.
+    "heldout-healthy": dict(seed=9002, vehicles=84, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                            cells=[12], healthy_share=1.0, ambient=(-5, 38), start="2026-08-03", kinds=FAULT_KINDS),
+    "heldout": dict(seed=9001, vehicles=24, days=2, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                    cells=[16, 24, 36, 72, 200], cell_weights=[0.3, 0.3, 0.2, 0.15, 0.05], healthy_share=0.3, ambient=(-5, 38), start="2026-07-13",
+                    kinds=FAULT_KINDS),
+}
+
+# A second draw of heldout-healthy for a false-alarm figure nobody has looked at: heldout-healthy's 504 h
+# were read vehicle by vehicle after its evaluation (docs/fleet.md, sixth session).
+# The capacity test's end-to-end check (Tests/interop): a healthy and a weak-cell pack, two days each.
+SPLITS["ci-capacity"] = dict(SPLITS["ci"], seed=6, vehicles=2, days=2, day_hours=3.0, healthy_share=0.5, kinds=["capacity-fade"],
+                             alternate_chemistry=False, chemistry="nmc", capacity_loss=(0.1, 0.2))
+SPLITS["heldout-healthy-b"] = dict(SPLITS["heldout-healthy"], seed=9004, start="2026-09-07")
+# A third, after heldout-healthy-b's false alarms were read (docs/fleet.md, tenth session).
+SPLITS["heldout-healthy-c"] = dict(SPLITS["heldout-healthy"], seed=9005, start="2026-10-05")
+# LFP packs charged at near 1C in the cold, past the plateau's upper knee, half of them healthy and half
+# with a resistance that grows during a charge: for tuning the steady-load test where a cell a little
+# ahead in SOC climbs first (twelfth session; the other tuning splits hold two healthy LFP packs).
+SPLITS["tuning-lfp-charge"] = dict(seed=14, vehicles=8, days=2, day_hours=3.0, nmc=["Chen2020"], cells=[12, 16],
+                                   healthy_share=0.5, ambient=(-8, 8), start="2026-05-18", kinds=["resistance-growth"],
+                                   resistance_phases=("charge",), chemistry="lfp", charge_c=(0.8, 1.0))
+# A fourth, for the false-alarm figure of the twelfth session's steady-load change (heldout-healthy-c's
+# one false alarm had been read).
+SPLITS["heldout-healthy-d"] = dict(SPLITS["heldout-healthy"], seed=9007, start="2026-11-02")
+# A second draw of heldout-leaks, for a leak figure of code frozen before it was made (eleventh session).
+SPLITS["heldout-leaks-b"] = dict(SPLITS["heldout-leaks"], seed=9006, start="2026-10-19")
+# A third, for the leak test across a gap whose near side is under load (thirteenth session: read from
+# heldout-leaks-b's one NMC leak not named, whose log stopped mid-charge).
+SPLITS["heldout-leaks-c"] = dict(SPLITS["heldout-leaks"], seed=9008, start="2026-11-16")
+# Resistance growth only, for the goal with the fewest held-out cases (heldout's two that grow while
+# current flows): the held-out parameter sets, pack sizes and climates, NMC and LFP in turn (fourteenth session).
+SPLITS["heldout-resistance"] = dict(SPLITS["heldout"], seed=9009, vehicles=10, cells=[16, 24, 36], cell_weights=None,
+                                    healthy_share=0.0, start="2026-11-23", kinds=["resistance-growth"])
+# A second draw of heldout, every fault kind, for figures of code frozen before it was made (fourteenth session).
+SPLITS["heldout-b"] = dict(SPLITS["heldout"], seed=9010, start="2026-11-30")
+# Fresh draws for figures of the fourteenth session's code, frozen before they were made (fifteenth
+# session): more resistance growth (the goal's lead stood on three cases the rule saw), and a fifth
+# healthy draw (the pair test now sees the 10 Hz status layouts, a quarter of these packs).
+SPLITS["heldout-resistance-b"] = dict(SPLITS["heldout-resistance"], seed=9012, vehicles=16, start="2026-12-07")
+SPLITS["heldout-healthy-e"] = dict(SPLITS["heldout-healthy"], seed=9011, start="2026-12-14")
+# A sixth, for the false-alarm figure of the steady-load test's since-rest condition (sixteenth session:
+# read from heldout-healthy-e's one false alarm).
+SPLITS["heldout-healthy-f"] = dict(SPLITS["heldout-healthy"], seed=9013, start="2026-12-21")
+# A third resistance draw, for the detection side of that condition, frozen before it was made
+# (seventeenth session: the faulty cells' margin over z 3 was small on heldout-resistance-b).
+SPLITS["heldout-resistance-c"] = dict(SPLITS["heldout-resistance"], seed=9014, vehicles=16, start="2026-12-28")
+# LFP only, for the false-alarm goal's 500 h in that chemistry too (the healthy draws hold a third LFP:
+# heldout-healthy-f's 165 h); Prada2013 is the only LFP parameter set, so the draw is held out by seed,
+# pack, climate and usage, not by parameters (eighteenth session).
+SPLITS["heldout-healthy-lfp"] = dict(SPLITS["heldout-healthy"], seed=9015, chemistry="lfp", start="2027-01-04")
+# NMC only, the same for that chemistry, and a fourth draw of heldout-leaks: both for figures of code frozen
+# before they were made (eighteenth session, d6b9f2f).
+SPLITS["heldout-healthy-nmc"] = dict(SPLITS["heldout-healthy"], seed=9016, chemistry="nmc", start="2027-01-11")
+SPLITS["heldout-leaks-d"] = dict(SPLITS["heldout-leaks"], seed=9017, start="2027-01-18")
+# Capacity fade only (5-20 % from the start), for the capacity test's figure: the held-out parameter
+# sets, NMC and LFP in turn, drawn after the test's constants were set (eighteenth session).
+SPLITS["heldout-capacity"] = dict(SPLITS["heldout-leaks"], seed=9018, start="2027-01-25", kinds=["capacity-fade"])
+
+# A second capacity draw, for a figure of code frozen before it was made (nineteenth session, af29b38):
+# a third logged day, so the figure by day 2 compares with the first draw's and day 3 shows what more
+# rests at other SOCs add.
+SPLITS["heldout-capacity-b"] = dict(SPLITS["heldout-capacity"], seed=9019, days=3, start="2027-02-01")
+# A third, with five logged days, for a figure of code frozen before it was made (twentieth session,
+# 31eb769): whether cells under 5 % short, named by nothing or by resistance in the first two draws, cross
+# the capacity test's threshold once more rests at more SOCs are in.
+SPLITS["heldout-capacity-c"] = dict(SPLITS["heldout-capacity"], seed=9020, days=5, start="2027-02-08")
+# A fourth (twenty-first session, code of c32c0db frozen): NMC cells 5-8 % short only, four logged days,
+# for whether cells just past the test's 5 % (named in the first draws by resistance, or not at all, with
+# estimates of 3.7-4.8 %) are named by the capacity test as rests accumulate.
+SPLITS["heldout-capacity-d"] = dict(SPLITS["heldout-capacity"], seed=9021, vehicles=4, days=4, cells=[12],
+                                    start="2027-02-15", alternate_chemistry=False, chemistry="nmc",
+                                    capacity_loss=(0.05, 0.08))
+# Every second logged, the nights too (twenty-second session, code of 9856826 frozen): the other splits log a
+# few hours a day, so the rule's crossing of a leak that fires overnight was known only within ~21 h and a
+# leak alarm's time to the rule could not be checked closer; and no split had held a healthy pack through
+# a whole night's rest (the cooling, the relaxation) for the false-alarm side.
+SPLITS["heldout-nights"] = dict(SPLITS["heldout-leaks"], seed=9022, vehicles=10, cells=[12, 16], healthy_share=0.4,
+                                start="2027-02-22", log_nights=True)
+# Healthy packs only, logged the same way over three days (two nights each), half of them LFP: the
+# false-alarm goal's 500 h per chemistry with every night's rest in the log.
+SPLITS["heldout-nights-healthy"] = dict(SPLITS["heldout-nights"], seed=9023, vehicles=20, days=3, healthy_share=1.0,
+                                        start="2027-03-01")
