@@ -7,12 +7,9 @@ import json
 import os
 import sys
 
-SPLITS = [("tuning", "tuning"), ("tuning-leaks", "tuning"), ("tuning-healthy", "tuning"), ("tuning-lfp-charge", "tuning"), ("ci", "tuning (CI)"), ("heldout", "held out"),
-          ("heldout-leaks", "held out"), ("heldout-healthy", "held out"), ("heldout-healthy-b", "held out"),
-          ("heldout-healthy-c", "held out"), ("heldout-leaks-b", "held out"), ("heldout-healthy-d", "held out"),
-          ("heldout-leaks-c", "held out"), ("heldout-resistance", "held out"), ("heldout-b", "held out"),
-          ("heldout-resistance-b", "held out"), ("heldout-healthy-e", "held out"),
-          ("heldout-healthy-f", "held out")]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from splits import SPLITS  # noqa: E402
+
 VARIANTS = [("before-detectors", "before the detectors"), ("as-shipped", "as shipped"), ("with-cell-model", "with the cell-drift model")]
 
 
@@ -20,7 +17,9 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "out"
     print("| split | role | variant | vehicles | faulty named | rule fired | named ahead of it | false alarms | healthy vehicle-hours | naming another |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for split, role in SPLITS:
+    # Tuning splits first, then the held-out ones in the order they were drawn (their start dates).
+    for split in sorted(SPLITS, key=lambda name: (not name.startswith(("tuning", "ci")), SPLITS[name]["start"])):
+        role = "tuning (CI)" if split.startswith("ci") else "tuning" if split.startswith("tuning") else "held out"
         for variant, title in VARIANTS:
             path = os.path.join(out, f"fleet-{split}", f"evaluation-{variant}.json")
             if not os.path.exists(path):
