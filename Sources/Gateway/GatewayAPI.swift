@@ -1,5 +1,4 @@
 import Agent
-import CAN
 import JSON
 import Model
 import MQTT

@@ -70,7 +70,7 @@ def plan(split, vehicles, days):
 def timeline(p, random):
     """The current (C-rate, 1 Hz) over the whole run, nights at rest, and the logged seconds with their phase."""
     day_seconds = int(p["day_hours"] * 3600)
-    total = (p["days"] - 1) * DAY + day_seconds + 1
+    total = run_seconds(p)
     c_rate = np.zeros(total)
     logged, phases = [], []
     derate = p.get("charge_derate", 1.0)
@@ -315,6 +315,11 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
     return entry
 
 
+def run_seconds(p):
+    """The whole run's length: to the last day's last logged second."""
+    return (p["days"] - 1) * DAY + int(p["day_hours"] * 3600) + 1
+
+
 def kept_seconds(p):
     """The run's length when cut to `days_kept`: to the kept days' last logged second; with the nights
     logged, through the last kept night (the cell ran empty in the next day's drive, not before)."""
@@ -324,8 +329,8 @@ def kept_seconds(p):
 
 
 def logged_hours(p):
-    if p.get("log_nights"):
-        return round((kept_seconds(p) - 1 if p.get("days_kept") else (p["days"] - 1) * DAY + p["day_hours"] * 3600) / 3600, 2)
+    if p.get("log_nights"):  # every second of the run, or of its kept part
+        return round(((kept_seconds(p) if p.get("days_kept") else run_seconds(p)) - 1) / 3600, 2)
     return round((p.get("days_kept") or p["days"]) * p["day_hours"], 2)
 
 
