@@ -72,3 +72,26 @@ def test_a_cell_stopped_by_a_voltage_limit_says_which():
     with pytest.raises(cells.CellStopped) as stopped:
         emptying.solve([emptying.cell_inputs(0.1)], times[::10])
     assert stopped.value.at_minimum_voltage and not stopped.value.at_maximum_voltage
+
+
+@pytest.mark.parametrize("chemistry,parameter_set",
+                         [(chemistry, name) for chemistry, names in cells.PARAMETER_SETS.items() for name in names])
+def test_every_parameter_set_a_split_draws_passes_the_charge_check(chemistry, parameter_set):
+    """A chemistry added to the fleet (NCA in the twenty-third session) must solve the pulses, leak included,
+    at the generator's tolerance: a set whose cell the check would refuse makes no vehicle at all."""
+    times = np.arange(SECONDS, dtype=float)
+    probe = cells.CellString(chemistry, parameter_set, times[:2], np.zeros(2), 298.15)
+    # The pulses are amperes for a 5 Ah cell: scaled to this cell's capacity, the same C-rates.
+    string = cells.CellString(chemistry, parameter_set, times, pulses() * probe.capacity / 5.0, 288.15)
+    inputs = [string.cell_inputs(0.6), string.cell_inputs(0.6, leak_a=probe.capacity / 10, leak_onset=300.0)]
+    voltages, _ = string.solve(inputs, times[::10])
+    assert string.charge_error < cells.CHARGE_TOLERANCE
+    # The C/10 leak takes ~4 % of the cell's charge in the 25 minutes: its cell ends below the other.
+    assert voltages[1, -1] < voltages[0, -1] - 0.005
+
+
+def test_a_split_of_one_chemistry_draws_only_that_chemistrys_parameter_sets():
+    import generate
+    from splits import SPLITS
+    plans = generate.plan("heldout-nca", SPLITS["heldout-nca"]["vehicles"], SPLITS["heldout-nca"]["days"])
+    assert {(p["chemistry"], p["parameter_set"]) for p in plans} == {("nca", "NCA_Kim2011")}

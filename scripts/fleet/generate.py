@@ -50,7 +50,7 @@ def plan(split, vehicles, days):
         vehicle_class = "light" if cells <= 24 else "car"
         plans.append(dict(
             vehicle=f"{split.upper().replace('-', '')}{index:03d}", index=index, split=split, seed=int(random.integers(2**31)),
-            chemistry=chemistry, parameter_set=str(random.choice(spec["nmc"] if chemistry == "nmc" else PARAMETER_SETS["lfp"])),
+            chemistry=chemistry, parameter_set=str(random.choice(spec["nmc"] if chemistry == "nmc" else PARAMETER_SETS[chemistry])),
             cells=cells, sensors=max(4, cells // int(random.choice([3, 4, 6]))), vehicle_class=vehicle_class,
             capacity_ah=float(random.uniform(5, 20) if vehicle_class == "light" else random.uniform(50, 180)),
             ambient_c=float(random.uniform(*spec["ambient"])), layout=LAYOUTS[index % len(LAYOUTS)],

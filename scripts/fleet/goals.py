@@ -31,17 +31,38 @@ def truth(out, label):
         return np.loadtxt(file, delimiter=",", skiprows=1)
 
 
-def stuck_reading_wrong_h(out, label):
-    """Hours from a stuck sensor's onset until the other sensors' median has moved STUCK_WRONG_K from its
-    value at the onset (the held reading is then that far off), or None when it never did."""
+def sensor_and_others(out, label):
+    """The faulty sensor's true reading, the other sensors' median, and the seconds since the onset, at each
+    logged second of the vehicle's truth."""
     table = truth(out, label)
     sensors = table[:, -label["temperature_sensors"]:]
     others = np.median(np.delete(sensors, label["sensor"], axis=1), axis=1)
-    after = table[:, 0] >= label["onset_time"]
-    if not after.any():
+    return sensors[:, label["sensor"]], others, table[:, 0] - label["onset_time"]
+
+
+def first_after_onset_h(since, hit):
+    """Hours from the onset to the first logged second after it at which `hit` holds, or None."""
+    hit = hit & (since >= 0)
+    return float(since[hit][0]) / 3600 if hit.any() else None
+
+
+def stuck_reading_wrong_h(out, label):
+    """Hours from a stuck sensor's onset until the other sensors' median has moved STUCK_WRONG_K from its
+    value at the onset (the held reading is then that far off), or None when it never did."""
+    _, others, since = sensor_and_others(out, label)
+    if not (since >= 0).any():
         return None
-    moved = np.abs(others[after] - others[after][0]) >= STUCK_WRONG_K
-    return float(table[after, 0][np.argmax(moved)] - label["onset_time"]) / 3600 if moved.any() else None
+    return first_after_onset_h(since, np.abs(others - others[since >= 0][0]) >= STUCK_WRONG_K)
+
+
+def hot_joint_hot_h(out, label):
+    """Hours from a hot joint's onset until its sensor stood STUCK_WRONG_K further above the others' median
+    than in the half-hour before the onset, or None: a joint heats only while current flows, so one that
+    loosens in a parked pack shows at the next drive or charge."""
+    sensor, others, since = sensor_and_others(out, label)
+    before = (since < 0) & (since >= -1800)
+    excess = sensor - others
+    return first_after_onset_h(since, excess - (np.median(excess[before]) if before.any() else 0.0) >= STUCK_WRONG_K)
 
 
 def minutes(hours):
@@ -60,6 +81,17 @@ def rule_saw(label):
     return label["rule_first_fired_time"] is not None and not before_onset(label)
 
 
+def print_from_when_wrong(rows, kind, chosen, wrong_h, since, never):
+    """A sensor fault's detection measured from when it was wrong (`wrong_h`: hours from the onset, or None
+    when it never was), not from its onset."""
+    cases = [(v, l, wrong_h(l)) for v, l in rows if l["fault"] == kind and chosen(l)]
+    within = [v for v, _, w in cases if v["named"] and w is not None and v["delay_h"] - w <= 0.5]
+    details = ", ".join(f"{l['vehicle']}: " + (never if w is None else f"{minutes(w)} after the onset, "
+                        + (("named " + (f"{minutes(v['delay_h'] - w)} later" if v["delay_h"] >= w else f"{minutes(w - v['delay_h'])} before"))
+                           if v["named"] else "not named")) for v, l, w in cases)
+    print(f"- {kind}, {since}: {len(within)} of {sum(w is not None for _, _, w in cases)} within 30 min ({details})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("splits", nargs="+")
@@ -67,6 +99,7 @@ def main():
     parser.add_argument("--out", default="out")
     arguments = parser.parse_args()
     rows = [row for split in arguments.splits for row in load(arguments.out, split, arguments.variant)]
+    chemistries = sorted({label["chemistry"] for _, label in rows})
 
     print("## Resistance growth (named at its cell; lead over the 50 mV rule)")
     leads = []
@@ -95,7 +128,7 @@ def main():
               + (f"; the rule fired before the onset on {early}" if early else ""))
 
     print("\n## Leaks of C/150 or more (rest after onset to the detection)")
-    for chemistry in ("nmc", "lfp"):
+    for chemistry in chemistries:
         leaks = [(v, l) for v, l in rows if l["fault"] == "micro-short" and l["chemistry"] == chemistry and l["magnitude"] >= 1 / 150]
         within = [v for v, _ in leaks if v["named"] and v["rest_h_to_detection"] is not None and v["rest_h_to_detection"] <= 1]
         details = ", ".join(f"{l['vehicle']} C/{1 / l['magnitude']:.0f}: "
@@ -108,18 +141,15 @@ def main():
         within = [v for v, _ in cases if v["named"] and v["delay_h"] <= 0.5]
         details = ", ".join(f"{l['vehicle']}: " + (minutes(v["delay_h"]) if v["named"] else "not named") for v, l in cases)
         print(f"- {kind}: {len(within)} of {len(cases)} within 30 min ({details})")
-    # What physics cannot show: a stuck reading is the right reading until the pack's temperature moves.
-    cases = [(v, l) for v, l in rows if l["fault"] == "sensor-stuck"]
-    wrong = [(v, l, stuck_reading_wrong_h(arguments.out, l)) for v, l in cases]
-    within = [v for v, _, w in wrong if v["named"] and w is not None and v["delay_h"] - w <= 0.5]
-    details = ", ".join(f"{l['vehicle']}: " + ("never moved" if w is None else f"{minutes(w)} after the onset, "
-                        + (("named " + (f"{minutes(v['delay_h'] - w)} later" if v["delay_h"] >= w else f"{minutes(w - v['delay_h'])} before"))
-                           if v["named"] else "not named")) for v, l, w in wrong)
-    print(f"- sensor-stuck, from when the pack had moved {STUCK_WRONG_K} K (the held reading that far off): "
-          f"{len(within)} of {sum(w is not None for _, _, w in wrong)} within 30 min ({details})")
+    # What physics cannot show: a joint heats only while current flows, and a stuck reading is the right
+    # reading until the pack's temperature moves.
+    print_from_when_wrong(rows, "hot-joint", lambda l: l["magnitude"] >= 3, lambda l: hot_joint_hot_h(arguments.out, l),
+                          f"from when its sensor stood {STUCK_WRONG_K} K above the others", "never that hot")
+    print_from_when_wrong(rows, "sensor-stuck", lambda l: True, lambda l: stuck_reading_wrong_h(arguments.out, l),
+                          f"from when the pack had moved {STUCK_WRONG_K} K (the held reading that far off)", "never moved")
 
     print("\n## False alarms (healthy packs, and before the onsets)")
-    for chemistry in ("nmc", "lfp"):
+    for chemistry in chemistries:
         chosen = [(v, l) for v, l in rows if l["chemistry"] == chemistry]
         alarms = [(l["vehicle"], a["kind"], a["cell"] if a["cell"] is not None else a["sensor"]) for v, l in chosen for a in v["false_alarms"]]
         hours = sum(v["healthy_hours"] for v, _ in chosen)

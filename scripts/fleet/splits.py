@@ -109,3 +109,14 @@ SPLITS["heldout-nights"] = dict(SPLITS["heldout-leaks"], seed=9022, vehicles=10,
 # false-alarm goal's 500 h per chemistry with every night's rest in the log.
 SPLITS["heldout-nights-healthy"] = dict(SPLITS["heldout-nights"], seed=9023, vehicles=20, days=3, healthy_share=1.0,
                                         start="2027-03-01")
+# A third chemistry, NCA (twenty-third session, code of 54f7d20 frozen): every fault kind twice (leaks of
+# C/150 and more, the goal's size) and healthy packs, logged through the night, for whether detection
+# tuned on NMC and LFP packs transfers to a cell whose OCV, kinetics and diffusion no test has seen.
+SPLITS["heldout-nca"] = dict(SPLITS["heldout"], seed=9024, vehicles=12, cells=[12, 16, 24], cell_weights=None,
+                             healthy_share=0.0, chemistry="nca", leak_divisor=(50, 150), start="2027-03-08",
+                             log_nights=True)
+SPLITS["heldout-nca-healthy"] = dict(SPLITS["heldout-nca"], seed=9025, vehicles=20, cells=[12, 16], healthy_share=1.0,
+                                     start="2027-03-15")
+# A fourth, LCO, the same way: every fault kind twice and 8 healthy packs in one draw.
+SPLITS["heldout-lco"] = dict(SPLITS["heldout-nca"], seed=9026, vehicles=20, healthy_share=0.4, chemistry="lco",
+                             start="2027-03-22")
