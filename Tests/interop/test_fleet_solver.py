@@ -77,7 +77,7 @@ def test_a_cell_stopped_by_a_voltage_limit_says_which():
 @pytest.mark.parametrize("chemistry,parameter_set",
                          [(chemistry, name) for chemistry, names in cells.PARAMETER_SETS.items() for name in names])
 def test_every_parameter_set_a_split_draws_passes_the_charge_check(chemistry, parameter_set):
-    """A chemistry added to the fleet (NCA in the twenty-third session) must solve the pulses, leak included,
+    """A chemistry added to the fleet (NCA and LCO in the twenty-third session) must solve the pulses, leak included,
     at the generator's tolerance: a set whose cell the check would refuse makes no vehicle at all."""
     times = np.arange(SECONDS, dtype=float)
     probe = cells.CellString(chemistry, parameter_set, times[:2], np.zeros(2), 298.15)
@@ -90,8 +90,10 @@ def test_every_parameter_set_a_split_draws_passes_the_charge_check(chemistry, pa
     assert voltages[1, -1] < voltages[0, -1] - 0.005
 
 
-def test_a_split_of_one_chemistry_draws_only_that_chemistrys_parameter_sets():
+@pytest.mark.parametrize("split,chemistry", [("heldout-nca", "nca"), ("heldout-lco", "lco"), ("heldout-healthy-lfp", "lfp")])
+def test_a_split_of_one_chemistry_draws_only_that_chemistrys_parameter_sets(split, chemistry):
     import generate
     from splits import SPLITS
-    plans = generate.plan("heldout-nca", SPLITS["heldout-nca"]["vehicles"], SPLITS["heldout-nca"]["days"])
-    assert {(p["chemistry"], p["parameter_set"]) for p in plans} == {("nca", "NCA_Kim2011")}
+    plans = generate.plan(split, SPLITS[split]["vehicles"], SPLITS[split]["days"])
+    assert {p["chemistry"] for p in plans} == {chemistry}
+    assert {p["parameter_set"] for p in plans} <= set(cells.PARAMETER_SETS[chemistry])
