@@ -120,3 +120,6 @@ SPLITS["heldout-nca-healthy"] = dict(SPLITS["heldout-nca"], seed=9025, vehicles=
 # A fourth, LCO, the same way: every fault kind twice and 8 healthy packs in one draw.
 SPLITS["heldout-lco"] = dict(SPLITS["heldout-nca"], seed=9026, vehicles=20, healthy_share=0.4, chemistry="lco",
                              start="2027-03-22")
+# Healthy LCO packs only, for 500 LCO hours with heldout-lco's healthy ones.
+SPLITS["heldout-lco-healthy"] = dict(SPLITS["heldout-lco"], seed=9027, vehicles=12, cells=[12, 16], healthy_share=1.0,
+                                     start="2027-03-29")
