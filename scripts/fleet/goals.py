@@ -16,6 +16,8 @@ import numpy as np
 # A held reading is a wrong one once the pack around it has moved: the smallest sensor shift the product
 # names (`sensor_change_k`, docs/features.md).
 STUCK_WRONG_K = 1.5
+# The goal's hot joints: 3 K or more at the day's mean drive heating (the label's magnitude).
+HOT_JOINT_GOAL_K = 3
 
 
 def load(out, split, variant):
@@ -137,13 +139,13 @@ def main():
 
     print("\n## Hot joints of 3 K or more and sensor faults (named by sensor)")
     for kind in ("hot-joint", "sensor-offset", "sensor-stuck"):
-        cases = [(v, l) for v, l in rows if l["fault"] == kind and (kind != "hot-joint" or l["magnitude"] >= 3)]
+        cases = [(v, l) for v, l in rows if l["fault"] == kind and (kind != "hot-joint" or l["magnitude"] >= HOT_JOINT_GOAL_K)]
         within = [v for v, _ in cases if v["named"] and v["delay_h"] <= 0.5]
         details = ", ".join(f"{l['vehicle']}: " + (minutes(v["delay_h"]) if v["named"] else "not named") for v, l in cases)
         print(f"- {kind}: {len(within)} of {len(cases)} within 30 min ({details})")
     # What physics cannot show: a joint heats only while current flows, and a stuck reading is the right
     # reading until the pack's temperature moves.
-    print_from_when_wrong(rows, "hot-joint", lambda l: l["magnitude"] >= 3, lambda l: hot_joint_hot_h(arguments.out, l),
+    print_from_when_wrong(rows, "hot-joint", lambda l: l["magnitude"] >= HOT_JOINT_GOAL_K, lambda l: hot_joint_hot_h(arguments.out, l),
                           f"from when its sensor stood {STUCK_WRONG_K} K above the others", "never that hot")
     print_from_when_wrong(rows, "sensor-stuck", lambda l: True, lambda l: stuck_reading_wrong_h(arguments.out, l),
                           f"from when the pack had moved {STUCK_WRONG_K} K (the held reading that far off)", "never moved")
