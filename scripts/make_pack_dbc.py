@@ -1,5 +1,6 @@
 """Writes firmware-samples/celldrift_pack.dbc, the DBC of celldrift's simulated BMS: up to 192 cells,
-three cell voltages per multiplexed frame, six cell temperatures per frame (foxBMS-style paging)."""
+three cell voltages per multiplexed frame, six cell temperatures per frame (foxBMS-style paging), and each
+cell's passive-balancing (bleed) flag, 48 per frame."""
 import sys
 
 CELLS = 192
@@ -30,6 +31,9 @@ for cell in range(CELLS):
 out += ["", "BO_ 304 CellTemperatures: 8 BMS", ' SG_ CellTemperaturePage M : 0|8@1+ (1,0) [0|31] "" Gateway']
 for cell in range(CELLS):
     out.append(f' SG_ CellTemperature_{cell:03d} m{cell // 6} : {8 + 8 * (cell % 6)}|8@1- (0.5,0) [-64|63.5] "degC" Gateway')
+out += ["", "BO_ 320 CellBalancing: 8 BMS", ' SG_ CellBalancingPage M : 0|8@1+ (1,0) [0|3] "" Gateway']
+for cell in range(CELLS):
+    out.append(f' SG_ CellBalancing_{cell:03d} m{cell // 48} : {8 + cell % 48}|1@1+ (1,0) [0|1] "" Gateway')
 out += [
     "",
     'CM_ "Pack DBC of celldrift\'s simulator: what a BMS of a series pack of up to 192 cells sends.";',
@@ -37,12 +41,14 @@ out += [
     'CM_ BO_ 273 "Cell extremes, every 100 ms; indexes are 0-based.";',
     'CM_ BO_ 288 "Cell voltages, three per page; every page of the pack once a second.";',
     'CM_ BO_ 304 "Cell temperatures, six per page; every page of the pack once a second.";',
+    'CM_ BO_ 320 "Cells being bled by passive balancing, 48 per page; every page of the pack once a second.";',
     'BA_DEF_ BO_ "GenMsgCycleTime" INT 0 65535;',
     'BA_DEF_DEF_ "GenMsgCycleTime" 0;',
     'BA_ "GenMsgCycleTime" BO_ 272 100;',
     'BA_ "GenMsgCycleTime" BO_ 273 100;',
     'BA_ "GenMsgCycleTime" BO_ 288 1000;',
     'BA_ "GenMsgCycleTime" BO_ 304 1000;',
+    'BA_ "GenMsgCycleTime" BO_ 320 1000;',
     'VAL_ 272 ChargeState 0 "Rest" 1 "Driving" 2 "ACCharging" 3 "DCCharging" ;',
     "",
 ]

@@ -91,7 +91,8 @@ public struct PipelineConfig: @unchecked Sendable {
                                         "cell_temperature", "cell_temperatures", "cell_temperature_index_base", "cell_temperature_unit",
                                         "cell_temperature_count", "current", "current_unit", "current_positive", "voltage", "voltage_unit", "soc",
                                         "cell_voltage_max",
-                                        "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah", "balancing"])
+                                        "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah", "balancing",
+                                        "cell_balancing", "cell_balancings", "cell_balancing_index_base", "balancing_current_a"])
         do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
         vehicle = root["vehicle"]?.string
         if let vehicle, let problem = vehicleIDProblem(vehicle) {
@@ -119,6 +120,12 @@ public struct PipelineConfig: @unchecked Sendable {
                                     maximumBytes: try reader.integer(outbox, "max_bytes", 64 << 20, in: "outbox", range: 65_536...(1 << 40)))
         rules = try Self.rules(root, reader)
         detection = try Self.detection(root, pack, reader)
+        // Flags without the current they bleed give no size, a current without flags nothing to size.
+        if mapping.mapsCellBalancing != (detection.bleedCurrent != nil) {
+            let (key, other) = mapping.mapsCellBalancing ? ("cell_balancing", "balancing_current_a") : ("balancing_current_a", "cell_balancing")
+            throw reader.fail(pack.line(of: key) ?? pack.line(of: key + "s") ?? 0, "pack.\(key)",
+                              "needs pack.\(other) (the per-cell bleed flags and the current the BMS bleeds a cell with go together)")
+        }
         alarms = try Self.alarms(root, reader)
         if let zone = root["asc_zone"] {
             guard let text = zone.string, let seconds = clockZoneSeconds(text) else {
@@ -153,9 +160,12 @@ public struct PipelineConfig: @unchecked Sendable {
         if pack["capacity_ah"] != nil {
             settings.capacity = try reader.number(pack, "capacity_ah", 0, in: "pack", bound: .positive)
         }
+        if pack["balancing_current_a"] != nil {
+            settings.bleedCurrent = try reader.number(pack, "balancing_current_a", 0, in: "pack", bound: .positive)
+        }
         guard let table = try reader.section(root, "detection", [
             "enabled", "resistance_share", "resistance_memory_s", "rest_c_rate", "rest_settle_s", "leak_check_s", "leak_shift",
-            "minimum_leak_c", "sensor_change_k", "sensor_learning_s", "false_alarm_hours", "balancing_moves_readings"]) else { return settings }
+            "minimum_leak_c", "minimum_bleed_leak_c", "sensor_change_k", "sensor_learning_s", "false_alarm_hours", "balancing_moves_readings"]) else { return settings }
         settings.enabled = try reader.flag(table, "enabled", settings.enabled, in: "detection")
         settings.balancingMovesReadings = try reader.flag(table, "balancing_moves_readings", settings.balancingMovesReadings, in: "detection")
         func value(_ key: String, _ fallback: Double) throws(AgentError) -> Double {
@@ -168,6 +178,7 @@ public struct PipelineConfig: @unchecked Sendable {
         settings.leakCheckInterval = try value("leak_check_s", settings.leakCheckInterval)
         settings.leakShift = try value("leak_shift", settings.leakShift)
         settings.minimumLeak = try reader.number(table, "minimum_leak_c", settings.minimumLeak, in: "detection", bound: .nonNegative)
+        settings.minimumBleedLeak = try value("minimum_bleed_leak_c", settings.minimumBleedLeak)
         settings.sensorChange = try value("sensor_change_k", settings.sensorChange)
         settings.sensorLearning = try reader.number(table, "sensor_learning_s", settings.sensorLearning, in: "detection", bound: .nonNegative)
         settings.falseAlarmHours = try value("false_alarm_hours", settings.falseAlarmHours)

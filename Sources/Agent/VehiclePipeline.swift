@@ -120,7 +120,8 @@ public final class VehiclePipeline {
         }
         process(time: time, voltages: UnsafeBufferPointer(state.voltages),
                  temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current,
-                 soc: state.soc, periodStartCurrent: state.periodStartCurrent, balancing: state.balancing)
+                 soc: state.soc, periodStartCurrent: state.periodStartCurrent, balancing: state.balancing,
+                 cellBleeding: state.cellBalancingSeen ? UnsafeBufferPointer(state.cellBalancing) : nil)
         return true
     }
 
@@ -146,13 +147,15 @@ public final class VehiclePipeline {
     }
 
     /// `periodStartCurrent`: the current when the snapshot's first cell frame came (PackState); a JSON
-    /// snapshot has one current. `balancing`: the BMS's balancing flag, where the mapping names it.
+    /// snapshot has one current. `balancing`: the BMS's balancing flag, where the mapping names it;
+    /// `cellBleeding`: its per-cell flags, where the mapping names them and one has come.
     private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil, balancing: Bool = false) {
+                         packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil, balancing: Bool = false,
+                         cellBleeding: UnsafeBufferPointer<Bool>? = nil) {
         features.update(time: time, voltages: voltages, temperatures: temperatures, current: current)
         detectors.update(time: time, deviation: features.deviation, median: features.median, spread: features.spread,
                          temperatures: temperatures, current: current, periodStartCurrent: periodStartCurrent, soc: soc,
-                         balancing: balancing) { detection in
+                         balancing: balancing, cellBleeding: cellBleeding) { detection in
             raise(detection, time: time, current: current)
         }
         latestCurrent = current

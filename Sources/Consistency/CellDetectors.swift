@@ -29,6 +29,12 @@ public struct DetectionSettings: Sendable, Equatable {
     /// bleed starting or stopping moves a reading: no reading step is tested while its balancing flag is
     /// set or changes. Off by default: balancing AFEs pause the bleed while they measure unless told not to.
     public var balancingMovesReadings = false
+    /// The current the BMS bleeds a cell with (A; its bleed resistor's): with per-cell bleed flags it sizes
+    /// the leaks balancing hides (BleedWatch). Nil: no such test.
+    public var bleedCurrent: Double?
+    /// The smallest such leak worth an alarm, in C. A healthy cell's self-discharge is a few percent of
+    /// its capacity a month (C/20,000-C/40,000), cell to cell less apart than that.
+    public var minimumBleedLeak = 1.0 / 5000
     /// One false alarm per this many vehicle-hours at most, per test, under the tests' noise models.
     public var falseAlarmHours = 10_000.0
 
@@ -54,7 +60,7 @@ public struct Detection: Sendable {
     /// against its start (`steady_load`); a leak from rest slopes (`rest_slopes`); a sensor against the
     /// others (`sensor_shift`) or a dithering reading that stopped changing (`held_reading`); a cell's reading
     /// moved to a new level at a steady current (`reading_step`); a capacity from the cells' SOC offsets at
-    /// settled rests against the pack's SOC (`rest_offsets`).
+    /// settled rests against the pack's SOC (`rest_offsets`); a leak from the cells the BMS bled instead (`bleeds`).
     public enum Evidence: String, Sendable {
         case currentChanges = "current_changes"
         case steadyLoad = "steady_load"
@@ -63,6 +69,7 @@ public struct Detection: Sendable {
         case heldReading = "held_reading"
         case readingStep = "reading_step"
         case restOffsets = "rest_offsets"
+        case bleeds
     }
 
     public let kind: Kind
@@ -95,6 +102,7 @@ public final class CellDetectors {
     let sensorWatch: SensorWatch
     let readingSteps: ReadingStepWatch
     let capacities: CapacityWatch
+    let bleeds: BleedWatch
     private let ocvDeviation: UnsafeMutableBufferPointer<Double>
     /// Per cell, what has been raised: 1 a resistance rise, 2 a leak, 4 a reading step, 8 a capacity.
     private let raised: UnsafeMutableBufferPointer<UInt8>
@@ -117,6 +125,7 @@ public final class CellDetectors {
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
         readingSteps = ReadingStepWatch(cells: cells)
         capacities = CapacityWatch(cells: cells, settle: Self.capacitySettleRests * settings.restSettle)
+        bleeds = BleedWatch(cells: cells)
         ocvDeviation = .allocate(capacity: cells)
         ocvDeviation.initialize(repeating: 0)
         raised = .allocate(capacity: cells)
@@ -174,10 +183,11 @@ public final class CellDetectors {
     /// Takes a complete snapshot (after the consistency features): `deviation` from the median (V),
     /// `spread` (V), temperatures, current (A, + discharge), the BMS's SOC (%, NaN when unmapped); the
     /// current in force when the snapshot's first cell frame came, where it differs (PackState); whether
-    /// the BMS says it is bleeding cells (passive balancing), where its DBC has the flag.
+    /// the BMS says it is bleeding cells (passive balancing), where its DBC has the flag, and which
+    /// (`cellBleeding`), where it has one per cell.
     public func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, spread: Double,
                        temperatures: UnsafeBufferPointer<Double>, current: Double, periodStartCurrent: Double? = nil, soc: Double,
-                       balancing: Bool = false, raise: (Detection) -> Void) {
+                       balancing: Bool = false, cellBleeding: UnsafeBufferPointer<Bool>? = nil, raise: (Detection) -> Void) {
         guard settings.enabled else { return }
         let interval = time - previousTime
         previousTime = time
@@ -240,6 +250,9 @@ public final class CellDetectors {
         if capacities.update(time: time, resting: resting, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
                              readingStep: voltageResolution.isFinite ? voltageResolution : 0, ocvDeviation: ocvDeviation) {
             checkCapacities(raise: raise)
+        }
+        if let bleedCurrent = settings.bleedCurrent, bleeds.update(time: time, bleeding: cellBleeding, bleedCurrent: bleedCurrent) {
+            checkBleeds(raise: raise)
         }
         sensorWatch.update(time: time, temperatures: temperatures)
         let sensorThreshold = settings.minuteThreshold
@@ -347,6 +360,24 @@ public final class CellDetectors {
     static let capacitySettleRests = 2.0
     static let capacityScore = 5.0
     static let minimumCapacityLoss = 0.05
+
+    /// A leak balancing hides: both halves of the bleed accounting at or above `minimumBleedLeak` (a C-rate:
+    /// none before the capacity is known), and not more than max(2, 5 %) of the cells so together. Not a
+    /// cell raised for a reading step: a cell read low is one the BMS stops bleeding and bleeds the others
+    /// to (our simulator's 8 mV offset read as 20-46 mA), a cell really low is a leak.
+    private func checkBleeds(raise: (Detection) -> Void) {
+        let floor = settings.minimumBleedLeak * scale.capacity
+        guard floor > 0 else { return }
+        var candidates = 0
+        for cell in 0..<bleeds.cells where bleeds.leak[cell] >= floor { candidates += 1 }
+        guard candidates <= max(2, bleeds.cells / 20) else { return }
+        for cell in 0..<bleeds.cells where raised[cell] & (2 | 4) == 0 && bleeds.leak[cell] >= floor {
+            raised[cell] |= 2
+            raise(Detection(kind: .leak, evidence: .bleeds, cell: cell, sensor: nil, magnitude: bleeds.recent[cell],
+                            relative: bleeds.recent[cell] / scale.capacity, confidence: bleeds.leak[cell] / floor,
+                            timeToRule: .nan, deviationAtPeak: .nan))
+        }
+    }
 
     private func checkLeaks(time: Double, spread: Double, raise: (Detection) -> Void) {
         let threshold = settings.minuteThreshold

@@ -13,6 +13,8 @@ public enum SignalRole: Sendable, Equatable {
     case cellVoltageMin
     /// The BMS's passive balancing flag: non-zero while it bleeds cells.
     case balancing
+    /// The BMS bleeding this cell (non-zero while it does): which cells the balancing takes charge from.
+    case cellBalancing(Int)
 }
 
 /// A mistake in the `[pack]` section, with the line of the key.
@@ -37,6 +39,8 @@ public struct PackMapping: Sendable {
     /// cell p + base.
     public let cellNumberBase: Int
     public let sensorNumberBase: Int
+    /// Whether each cell's bleed flag is mapped (`cell_balancing`).
+    public let mapsCellBalancing: Bool
     /// Indexed like the compiled database's signals: firstSignal(message) + signal.
     let roles: [SignalRole]
     let scales: [Double]
@@ -162,6 +166,12 @@ public struct PackMapping: Sendable {
         } else {
             temperatureSensors = 0
             sensorNames = []
+        }
+        if let balancingNames = try names("cell_balancing", count: cells) {
+            try assign("cell_balancing", balancingNames, { .cellBalancing($0) }, unitKind: nil)
+            mapsCellBalancing = true
+        } else {
+            mapsCellBalancing = false
         }
         let single: [(String, SignalRole, String?)] = [("current", .current, "current"), ("voltage", .voltage, "pack voltage"),
                                                        ("soc", .soc, nil),

@@ -44,6 +44,9 @@ public final class PackState {
     @exclusivity(unchecked) public private(set) var soc = Double.nan
     /// Whether the BMS said it was bleeding cells (passive balancing) in its latest status; false unmapped.
     @exclusivity(unchecked) public private(set) var balancing = false
+    /// Per cell, whether the BMS said it was bleeding it in its latest flag; whether any such flag came.
+    public let cellBalancing: UnsafeMutableBufferPointer<Bool>
+    @exclusivity(unchecked) public private(set) var cellBalancingSeen = false
 
     public init(mapping: PackMapping, staleAfter: Double = 5, tick: Double = 2) {
         self.mapping = mapping
@@ -60,11 +63,14 @@ public final class PackState {
         temperatureTimes = buffer(mapping.temperatureSensors, -.infinity)
         refreshed = .allocate(capacity: mapping.cells)
         refreshed.initialize(repeating: false)
+        cellBalancing = .allocate(capacity: max(mapping.cells, 1))
+        cellBalancing.initialize(repeating: false)
     }
 
     deinit {
         for buffer in [voltages, voltageTimes, temperatures, temperatureTimes] { buffer.deallocate() }
         refreshed.deallocate()
+        cellBalancing.deallocate()
     }
 
     /// Takes the mapped signals of the frame the decoder just decoded; true when a snapshot is due.
@@ -94,6 +100,9 @@ public final class PackState {
             case .voltage: voltage = value
             case .soc: soc = value
             case .balancing: balancing = value != 0
+            case .cellBalancing(let cell):
+                cellBalancing[cell] = value != 0
+                cellBalancingSeen = true
             case .cellVoltageMax, .cellVoltageMin, .none: break
             }
         }

@@ -57,8 +57,8 @@ func fixed(_ value: Double, _ decimals: Int) -> String {
 }
 
 /// The frames a BMS sends, per the pack DBC (firmware-samples/celldrift_pack.dbc): pack status and
-/// cell extremes every 100 ms, every cell-voltage page and every temperature page once a second,
-/// spread over the second. Written as candump -L or Vector ASC.
+/// cell extremes every 100 ms, every cell-voltage page, every temperature page and (where the DBC has
+/// them) every page of the cells' balancing flags once a second, spread over the second. Written as candump -L or Vector ASC.
 public final class CANLogWriter: SimulationObserver {
     public enum Format { case candump, asc }
 
@@ -73,6 +73,7 @@ public final class CANLogWriter: SimulationObserver {
     private let status: Int, extremes: Int, voltages: Int, temperatures: Int
     private let statusSignals: [Int], extremeSignals: [Int]
     private let voltageSignals: [Int], temperatureSignals: [Int]
+    private let balancing: Int?, balancingSignals: [Int]
 
     public enum SetupError: Error, CustomStringConvertible {
         case missing(String)
@@ -116,6 +117,9 @@ public final class CANLogWriter: SimulationObserver {
         guard cells <= available else { throw SetupError.tooManyCells(cells, available) }
         voltageSignals = try signals(voltages, ["CellVoltagePage"] + (0..<cells).map { "CellVoltage_" + Self.three($0) })
         temperatureSignals = try signals(temperatures, ["CellTemperaturePage"] + (0..<cells).map { "CellTemperature_" + Self.three($0) })
+        // A DBC written before the per-cell flags (pack DBC 1.0 without CellBalancing) still simulates.
+        balancing = database.messageIndex(named: "CellBalancing")
+        balancingSignals = try balancing.map { try signals($0, ["CellBalancingPage"] + (0..<cells).map { "CellBalancing_" + Self.three($0) }) } ?? []
     }
 
     private static func three(_ value: Int) -> String { value < 10 ? "00\(value)" : value < 100 ? "0\(value)" : "\(value)" }
@@ -166,6 +170,10 @@ public final class CANLogWriter: SimulationObserver {
         }
         for page in 0..<voltagePages { events.append((Int64(page) * 900_000_000 / Int64(voltagePages) + 10_000_000, 2, page)) }
         for page in 0..<temperaturePages { events.append((Int64(page) * 900_000_000 / Int64(temperaturePages) + 40_000_000, 3, page)) }
+        if balancing != nil {
+            let balancingPages = (cells + 47) / 48
+            for page in 0..<balancingPages { events.append((Int64(page) * 900_000_000 / Int64(balancingPages) + 70_000_000, 4, page)) }
+        }
         events.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
         for (offset, kind, page) in events {
             switch kind {
@@ -181,6 +189,11 @@ public final class CANLogWriter: SimulationObserver {
                 emit(voltages, [voltageSignals[0]] + members.map { voltageSignals[$0 + 1] },
                      [UInt64(page)] + members.map { raw(pack.measuredVoltage[$0] * 1000, voltages, voltageSignals[$0 + 1]) },
                      at: base + offset)
+            case 4:
+                guard let balancing else { break }
+                let members = (page * 48)..<min(cells, page * 48 + 48)
+                emit(balancing, [balancingSignals[0]] + members.map { balancingSignals[$0 + 1] },
+                     [UInt64(page)] + members.map { pack.bleeding[$0] ? 1 : 0 }, at: base + offset)
             default:
                 let members = (page * 6)..<min(cells, page * 6 + 6)
                 emit(temperatures, [temperatureSignals[0]] + members.map { temperatureSignals[$0 + 1] },

@@ -78,6 +78,11 @@ import Glibc
          "mqtt.password: would cross the network in clear to 10.0.0.2"),
         ("dbc = \"celldrift_pack.dbc\"", "dbc = \"celldrift_pack.dbc\"\nvehicle = \"ev/+\"", "vehicle: a vehicle id cannot hold /, +, #"),
         ("[snapshot]", "[detection]\nbalancing_moves_readings = \"yes\"\n[snapshot]", "detection.balancing_moves_readings: must be true or false"),
+        // Per-cell bleed flags without the current that sizes them, and the converse.
+        ("cell_balancing = \"CellBalancing_{index:03}\"   # which cells it bleeds: a leak balancing hides\nbalancing_current_a = 0.06",
+         "cell_balancing = \"CellBalancing_{index:03}\"\n#", "pack.cell_balancing: needs pack.balancing_current_a"),
+        ("cell_balancing = \"CellBalancing_{index:03}\"", "# no flags", "pack.balancing_current_a: needs pack.cell_balancing"),
+        ("cell_balancing = \"CellBalancing_{index:03}\"", "cell_balancing = \"CellBleed_{index:03}\"", "pack.cell_balancing: the DBC has no signal CellBleed_000"),
     ])
     func mistakesNameTheirLine(original: String, replacement: String, message: String) throws {
         let path = try variant { $0.replacingFirst(original, with: replacement) }
@@ -93,6 +98,13 @@ import Glibc
         do { _ = try PipelineConfig(path: path) } catch {
             #expect(error.description.hasPrefix("\(path):\(line): \(message)"), "\(error.description)")
         }
+    }
+
+    @Test func theShippedConfigSizesLeaksFromTheBleedFlags() throws {
+        let path = try variant { $0 }
+        defer { unlink(path) }
+        let config = try PipelineConfig(path: path)
+        #expect(config.detection.bleedCurrent == 0.06 && config.mapping.mapsCellBalancing)
     }
 
     @Test func aBMSThatMeasuresWhileItBleedsIsSaidSo() throws {

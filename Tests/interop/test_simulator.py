@@ -60,6 +60,9 @@ def test_logs_decode_back_to_the_simulated_values(tmp_path, celldrift):
             assert abs(values["PackVoltage"] - snapshot["voltage"]) <= 0.01 + 1e-9
             assert abs(values["PackSoC"] - snapshot["soc"]) <= 0.1 + 1e-9
             assert values["CellVoltageMax"] == max(values[f"CellVoltage_{c:03d}"] for c in range(cells))
+            # Which cells the BMS bleeds, and its status's flag that it bleeds any.
+            bleeding = [values[f"CellBalancing_{c:03d}"] for c in range(cells)]
+            assert set(bleeding) <= {0, 1} and values["BalancingActive"] == max(bleeding)
         # The ASC log carries the same frames.
         asc, _ = run("decode", "--dbc", DBC, tmp_path / f"{vin}.asc")
         candump_signals = [frame["signals"] for frame in json_lines(decoded)]

@@ -69,6 +69,8 @@ def main():
     parser.add_argument("--batch", type=int, default=1, help="candump lines per MQTT message (a bridge batching its frames)")
     parser.add_argument("--celldrift", default=str(ROOT / ".build" / "release" / "celldrift"))
     parser.add_argument("--no-detection", action="store_true", help="the per-cell detectors off ([detection] enabled = false)")
+    parser.add_argument("--log", help="a candump log (plain or .gz) of the shipped DBC to replay instead of the samples, "
+                                      "e.g. one with the per-cell balancing flags the shipped samples predate")
     args = parser.parse_args()
     folder = pathlib.Path(tempfile.mkdtemp())
     port = free_port()
@@ -106,10 +108,15 @@ def main():
     # One vehicle (a gateway's) whose BMS log is replayed at the whole rate, restamped as it goes.
     faulty = ["micro-short", "sensor-offset", "hot-spot", "capacity-fade", "resistance-growth", "loose-connection"]
     logs = [[line.split(" ", 1)[1] for line in gzip.open(SAMPLES / f"{name}.log.gz", "rt").read().splitlines()] for name in faulty]
+    if args.log:
+        opener = gzip.open if args.log.endswith(".gz") else open
+        with opener(args.log, "rt") as file:
+            # Its first two hours at most (the loop wraps within them): 70-odd frames a second of 96 cells.
+            logs = [[line.split(" ", 1)[1] for _, line in zip(range(7200 * 80), file)]]
     # The micro-short log's spread passes 49 mV 210 s in and 50 mV 268 s in (68 frames a second): the
     # one vehicle loops over 200-280 s, so the rule clears at each wrap and raises again (a pass takes
     # 0.7 s at 8,000 frames/s) instead of once per 7.7 s pass over the whole log (3 alarms in 25 s).
-    if args.vehicles == 1:
+    if args.vehicles == 1 and not args.log:
         logs[0] = logs[0][200 * 68:280 * 68]
     vehicles = args.vehicles
     cursors = [(vehicle, logs[vehicle % len(logs)], (vehicle * 997) % 61200) for vehicle in range(vehicles)]

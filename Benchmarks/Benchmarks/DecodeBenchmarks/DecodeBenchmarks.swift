@@ -209,15 +209,20 @@ let benchmarks: @Sendable () -> Void = {
     // A current that jumps every snapshot (the pair test's busiest case); a steady one under which four
     // cells' readings step by 8 mV every 10 snapshots (the reading-step test's busiest: a step waiting
     // for its window after in every snapshot); and 15-minute rests between 5-minute loads with the SOC
-    // moving 20 % either way (the capacity test's: a rest point each rest, its fit refitted).
-    for load in ["", ", steady current, four readings stepping", ", rests between loads, SOC moving"] {
-        let steady = load.contains("steady"), resting = load.contains("rests")
+    // moving 20 % either way (the capacity test's: a rest point each rest, its fit refitted); the same with
+    // the BMS's per-cell bleed flags, every other cell bled through the rests, 2 s a snapshot (the bleed
+    // accounting marks an hour every 1,800 snapshots and estimates from the 49th hour on).
+    for load in ["", ", steady current, four readings stepping", ", rests between loads, SOC moving",
+                 ", rests between loads, SOC moving, bleed flags"] {
+        let steady = load.contains("steady"), resting = load.contains("rests"), bleeds = load.contains("bleed")
         Benchmark("detectors: one snapshot of 96 cells (resistance, leak, 32 sensors\(load))",
                   configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
             let features = ConsistencyFeatures(cells: 96, window: 60)
             var settings = DetectionSettings()
             if resting { settings.capacity = 100 }
+            if bleeds { settings.bleedCurrent = 0.06 }
             let detectors = CellDetectors(cells: 96, sensors: 32, settings: settings)
+            var flags = [Bool](repeating: false, count: 96)
             var voltages = (0..<96).map { 3.7 + Double($0 % 7) / 1000 }
             let temperatures = (0..<32).map { 25 + Double($0 % 5) / 2 }
             var sink = 0
@@ -230,12 +235,17 @@ let benchmarks: @Sendable () -> Void = {
                         : steady ? 3.7 + Double(cell % 7) / 1000 + (stepped ? 0.008 : 0)
                         : 3.7 + Double((cell + iteration) % 7) / 1000 - 0.0007 * current
                 }
+                for cell in 0..<96 { flags[cell] = bleeds && cell % 2 == 0 && current == 0 }
+                let time = Double(iteration) * (bleeds ? 2 : 1)
                 benchmark.startMeasurement()
                 voltages.withUnsafeBufferPointer { cells in
                     temperatures.withUnsafeBufferPointer { sensors in
-                        features.update(time: Double(iteration), voltages: cells, temperatures: sensors, current: current)
-                        detectors.update(time: Double(iteration), deviation: features.deviation, median: features.median,
-                                         spread: features.spread, temperatures: sensors, current: current, soc: soc) { _ in sink += 1 }
+                        flags.withUnsafeBufferPointer { bleeding in
+                            features.update(time: time, voltages: cells, temperatures: sensors, current: current)
+                            detectors.update(time: time, deviation: features.deviation, median: features.median,
+                                             spread: features.spread, temperatures: sensors, current: current, soc: soc,
+                                             cellBleeding: bleeds ? bleeding : nil) { _ in sink += 1 }
+                        }
                     }
                 }
                 benchmark.stopMeasurement()
