@@ -361,10 +361,10 @@ public final class CellDetectors {
     static let capacityScore = 5.0
     static let minimumCapacityLoss = 0.05
 
-    /// A leak balancing hides: both halves of the bleed accounting at or above `minimumBleedLeak` (a C-rate:
+    /// A leak balancing hides: both days of the bleed accounting at or above `minimumBleedLeak` (a C-rate:
     /// none before the capacity is known), and not more than max(2, 5 %) of the cells so together. Not a
-    /// cell raised for a reading step: a cell read low is one the BMS stops bleeding and bleeds the others
-    /// to (our simulator's 8 mV offset read as 20-46 mA), a cell really low is a leak.
+    /// cell raised for a reading step: the BMS spares a cell that reads low as it spares a leaking one
+    /// (our simulator's 8 mV offset was spared 20-46 mA).
     private func checkBleeds(raise: (Detection) -> Void) {
         let floor = settings.minimumBleedLeak * scale.capacity
         guard floor > 0 else { return }
