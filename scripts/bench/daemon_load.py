@@ -88,6 +88,12 @@ def main():
                       .replace("clear_below = 0.050", "clear_below = 0.0499").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
                       + f"\n[mqtt]\nport = {port}\n" + ("\n[detection]\nenabled = false\n" if args.no_detection else ""))
     daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
+    # A daemon that refuses the config (an older binary and a newer config's keys) exits at once: say so
+    # before the listeners start, which would otherwise outlive this script and hold a pipe after it open.
+    time.sleep(0.5)
+    if daemon.poll() is not None:
+        broker.terminate()
+        sys.exit(f"{args.celldrift} run exited ({daemon.returncode}): {daemon.stderr.read().strip()}")
     # The alarms are received in a process of their own: on the publisher's interpreter, the receiving
     # thread waits for the GIL behind the publishing loop and the latency measures Python, not celldrift.
     latency_file, rig_file = folder / "latencies.txt", folder / "rig.txt"
