@@ -121,7 +121,7 @@ public final class VehiclePipeline {
         process(time: time, voltages: UnsafeBufferPointer(state.voltages),
                  temperatures: UnsafeBufferPointer(state.temperatures), packVoltage: state.voltage, current: state.current,
                  soc: state.soc, periodStartCurrent: state.periodStartCurrent, balancing: state.balancing,
-                 cellBleeding: state.cellBalancingSeen ? UnsafeBufferPointer(state.cellBalancing) : nil)
+                 cellBleeding: state.cellBalancingKnown(at: time) ? UnsafeBufferPointer(state.cellBalancing) : nil)
         return true
     }
 
@@ -148,7 +148,7 @@ public final class VehiclePipeline {
 
     /// `periodStartCurrent`: the current when the snapshot's first cell frame came (PackState); a JSON
     /// snapshot has one current. `balancing`: the BMS's balancing flag, where the mapping names it;
-    /// `cellBleeding`: its per-cell flags, where the mapping names them and one has come.
+    /// `cellBleeding`: its per-cell flags, where the mapping names them and they are not stale.
     private func process(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
                          packVoltage: Double, current: Double, soc: Double, periodStartCurrent: Double? = nil, balancing: Bool = false,
                          cellBleeding: UnsafeBufferPointer<Bool>? = nil) {

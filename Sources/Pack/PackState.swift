@@ -44,9 +44,10 @@ public final class PackState {
     @exclusivity(unchecked) public private(set) var soc = Double.nan
     /// Whether the BMS said it was bleeding cells (passive balancing) in its latest status; false unmapped.
     @exclusivity(unchecked) public private(set) var balancing = false
-    /// Per cell, whether the BMS said it was bleeding it in its latest flag; whether any such flag came.
+    /// Per cell, whether the BMS said it was bleeding it in its latest flag, and the event time (s) the
+    /// latest flag came.
     public let cellBalancing: UnsafeMutableBufferPointer<Bool>
-    @exclusivity(unchecked) public private(set) var cellBalancingSeen = false
+    @exclusivity(unchecked) public private(set) var cellBalancingTime = -Double.infinity
 
     public init(mapping: PackMapping, staleAfter: Double = 5, tick: Double = 2) {
         self.mapping = mapping
@@ -102,7 +103,7 @@ public final class PackState {
             case .balancing: balancing = value != 0
             case .cellBalancing(let cell):
                 cellBalancing[cell] = value != 0
-                cellBalancingSeen = true
+                cellBalancingTime = time
             case .cellVoltageMax, .cellVoltageMin, .none: break
             }
         }
@@ -145,4 +146,8 @@ public final class PackState {
     }
 
     public func isStale(cell: Int, at time: Double) -> Bool { time - voltageTimes[cell] > staleAfter }
+
+    /// Whether the per-cell bleed flags say what the BMS does at `time`: a flag came within `staleAfter`
+    /// (a BMS that stopped sending them, or a log from before them, says nothing).
+    public func cellBalancingKnown(at time: Double) -> Bool { time - cellBalancingTime <= staleAfter }
 }

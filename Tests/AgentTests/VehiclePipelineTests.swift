@@ -42,7 +42,8 @@ import Glibc
 
     /// A BMS that measures its cells together and sends them page by page while its status message goes
     /// on with each instant's current: a snapshot keeps both the latest current and the one in force when
-    /// its period's first page came (the resistance test takes the one the cells' steps follow).
+    /// its period's first page came (the resistance test takes the one the cells' steps follow). Its
+    /// per-cell bleed flags hold for as long as a cell's reading does.
     @Test func aSnapshotKeepsTheCurrentOfItsPeriodsFirstCellFrame() throws {
         let config = try PipelineConfig(path: PipelineConfigTests.shipped)
         let pipeline = VehiclePipeline(config: config, vehicle: "PAGES", wallClock: { 42 }) { _ in }
@@ -74,6 +75,15 @@ import Glibc
             #expect(pipeline.state.current == later && pipeline.state.periodStartCurrent == atFirstPage)
             #expect(pipeline.state.balancing == balancing)
         }
+        // No per-cell bleed flag has come: they say nothing.
+        #expect(!pipeline.state.cellBalancingKnown(at: 1_790_000_002))
+        var flags = ["CellBalancingPage": 0.0]
+        for cell in 0..<48 { flags["CellBalancing_" + (cell < 10 ? "00" : "0") + String(cell)] = cell == 7 ? 1 : 0 }
+        try send("CellBalancing", flags, at: 1_790_000_003)
+        #expect(pipeline.state.cellBalancing[7] && !pipeline.state.cellBalancing[6])
+        #expect(pipeline.state.cellBalancingKnown(at: 1_790_000_003 + pipeline.state.staleAfter))
+        // A BMS that stopped sending them: the last flags do not stand for what it does now.
+        #expect(!pipeline.state.cellBalancingKnown(at: 1_790_000_004 + pipeline.state.staleAfter))
     }
 
     /// Issue 18: a spread hovering at the 50 mV rule raised the same cell again and again, and clears were
