@@ -10,8 +10,8 @@
 /// The spans are the two halves of the last `2 × halfHours`, moved on by the hour; a day each, so that
 /// each holds a day's charge and the parking after it, when a BMS balances (most balance near full only).
 /// A cell is a leak candidate when both halves put it at or above the floor: a leak goes on from day to
-/// day, where the SOC offsets a pack is built with are bled once (on our simulator's healthy packs the
-/// first night put a cell at up to 36 mA over 12 hours, under 8 mA over the next 12).
+/// day, where the SOC offsets a pack is built with are bled once (in our simulator's 72-hour fleet the
+/// first night put a healthy cell at up to 36 mA over 12 hours, under 8 mA over the next 12).
 final class BleedWatch {
     let cells: Int
     let halfHours: Int
