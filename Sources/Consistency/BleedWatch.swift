@@ -15,12 +15,13 @@
 final class BleedWatch {
     let cells: Int
     let halfHours: Int
-    /// Per cell, its bled seconds since the start; the seconds any flag was known, and whether one was.
+    /// The current the BMS bleeds a cell with (A).
+    let bleedCurrent: Double
+    /// Per cell, its bled seconds since the start; the seconds any flag was known.
     private let bled: UnsafeMutableBufferPointer<Double>
     private var covered = 0.0
-    private(set) var seen = false
-    /// The hourly marks of `bled` (cells per mark, `2 × halfHours + 1` marks, oldest overwritten first) and
-    /// of `covered`.
+    /// The hourly marks of `bled` (cells per mark, `slots` marks, oldest overwritten first) and of `covered`.
+    private let slots: Int
     private let marks: UnsafeMutableBufferPointer<Double>
     private let markCovered: UnsafeMutableBufferPointer<Double>
     private var markCount = 0
@@ -38,12 +39,14 @@ final class BleedWatch {
     /// A half with flags for less than this share of its hours says nothing.
     static let leastCoverage = 0.5
 
-    init(cells: Int, halfHours: Int = 24) {
+    init(cells: Int, bleedCurrent: Double, halfHours: Int = 24) {
         self.cells = cells
+        self.bleedCurrent = bleedCurrent
         self.halfHours = halfHours
+        slots = 2 * halfHours + 1
         bled = .zeroed(cells)
-        marks = .zeroed(cells * (2 * halfHours + 1))
-        markCovered = .zeroed(2 * halfHours + 1)
+        marks = .zeroed(cells * slots)
+        markCovered = .zeroed(slots)
         leak = .zeroed(cells)
         leak.update(repeating: .nan)
         recent = .zeroed(cells)
@@ -56,13 +59,15 @@ final class BleedWatch {
         for buffer in [bled, marks, markCovered, leak, recent, share, scratch] { buffer.deallocate() }
     }
 
-    /// Takes a snapshot's flags (`nil`: the mapping names none, or none has come yet); true when an hour
-    /// was marked and `leak` was estimated again, with `bleedCurrent` (A per bled cell).
-    func update(time: Double, bleeding: UnsafeBufferPointer<Bool>?, bleedCurrent: Double) -> Bool {
+    /// Whether any flags have come: the first marks an hour at once.
+    var seen: Bool { markCount > 0 }
+
+    /// Takes a snapshot's flags (`nil`: none known, the mapping names none or they are stale); true when
+    /// an hour was marked and `leak` was estimated again.
+    func update(time: Double, bleeding: UnsafeBufferPointer<Bool>?) -> Bool {
         let interval = time - lastTime
         lastTime = time
         guard let bleeding else { return false }
-        seen = true
         if interval > 0, interval <= Self.longestInterval {
             covered += interval
             for cell in 0..<cells where bleeding[cell] { bled[cell] += interval }
@@ -70,7 +75,6 @@ final class BleedWatch {
         if nextMark.isNaN { nextMark = time }
         guard time >= nextMark else { return false }
         nextMark = max(nextMark + 3600, time)
-        let slots = 2 * halfHours + 1
         let slot = markCount % slots
         for cell in 0..<cells { marks[slot * cells + cell] = bled[cell] }
         markCovered[slot] = covered

@@ -102,7 +102,8 @@ public final class CellDetectors {
     let sensorWatch: SensorWatch
     let readingSteps: ReadingStepWatch
     let capacities: CapacityWatch
-    let bleeds: BleedWatch
+    /// Only where the settings give a bleed current (the mapping names per-cell flags).
+    let bleeds: BleedWatch?
     private let ocvDeviation: UnsafeMutableBufferPointer<Double>
     /// Per cell, what has been raised: 1 a resistance rise, 2 a leak, 4 a reading step, 8 a capacity.
     private let raised: UnsafeMutableBufferPointer<UInt8>
@@ -125,7 +126,7 @@ public final class CellDetectors {
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
         readingSteps = ReadingStepWatch(cells: cells)
         capacities = CapacityWatch(cells: cells, settle: Self.capacitySettleRests * settings.restSettle)
-        bleeds = BleedWatch(cells: cells)
+        bleeds = settings.bleedCurrent.map { BleedWatch(cells: cells, bleedCurrent: $0) }
         ocvDeviation = .allocate(capacity: cells)
         ocvDeviation.initialize(repeating: 0)
         raised = .allocate(capacity: cells)
@@ -251,8 +252,8 @@ public final class CellDetectors {
                              readingStep: voltageResolution.isFinite ? voltageResolution : 0, ocvDeviation: ocvDeviation) {
             checkCapacities(raise: raise)
         }
-        if let bleedCurrent = settings.bleedCurrent, bleeds.update(time: time, bleeding: cellBleeding, bleedCurrent: bleedCurrent) {
-            checkBleeds(raise: raise)
+        if let bleeds, bleeds.update(time: time, bleeding: cellBleeding) {
+            checkBleeds(bleeds, raise: raise)
         }
         sensorWatch.update(time: time, temperatures: temperatures)
         let sensorThreshold = settings.minuteThreshold
@@ -365,12 +366,10 @@ public final class CellDetectors {
     /// none before the capacity is known), and not more than max(2, 5 %) of the cells so together. Not a
     /// cell raised for a reading step: the BMS spares a cell that reads low as it spares a leaking one
     /// (our simulator's 8 mV offset was spared 20-46 mA).
-    private func checkBleeds(raise: (Detection) -> Void) {
+    private func checkBleeds(_ bleeds: BleedWatch, raise: (Detection) -> Void) {
         let floor = settings.minimumBleedLeak * scale.capacity
-        guard floor > 0 else { return }
-        var candidates = 0
-        for cell in 0..<bleeds.cells where bleeds.leak[cell] >= floor { candidates += 1 }
-        guard candidates <= max(2, bleeds.cells / 20) else { return }
+        // A leak at the floor itself counts: whatever is above the largest value under it.
+        guard floor > 0, !CrossCellTest.manyApart(bleeds.leak, above: floor.nextDown) else { return }
         for cell in 0..<bleeds.cells where raised[cell] & (2 | 4) == 0 && bleeds.leak[cell] >= floor {
             raised[cell] |= 2
             raise(Detection(kind: .leak, evidence: .bleeds, cell: cell, sensor: nil, magnitude: bleeds.recent[cell],

@@ -82,19 +82,20 @@ struct BalancedPack {
     /// A healthy pack whose cell 9 was built 2 % of SOC low: the first night bleeds every other cell
     /// (5 h each, 12.5 mA over that day, four times the floor) and then nothing more does. A charge
     /// taken once is no leak: nothing is raised, and each cell's estimate ends under the floor.
-    @Test func anOffsetTheBMSBledOnceIsNoLeak() {
+    @Test func anOffsetTheBMSBledOnceIsNoLeak() throws {
         var random = SplitMix(seed: 3)
         var pack = BalancedPack(leaks: (0..<24).map { _ in 0.0003 * abs(random.normal()) }, startingLow: (9, 0.02))
         let (raised, detectors) = pack.run(days: 3)
         #expect(raised.isEmpty, "\(raised.map { ($0.detection.kind, $0.detection.cell ?? -1, $0.detection.magnitude) })")
-        #expect(detectors.bleeds.leak[9] < 15.0 / 5000, "cell 9 at \(detectors.bleeds.leak[9]) A")
+        let bleeds = try #require(detectors.bleeds)
+        #expect(bleeds.leak[9] < 15.0 / 5000, "cell 9 at \(bleeds.leak[9]) A")
     }
 
     /// No flags (a DBC without them, or a log from before): nothing is estimated.
     @Test func withoutFlagsNothingIsEstimated() {
-        let watch = BleedWatch(cells: 4, halfHours: 1)
+        let watch = BleedWatch(cells: 4, bleedCurrent: 0.06, halfHours: 1)
         for second in stride(from: 0.0, through: 4 * 3600, by: 10) {
-            #expect(!watch.update(time: second, bleeding: nil, bleedCurrent: 0.06))
+            #expect(!watch.update(time: second, bleeding: nil))
         }
         #expect(!watch.seen && (0..<4).allSatisfy { watch.leak[$0].isNaN })
     }

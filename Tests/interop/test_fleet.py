@@ -303,8 +303,9 @@ def test_a_leak_our_simulators_balancing_hides_is_named_from_the_bleed_flags(tmp
     """Our simulator's micro-short (here 40 mA on a 120 Ah cell, C/3,000, from hour 8): its BMS bleeds the
     other cells down after the leaking one, which stays a few millivolts under them, and the rule never
     fires. With the per-cell bleed flags mapped, the leak is named at its cell from the bleeds once both
-    days of the test's window have it (most of two days after the onset), sized within a third of the truth, in the outbox (read back with the sqlite3 CLI); the
-    healthy vehicle beside it raises no leak. Without the flags mapped the same logs raise no leak."""
+    days of the test's window have it (most of two days after the onset), sized within a third of the
+    truth, in the outbox (read back with the sqlite3 CLI); the healthy vehicle beside it raises no leak.
+    Without the flags mapped the same logs raise no leak."""
     subprocess.run([RELEASE, "simulate", "--vehicles", "2", "--fault", "micro-short", "--fault-share", "0.5", "--days", "3",
                     "--cells", "24", "--seed", "25", "--candump", "--out", str(tmp_path)], check=True, capture_output=True, cwd=ROOT, timeout=600)
     labels = json.loads((tmp_path / "labels.json").read_text())
