@@ -120,11 +120,11 @@ public struct PipelineConfig: @unchecked Sendable {
                                     maximumBytes: try reader.integer(outbox, "max_bytes", 64 << 20, in: "outbox", range: 65_536...(1 << 40)))
         rules = try Self.rules(root, reader)
         detection = try Self.detection(root, pack, reader)
-        // Flags without the current they bleed give no size, a current without flags nothing to size.
-        if mapping.mapsCellBalancing != (detection.bleedCurrent != nil) {
-            let (key, other) = mapping.mapsCellBalancing ? ("cell_balancing", "balancing_current_a") : ("balancing_current_a", "cell_balancing")
-            throw reader.fail(pack.line(of: key) ?? pack.line(of: key + "s") ?? 0, "pack.\(key)",
-                              "needs pack.\(other) (the per-cell bleed flags and the current the BMS bleeds a cell with go together)")
+        // Flags without the current they bleed give no size. A current alone is not refused: JSON
+        // snapshots carry their flags in the payload (`cell_balancing`), with no signal to map.
+        if mapping.mapsCellBalancing, detection.bleedCurrent == nil {
+            throw reader.fail(pack.line(of: "cell_balancing") ?? pack.line(of: "cell_balancings") ?? 0, "pack.cell_balancing",
+                              "needs pack.balancing_current_a (the current the BMS bleeds a cell with, which sizes a leak from the flags)")
         }
         alarms = try Self.alarms(root, reader)
         if let zone = root["asc_zone"] {

@@ -12,6 +12,9 @@ public struct Snapshot {
     public let voltage: Double?
     /// State of charge (%), when the payload has it.
     public let soc: Double?
+    /// Whether the BMS bleeds any cell, and which, when the payload has them (one flag per cell).
+    public let balancing: Bool?
+    public let cellBalancing: [Bool]?
 
     public init(json bytes: [UInt8]) throws {
         let value = try JSONParser.parse(bytes)
@@ -31,7 +34,21 @@ public struct Snapshot {
         current = value["current"]?.double
         voltage = value["voltage"]?.double
         soc = value["soc"]?.double
+        balancing = try value["balancing"].map { try Self.flag($0, "field \"balancing\"") }
+        cellBalancing = try value["cell_balancing"].map { field in
+            guard let flags = field.array, flags.count == cells.count else {
+                throw AgentError("field \"cell_balancing\" is not an array of \(cells.count) flags, one per cell voltage")
+            }
+            return try flags.enumerated().map { index, flag in try Self.flag(flag, "cell_balancing[\(index)]") }
+        }
         self.time = time
+    }
+
+    /// A flag: true or false, or 1 or 0 as a BMS's signal carries it.
+    private static func flag(_ value: JSONValue, _ name: String) throws -> Bool {
+        if let flag = value.bool { return flag }
+        if let number = value.double, number == 0 || number == 1 { return number == 1 }
+        throw AgentError("\(name) is not true, false, 1 or 0")
     }
 }
 

@@ -128,22 +128,30 @@ public final class VehiclePipeline {
     /// Takes a JSON snapshot (the MQTT payload) already checked with `requireCells`.
     public func take(_ snapshot: Snapshot) {
         snapshot.voltages.withUnsafeBufferPointer { cells in
-            snapshot.temperatures.withUnsafeBufferPointer {
-                self.snapshot(time: snapshot.time, voltages: cells, temperatures: $0, packVoltage: snapshot.voltage ?? .nan,
-                              current: snapshot.current ?? .nan, soc: snapshot.soc ?? .nan)
+            snapshot.temperatures.withUnsafeBufferPointer { temperatures in
+                // Without the field, no flags (nil): a snapshot carries them whole or not at all.
+                let flags = snapshot.cellBalancing ?? []
+                flags.withUnsafeBufferPointer {
+                    self.snapshot(time: snapshot.time, voltages: cells, temperatures: temperatures, packVoltage: snapshot.voltage ?? .nan,
+                                  current: snapshot.current ?? .nan, soc: snapshot.soc ?? .nan, balancing: snapshot.balancing ?? false,
+                                  cellBleeding: snapshot.cellBalancing == nil ? nil : $0)
+                }
             }
         }
     }
 
-    /// Takes a whole snapshot: one voltage per mapped cell.
+    /// Takes a whole snapshot: one voltage per mapped cell, and where the BMS reports them its balancing
+    /// flag and per-cell flags (one per cell).
     public func snapshot(time: Double, voltages: UnsafeBufferPointer<Double>, temperatures: UnsafeBufferPointer<Double>,
-                         packVoltage: Double, current: Double, soc: Double = .nan) {
+                         packVoltage: Double, current: Double, soc: Double = .nan, balancing: Bool = false,
+                         cellBleeding: UnsafeBufferPointer<Bool>? = nil) {
         guard Self.takesTime(time) else {
             rejectedTimes += 1
             return
         }
         snapshots += 1
-        process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current, soc: soc)
+        process(time: time, voltages: voltages, temperatures: temperatures, packVoltage: packVoltage, current: current, soc: soc,
+                balancing: balancing, cellBleeding: cellBleeding)
     }
 
     /// `periodStartCurrent`: the current when the snapshot's first cell frame came (PackState); a JSON

@@ -25,7 +25,10 @@ public final class SnapshotWriter: SimulationObserver {
         line += "], \"cell_temperatures\": ["
         line += pack.temperature.map { fixed($0, 1) }.joined(separator: ", ")
         line += "], \"current\": \(fixed(sample.current, 2)), \"voltage\": \(fixed(pack.measuredVoltage.reduce(0, +), 2))"
-        line += ", \"soc\": \(fixed(pack.meanSOC * 100, 2)), \"state\": \"\(sample.activity.name)\"}\n"
+        line += ", \"soc\": \(fixed(pack.meanSOC * 100, 2)), \"state\": \"\(sample.activity.name)\""
+        line += ", \"balancing\": \(pack.isBalancing), \"cell_balancing\": ["
+        line += pack.bleeding.map { $0 ? "1" : "0" }.joined(separator: ", ")
+        line += "]}\n"
         output.append(line)
     }
 

@@ -78,10 +78,9 @@ import Glibc
          "mqtt.password: would cross the network in clear to 10.0.0.2"),
         ("dbc = \"celldrift_pack.dbc\"", "dbc = \"celldrift_pack.dbc\"\nvehicle = \"ev/+\"", "vehicle: a vehicle id cannot hold /, +, #"),
         ("[snapshot]", "[detection]\nbalancing_moves_readings = \"yes\"\n[snapshot]", "detection.balancing_moves_readings: must be true or false"),
-        // Per-cell bleed flags without the current that sizes them, and the converse.
+        // Per-cell bleed flags without the current that sizes them.
         ("cell_balancing = \"CellBalancing_{index:03}\"   # which cells it bleeds: a leak balancing hides\nbalancing_current_a = 0.06",
          "cell_balancing = \"CellBalancing_{index:03}\"\n#", "pack.cell_balancing: needs pack.balancing_current_a"),
-        ("cell_balancing = \"CellBalancing_{index:03}\"", "# no flags", "pack.balancing_current_a: needs pack.cell_balancing"),
         ("cell_balancing = \"CellBalancing_{index:03}\"", "cell_balancing = \"CellBleed_{index:03}\"", "pack.cell_balancing: the DBC has no signal CellBleed_000"),
     ])
     func mistakesNameTheirLine(original: String, replacement: String, message: String) throws {
@@ -105,6 +104,14 @@ import Glibc
         defer { unlink(path) }
         let config = try PipelineConfig(path: path)
         #expect(config.detection.bleedCurrent == 0.06 && config.mapping.mapsCellBalancing)
+    }
+
+    /// The current without mapped flags: for JSON snapshots, whose flags come in the payload.
+    @Test func aBleedCurrentWithoutMappedFlagsIsForSnapshotsThatCarryThem() throws {
+        let path = try variant { $0.replacingFirst("cell_balancing = \"CellBalancing_{index:03}\"", with: "# flags in the snapshots") }
+        defer { unlink(path) }
+        let config = try PipelineConfig(path: path)
+        #expect(config.detection.bleedCurrent == 0.06 && !config.mapping.mapsCellBalancing)
     }
 
     @Test func aBMSThatMeasuresWhileItBleedsIsSaidSo() throws {

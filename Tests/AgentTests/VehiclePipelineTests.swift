@@ -167,6 +167,25 @@ import Glibc
         #expect(refusal(Array("{\"vin\": ".utf8)) != "accepted")
     }
 
+    /// A snapshot's balancing flag and per-cell flags (docs/snapshots.md): true/false or 1/0, one per cell
+    /// voltage; anything else is refused naming the field.
+    @Test func aSnapshotsBleedFlagsAreReadOrRefusedNamingTheField() throws {
+        func parse(_ extra: String) throws -> Snapshot {
+            try Snapshot(json: Array("{\"ts\": 1790000000, \"cell_voltages\": [3.7, 3.71, 3.69]\(extra)}".utf8))
+        }
+        func refusal(_ extra: String) -> String {
+            do { _ = try parse(extra); return "accepted" } catch { return "\(error)" }
+        }
+        let plain = try parse("")
+        #expect(plain.balancing == nil && plain.cellBalancing == nil)
+        let flagged = try parse(", \"balancing\": true, \"cell_balancing\": [0, 1, false]")
+        #expect(flagged.balancing == true && flagged.cellBalancing == [false, true, false])
+        #expect(refusal(", \"cell_balancing\": [0, 1]") == "field \"cell_balancing\" is not an array of 3 flags, one per cell voltage")
+        #expect(refusal(", \"cell_balancing\": \"010\"") == "field \"cell_balancing\" is not an array of 3 flags, one per cell voltage")
+        #expect(refusal(", \"cell_balancing\": [0, 2, 0]") == "cell_balancing[1] is not true, false, 1 or 0")
+        #expect(refusal(", \"balancing\": \"yes\"") == "field \"balancing\" is not true, false, 1 or 0")
+    }
+
     /// Times that once hung or trapped the daemon (issue 14): a snapshot at 1e300 s, two a day apart in
     /// the year 2286, one in seconds then one in milliseconds. Refused where they enter (a JSON snapshot's
     /// `ts`) and dropped and counted by the pipeline; the pipeline goes on with good times.

@@ -91,3 +91,41 @@ import Testing
         #expect(raised.filter { $0.kind == .readingStep }.isEmpty, "\(raised.map { ($0.kind, $0.cell ?? -1) })")
     }
 }
+
+/// The watch itself, fed the snapshots a charger's steady current gives.
+@Suite struct ReadingStepWatchTests {
+    /// Two minutes at a steady 60 A charge (1C), every reading still; cell 4's resistance change as the
+    /// pair test has it moves at `changeAt` from 0 to `change` (Ω), and its reading moves by `offset` (V)
+    /// at `offsetAt`. The cells whose step held.
+    static func steadyCharge(change: Double, changeAt: Int = 40, offset: Double = 0, offsetAt: Int = 60) -> [Int] {
+        let cells = 12
+        let watch = ReadingStepWatch(cells: cells)
+        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        let changes = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        defer { deviation.deallocate(); changes.deallocate() }
+        changes.initialize(repeating: 0)
+        var random = SplitMix(seed: 11)
+        var confirmed: Set<Int> = []
+        for second in 0..<120 {
+            let current = -60 + 0.3 * random.normal()
+            for cell in 0..<cells { deviation[cell] = 0.001 * Double(cell % 3 - 1) }
+            if second >= offsetAt { deviation[4] += offset }
+            changes[4] = second >= changeAt ? change : 0
+            watch.update(time: Double(second), deviation: deviation, change: changes, current: current, periodStartCurrent: current,
+                         oneC: 60, unexplained: 0.3 * 0.0005, stillCRate: 0.05, resolution: 0.001, balancing: false)
+            for cell in 0..<cells where watch.confirmed[cell].isFinite { confirmed.insert(cell) }
+        }
+        return confirmed.sorted()
+    }
+
+    /// Put back at 60 A, a resistance estimate that moves by 0.3 mΩ moves the open-circuit deviation by
+    /// 18 mV while the reading stays: no step (it was one, three times, on our simulator's LFP packs).
+    @Test(arguments: [0.0003, -0.0003]) func aResistanceEstimateThatMovesAtASteadyCurrentIsNoStep(change: Double) {
+        #expect(Self.steadyCharge(change: change) == [])
+    }
+
+    /// A reading that does step is named whatever resistance change is put back with it.
+    @Test(arguments: [0.0, 0.0003]) func aReadingsStepAtASteadyCurrentIsNamedWithAResistanceChangePutBack(change: Double) {
+        #expect(Self.steadyCharge(change: change, changeAt: 10, offset: -0.008) == [4])
+    }
+}

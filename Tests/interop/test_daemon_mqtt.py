@@ -89,6 +89,8 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
             if index == 10:
                 publisher.publish("bms/micro-short/snapshot", b"\xff\x00 not a frame", qos=1).wait_for_publish(5)
                 publisher.publish("bms/micro-short/snapshot", '{"ts": 1, "cell_voltages": [3.7]}', qos=1).wait_for_publish(5)
+                publisher.publish("bms/micro-short/snapshot", json.dumps({"ts": 1767571200, "cell_voltages": [3.7] * 96,
+                                                                          "cell_balancing": [0] * 95}), qos=1).wait_for_publish(5)
         # candump lines of the healthy sample, decoded with the config's DBC.
         lines = gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[:3000]
         for line in lines:
@@ -117,10 +119,12 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
         publisher.loop_stop()
     assert daemon.returncode == 0, err
     summary = daemon_summary(err)
-    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 5 and summary["frames"] == 4500
+    assert summary["snapshots"] == len(snapshots) and summary["malformed"] == 6 and summary["frames"] == 4500
     assert summary["vehicles"] == 2 and summary["outbox_errors"] == 0
     assert "bms/micro-short/snapshot: malformed snapshot: 1 cell voltages; the config's pack has 96" in err
     assert "bms/micro-short/snapshot: malformed payload (14 bytes): expected a timestamp" in err
+    assert ('bms/micro-short/snapshot: malformed snapshot: field "cell_balancing" is not an array of 96 flags, '
+            "one per cell voltage") in err
     # The alarm on MQTT is the one in SQLite: same id, same cell (the labelled one).
     topic, payload, _ = alarms[0]
     published = json.loads(payload)

@@ -305,33 +305,37 @@ def test_a_leak_our_simulators_balancing_hides_is_named_from_the_bleed_flags(tmp
     fires. With the per-cell bleed flags mapped, the leak is named at its cell from the bleeds once both
     days of the test's window have it (most of two days after the onset), sized within a third of the
     truth, in the outbox (read back with the sqlite3 CLI); the healthy vehicle beside it raises no leak.
-    Without the flags mapped the same logs raise no leak."""
+    The same from the JSON snapshots (the MQTT payload, every 10 s), whose flags come in the payload: no
+    signal mapped, only the bleed current. Without the flags mapped, or without the current, no leak."""
     subprocess.run([RELEASE, "simulate", "--vehicles", "2", "--fault", "micro-short", "--fault-share", "0.5", "--days", "3",
-                    "--cells", "24", "--seed", "25", "--candump", "--out", str(tmp_path)], check=True, capture_output=True, cwd=ROOT, timeout=600)
+                    "--cells", "24", "--seed", "25", "--candump", "--snapshots", "--out", str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT, timeout=600)
     labels = json.loads((tmp_path / "labels.json").read_text())
     faulty = next(label for label in labels if label["fault"] == "micro-short")
     assert faulty["rule_first_fired_s"] is None
 
-    def leaks(config_text):
+    def leaks(config_text, suffix=".log"):
         config = absolute_config(tmp_path)
         config.write_text(config_text(config.read_text().replace("cells = 96", "cells = 24")))
         database = tmp_path / "outbox.db"
         database.unlink(missing_ok=True)
         subprocess.run([RELEASE, "replay", "--config", str(config), "--db", str(database), "--quiet",
-                        *[str(tmp_path / label["log"]) for label in labels]], check=True, capture_output=True, timeout=600)
+                        *[str(tmp_path / (label["vehicle"] + suffix)) for label in labels]], check=True, capture_output=True, timeout=600)
         rows = subprocess.run(["sqlite3", "-json", str(database), "SELECT vehicle, cell, event_time, payload FROM records "
                                "WHERE kind = 'cell_leak'"], capture_output=True, text=True, check=True, timeout=60).stdout
         return json.loads(rows or "[]")
 
-    named = leaks(lambda text: text)
-    assert [(row["vehicle"], row["cell"]) for row in named] == [(faulty["vehicle"], faulty["cell"])]
+    def without(*keys):
+        return lambda text: "\n".join(line for line in text.splitlines() if not line.startswith(keys))
+
     onset = faulty["start_time"] + faulty["onset_s"]
-    assert onset + 1.5 * 86400 <= named[0]["event_time"] <= faulty["start_time"] + 3 * 86400
-    payload = json.loads(named[0]["payload"])
-    assert payload["evidence"] == "bleeds" and payload["cell_name"] == f"CellVoltage_{faulty['cell']:03}"
-    age_days = (named[0]["event_time"] - onset) / 86400
-    truth = faulty["magnitude"] * (1 + faulty["growth_per_day"] * age_days)
-    assert abs(payload["leak_a"] - truth) < truth / 3, (payload["leak_a"], truth)
-    unmapped = leaks(lambda text: "\n".join(line for line in text.splitlines()
-                                            if not line.startswith(("cell_balancing", "balancing_current_a"))))
-    assert unmapped == []
+    for named in (leaks(lambda text: text), leaks(without("cell_balancing"), ".snapshots.jsonl")):
+        assert [(row["vehicle"], row["cell"]) for row in named] == [(faulty["vehicle"], faulty["cell"])]
+        assert onset + 1.5 * 86400 <= named[0]["event_time"] <= faulty["start_time"] + 3 * 86400
+        payload = json.loads(named[0]["payload"])
+        assert payload["evidence"] == "bleeds" and payload["cell_name"] == f"CellVoltage_{faulty['cell']:03}"
+        age_days = (named[0]["event_time"] - onset) / 86400
+        truth = faulty["magnitude"] * (1 + faulty["growth_per_day"] * age_days)
+        assert abs(payload["leak_a"] - truth) < truth / 3, (payload["leak_a"], truth)
+    assert leaks(without("cell_balancing", "balancing_current_a")) == []
+    assert leaks(without("cell_balancing", "balancing_current_a"), ".snapshots.jsonl") == []

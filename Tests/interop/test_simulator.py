@@ -63,6 +63,8 @@ def test_logs_decode_back_to_the_simulated_values(tmp_path, celldrift):
             # Which cells the BMS bleeds, and its status's flag that it bleeds any.
             bleeding = [values[f"CellBalancing_{c:03d}"] for c in range(cells)]
             assert set(bleeding) <= {0, 1} and values["BalancingActive"] == max(bleeding)
+            # The snapshot (the MQTT payload) carries the same flags.
+            assert snapshot["cell_balancing"] == bleeding and snapshot["balancing"] == bool(max(bleeding))
         # The ASC log carries the same frames.
         asc, _ = run("decode", "--dbc", DBC, tmp_path / f"{vin}.asc")
         candump_signals = [frame["signals"] for frame in json_lines(decoded)]

@@ -61,6 +61,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def resident_by_file(pid):
+    """Resident kB per mapped file (anonymous memory under "[anonymous]"), from /proc/PID/smaps."""
+    totals, name = {}, None
+    for line in pathlib.Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and not fields[0].endswith(":"):
+            name = fields[5] if len(fields) > 5 else "[anonymous]"
+        elif fields[0] == "Rss:":
+            totals[name] = totals.get(name, 0) + int(fields[1])
+    return totals
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=int, default=8000)
@@ -71,6 +83,7 @@ def main():
     parser.add_argument("--no-detection", action="store_true", help="the per-cell detectors off ([detection] enabled = false)")
     parser.add_argument("--log", help="a candump log (plain or .gz) of the shipped DBC to replay instead of the samples, "
                                       "e.g. one with the per-cell balancing flags the shipped samples predate")
+    parser.add_argument("--mappings", action="store_true", help="also print the daemon's resident memory by mapped file")
     args = parser.parse_args()
     folder = pathlib.Path(tempfile.mkdtemp())
     port = free_port()
@@ -145,7 +158,13 @@ def main():
         time.sleep(tick)
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(daemon.pid) - start_cpu
-    rss = int(next(l for l in pathlib.Path(f"/proc/{daemon.pid}/status").read_text().splitlines() if l.startswith("VmHWM")).split()[1])
+    status = {line.split(":")[0]: line.split()[1] for line in pathlib.Path(f"/proc/{daemon.pid}/status").read_text().splitlines()
+              if line.startswith(("VmHWM", "RssAnon", "RssFile"))}
+    # The peak, and what it is made of now: the daemon's own memory (anonymous) and the binary's and
+    # libraries' pages mapped from the page cache (file), which vary with what the kernel maps around
+    # each fault, not with the daemon.
+    rss, anonymous, mapped = (int(status[key]) for key in ("VmHWM", "RssAnon", "RssFile"))
+    by_file = resident_by_file(daemon.pid) if args.mappings else {}
     time.sleep(2)
     daemon.terminate()
     _, err = daemon.communicate(timeout=30)
@@ -162,9 +181,14 @@ def main():
     peers = lambda q: rig_latencies[min(len(rig_latencies) - 1, int(q * len(rig_latencies)))] * 1000 if rig_latencies else float("nan")
     print(f"{sent} frames in {messages} messages in {elapsed:.1f} s ({sent / elapsed:.0f} frames/s published, "
           f"{summary['frames']} received by the daemon, "
-          f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.2f} % of one core, peak RSS {rss / 1024:.1f} MB; "
+          f"{vehicles} vehicles); daemon CPU {100 * cpu / elapsed:.2f} % of one core, peak RSS {rss / 1024:.1f} MB "
+          f"(now {anonymous / 1024:.1f} MB anonymous, {mapped / 1024:.1f} MB file-backed); "
           f"{len(latencies)} alarms, latency p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms; the peers alone "
           f"(publisher -> broker -> subscriber, {len(rig_latencies)} messages): p50 {peers(0.5):.1f} ms, p99 {peers(0.99):.1f} ms")
+
+
+    for name, kilobytes in sorted(by_file.items(), key=lambda item: -item[1])[:12]:
+        print(f"  {kilobytes / 1024:5.1f} MB  {name}")
 
 
 if __name__ == "__main__":
