@@ -299,6 +299,11 @@ public final class VehiclePipeline {
             let basis = detectors.scale.ocvSlopeBasis
             payload += ", \"ocv_slope_v\": \(number(basis?.slope ?? .nan)), \"ocv_slope_reach_soc\": \(number(basis?.reach ?? .nan))"
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? .nan))"
+            if detection.evidence == .chargeEnds, let cell = detection.cell {
+                let ends = detectors.chargeEndFall(cell)
+                payload += ", \"charge_end_fall_v\": \(number(ends.fall)), \"charge_end_below_median_v\": \(number(ends.belowMedian))"
+                    + ", \"charge_end_interval_s\": \(number(ends.seconds))"
+            }
         case .sensor:
             payload += ", \"shift_k\": \(number(detection.magnitude))"
         case .readingStep:

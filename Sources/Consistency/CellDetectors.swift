@@ -14,6 +14,7 @@ public final class CellDetectors {
     let sensorWatch: SensorWatch
     let readingSteps: ReadingStepWatch
     let capacities: CapacityWatch
+    let chargeEnds: ChargeEndWatch
     /// Only where the settings give a bleed current (the mapping names per-cell flags).
     let bleeds: BleedWatch?
     private let ocvDeviation: UnsafeMutableBufferPointer<Double>
@@ -38,6 +39,7 @@ public final class CellDetectors {
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
         readingSteps = ReadingStepWatch(cells: cells)
         capacities = CapacityWatch(cells: cells, settle: Self.capacitySettleRests * settings.restSettle)
+        chargeEnds = ChargeEndWatch(cells: cells)
         bleeds = settings.bleedCurrent.map { BleedWatch(cells: cells, bleedCurrent: $0) }
         ocvDeviation = .allocate(capacity: cells)
         ocvDeviation.initialize(repeating: 0)
@@ -158,6 +160,10 @@ public final class CellDetectors {
         }
         checkReadingSteps(time: time, deviation: deviation, current: current, periodStartCurrent: periodStartCurrent ?? current,
                           oneC: oneC, balancing: balancing, raise: raise)
+        if chargeEnds.update(time: time, deviation: deviation, current: current, chargingAbove: settings.restCRate * oneC,
+                             resolution: voltageResolution) {
+            checkChargeEnds(raise: raise)
+        }
         // The slope's two bins are searched for only at rest, the one time the capacity test reads it.
         let sizingSlope = resting && scale.ocvSlopeSizesAFall(resolution: voltageResolution) ? scale.ocvSlope : .nan
         if capacities.update(time: time, resting: resting, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
@@ -288,6 +294,30 @@ public final class CellDetectors {
             raise(Detection(kind: .leak, evidence: .bleeds, cell: cell, sensor: nil, magnitude: bleeds.recent[cell],
                             relative: bleeds.recent[cell] / scale.capacity, confidence: bleeds.leak[cell] / floor,
                             timeToRule: .nan, deviationAtPeak: .nan))
+        }
+    }
+
+    /// What a cell's last two top-of-charge ends showed (ChargeEndWatch): how far it fell (V), how far it
+    /// stands below the median (V), and the seconds between the two ends.
+    public func chargeEndFall(_ cell: Int) -> (fall: Double, belowMedian: Double, seconds: Double) {
+        (chargeEnds.fall[cell], -chargeEnds.standing[cell], chargeEnds.interval)
+    }
+
+    /// A cell that fell behind at the top of a charge (ChargeEndWatch): a leak, unsized (the knee's slope
+    /// is not the OCV slope the pack learned at rest), its time to the rule from its fall's pace and the
+    /// spread at the top (where the rule fires: after the charge the pack may rest on a plateau). Not a
+    /// cell raised for a reading step (an offset taken between two charge ends falls as far), nor when
+    /// more than max(2, 5 %) of the cells fell together.
+    private func checkChargeEnds(raise: (Detection) -> Void) {
+        guard !CrossCellTest.manyApart(chargeEnds.behind, above: Double(1).nextDown) else { return }
+        let pace = chargeEnds.interval > 0 ? chargeEnds.interval : .nan
+        for cell in 0..<chargeEnds.cells where raised[cell] & (2 | 4) == 0 && chargeEnds.behind[cell] >= 1 {
+            raised[cell] |= 2
+            let perSecond = chargeEnds.fall[cell] / pace
+            raise(Detection(kind: .leak, evidence: .chargeEnds, cell: cell, sensor: nil, magnitude: .nan, relative: .nan,
+                            confidence: chargeEnds.behind[cell],
+                            timeToRule: perSecond > 0 ? max(0, 0.050 - chargeEnds.spreadAtEnd) / perSecond : .nan,
+                            deviationAtPeak: .nan))
         }
     }
 

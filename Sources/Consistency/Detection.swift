@@ -60,7 +60,8 @@ public struct Detection: Sendable {
     /// against its start (`steady_load`); a leak from rest slopes (`rest_slopes`); a sensor against the
     /// others (`sensor_shift`) or a dithering reading that stopped changing (`held_reading`); a cell's reading
     /// moved to a new level at a steady current (`reading_step`); a capacity from the cells' SOC offsets at
-    /// settled rests against the pack's SOC (`rest_offsets`); a leak from the cells the BMS bled instead (`bleeds`).
+    /// settled rests against the pack's SOC (`rest_offsets`); a leak from the cells the BMS bled instead (`bleeds`)
+    /// or from a cell falling behind at the top of each charge (`charge_ends`).
     public enum Evidence: String, Sendable {
         case currentChanges = "current_changes"
         case steadyLoad = "steady_load"
@@ -70,6 +71,7 @@ public struct Detection: Sendable {
         case readingStep = "reading_step"
         case restOffsets = "rest_offsets"
         case bleeds
+        case chargeEnds = "charge_ends"
     }
 
     public let kind: Kind

@@ -211,15 +211,19 @@ let benchmarks: @Sendable () -> Void = {
     // for its window after in every snapshot); and 15-minute rests between 5-minute loads with the SOC
     // moving 20 % either way (the capacity test's: a rest point each rest, its fit refitted); the same with
     // the BMS's per-cell bleed flags, every other cell bled through the rests, 2 s a snapshot (the bleed
-    // accounting marks an hour every 1,800 snapshots and estimates from the 49th hour on).
+    // accounting marks an hour every 1,800 snapshots and estimates from the 49th hour on); and charges to
+    // the top every 1,800 snapshots (20 min at C/2 tapering to C/20 over the last 7, then a rest), one
+    // cell reading 20 mV further below the others at each top (the charge-end test keeps every charging
+    // snapshot's deviations and compares each top with the last).
     for load in ["", ", steady current, four readings stepping", ", rests between loads, SOC moving",
-                 ", rests between loads, SOC moving, bleed flags"] {
+                 ", rests between loads, SOC moving, bleed flags", ", charges to the top, a cell falling behind"] {
         let steady = load.contains("steady"), resting = load.contains("rests"), bleeds = load.contains("bleed")
+        let charges = load.contains("charges")
         Benchmark("detectors: one snapshot of 96 cells (resistance, leak, 32 sensors\(load))",
                   configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxIterations: 100_000)) { benchmark in
             let features = ConsistencyFeatures(cells: 96, window: 60)
             var settings = DetectionSettings()
-            if resting { settings.capacity = 100 }
+            if resting || charges { settings.capacity = 100 }
             if bleeds { settings.bleedCurrent = 0.06 }
             let detectors = CellDetectors(cells: 96, sensors: 32, settings: settings)
             var flags = [Bool](repeating: false, count: 96)
@@ -228,10 +232,14 @@ let benchmarks: @Sendable () -> Void = {
             var sink = 0
             for iteration in benchmark.scaledIterations {
                 let soc = resting ? 60 + 20 * sin(Double(iteration) / 3000) : 60
-                let current = resting ? (iteration % 1200 < 900 ? 0 : 30) : steady ? 20 : Double((iteration * 37) % 200) - 60
+                let phase = Double(iteration % 1800), knee = phase >= 800 && phase < 1200 ? (phase - 800) / 400 : 0
+                let current = charges ? (phase < 1200 ? -50 * (1 - 0.9 * knee) : 0)
+                    : resting ? (iteration % 1200 < 900 ? 0 : 30) : steady ? 20 : Double((iteration * 37) % 200) - 60
                 for cell in 0..<96 {
                     let stepped = steady && cell % 24 == 0 && (iteration / 10 + cell / 24) % 2 == 0
-                    voltages[cell] = resting ? 3.2 + 0.8 * soc / 100 * (1 + (cell == 5 ? 0.1 : 0)) + Double(cell % 7) / 1000 - 0.0007 * current
+                    voltages[cell] = charges ? 3.33 + knee * (0.1 - (cell == 5 ? 0.02 * Double(iteration / 1800) : 0))
+                        + Double(cell % 7) / 1000 - 0.0007 * current
+                        : resting ? 3.2 + 0.8 * soc / 100 * (1 + (cell == 5 ? 0.1 : 0)) + Double(cell % 7) / 1000 - 0.0007 * current
                         : steady ? 3.7 + Double(cell % 7) / 1000 + (stepped ? 0.008 : 0)
                         : 3.7 + Double((cell + iteration) % 7) / 1000 - 0.0007 * current
                 }

@@ -1,0 +1,112 @@
+/// A cell that falls behind the others at the top of each charge: a leak on a pack whose OCV is flat where
+/// it rests (LFP's plateau), where no rest slope shows it and a BMS that balances only near full cannot
+/// keep up with it.
+///
+/// At the end of a charge that reached the top (its current tapered to half its peak or less: the
+/// charger's constant-voltage end), every cell stands on the OCV's steep upper knee, where a cell a few
+/// percent of charge behind reads tens of millivolts below the others. A healthy cell's place there moves
+/// only towards the pack (the BMS bleeds the high cells down); a leaking cell's falls further every day.
+/// So each such charge end's deviations are compared with the last one's: a cell raised falls by at least
+/// `minimumFall` (and by twice the cells' robust spread of changes, which grows when the pack ended on
+/// another point of its knee) to at least as far below the median. Our simulator's LFP packs (tuning
+/// draws 4101 and 4103, 9 leaks of 29-80 mA): every leak fell 22-45 mV to 15-46 mV below the median at
+/// its first charge end a day after the onset, most a day before the rule; a healthy cell at most 16 mV,
+/// and never to below 4 mV under it (a cell bled down from above).
+final class ChargeEndWatch {
+    let cells: Int
+    /// Per cell: the deviation (V) at the latest charging snapshot, and at the last top-of-charge end.
+    private let charging: UnsafeMutableBufferPointer<Double>
+    private let lastEnd: UnsafeMutableBufferPointer<Double>
+    private let scratch: UnsafeMutableBufferPointer<Double>
+    /// Per cell after a charge end compared with the one before: how far it fell (V, ≥ 0 falls; NaN
+    /// none compared yet), where it stands now (V from the median), and how far behind it fell: the
+    /// lesser of its fall and its depth below the median over the threshold (≥ 1: behind); and the
+    /// seconds between the two ends.
+    let fall: UnsafeMutableBufferPointer<Double>
+    let standing: UnsafeMutableBufferPointer<Double>
+    let behind: UnsafeMutableBufferPointer<Double>
+    private(set) var interval = Double.nan
+    /// The fall a cell must pass at the last comparison (V), and the cells' spread at its end (V): where
+    /// the rule, which fires at the top, stands.
+    private(set) var threshold = Double.nan
+    private(set) var spreadAtEnd = Double.nan
+    private var chargeStart = Double.nan
+    private var lastChargingTime = Double.nan
+    private var peakCharge = 0.0
+    private var lastChargingCurrent = 0.0
+    private var lastEndTime = Double.nan
+
+    init(cells: Int) {
+        self.cells = cells
+        charging = .zeroed(cells)
+        lastEnd = .zeroed(cells)
+        scratch = .zeroed(2 * cells)
+        fall = .zeroed(cells)
+        fall.update(repeating: .nan)
+        standing = .zeroed(cells)
+        behind = .zeroed(cells)
+    }
+
+    deinit {
+        for buffer in [charging, lastEnd, scratch, fall, standing, behind] { buffer.deallocate() }
+    }
+
+    /// Takes a snapshot: deviations from the median as read (V), the current (A, + discharge) and what
+    /// counts as charging (A, > 0: a current below its negative). True when a top-of-charge end was
+    /// compared with the one before it (then `fall`, `standing`, `behind` and `threshold` are fresh).
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double, chargingAbove: Double,
+                resolution: Double) -> Bool {
+        guard current.isFinite, chargingAbove > 0 else { return false }
+        if current < -chargingAbove {
+            // A charge interrupted by a gap is two charges: the first never reached its end in view.
+            if chargeStart.isNaN || time - lastChargingTime > Self.longestGap {
+                chargeStart = time
+                peakCharge = 0
+            }
+            peakCharge = max(peakCharge, -current)
+            lastChargingCurrent = -current
+            lastChargingTime = time
+            for cell in 0..<cells { charging[cell] = deviation[cell] }
+            return false
+        }
+        guard !chargeStart.isNaN else { return false }
+        let reachedTop = lastChargingTime - chargeStart >= Self.shortestCharge && lastChargingCurrent <= peakCharge / 2
+            && time - lastChargingTime <= Self.longestGap
+        chargeStart = .nan
+        guard reachedTop else { return false }
+        defer {
+            for cell in 0..<cells { lastEnd[cell] = charging[cell] }
+            lastEndTime = lastChargingTime
+        }
+        guard !lastEndTime.isNaN else { return false }
+        for cell in 0..<cells { scratch[cell] = lastEnd[cell] - charging[cell] }
+        let changes = UnsafeBufferPointer(rebasing: scratch[0..<cells])
+        let work = UnsafeMutableBufferPointer(rebasing: scratch[cells..<2 * cells])
+        let middle = ConsistencyFeatures.median(changes, work)
+        for cell in 0..<cells { work[cell] = abs(scratch[cell] - middle) }
+        let spread = 1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(work), work)
+        threshold = max(Self.minimumFall, Self.steps * (resolution.isFinite ? resolution : 0), 2 * spread)
+        interval = lastChargingTime - lastEndTime
+        var highest = -Double.infinity, lowest = Double.infinity
+        for cell in 0..<cells {
+            highest = max(highest, charging[cell])
+            lowest = min(lowest, charging[cell])
+        }
+        spreadAtEnd = highest - lowest
+        for cell in 0..<cells {
+            fall[cell] = scratch[cell]
+            standing[cell] = charging[cell]
+            behind[cell] = min(fall[cell], -standing[cell]) / threshold
+        }
+        return true
+    }
+
+    /// A fifth of the 50 mV rule: twice the most a healthy cell fell on our simulator's LFP tuning draws.
+    static let minimumFall = 0.010
+    /// Reading steps a fall must span (a coarse BMS's 10 mV readings ask more than `minimumFall`).
+    static let steps = 10.0
+    /// The least charge (s) whose end is a top: a top-up of minutes tapers without reaching the knee.
+    static let shortestCharge = 900.0
+    /// The longest silence (s) within a charge or between its last charging snapshot and the one after.
+    static let longestGap = 60.0
+}
