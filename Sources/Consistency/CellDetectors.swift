@@ -160,8 +160,8 @@ public final class CellDetectors {
         }
         checkReadingSteps(time: time, deviation: deviation, current: current, periodStartCurrent: periodStartCurrent ?? current,
                           oneC: oneC, balancing: balancing, raise: raise)
-        if chargeEnds.update(time: time, deviation: deviation, current: current, chargingAbove: settings.restCRate * oneC,
-                             resolution: voltageResolution) {
+        if chargeEnds.update(time: time, deviation: deviation, median: median, current: current,
+                             chargingAbove: settings.restCRate * oneC, resolution: voltageResolution) {
             checkChargeEnds(raise: raise)
         }
         // The slope's two bins are searched for only at rest, the one time the capacity test reads it.

@@ -35,6 +35,8 @@ final class ChargeEndWatch {
     private var peakCharge = 0.0
     private var lastChargingCurrent = 0.0
     private var lastEndTime = Double.nan
+    private var chargingMedian = Double.nan
+    private var lastEndMedian = Double.nan
 
     init(cells: Int) {
         self.cells = cells
@@ -51,11 +53,12 @@ final class ChargeEndWatch {
         for buffer in [charging, lastEnd, scratch, fall, standing, behind] { buffer.deallocate() }
     }
 
-    /// Takes a snapshot: deviations from the median as read (V), the current (A, + discharge) and what
-    /// counts as charging (A, > 0: a current below its negative). True when a top-of-charge end was
-    /// compared with the one before it (then `fall`, `standing`, `behind` and `threshold` are fresh).
-    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double, chargingAbove: Double,
-                resolution: Double) -> Bool {
+    /// Takes a snapshot: deviations from the median as read (V), the median (V), the current (A, +
+    /// discharge) and what counts as charging (A, > 0: a current below its negative). True when a
+    /// top-of-charge end was compared with the one before it (then `fall`, `standing`, `behind` and
+    /// `threshold` are fresh).
+    func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double,
+                chargingAbove: Double, resolution: Double) -> Bool {
         guard current.isFinite, chargingAbove > 0 else { return false }
         if current < -chargingAbove {
             // A charge interrupted by a gap is two charges: the first never reached its end in view.
@@ -66,6 +69,7 @@ final class ChargeEndWatch {
             peakCharge = max(peakCharge, -current)
             lastChargingCurrent = -current
             lastChargingTime = time
+            chargingMedian = median
             for cell in 0..<cells { charging[cell] = deviation[cell] }
             return false
         }
@@ -74,11 +78,17 @@ final class ChargeEndWatch {
             && time - lastChargingTime <= Self.longestGap
         chargeStart = .nan
         guard reachedTop else { return false }
+        // A taper short of the top (a derated charger, a cold pack) ends on the plateau, where a cell's
+        // offset at the top does not show: compared with a top after it, a healthy cell built low would
+        // fall. Only ends within the rule's 50 mV of the last one are compared; a lower one is not kept.
+        let comparable = abs(chargingMedian - lastEndMedian) <= Self.sameTop
+        guard lastEndTime.isNaN || comparable || chargingMedian > lastEndMedian else { return false }
         defer {
             for cell in 0..<cells { lastEnd[cell] = charging[cell] }
             lastEndTime = lastChargingTime
+            lastEndMedian = chargingMedian
         }
-        guard !lastEndTime.isNaN else { return false }
+        guard comparable else { return false }
         for cell in 0..<cells { scratch[cell] = lastEnd[cell] - charging[cell] }
         let changes = UnsafeBufferPointer(rebasing: scratch[0..<cells])
         let work = UnsafeMutableBufferPointer(rebasing: scratch[cells..<2 * cells])
@@ -109,4 +119,8 @@ final class ChargeEndWatch {
     static let shortestCharge = 900.0
     /// The longest silence (s) within a charge or between its last charging snapshot and the one after.
     static let longestGap = 60.0
+    /// How far apart (V) two ends' medians may be and still be the same top (the rule's 50 mV: our
+    /// simulator's LFP tops moved 24 mV at most over four days as balancing went on; a plateau lies 100 mV
+    /// and more below).
+    static let sameTop = 0.050
 }

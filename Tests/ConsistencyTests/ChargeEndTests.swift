@@ -5,9 +5,11 @@ import Testing
 /// the top every day, where a cell behind the others reads lower the further behind it is.
 @Suite struct ChargeEndTests {
     /// `days` of: 8 h of rest, a charge at C/2 for 40 min then tapering to C/20 over 20 min (or, with
-    /// `taper` false, at C/2 to its end), 15 h of rest, 1 Hz. Each cell reads at the charge's end its
+    /// `taper` false, at C/2 to its end), 15 h of rest, 1 Hz; on a day `top` says no, the taper comes on
+    /// the plateau (the knee not reached). Each cell reads at the charge's end its
     /// `place(cell, day)` (V from the median) reached along the taper, flat elsewhere, in 1 mV steps.
-    static func run(days: Int = 3, taper: Bool = true, place: (Int, Int) -> Double) -> [(time: Double, detection: Detection)] {
+    static func run(days: Int = 3, taper: Bool = true, top: (Int) -> Bool = { _ in true },
+                    place: (Int, Int) -> Double) -> [(time: Double, detection: Detection)] {
         let cells = 12, capacity = 15.0
         var settings = DetectionSettings()
         settings.capacity = capacity
@@ -22,8 +24,9 @@ import Testing
                 let intoCharge = Double(second - 8 * 3600)
                 var current = 0.0, knee = 0.0
                 if intoCharge >= 0, intoCharge < 3600 {
-                    knee = max(0, (intoCharge - 2400) / 1200)
-                    current = -capacity / 2 * (taper ? 1 - 0.9 * knee : 1)
+                    let taperShare = max(0, (intoCharge - 2400) / 1200)
+                    knee = top(day) ? taperShare : 0
+                    current = -capacity / 2 * (taper ? 1 - 0.9 * taperShare : 1)
                 }
                 let median = 3.33 + 0.1 * knee
                 var readings = [Double](repeating: 0, count: cells)
@@ -66,5 +69,12 @@ import Testing
         #expect(noTop.isEmpty, "\(noTop.map { ($0.detection.kind, $0.detection.cell ?? -1) })")
         let module = Self.run { cell, day in cell < 4 ? -0.025 * Double(day) : 0 }
         #expect(module.isEmpty, "\(module.map { ($0.detection.kind, $0.detection.cell ?? -1) })")
+    }
+
+    /// A healthy cell built 20 mV low at the top, and a charge between two tops that tapered on the
+    /// plateau (where it reads with the others): compared with that end, the next top would be a fall.
+    @Test func aTaperOnThePlateauIsNoTopToCompareWith() {
+        let raised = Self.run(top: { $0 != 1 }) { cell, _ in cell == 5 ? -0.020 : 0 }
+        #expect(!raised.contains { $0.detection.kind == .leak }, "\(raised.map { ($0.detection.kind, $0.detection.cell ?? -1) })")
     }
 }
