@@ -42,7 +42,7 @@ final class ChargeEndWatch {
         self.cells = cells
         charging = .zeroed(cells)
         lastEnd = .zeroed(cells)
-        scratch = .zeroed(2 * cells)
+        scratch = .zeroed(cells)
         fall = .zeroed(cells)
         fall.update(repeating: .nan)
         standing = .zeroed(cells)
@@ -89,25 +89,18 @@ final class ChargeEndWatch {
             lastEndMedian = chargingMedian
         }
         guard comparable else { return false }
-        for cell in 0..<cells { scratch[cell] = lastEnd[cell] - charging[cell] }
-        let changes = UnsafeBufferPointer(rebasing: scratch[0..<cells])
-        let work = UnsafeMutableBufferPointer(rebasing: scratch[cells..<2 * cells])
-        let middle = ConsistencyFeatures.median(changes, work)
-        for cell in 0..<cells { work[cell] = abs(scratch[cell] - middle) }
-        let spread = 1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(work), work)
+        for cell in 0..<cells { fall[cell] = lastEnd[cell] - charging[cell] }
+        let spread = CrossCellTest.centerAndSpread(UnsafeBufferPointer(fall), scratch: scratch).spread
         threshold = max(Self.minimumFall, Self.steps * (resolution.isFinite ? resolution : 0), 2 * spread)
         interval = lastChargingTime - lastEndTime
         var highest = -Double.infinity, lowest = Double.infinity
         for cell in 0..<cells {
+            standing[cell] = charging[cell]
+            behind[cell] = min(fall[cell], -standing[cell]) / threshold
             highest = max(highest, charging[cell])
             lowest = min(lowest, charging[cell])
         }
         spreadAtEnd = highest - lowest
-        for cell in 0..<cells {
-            fall[cell] = scratch[cell]
-            standing[cell] = charging[cell]
-            behind[cell] = min(fall[cell], -standing[cell]) / threshold
-        }
         return true
     }
 

@@ -6,14 +6,23 @@ enum CrossCellTest {
     @discardableResult
     static func scores(_ values: UnsafeMutableBufferPointer<Double>, into score: UnsafeMutableBufferPointer<Double>,
                        scratch: UnsafeMutableBufferPointer<Double>, floor: Double, sign: Double) -> Double {
-        let center = ConsistencyFeatures.median(UnsafeBufferPointer(values), scratch)
-        for cell in 0..<values.count { scratch[cell] = abs(values[cell] - center) }
-        let spread = max(1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch), floor)
+        let (center, robustSpread) = centerAndSpread(UnsafeBufferPointer(values), scratch: scratch)
+        let spread = max(robustSpread, floor)
         for cell in 0..<values.count {
             values[cell] -= center
             score[cell] = sign * values[cell] / spread
         }
         return center
+    }
+
+    /// The cells' median and their spread about it, 1.4826 × the median absolute deviation (a normal
+    /// spread's standard deviation, unmoved by the one cell that stands apart); `scratch` as many as
+    /// `values`, not overlapping them.
+    static func centerAndSpread(_ values: UnsafeBufferPointer<Double>,
+                                scratch: UnsafeMutableBufferPointer<Double>) -> (center: Double, spread: Double) {
+        let center = ConsistencyFeatures.median(values, scratch)
+        for cell in 0..<values.count { scratch[cell] = abs(values[cell] - center) }
+        return (center, 1.4826 * ConsistencyFeatures.median(UnsafeBufferPointer(scratch), scratch))
     }
 
     /// Adds shift × (z − shift/2), the log-likelihood ratio of N(shift, 1) against N(0, 1), to each cell's
