@@ -45,6 +45,13 @@ final class ResistanceChange {
     /// the deviation step beyond the baseline, and of the steps squared: the size of a rise.
     private let runCross: UnsafeMutableBufferPointer<Double>
     private let runSquares: UnsafeMutableBufferPointer<Double>
+    /// The last pair that counted as evidence: its two current levels (A, lower first) and per cell its
+    /// readings at them (V). Rounding is independent noise only while the readings it rounds move: a load
+    /// toggling between the same two levels gives the same two readings each time, so the same rounding
+    /// error, and read as independent six such pairs made a healthy cell 30 % above its baseline.
+    private var repeatedLevels = (low: Double.nan, high: Double.nan)
+    private let readingAtLow: UnsafeMutableBufferPointer<Double>
+    private let readingAtHigh: UnsafeMutableBufferPointer<Double>
     /// Per cell: ΔR (Ω) and the CUSUM statistic.
     let change: UnsafeMutableBufferPointer<Double>
     let statistic: UnsafeMutableBufferPointer<Double>
@@ -109,6 +116,8 @@ final class ResistanceChange {
         learnedPairs.initialize(repeating: 0)
         runCross = .zeroed(cells)
         runSquares = .zeroed(cells)
+        readingAtLow = .zeroed(cells)
+        readingAtHigh = .zeroed(cells)
         change = .zeroed(cells)
         statistic = .zeroed(cells)
         scratch = .zeroed(cells)
@@ -116,7 +125,7 @@ final class ResistanceChange {
 
     deinit {
         for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
-                       runCross, runSquares, change, statistic, scratch] { buffer.deallocate() }
+                       runCross, runSquares, readingAtLow, readingAtHigh, change, statistic, scratch] { buffer.deallocate() }
         learnedPairs.deallocate()
     }
 
@@ -206,7 +215,18 @@ final class ResistanceChange {
         let modelError = Self.modelError * medianResistance * step
         let trendDeterminant = trendWeights * trendCurrentSquares - trendCurrent * trendCurrent
         let trendKnown = trendWeights >= Self.trendMemory / 2 && trendDeterminant > 0
+        let ascending = current > previousCurrent
+        let levels = ascending ? (low: previousCurrent, high: current) : (low: current, high: previousCurrent)
+        // Two currents the median's readings cannot tell apart (half a rounding step) are the same level.
+        let sameLevel = resolution.isFinite ? resolution / 2 / medianResistance : 0
+        let revisits = abs(levels.low - repeatedLevels.low) < sameLevel && abs(levels.high - repeatedLevels.high) < sameLevel
+        repeatedLevels = levels
         for cell in 0..<cells {
+            let atLow = (ascending ? previous[cell] + previousMedian : deviation[cell] + median)
+            let atHigh = (ascending ? deviation[cell] + median : previous[cell] + previousMedian)
+            if revisits, abs(atLow - readingAtLow[cell]) < resolution / 2, abs(atHigh - readingAtHigh[cell]) < resolution / 2 { continue }
+            readingAtLow[cell] = atLow
+            readingAtHigh[cell] = atHigh
             let trend = trendKnown ? (trendSteps[cell] * trendCurrentSquares - trendCurrent * trendCross[cell]) / trendDeterminant : 0
             // Each cell by its own scatter where that is the larger: a noisier reading (another channel,
             // a page sampled at another instant of a fast swing) is no more evidence than a quiet one.
