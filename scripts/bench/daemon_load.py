@@ -50,6 +50,19 @@ client.loop_forever()
 """
 
 
+def daemon_online(port, daemon, seconds=60):
+    said = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-status")
+    client.on_message = lambda _client, _userdata, message: said.append(message.payload)
+    client.connect("127.0.0.1", port)
+    client.subscribe("celldrift/+/status")
+    deadline = time.monotonic() + seconds
+    while b"online" not in said and daemon.poll() is None and time.monotonic() < deadline:
+        client.loop(timeout=0.1)
+    client.disconnect()
+    return b"online" in said
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -84,6 +97,8 @@ def main():
     parser.add_argument("--log", help="a candump log (plain or .gz) of the shipped DBC to replay instead of the samples, "
                                       "e.g. one with the per-cell balancing flags the shipped samples predate")
     parser.add_argument("--mappings", action="store_true", help="also print the daemon's resident memory by mapped file")
+    parser.add_argument("--wrapper", default="", help="a command the daemon runs under (scripts/release/hot_functions.py "
+                                                       "runs it under callgrind); its output must not go to stderr")
     args = parser.parse_args()
     folder = pathlib.Path(tempfile.mkdtemp())
     port = free_port()
@@ -100,13 +115,16 @@ def main():
                       .replace('cell = "models/', f'cell = "{ROOT / "firmware-samples" / "models"}/')
                       .replace("clear_below = 0.050", "clear_below = 0.0499").replace("minimum_duration_s = 10", "minimum_duration_s = 0")
                       + f"\n[mqtt]\nport = {port}\n" + ("\n[detection]\nenabled = false\n" if args.no_detection else ""))
-    daemon = subprocess.Popen([args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"], stderr=subprocess.PIPE, text=True)
-    # A daemon that refuses the config (an older binary and a newer config's keys) exits at once: say so
-    # before the listeners start, which would otherwise outlive this script and hold a pipe after it open.
-    time.sleep(0.5)
-    if daemon.poll() is not None:
+    daemon = subprocess.Popen(args.wrapper.split() + [args.celldrift, "run", "--config", config, "--db", folder / "outbox.db"],
+                              stderr=subprocess.PIPE, text=True)
+    # Frames are published once the daemon's retained `online` is there (it follows its subscriptions on
+    # the same connection; a message published before them reaches no one). A daemon that refuses the
+    # config (an older binary and a newer config's keys) exits at once: say so before the listeners start,
+    # which would otherwise outlive this script and hold a pipe after it open.
+    if not daemon_online(port, daemon):
         broker.terminate()
-        sys.exit(f"{args.celldrift} run exited ({daemon.returncode}): {daemon.stderr.read().strip()}")
+        daemon.kill()
+        sys.exit(f"{args.celldrift} run exited ({daemon.poll()}) or never said online: {daemon.stderr.read().strip()}")
     # The alarms are received in a process of their own: on the publisher's interpreter, the receiving
     # thread waits for the GIL behind the publishing loop and the latency measures Python, not celldrift.
     latency_file, rig_file = folder / "latencies.txt", folder / "rig.txt"
