@@ -124,7 +124,7 @@ def main():
     if not daemon_online(port, daemon):
         broker.terminate()
         daemon.kill()
-        sys.exit(f"{args.celldrift} run exited ({daemon.poll()}) or never said online: {daemon.stderr.read().strip()}")
+        sys.exit(f"{args.celldrift} run exited ({daemon.wait()}) or never said online: {daemon.stderr.read().strip()}")
     # The alarms are received in a process of their own: on the publisher's interpreter, the receiving
     # thread waits for the GIL behind the publishing loop and the latency measures Python, not celldrift.
     latency_file, rig_file = folder / "latencies.txt", folder / "rig.txt"
