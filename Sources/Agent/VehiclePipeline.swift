@@ -313,6 +313,11 @@ public final class VehiclePipeline {
             payload += ", \"capacity_loss_ah\": \(number(detection.magnitude)), \"capacity_loss_share\": \(number(detection.relative))"
                 + ", \"soc_span\": \(number(estimate.socSpan)), \"rest_points\": \(estimate.restPoints)"
                 + ", \"soc_swing_to_rule\": \(number(estimate.socSwingToRule))"
+            if detection.evidence == .chargeEnds, let cell = detection.cell {
+                let ends = detectors.chargeEndFall(cell)
+                payload += ", \"time_to_rule_s\": \(number(detection.timeToRule)), \"charge_end_rise_v\": \(number(-ends.fall))"
+                    + ", \"charge_end_above_median_v\": \(number(-ends.belowMedian)), \"charge_end_interval_s\": \(number(ends.seconds))"
+            }
         }
         payload += ", \"confidence\": \(number(detection.confidence)), \"capacity_ah\": \(number(detectors.scale.capacity))"
             + ", \"spread_v\": \(number(features.spread)), \"current_a\": \(number(current))}"

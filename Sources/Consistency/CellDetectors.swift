@@ -297,8 +297,8 @@ public final class CellDetectors {
         }
     }
 
-    /// What a cell's last two top-of-charge ends showed (ChargeEndWatch): how far it fell (V), how far it
-    /// stands below the median (V), and the seconds between the two ends.
+    /// What a cell's last two top-of-charge ends showed (ChargeEndWatch): how far it fell (V, < 0 a rise),
+    /// how far it stands below the median (V, < 0 above it), and the seconds between the two ends.
     public func chargeEndFall(_ cell: Int) -> (fall: Double, belowMedian: Double, seconds: Double) {
         (chargeEnds.fall[cell], -chargeEnds.standing[cell], chargeEnds.interval)
     }
@@ -309,15 +309,26 @@ public final class CellDetectors {
     /// cell raised for a reading step (an offset taken between two charge ends falls as far), nor when
     /// more than max(2, 5 %) of the cells fell together.
     private func checkChargeEnds(raise: (Detection) -> Void) {
-        guard !CrossCellTest.manyApart(chargeEnds.behind, above: Double(1).nextDown) else { return }
         let pace = chargeEnds.interval > 0 ? chargeEnds.interval : .nan
-        for cell in 0..<chargeEnds.cells where raised[cell] & (2 | 4) == 0 && chargeEnds.behind[cell] >= 1 {
-            raised[cell] |= 2
-            let perSecond = chargeEnds.fall[cell] / pace
-            raise(Detection(kind: .leak, evidence: .chargeEnds, cell: cell, sensor: nil, magnitude: .nan, relative: .nan,
-                            confidence: chargeEnds.behind[cell],
+        func raiseAtEnd(_ cell: Int, _ kind: Detection.Kind, confidence: Double, moved: Double) {
+            let perSecond = moved / pace
+            raise(Detection(kind: kind, evidence: .chargeEnds, cell: cell, sensor: nil, magnitude: .nan, relative: .nan,
+                            confidence: confidence,
                             timeToRule: perSecond > 0 ? max(0, 0.050 - chargeEnds.spreadAtEnd) / perSecond : .nan,
                             deviationAtPeak: .nan))
+        }
+        if !CrossCellTest.manyApart(chargeEnds.behind, above: Double(1).nextDown) {
+            for cell in 0..<chargeEnds.cells where raised[cell] & (2 | 4) == 0 && chargeEnds.behind[cell] >= 1 {
+                raised[cell] |= 2
+                raiseAtEnd(cell, .leak, confidence: chargeEnds.behind[cell], moved: chargeEnds.fall[cell])
+            }
+        }
+        // The mirror: a cell that climbed ahead at the top is short of capacity, unsized likewise. Not a cell
+        // raised for its resistance (a loose connection's drop climbs at the charge's end too) or a reading step.
+        guard !CrossCellTest.manyApart(chargeEnds.ahead, above: Double(1).nextDown) else { return }
+        for cell in 0..<chargeEnds.cells where raised[cell] & (8 | 1 | 4) == 0 && chargeEnds.ahead[cell] >= 1 {
+            raised[cell] |= 8
+            raiseAtEnd(cell, .capacityLow, confidence: chargeEnds.ahead[cell], moved: -chargeEnds.fall[cell])
         }
     }
 

@@ -12,6 +12,13 @@
 /// draws 4101 and 4103, 9 leaks of 29-80 mA): every leak fell 22-45 mV to 15-46 mV below the median at
 /// its first charge end a day after the onset, most a day before the rule; a healthy cell at most 16 mV,
 /// and never to below 4 mV under it (a cell bled down from above).
+///
+/// The mirror is a cell that climbs further above the others at each top: one with less capacity fills
+/// first and stands higher on the knee as it fades (a loose connection's drop at the charge's end does too,
+/// but that cell is named for its resistance first). Our simulator's LFP packs (tuning draw 4401, 8 weak
+/// cells fading 2-6 % a day; 224 pairs of tops of 4101, 4103, 4201 and 3032): a weak cell rose 10-30 mV to
+/// 12-25 mV above the median at its first or second top after its onset; no healthy cell that rose most at
+/// its top rose 10 mV to stand more than 8 mV above it (those that rose that far came up from below).
 final class ChargeEndWatch {
     let cells: Int
     /// Per cell: the deviation (V) at the latest charging snapshot, and at the last top-of-charge end.
@@ -25,6 +32,8 @@ final class ChargeEndWatch {
     let fall: UnsafeMutableBufferPointer<Double>
     let standing: UnsafeMutableBufferPointer<Double>
     let behind: UnsafeMutableBufferPointer<Double>
+    /// Likewise upwards: the lesser of its rise and its height above the median over the threshold.
+    let ahead: UnsafeMutableBufferPointer<Double>
     private(set) var interval = Double.nan
     /// The fall a cell must pass at the last comparison (V), and the cells' spread at its end (V): where
     /// the rule, which fires at the top, stands.
@@ -47,16 +56,17 @@ final class ChargeEndWatch {
         fall.update(repeating: .nan)
         standing = .zeroed(cells)
         behind = .zeroed(cells)
+        ahead = .zeroed(cells)
     }
 
     deinit {
-        for buffer in [charging, lastEnd, scratch, fall, standing, behind] { buffer.deallocate() }
+        for buffer in [charging, lastEnd, scratch, fall, standing, behind, ahead] { buffer.deallocate() }
     }
 
     /// Takes a snapshot: deviations from the median as read (V), the median (V), the current (A, +
     /// discharge) and what counts as charging (A, > 0: a current below its negative). True when a
-    /// top-of-charge end was compared with the one before it (then `fall`, `standing`, `behind` and
-    /// `threshold` are fresh).
+    /// top-of-charge end was compared with the one before it (then `fall`, `standing`, `behind`, `ahead`
+    /// and `threshold` are fresh).
     func update(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double,
                 chargingAbove: Double, resolution: Double) -> Bool {
         guard current.isFinite, chargingAbove > 0 else { return false }
@@ -97,6 +107,7 @@ final class ChargeEndWatch {
         for cell in 0..<cells {
             standing[cell] = charging[cell]
             behind[cell] = min(fall[cell], -standing[cell]) / threshold
+            ahead[cell] = min(-fall[cell], standing[cell]) / threshold
             highest = max(highest, charging[cell])
             lowest = min(lowest, charging[cell])
         }

@@ -77,4 +77,20 @@ import Testing
         let raised = Self.run(top: { $0 != 1 }) { cell, _ in cell == 5 ? -0.020 : 0 }
         #expect(!raised.contains { $0.detection.kind == .leak }, "\(raised.map { ($0.detection.kind, $0.detection.cell ?? -1) })")
     }
+
+    /// Cell 5 climbs 25 mV further ahead at each top (less capacity: it fills first): named short of
+    /// capacity at the second charge's end, unsized, with a time to the rule from its pace. A low cell that
+    /// comes up 25 mV towards the pack (the BMS bleeding the others down to it) is not: it stays below.
+    @Test func aCellClimbingAheadAtEachTopIsShortOfCapacity() throws {
+        let raised = Self.run { cell, day in cell == 5 ? 0.025 * Double(day) : 0 }
+        // (Its climb along the third charge's taper reads as a resistance to the steady-load test here, after.)
+        #expect(raised.allSatisfy { $0.detection.cell == 5 }, "\(raised.map { ($0.detection.kind, $0.detection.cell ?? -1) })")
+        let weak = try #require(raised.first)
+        #expect(weak.detection.kind == .capacityLow && weak.detection.evidence == .chargeEnds, "\(weak.detection.kind)")
+        #expect(weak.time >= 86_400 + 9 * 3600 && weak.time < 86_400 + 9.1 * 3600, "raised at \(weak.time / 3600) h")
+        #expect(weak.detection.magnitude.isNaN)
+        #expect(weak.detection.timeToRule > 0.5 * 86_400 && weak.detection.timeToRule < 1.5 * 86_400, "\(weak.detection.timeToRule / 3600) h")
+        let comingUp = Self.run { cell, day in cell == 5 ? -0.030 + 0.0125 * Double(day) : 0 }
+        #expect(comingUp.isEmpty, "\(comingUp.map { ($0.detection.kind, $0.detection.cell ?? -1) })")
+    }
 }
