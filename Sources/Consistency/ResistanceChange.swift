@@ -49,7 +49,7 @@ final class ResistanceChange {
     /// readings at them (V). Rounding is independent noise only while the readings it rounds move: a load
     /// toggling between the same two levels gives the same two readings each time, so the same rounding
     /// error, and read as independent six such pairs made a healthy cell 30 % above its baseline.
-    private var repeatedLevels = (low: Double.nan, high: Double.nan)
+    private var lastCountedLevels = (low: Double.nan, high: Double.nan)
     private let readingAtLow: UnsafeMutableBufferPointer<Double>
     private let readingAtHigh: UnsafeMutableBufferPointer<Double>
     /// Per cell: ΔR (Ω) and the CUSUM statistic.
@@ -219,11 +219,11 @@ final class ResistanceChange {
         let levels = ascending ? (low: previousCurrent, high: current) : (low: current, high: previousCurrent)
         // Two currents the median's readings cannot tell apart (half a rounding step) are the same level.
         let sameLevel = resolution.isFinite ? resolution / 2 / medianResistance : 0
-        let revisits = abs(levels.low - repeatedLevels.low) < sameLevel && abs(levels.high - repeatedLevels.high) < sameLevel
-        repeatedLevels = levels
+        let revisits = abs(levels.low - lastCountedLevels.low) < sameLevel && abs(levels.high - lastCountedLevels.high) < sameLevel
+        lastCountedLevels = levels
         for cell in 0..<cells {
-            let atLow = (ascending ? previous[cell] + previousMedian : deviation[cell] + median)
-            let atHigh = (ascending ? deviation[cell] + median : previous[cell] + previousMedian)
+            let atLow = ascending ? previous[cell] + previousMedian : deviation[cell] + median
+            let atHigh = ascending ? deviation[cell] + median : previous[cell] + previousMedian
             if revisits, abs(atLow - readingAtLow[cell]) < resolution / 2, abs(atHigh - readingAtHigh[cell]) < resolution / 2 { continue }
             readingAtLow[cell] = atLow
             readingAtHigh[cell] = atHigh

@@ -8,7 +8,9 @@ kilobytes of code spread over 10 MB of text kept 5.7 MB of it resident; gathered
 
 Runs scripts/bench/daemon_load.py with the daemon under valgrind's callgrind (at a rate valgrind keeps
 up with: the same code runs at any rate) and keeps every function of the celldrift binary that ran, by
-its symbol name, sorted. Run it again after large changes: a name no longer in the binary is ignored by
+its symbol name, sorted. Give it the static build (`make release`, the default path after it): with the
+shared Swift runtime, the runtime's and standard library's functions are not in the binary and would be
+left out of the list. Run it again after large changes: a name no longer in the binary is ignored by
 the linker (the list only goes stale, it never breaks the build).
 """
 import argparse
