@@ -158,7 +158,8 @@ public final class CellDetectors {
                        resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }
-        checkReadingSteps(time: time, deviation: deviation, current: current, periodStartCurrent: periodStartCurrent ?? current,
+        checkReadingSteps(time: time, deviation: deviation, median: median, current: current,
+                          periodStartCurrent: periodStartCurrent ?? current,
                           oneC: oneC, balancing: balancing, raise: raise)
         if chargeEnds.update(time: time, deviation: deviation, median: median, current: current,
                              chargingAbove: settings.restCRate * oneC, resolution: voltageResolution) {
@@ -219,14 +220,16 @@ public final class CellDetectors {
         return bound
     }
 
-    private func checkReadingSteps(time: Double, deviation: UnsafeMutableBufferPointer<Double>, current: Double,
+    private func checkReadingSteps(time: Double, deviation: UnsafeMutableBufferPointer<Double>, median: Double, current: Double,
                                    periodStartCurrent: Double, oneC: Double, balancing: Bool, raise: (Detection) -> Void) {
         // Where the BMS measures while it bleeds, a bleed through a sense wire moves its cell's reading as
         // it starts or stops, which only the pack-wide flag tells of: nothing is tested while it is set.
-        let median = resistance.medianResistance
-        readingSteps.update(time: time, deviation: deviation, change: resistance.change, current: current,
+        let medianResistance = resistance.medianResistance
+        readingSteps.update(time: time, deviation: deviation, change: resistance.change, median: median,
+                            medianResistance: medianResistance, current: current,
                             periodStartCurrent: periodStartCurrent, oneC: oneC,
-                            unexplained: median > 0 ? settings.resistanceShare * median : .nan, stillCRate: settings.restCRate,
+                            unexplained: medianResistance > 0 ? settings.resistanceShare * medianResistance : .nan,
+                            stillCRate: settings.restCRate,
                             resolution: voltageResolution,
                             balancing: settings.balancingMovesReadings && (balancing || wasBalancing))
         wasBalancing = balancing

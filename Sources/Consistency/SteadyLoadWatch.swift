@@ -32,7 +32,10 @@
 /// the time the cell has stood apart nor resets it. (Taking the fitted part out of every cell before the
 /// test instead added false alarms on NMC packs: cells whose fit was off stood out more, and the cleaned
 /// cells made the spread smaller.) τ is held to what the rest allows: an SOC offset its rest deviation
-/// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes).
+/// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes),
+/// plus what a capacity 2 % off the median cell's gains in the load (2 % of the load's duration: a cell
+/// level with the median at the rest before reached our simulator's LFP knee 50 s ahead after a
+/// 40-minute charge; with 1 mV readings the reading step had covered that, with 0.1 mV it was raised).
 ///
 /// A reference window can catch a cell in a transient: a narrow dip of the OCV crossed by the cells one
 /// after another within a minute (held-out ORegan2022 packs near 3.79 V under 0.3C: the cell furthest
@@ -119,6 +122,9 @@ final class SteadyLoadWatch {
     static let persistence = 3.0
     /// A cell's reference window is one in which it moved at most this many times the stillest median.
     static let stillness = 3.0
+    /// The share by which a healthy cell's capacity may differ from the median cell's: through a load it
+    /// gains (or loses) that share of the load's duration in lead.
+    static let capacitySpread = 0.02
     /// The z-score since the rest a raised cell is above.
     static let aboveSinceRest = CrossCellTest.apartScore
 
@@ -219,7 +225,7 @@ final class SteadyLoadWatch {
         for cell in 0..<cells { sinceRest[cell] = values[cell] }
         CrossCellTest.scores(sinceRest, into: restScore, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { values[cell] -= reference[cell] }
-        fitLeads(rateChange: signedRate - slowestRate, current: meanCurrent, step: step)
+        fitLeads(rateChange: signedRate - slowestRate, current: meanCurrent, step: step, loadFor: time - loadStart)
         CrossCellTest.scores(unexplained, into: unexplainedScore, scratch: scratch, floor: floor, sign: -1)
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
@@ -272,7 +278,7 @@ final class SteadyLoadWatch {
     }
 
     /// Each cell's change `values` (Ω) less its fitted lead times the median's rate change, in `unexplained`.
-    private func fitLeads(rateChange: Double, current: Double, step: Double) {
+    private func fitLeads(rateChange: Double, current: Double, step: Double, loadFor: Double) {
         let noise = step / window
         let x = rateChange.magnitude > noise ? (rateChange - (rateChange > 0 ? noise : -noise)) / current : 0
         shiftSquares += x * x
@@ -282,7 +288,8 @@ final class SteadyLoadWatch {
         }
         for cell in 0..<cells {
             shiftSums[cell] += x * values[cell]
-            let bound = min(Self.longestLead, (abs(restDeviation[cell] - restCenter) + step) / leadRate)
+            let bound = min(Self.longestLead, (abs(restDeviation[cell] - restCenter) + step) / leadRate
+                            + Self.capacitySpread * loadFor)
             let tau = max(-bound, min(bound, shiftSums[cell] / shiftSquares))
             unexplained[cell] = values[cell] - tau * x
         }

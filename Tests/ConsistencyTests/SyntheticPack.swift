@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A synthetic series pack at 1 Hz: cells with their own resistance (spread a few %) and a common OCV,
-/// readings rounded to 1 mV, a drive-like current; faults injected where a test asks.
+/// readings rounded to 1 mV (`readingStep`), a drive-like current; faults injected where a test asks.
 struct SyntheticPack {
     var cells = 12, sensors = 6
     var resistance = 0.009, capacity = 15.0
@@ -17,6 +17,12 @@ struct SyntheticPack {
     var ocvStep: (soc: Double, height: Double, width: Double)?
     /// A narrow dip of the OCV (V, Gaussian in SOC), where a charging cell's voltage falls and comes back.
     var ocvDip: (soc: Double, depth: Double, width: Double)?
+    /// A knee: above this SOC the OCV's slope grows by `slope` (V per unit SOC) at once, as in a table of
+    /// published points joined by straight lines (our simulator's LFP curve).
+    var ocvKnee: (soc: Double, slope: Double)?
+    /// The readings' rounding (V), and the seconds between the snapshots the detectors are given.
+    var readingStep = 0.001
+    var snapshotInterval = 1
     var random = SplitMix(seed: 7)
     var resistances: [Double] = []
     var leaks: [Double] = []
@@ -86,10 +92,12 @@ struct SyntheticPack {
                 var ocv = 3.4 + ocvSlope * soc[cell]
                 if let step = ocvStep { ocv += step.height * (1 + tanh((soc[cell] - step.soc) / step.width)) / 2 }
                 if let dip = ocvDip { ocv -= dip.depth * exp(-pow((soc[cell] - dip.soc) / dip.width, 2)) }
+                if let knee = ocvKnee { ocv += knee.slope * max(0, soc[cell] - knee.soc) }
                 let reading = ocv - resistances[cell] * current - kinetics[cell] * asinh(current / (capacity / 20)) - diffusionShares[cell] * diffusionDrop + readingNoise[cell] * random.normal()
                     + readingOffsets[cell]
-                voltages[cell] = (reading * 1000).rounded() / 1000
+                voltages[cell] = (reading / readingStep).rounded() * readingStep
             }
+            guard second % snapshotInterval == 0 else { continue }
             var measured = current
             if let currentSensor {
                 measured = ((current + currentSensor.noise * random.normal()) / currentSensor.step).rounded() * currentSensor.step
