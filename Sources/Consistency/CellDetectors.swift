@@ -142,7 +142,8 @@ public final class CellDetectors {
                             relative: medianResistance > 0 ? change / medianResistance : .nan,
                             confidence: confidence, timeToRule: .nan, deviationAtPeak: change * recentPeak))
         }
-        for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold {
+        for cell in 0..<resistance.cells where raised[cell] & 1 == 0 && resistance.statistic[cell] > threshold
+            && resistance.seenBothWays(cell) {
             raiseResistance(cell, change: resistance.rise(cell), confidence: resistance.statistic[cell] / threshold, evidence: .currentChanges)
         }
         let resting = scale.isRest(current)

@@ -28,6 +28,11 @@ final class ResistanceChange {
     private let trendCross: UnsafeMutableBufferPointer<Double>
     private var trendWeights = 0.0, trendCurrent = 0.0, trendCurrentSquares = 0.0
     static let trendMemory = 8.0
+    /// The longest pair (s): JSON snapshots every 10 s pair up, as CAN logs' 1-s ones do (at 5 s the test
+    /// was blind on them). Over a pair much longer than that the cells' polarization (tens of seconds)
+    /// grows into the step: 30-s pairs named nothing more on a draw of our simulator's LFP packs and let the
+    /// reading-step test, given a median resistance, raise a healthy cell at the top of a charge.
+    static let longestPair = 15.0
     /// Per current level and cell: its own offset from the median resistance, as a share of it (the pack's
     /// resistance moves with temperature; the cells' ratios much less), learned over the first qualifying
     /// pairs at that level and clamped to half the rise of interest, so that a cell's lasting difference is
@@ -45,6 +50,12 @@ final class ResistanceChange {
     /// the deviation step beyond the baseline, and of the steps squared: the size of a rise.
     private let runCross: UnsafeMutableBufferPointer<Double>
     private let runSquares: UnsafeMutableBufferPointer<Double>
+    /// Per cell: the evidence since the change point from pairs longer than `trendMemory` (JSON snapshots
+    /// 10 s apart), whose cell's own trend is unknown, the current rising and falling. A cell's own drift
+    /// (one ahead of the others leaving the top knee of an LFP's OCV, 2 mV in 20 s at a steady current)
+    /// argues for a rise on the steps one way and against it on the others; a rise argues both ways.
+    private let runRising: UnsafeMutableBufferPointer<Double>
+    private let runFalling: UnsafeMutableBufferPointer<Double>
     /// The last pair that counted as evidence: its two current levels (A, lower first) and per cell its
     /// readings at them (V). Rounding is independent noise only while the readings it rounds move: a load
     /// toggling between the same two levels gives the same two readings each time, so the same rounding
@@ -90,6 +101,10 @@ final class ResistanceChange {
 
     /// The rise of a cell's resistance over its baseline since its test's change point (Ω).
     func rise(_ cell: Int) -> Double { runSquares[cell] > 0 ? -runCross[cell] / runSquares[cell] : change[cell] }
+    /// Whether a cell's run, where it holds pairs its trend could not see, has evidence both ways.
+    func seenBothWays(_ cell: Int) -> Bool {
+        (runRising[cell] == 0 && runFalling[cell] == 0) || (runRising[cell] > 0 && runFalling[cell] > 0)
+    }
     /// The share of the median resistance the pair model may be off by at any step.
     static let modelError = 0.1
     /// Rounding steps the median cell's voltage must move by for a pair to count.
@@ -116,6 +131,8 @@ final class ResistanceChange {
         learnedPairs.initialize(repeating: 0)
         runCross = .zeroed(cells)
         runSquares = .zeroed(cells)
+        runRising = .zeroed(cells)
+        runFalling = .zeroed(cells)
         readingAtLow = .zeroed(cells)
         readingAtHigh = .zeroed(cells)
         change = .zeroed(cells)
@@ -125,7 +142,7 @@ final class ResistanceChange {
 
     deinit {
         for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
-                       runCross, runSquares, readingAtLow, readingAtHigh, change, statistic, scratch] { buffer.deallocate() }
+                       runCross, runSquares, runRising, runFalling, readingAtLow, readingAtHigh, change, statistic, scratch] { buffer.deallocate() }
         learnedPairs.deallocate()
     }
 
@@ -159,7 +176,7 @@ final class ResistanceChange {
             weights *= shrink
             for cell in 0..<cells { crossSums[cell] *= shrink; residualVariance[cell] *= shrink }
         }
-        guard current.isFinite, previousCurrent.isFinite, gap > 0, gap <= 5 else { return }
+        guard current.isFinite, previousCurrent.isFinite, gap > 0, gap <= Self.longestPair else { return }
         let step = current - previousCurrent
         let forget = exp(-gap / memory)
         currentSquares = currentSquares * forget + step * step
@@ -237,9 +254,14 @@ final class ResistanceChange {
             if statistic[cell] == 0 {
                 runCross[cell] = 0
                 runSquares[cell] = 0
+                runRising[cell] = 0
+                runFalling[cell] = 0
             } else {
                 runCross[cell] += step * beyondBaseline
                 runSquares[cell] += step * step
+                if gap > Self.trendMemory {
+                    if ascending { runRising[cell] += evidence } else { runFalling[cell] += evidence }
+                }
             }
         }
     }
@@ -248,7 +270,7 @@ final class ResistanceChange {
         guard fittedPairs < Self.warmUpPairs else { return }
         let medianStep = median - previousMedian
         let latestStep = latest - previousLatest, periodStartStep = periodStart - previousPeriodStart
-        if !resting, gap > 0, gap <= 5, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
+        if !resting, gap > 0, gap <= Self.longestPair, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
             fittedPairs += 1
             latestFit.squares += latestStep * latestStep
             latestFit.cross += latestStep * medianStep

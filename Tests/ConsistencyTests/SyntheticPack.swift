@@ -64,10 +64,10 @@ struct SyntheticPack {
     /// Runs `seconds` of drive (or rest) through the detectors; `fault(time, &pack)` changes the pack.
     /// The drive's current wanders around `meanCRate`; `steadyCurrent` replaces it by that current (A,
     /// + discharge) with 0.5 % noise, falling from the run's start with the time constant `taper` (s) when
-    /// one is given (a charger's constant-voltage end); `toggling` replaces it by a load switching between two
+    /// one is given (a charger's constant-voltage end), or growing by `ramp` (A per second); `toggling` replaces it by a load switching between two
     /// currents every second, with no noise.
     mutating func run(_ detectors: CellDetectors, from start: Double, seconds: Int, resting: Bool = false, steadyCurrent: Double? = nil,
-                      taper: Double? = nil, toggling: (Double, Double)? = nil, meanCRate: Double = 0.2,
+                      taper: Double? = nil, ramp: Double = 0, toggling: (Double, Double)? = nil, meanCRate: Double = 0.2,
                       temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in },
                       snapshot: (ConsistencyFeatures, Double, Double) -> Void = { _, _, _ in }) -> [Detection] {
         var raised: [Detection] = []
@@ -82,7 +82,7 @@ struct SyntheticPack {
             current = resting ? 0 : max(-1.5 * capacity, min(2.5 * capacity, current + 20 * meanCRate * random.normal() - 0.02 * (current - meanCRate * capacity)))
             if let steadyCurrent {
                 let falling = taper.map { exp(-Double(second) / $0) } ?? 1
-                current = steadyCurrent * falling * (1 + 0.005 * random.normal())
+                current = (steadyCurrent * falling + ramp * Double(second)) * (1 + 0.005 * random.normal())
             }
             if let toggling { current = second % 2 == 0 ? toggling.0 : toggling.1 }
             if let diffusion { diffusionCurrent += (current - diffusionCurrent) / diffusion.tau }
