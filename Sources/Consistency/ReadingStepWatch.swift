@@ -16,8 +16,9 @@
 /// shorter than the snapshots' spacing that rise falls between two snapshots. It is at most the spacing
 /// times the change of the median's rate of rise (its open-circuit voltage, over the windows before and
 /// after), so a step is tested less that (our simulator's LFP packs as 10-s snapshots in 0.1 mV: three
-/// false steps in 954 h at the knees of evening charges). When more than max(2, 5 %) of the cells move by half the step together the pack moved
-/// (a page, a module, the BMS's measurement) and no cell is tested.
+/// false steps in 954 h at the knees of evening charges). When more than max(2, 5 %) of the cells move
+/// by half the step together the pack moved (a page, a module, the BMS's measurement) and no cell is
+/// tested.
 ///
 /// Every comparison puts back one resistance change, the cell's when it is made (frozen for a step's
 /// windows), times the current's change between the snapshots compared: never the change's own movement

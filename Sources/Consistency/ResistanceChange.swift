@@ -142,7 +142,9 @@ final class ResistanceChange {
 
     deinit {
         for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
-                       runCross, runSquares, runRising, runFalling, readingAtLow, readingAtHigh, change, statistic, scratch] { buffer.deallocate() }
+                       runCross, runSquares, runRising, runFalling, readingAtLow, readingAtHigh, change, statistic, scratch] {
+            buffer.deallocate()
+        }
         learnedPairs.deallocate()
     }
 

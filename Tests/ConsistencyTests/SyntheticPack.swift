@@ -64,8 +64,8 @@ struct SyntheticPack {
     /// Runs `seconds` of drive (or rest) through the detectors; `fault(time, &pack)` changes the pack.
     /// The drive's current wanders around `meanCRate`; `steadyCurrent` replaces it by that current (A,
     /// + discharge) with 0.5 % noise, falling from the run's start with the time constant `taper` (s) when
-    /// one is given (a charger's constant-voltage end), or growing by `ramp` (A per second); `toggling` replaces it by a load switching between two
-    /// currents every second, with no noise.
+    /// one is given (a charger's constant-voltage end), or growing by `ramp` (A per second); `toggling`
+    /// replaces it by a load switching between two currents every second, with no noise.
     mutating func run(_ detectors: CellDetectors, from start: Double, seconds: Int, resting: Bool = false, steadyCurrent: Double? = nil,
                       taper: Double? = nil, ramp: Double = 0, toggling: (Double, Double)? = nil, meanCRate: Double = 0.2,
                       temperatures: (Double) -> [Double], fault: (Double, inout SyntheticPack) -> Void = { _, _ in },
