@@ -61,6 +61,8 @@ final class ResistanceChange {
     /// toggling between the same two levels gives the same two readings each time, so the same rounding
     /// error, and read as independent six such pairs made a healthy cell 30 % above its baseline.
     private var lastCountedLevels = (low: Double.nan, high: Double.nan)
+    /// The two current levels of the last pair under load past the warm-up, counted or not.
+    private var previousLevels = (low: Double.nan, high: Double.nan)
     private let readingAtLow: UnsafeMutableBufferPointer<Double>
     private let readingAtHigh: UnsafeMutableBufferPointer<Double>
     /// Per cell: ΔR (Ω) and the CUSUM statistic.
@@ -208,6 +210,15 @@ final class ResistanceChange {
         }
         // The first minutes only learn the median resistance and the noise.
         guard pairs >= Self.warmUpPairs, medianResistance > 0, step != 0 else { return }
+        let ascending = current > previousCurrent
+        let levels = ascending ? (low: previousCurrent, high: current) : (low: current, high: previousCurrent)
+        // Two currents the median's readings cannot tell apart (half a rounding step) are the same level.
+        let sameLevel = resolution.isFinite ? resolution / 2 / medianResistance : 0
+        let revisits = abs(levels.low - lastCountedLevels.low) < sameLevel && abs(levels.high - lastCountedLevels.high) < sameLevel
+        // A load toggling: the pair before's levels again, within a rounding step of the median.
+        let toggling = revisits
+            || abs(levels.low - previousLevels.low) < 2 * sameLevel && abs(levels.high - previousLevels.high) < 2 * sameLevel
+        previousLevels = levels
         // A step that moves the voltages by about a reading's resolution makes rounding errors that follow
         // the current: such pairs carry no evidence.
         guard !resolution.isFinite || abs(medianResistance * step) >= Self.resolvedSteps * resolution else { return }
@@ -227,11 +238,12 @@ final class ResistanceChange {
         // A pair is evidence only against its own level's baseline (another level's named a cell with a slower
         // electrode in town after learning it on a motorway).
         guard learnedPairs[level] >= Self.learningPairs else { return }
-        // Nor where half the rise tested for is under a rounding step (the baselines learn from such pairs):
-        // there one rounding error, repeated pair after pair, argues for the rise by itself. It repeats
-        // although every reading is new where the voltages creep by about a step per toggle of the current
-        // (a charger's, 0.36 A at C/6 with 0.1 mV readings: healthy LFP cells raised at 25-30 %).
-        guard !resolution.isFinite || abs(delta * step) >= 2 * resolution else { return }
+        // Nor, while the load toggles, where half the rise tested for is under a rounding step (the
+        // baselines learn from such pairs): there one rounding error, repeated toggle after toggle, argues
+        // for the rise by itself. It repeats although every reading is new where the voltages creep by about
+        // a step per toggle (a charger's, 0.36 A at C/6 with 0.1 mV readings: healthy LFP cells raised at
+        // 25-30 %). Where the levels move on, as in a drive, the rounding errors do not repeat.
+        guard !toggling || !resolution.isFinite || abs(delta * step) >= 2 * resolution else { return }
         let levelBaseline = UnsafeMutableBufferPointer(rebasing: baseline[(level * cells)..<((level + 1) * cells)])
         // Besides the readings' noise, the model misses a share of the drop that grows with the current
         // step (polarization the cells share unevenly): without that term one large step could look like
@@ -239,11 +251,6 @@ final class ResistanceChange {
         let modelError = Self.modelError * medianResistance * step
         let trendDeterminant = trendWeights * trendCurrentSquares - trendCurrent * trendCurrent
         let trendKnown = trendWeights >= Self.trendMemory / 2 && trendDeterminant > 0
-        let ascending = current > previousCurrent
-        let levels = ascending ? (low: previousCurrent, high: current) : (low: current, high: previousCurrent)
-        // Two currents the median's readings cannot tell apart (half a rounding step) are the same level.
-        let sameLevel = resolution.isFinite ? resolution / 2 / medianResistance : 0
-        let revisits = abs(levels.low - lastCountedLevels.low) < sameLevel && abs(levels.high - lastCountedLevels.high) < sameLevel
         lastCountedLevels = levels
         for cell in 0..<cells {
             let atLow = ascending ? previous[cell] + previousMedian : deviation[cell] + median

@@ -35,8 +35,8 @@ import Glibc
 
     /// Where the readings move (a BMS's own noise of a few tenths of a millivolt), their rounding is drawn
     /// anew each time and every pair counts: a cell whose resistance rises by 60 % during the toggling is
-    /// named. The toggle moves the voltages by 7.1 mV here: no pair whose step is under two rounding steps
-    /// over the share of interest (6.7 mV) counts as evidence (the next test).
+    /// named. The toggle moves the voltages by 7.1 mV here: while the load toggles, no pair whose step is
+    /// under two rounding steps over the share of interest (6.7 mV) counts as evidence (the next test).
     @Test func readingsThatMoveStillNameARiseDuringTheToggling() {
         let raised = toggleWithRoundingThatRepeats(seconds: 600, readingNoise: 0.0004, millivolts: 7.1,
                                                    fault: SyntheticPack.resistanceRise(of: 5, by: 0.6, from: 1900, over: 60))
