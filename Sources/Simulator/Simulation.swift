@@ -39,6 +39,9 @@ public struct Simulation {
     /// Mean ambient temperature (°C) and its day-night swing.
     public var ambientMean = 15.0
     public var ambientSwing = 6.0
+    /// The AC charger's current limit in C; nil: 0.5C (11 kW on the 60 Ah cell's 96 in series). A 3.7 kW
+    /// home charger is about C/5, slow enough that cells a little apart climb the top knee one by one.
+    public var acChargeCRate: Double?
 
     public init(pack: PackConfiguration, fault: Fault, days: Double, seed: UInt64) {
         self.pack = pack
@@ -85,7 +88,9 @@ public struct Simulation {
                     activity = .rest
                 }
             case .acCharge?, .dcCharge?:
-                let limit = (trip?.kind == .dcCharge ? 100.0 : 30.0) * scale  // DC about 1.7C, AC 11 kW
+                // DC about 1.7C, AC 11 kW unless told.
+                let acLimit = acChargeCRate.map { $0 * pack.cell.capacity } ?? 30.0 * scale
+                let limit = trip?.kind == .dcCharge ? 100.0 * scale : acLimit
                 let start = Double(day) * 86_400 + (trip?.start ?? 0)
                 if activity != .acCharging && activity != .dcCharging {
                     // A charger does not start on a full pack, nor again after it has finished.

@@ -65,6 +65,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Limit logs and snapshots to this many hours: the hours up to 10 minutes after the rule first fires on a faulty vehicle, the first hours otherwise.")
     var logHours: Double?
 
+    @Option(help: "The AC charger's current limit in C (default 0.5: 11 kW; a 3.7 kW home charger is about 0.2).")
+    var acChargeCRate: Double?
+
     @Option(help: "The pack DBC the CAN logs follow.")
     var dbc = "firmware-samples/celldrift_pack.dbc"
 
@@ -74,6 +77,7 @@ struct SimulateCommand: ParsableCommand {
         guard days > 0 else { throw ValidationError("--days must be positive") }
         guard epochNanoseconds(date: start) != nil else { throw ValidationError("--start must be a date like 2026-01-05") }
         if let share = faultShare, !(0...1).contains(share) { throw ValidationError("--fault-share must be between 0 and 1") }
+        if let rate = acChargeCRate, !(rate > 0 && rate <= 2) { throw ValidationError("--ac-charge-c-rate must be above 0 and at most 2") }
     }
 
     func run() throws {
@@ -91,7 +95,8 @@ struct SimulateCommand: ParsableCommand {
         daily.append(DailyTable.header)
         var labels: [String] = []
         for run in fleet {
-            let simulation = Simulation(pack: packConfiguration, fault: run.fault, days: days, seed: run.seed)
+            var simulation = Simulation(pack: packConfiguration, fault: run.fault, days: days, seed: run.seed)
+            simulation.acChargeCRate = acChargeCRate
             let window = logWindow(simulation, run)
             let rule = ThresholdRule()
             var observers: [SimulationObserver] = [rule, DailyTable(vehicle: run.vehicle, rule: rule, output: daily)]

@@ -67,6 +67,20 @@ import Testing
         #expect(rule.firstFired == nil, "largest spread \(rule.largestSpread)")
     }
 
+    /// The AC charger's limit: 0.5C unless told; told C/5 (a home charger), the pack still charges to full.
+    @Test(arguments: [nil, 0.2]) func theACChargerDrawsItsLimit(cRate: Double?) {
+        var configuration = PackConfiguration()
+        configuration.chemistry = .lfp
+        configuration.cells = 48
+        var simulation = Simulation(pack: configuration, fault: .healthy, days: 2, seed: 8)
+        simulation.acChargeCRate = cRate
+        let charging = ChargeCurrents(), extremes = SOCExtremes()
+        simulation.run(observers: [charging, extremes])
+        let expected = (cRate ?? 0.5) * configuration.cell.capacity
+        #expect(abs(charging.largestAC - expected) < 0.01 * expected, "largest AC current \(charging.largestAC) A")
+        #expect(extremes.highest > 0.97, "highest SOC \(extremes.highest)")
+    }
+
     @Test(arguments: Fault.Kind.allCases.filter { $0 != .healthy })
     func everyFaultFiresTheRuleAtItsCell(kind: Fault.Kind) {
         var configuration = PackConfiguration()
@@ -114,6 +128,15 @@ final class SOCExtremes: SimulationObserver {
     func record(_ sample: Sample) {
         highest = max(highest, sample.pack.soc.max() ?? 0)
         lowest = min(lowest, sample.pack.soc.min() ?? 0)
+    }
+    func finish() {}
+}
+
+/// The largest charging current while the AC charger is on (A).
+final class ChargeCurrents: SimulationObserver {
+    var largestAC = 0.0
+    func record(_ sample: Sample) {
+        if sample.activity == .acCharging { largestAC = max(largestAC, -sample.current) }
     }
     func finish() {}
 }
