@@ -57,6 +57,8 @@ public struct Simulation {
         let vehicle = Pack(pack, fault: fault, random: &cellRandom)
         var driveRandom = random.derived(2)
         let scale = pack.cell.capacity / 60  // the drive profile is in amperes for a 60 Ah cell
+        // DC charges at about 1.7C, AC at 11 kW unless told.
+        let acLimit = acChargeCRate.map { $0 * pack.cell.capacity } ?? 30.0 * scale
         let totalSeconds = Int((days * 86_400).rounded())
         var plan: [Trip] = []
         var planDay = -1
@@ -88,8 +90,6 @@ public struct Simulation {
                     activity = .rest
                 }
             case .acCharge?, .dcCharge?:
-                // DC about 1.7C, AC 11 kW unless told.
-                let acLimit = acChargeCRate.map { $0 * pack.cell.capacity } ?? 30.0 * scale
                 let limit = trip?.kind == .dcCharge ? 100.0 * scale : acLimit
                 let start = Double(day) * 86_400 + (trip?.start ?? 0)
                 if activity != .acCharging && activity != .dcCharging {
