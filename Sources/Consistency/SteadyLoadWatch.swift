@@ -29,7 +29,8 @@
 /// cell's τ is fitted (least squares through the origin over the load's windows, the median's rate above
 /// the load's slowest by more than a reading step a window). A window in which the cell stands apart but
 /// its change less τ times the rate change does not, and is smaller, is explained: it neither adds to
-/// the time the cell has stood apart nor resets it. (Taking the fitted part out of every cell before the
+/// the time the cell has stood apart nor resets it; the windows before the median's rate has caught up
+/// with a cell ahead wait to be judged (`judge`). (Taking the fitted part out of every cell before the
 /// test instead added false alarms on NMC packs: cells whose fit was off stood out more, and the cleaned
 /// cells made the spread smaller.) τ is held to what the rest allows: an SOC offset its rest deviation
 /// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes),
@@ -52,7 +53,9 @@
 /// A steady window at another current than the reference window's (a charger's taper, a faster
 /// cruise) is another load: the part of each deviation that is OCV offset does not scale with the
 /// current, so over a falling current deviation ÷ current grows at the cells ahead as a resistance rise
-/// would. That window becomes the new reference.
+/// would. That window becomes the new reference, and the time each cell has stood apart starts again: a
+/// charge derated step by step (by a loose connection elsewhere in the pack) gave one window against
+/// each of several references, which added up to three and named healthy cells ahead on the LFP knee.
 final class SteadyLoadWatch {
     let cells: Int
     let shift: Double
@@ -82,6 +85,12 @@ final class SteadyLoadWatch {
     /// this load), and the seconds it has.
     private let lead: UnsafeMutableBufferPointer<Double>
     private let apartFor: UnsafeMutableBufferPointer<Double>
+    /// Per cell: its fitted lead τ on the median (s, clamped to what its rest allows; 0 until fitted),
+    /// the seconds of windows it stood apart unexplained that wait for the median's rate τ later, and
+    /// the end of the first of them.
+    private let fittedLead: UnsafeMutableBufferPointer<Double>
+    private let pending: UnsafeMutableBufferPointer<Double>
+    private let pendingSince: UnsafeMutableBufferPointer<Double>
     private var loadStart = Double.nan
     private var loadSign = 0.0
     private var previousTime = -Double.infinity
@@ -136,6 +145,9 @@ final class SteadyLoadWatch {
         self.threshold = threshold
         lead = .zeroed(cells)
         apartFor = .zeroed(cells)
+        fittedLead = .zeroed(cells)
+        pending = .zeroed(cells)
+        pendingSince = .zeroed(cells)
         restDeviation = .zeroed(cells)
         sums = .zeroed(cells)
         squares = .zeroed(cells)
@@ -156,7 +168,7 @@ final class SteadyLoadWatch {
 
     deinit {
         for buffer in [restDeviation, sums, squares, movement, settled, reference, values, scratch, score, statistic, change, lead,
-                       apartFor, shiftSums, unexplained, unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
+                       apartFor, fittedLead, pending, pendingSince, shiftSums, unexplained, unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
     }
 
     /// True when a steady window updated `score` and `statistic`.
@@ -214,7 +226,12 @@ final class SteadyLoadWatch {
             haveReference = true
             leadRate = .infinity
             setLeads(rate: rate, signed: signedRate)
-            for cell in 0..<cells { shiftSums[cell] = 0 }
+            for cell in 0..<cells {
+                shiftSums[cell] = 0
+                fittedLead[cell] = 0
+                pending[cell] = 0
+                apartFor[cell] = 0
+            }
             shiftSquares = 0
             return false
         }
@@ -235,11 +252,37 @@ final class SteadyLoadWatch {
         // its whole constant-current charge), which at the leak test's level silenced the test for the
         // pack while its faulty cell climbed past 15.
         CrossCellTest.accumulate(score, into: statistic, shift: shift, apartScore: shift / 2)
-        for cell in 0..<cells {
-            let explained = unexplainedScore[cell] <= shift / 2 && abs(unexplained[cell]) < abs(values[cell])
-            apartFor[cell] = score[cell] <= shift / 2 ? 0 : explained ? apartFor[cell] : apartFor[cell] + elapsed
-        }
+        for cell in 0..<cells { judge(cell, at: time, elapsed: elapsed) }
         return true
+    }
+
+    /// Adds the window to the time the cell has stood apart unless its lead explains it, or it does not
+    /// stand apart since its rest as well (a cell short of capacity gains on the others through a long
+    /// charge on a plateau and stands a little apart from its reference, unexplained, for hours; those
+    /// hours counted at once when the knee put it apart since its rest too).
+    ///
+    /// A cell τ ahead shows now what the median shows τ later: entering a knee of the OCV it climbs
+    /// while the median's rate is still the plateau's, so its first windows there look unexplained. Such
+    /// windows wait, held out of the time apart, until a window ends τ after the first of them: if one is
+    /// explained meanwhile, the median's rate has caught up and they are dropped; if not, they count. A
+    /// cell not ahead (τ ≤ 0) is judged at once.
+    private func judge(_ cell: Int, at time: Double, elapsed: Double) {
+        guard score[cell] > shift / 2 else {
+            apartFor[cell] = 0
+            pending[cell] = 0
+            return
+        }
+        let explained = unexplainedScore[cell] <= shift / 2 && abs(unexplained[cell]) < abs(values[cell])
+        if explained || restScore[cell] <= Self.aboveSinceRest {
+            pending[cell] = 0
+            return
+        }
+        if pending[cell] == 0 { pendingSince[cell] = time }
+        pending[cell] += elapsed
+        if time >= pendingSince[cell] + fittedLead[cell] {
+            apartFor[cell] += pending[cell]
+            pending[cell] = 0
+        }
     }
 
     /// The cell's statistic is over the threshold, it has stood apart for long enough, and it stands
@@ -291,6 +334,7 @@ final class SteadyLoadWatch {
             let bound = min(Self.longestLead, (abs(restDeviation[cell] - restCenter) + step) / leadRate
                             + Self.capacitySpread * loadFor)
             let tau = max(-bound, min(bound, shiftSums[cell] / shiftSquares))
+            fittedLead[cell] = tau
             unexplained[cell] = values[cell] - tau * x
         }
     }

@@ -206,18 +206,49 @@ import Testing
     /// reaches the knee, as a charger ends an LFP pack's constant current at its top. A 60 % rise of cell
     /// 4's resistance on the plateau is still named at its cell.
     @Test(arguments: [nil, 2000.0]) func aSmallerCellReachingTheKneeFirstIsNoResistanceRise(riseOnset: Double?) {
-        var pack = SyntheticPack()
-        pack.readingStep = 0.0001
-        pack.readingNoise = Array(repeating: 0.00005, count: pack.cells)
-        pack.ocvSlope = 0.08
-        pack.ocvKnee = (soc: 0.9, slope: 2.0)
-        for cell in 0..<pack.cells { pack.soc[cell] = 0.6 + 0.0005 * pack.random.normal() }
-        pack.capacities = (0..<pack.cells).map { pack.capacity * ($0 == 9 ? 0.982 : 1 + 0.003 * pack.random.normal()) }
+        var pack = SyntheticPack.lfpWithASmallerCell(plateau: 0.08, knee: 0.9, from: 0.6, share: 0.982)
         let resistance = pack.resistanceRisesAfterRest { pack, detectors in
             pack.run(detectors, from: 1200, seconds: 2340, steadyCurrent: -pack.capacity / 2, temperatures: flatTemperatures(6),
                      fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: riseOnset ?? 0, over: 120, if: riseOnset != nil))
         }
         #expect(resistance.map(\.cell) == (riseOnset == nil ? [] : [4]), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
+    }
+
+    /// A home charger's slow charge of an LFP pack from 40 % to past the top knee (at C/6 and C/8, 0.1 mV
+    /// readings): cell 9, 1-1.5 % short of capacity, gains on the others for hours on the plateau and
+    /// reaches the knee minutes ahead of the median. Entering it, it climbs while the median's rate is
+    /// still the plateau's, for longer than three windows: those windows wait for the median's rate its
+    /// lead later, which explains them (a 1 % short cell was raised before). On the plateau it stood a
+    /// little apart from its reference, unexplained, but not apart since its rest: those hours no longer
+    /// count towards its time apart (a 1.5 % short cell was raised the moment the knee put it apart since
+    /// its rest). Our simulator's healthy LFP packs at C/5 (seed 5101): one such false alarm in 1,536 h
+    /// before. A 60 % rise of cell 4's resistance on the plateau is still named.
+    @Test(arguments: [(0.99, 6.0), (0.99, 8.0), (0.985, 6.0), (0.985, 8.0)])
+    func aSlowChargeReachingTheKneeBehindASmallerCellIsNoResistanceRise(share: Double, cRateDivisor: Double) {
+        for faulty in [false, true] {
+            var pack = SyntheticPack.lfpWithASmallerCell(plateau: 0.05, knee: 0.95, from: 0.4, share: share)
+            let seconds = Int(0.55 * cRateDivisor * 3600) + 900
+            let resistance = pack.resistanceRisesAfterRest { pack, detectors in
+                pack.run(detectors, from: 1200, seconds: seconds, steadyCurrent: -pack.capacity / cRateDivisor, temperatures: flatTemperatures(6),
+                         fault: SyntheticPack.resistanceRise(of: 4, by: 0.6, from: 4800, over: 120, if: faulty))
+            }
+            #expect(resistance.map(\.cell) == (faulty ? [4] : []), "\(resistance.map { ($0.cell ?? -1, $0.evidence, $0.relative) })")
+        }
+    }
+}
+
+private extension SyntheticPack {
+    /// An LFP-like pack read in 0.1 mV: a plateau of `plateau` V per unit SOC, a knee of 2 V per unit SOC
+    /// above `knee`, every cell at `from` SOC, cell 9's capacity `share` of the others' (spread 0.3 %).
+    static func lfpWithASmallerCell(plateau: Double, knee: Double, from soc: Double, share: Double) -> SyntheticPack {
+        var pack = SyntheticPack()
+        pack.readingStep = 0.0001
+        pack.readingNoise = Array(repeating: 0.00005, count: pack.cells)
+        pack.ocvSlope = plateau
+        pack.ocvKnee = (soc: knee, slope: 2.0)
+        for cell in 0..<pack.cells { pack.soc[cell] = soc + 0.0005 * pack.random.normal() }
+        pack.capacities = (0..<pack.cells).map { pack.capacity * ($0 == 9 ? share : 1 + 0.003 * pack.random.normal()) }
+        return pack
     }
 }
 
