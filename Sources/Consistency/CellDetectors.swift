@@ -175,7 +175,7 @@ public final class CellDetectors {
         if let bleeds, bleeds.update(time: time, bleeding: cellBleeding) {
             checkBleeds(bleeds, raise: raise)
         }
-        sensorWatch.update(time: time, temperatures: temperatures)
+        sensorWatch.update(time: time, temperatures: temperatures, current: current)
         let sensorThreshold = settings.minuteThreshold
         for sensor in 0..<sensorWatch.sensors where sensorRaised[sensor] == 0 {
             let shifted = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor])
@@ -184,7 +184,7 @@ public final class CellDetectors {
             sensorRaised[sensor] = 1
             let warmer = shifted > sensorThreshold && sensorWatch.shift[sensor] > 0
             raise(Detection(kind: .sensor, evidence: shifted > sensorThreshold ? .sensorShift : .heldReading,
-                            cell: warmer ? alarmedCell(coveredBy: sensor) : nil, sensor: sensor,
+                            cell: warmer ? alarmedCell(coveredBy: sensor) ?? heatedCell(coveredBy: sensor) : nil, sensor: sensor,
                             magnitude: sensorWatch.shift[sensor], relative: sensorWatch.shift[sensor] / sensorWatch.step,
                             confidence: statistic / sensorThreshold, timeToRule: .nan, deviationAtPeak: .nan))
         }
@@ -207,6 +207,14 @@ public final class CellDetectors {
             if source.map({ abs(ocvDeviation[cell]) > abs(ocvDeviation[$0]) }) ?? true { source = cell }
         }
         return source
+    }
+
+    /// The one cell a sensor covers, where its shift follows the pack's heat: heat at that cell's place
+    /// (its resistance or its connection's). Nil where the sensor covers several cells (which one is
+    /// not told) or its shift does not follow the heat (an offset).
+    private func heatedCell(coveredBy sensor: Int) -> Int? {
+        let covered = cellsCovered(bySensor: sensor)
+        return covered.count == 1 && sensorWatch.followsHeat(sensor) ? covered.lowerBound : nil
     }
 
     /// The `count`-th lowest open-circuit deviation (V).

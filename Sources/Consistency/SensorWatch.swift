@@ -21,6 +21,14 @@ import Glibc
 /// a rounding boundary flickers by one step and then stops, which is why only the jumps qualify). Each
 /// identical pair is scored with the share of learning pairs that did not change: where the BMS repeats a
 /// reading over k snapshots that share p satisfies p^k ≥ the share per new reading, so it errs safe.
+///
+/// A sensor warmed by heat at its place (a cell's or a joint's resistance, I²R) warms as the pack's
+/// current heats and cools at rest; an offset stays whatever the current. Each sensor's shift is fitted
+/// against the pack's heat, the current's square through a thermal lag of `heatLag` s, by least squares
+/// with an intercept, over about the last `heatMemory` s: the sensor follows the heat when the fit
+/// explains most of its shift's variance with a positive slope and an intercept under half its shift
+/// now (our simulator's loose connections: the sensor over the cell 0-0.2 K from the median at rest,
+/// 0.8 K half an hour into a C/5 charge, the pack's heat from nothing to its full value in that time).
 final class SensorWatch {
     let sensors: Int
     let change: Double
@@ -43,6 +51,14 @@ final class SensorWatch {
     private var previousTime = Double.nan
     /// The smallest change of a reading seen (K): the sensors' resolution.
     private(set) var resolution = Double.infinity
+    /// The pack's heat: the current's square through a first-order lag (A²).
+    private var heat = 0.0
+    /// Per sensor, forgetting sums of (heat, shift): weight, Σh, Σx, Σh², Σx², Σhx.
+    private let heatSums: UnsafeMutableBufferPointer<Double>
+    static let heatLag = 600.0
+    static let heatMemory = 3600.0
+    /// The share of a sensor's shift's variance the heat must explain for the shift to follow it.
+    static let heatExplains = 0.6
 
     init(sensors: Int, change: Double, learning: Double) {
         self.sensors = sensors
@@ -57,10 +73,11 @@ final class SensorWatch {
         changedPairs = .zeroed(max(sensors, 1))
         jumpedPairs = .zeroed(max(sensors, 1))
         scratch = .zeroed(max(sensors, 1))
+        heatSums = .zeroed(6 * max(sensors, 1))
     }
 
     deinit {
-        for buffer in [baseline, previous, shift, rising, falling, held, changedPairs, jumpedPairs, scratch] { buffer.deallocate() }
+        for buffer in [baseline, previous, shift, rising, falling, held, changedPairs, jumpedPairs, scratch, heatSums] { buffer.deallocate() }
     }
 
     var step: Double { max(change, resolution.isFinite ? 2.5 * resolution : change) }
@@ -79,7 +96,25 @@ final class SensorWatch {
         jumpedPairs[sensor] >= max(10, Self.ditheringJumps * changedPairs[sensor])
     }
 
-    func update(time: Double, temperatures: UnsafeBufferPointer<Double>) {
+    /// Whether the sensor's shift follows the pack's heat (see the type's comment).
+    func followsHeat(_ sensor: Int) -> Bool {
+        let base = 6 * sensor
+        let (w, h, x, hh, xx, hx) = (heatSums[base], heatSums[base + 1], heatSums[base + 2], heatSums[base + 3],
+                                     heatSums[base + 4], heatSums[base + 5])
+        guard w > 0 else { return false }
+        let heatVariance = hh / w - (h / w) * (h / w), shiftVariance = xx / w - (x / w) * (x / w)
+        let covariance = hx / w - (h / w) * (x / w)
+        guard heatVariance > 0, shiftVariance > 0, covariance > 0 else { return false }
+        let slope = covariance / heatVariance
+        let intercept = x / w - slope * h / w
+        return covariance * covariance / (heatVariance * shiftVariance) >= Self.heatExplains
+            && abs(intercept) < shift[sensor] / 2
+    }
+
+    func update(time: Double, temperatures: UnsafeBufferPointer<Double>, current: Double) {
+        if previousTime.isFinite, current.isFinite, time > previousTime {
+            heat += (current * current - heat) * (1 - exp(-(time - previousTime) / Self.heatLag))
+        }
         guard sensors >= 3, temperatures.count == sensors, temperatures.allSatisfy(\.isFinite) else { return }
         defer {
             for sensor in 0..<sensors { previous[sensor] = temperatures[sensor] }
@@ -104,9 +139,17 @@ final class SensorWatch {
         guard interval > 0, interval <= 60 else { return }
         let (delta, variance) = (step, noise * noise)
         let weight = interval / 60
+        let forget = exp(-interval / Self.heatMemory)
         for sensor in 0..<sensors {
             let x = temperatures[sensor] - median - baseline[sensor]
             shift[sensor] = x
+            let base = 6 * sensor
+            heatSums[base] = heatSums[base] * forget + 1
+            heatSums[base + 1] = heatSums[base + 1] * forget + heat
+            heatSums[base + 2] = heatSums[base + 2] * forget + x
+            heatSums[base + 3] = heatSums[base + 3] * forget + heat * heat
+            heatSums[base + 4] = heatSums[base + 4] * forget + x * x
+            heatSums[base + 5] = heatSums[base + 5] * forget + heat * x
             rising[sensor] = max(0, rising[sensor] + delta * (x - delta / 2) / variance * weight)
             falling[sensor] = max(0, falling[sensor] + delta * (-x - delta / 2) / variance * weight)
         }

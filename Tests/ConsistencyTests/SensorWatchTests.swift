@@ -65,4 +65,28 @@ import Glibc
         let (raised, _) = parkedPack(step: 0.1, noise: 0.07, swing: 1, heldFrom: nil)
         #expect(raised.isEmpty, "\(raised.map { ($0.evidence, $0.sensor ?? -1) })")
     }
+
+    /// One sensor per cell (our simulator's packs). A rest, then a C/3 charge: the sensor over cell 7
+    /// warms with the pack's heat (3 K at full heat, through a 15-minute lag, as a loose connection's
+    /// I²R does), so its alarm names cell 7 as well (before: its sensor alone, the cell named hours
+    /// later, after the rule, by the resistance tests). The sensor over cell 3 takes a 3 K offset an hour
+    /// into the charge, the heat steady by then: its sensor alone is named.
+    @Test func aSensorWarmingWithThePacksHeatOverOneCellNamesTheCell() {
+        var pack = SyntheticPack()
+        let detectors = CellDetectors(cells: pack.cells, sensors: pack.cells, settings: DetectionSettings())
+        let base = flatTemperatures(pack.cells)
+        let loadStart = 3600.0
+        let temperatures: (Double) -> [Double] = { time in
+            var readings = base(time)
+            let heat = time < loadStart ? 0 : 1 - exp(-(time - loadStart) / 900)
+            readings[7] += 3 * heat
+            if time >= loadStart + 3600 { readings[3] += 3 }
+            return readings
+        }
+        var raised = pack.run(detectors, from: 0, seconds: Int(loadStart), resting: true, temperatures: temperatures)
+        raised += pack.run(detectors, from: loadStart, seconds: 7200, steadyCurrent: -pack.capacity / 3, temperatures: temperatures)
+        let sensors = raised.filter { $0.kind == .sensor }
+        #expect(sensors.map(\.sensor) == [7, 3])
+        #expect(sensors.map(\.cell) == [7, nil])
+    }
 }
