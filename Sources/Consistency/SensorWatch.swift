@@ -53,7 +53,9 @@ final class SensorWatch {
     private(set) var resolution = Double.infinity
     /// The pack's heat: the current's square through a first-order lag (A²).
     private var heat = 0.0
-    /// Per sensor, forgetting sums of (heat, shift): weight, Σh, Σx, Σh², Σx², Σhx.
+    /// Forgetting sums of the heat, the same for every sensor: weight, Σh, Σh².
+    private var heatMoments = (weight: 0.0, sum: 0.0, squares: 0.0)
+    /// Per sensor, forgetting sums against the heat: Σx, Σx², Σhx (x its shift).
     private let heatSums: UnsafeMutableBufferPointer<Double>
     static let heatLag = 600.0
     static let heatMemory = 3600.0
@@ -73,7 +75,7 @@ final class SensorWatch {
         changedPairs = .zeroed(max(sensors, 1))
         jumpedPairs = .zeroed(max(sensors, 1))
         scratch = .zeroed(max(sensors, 1))
-        heatSums = .zeroed(6 * max(sensors, 1))
+        heatSums = .zeroed(3 * max(sensors, 1))
     }
 
     deinit {
@@ -98,9 +100,9 @@ final class SensorWatch {
 
     /// Whether the sensor's shift follows the pack's heat (see the type's comment).
     func followsHeat(_ sensor: Int) -> Bool {
-        let base = 6 * sensor
-        let (w, h, x, hh, xx, hx) = (heatSums[base], heatSums[base + 1], heatSums[base + 2], heatSums[base + 3],
-                                     heatSums[base + 4], heatSums[base + 5])
+        let base = 3 * sensor
+        let (w, h, hh) = heatMoments
+        let (x, xx, hx) = (heatSums[base], heatSums[base + 1], heatSums[base + 2])
         guard w > 0 else { return false }
         let heatVariance = hh / w - (h / w) * (h / w), shiftVariance = xx / w - (x / w) * (x / w)
         let covariance = hx / w - (h / w) * (x / w)
@@ -140,16 +142,14 @@ final class SensorWatch {
         let (delta, variance) = (step, noise * noise)
         let weight = interval / 60
         let forget = exp(-interval / Self.heatMemory)
+        heatMoments = (heatMoments.weight * forget + 1, heatMoments.sum * forget + heat, heatMoments.squares * forget + heat * heat)
         for sensor in 0..<sensors {
             let x = temperatures[sensor] - median - baseline[sensor]
             shift[sensor] = x
-            let base = 6 * sensor
-            heatSums[base] = heatSums[base] * forget + 1
-            heatSums[base + 1] = heatSums[base + 1] * forget + heat
-            heatSums[base + 2] = heatSums[base + 2] * forget + x
-            heatSums[base + 3] = heatSums[base + 3] * forget + heat * heat
-            heatSums[base + 4] = heatSums[base + 4] * forget + x * x
-            heatSums[base + 5] = heatSums[base + 5] * forget + heat * x
+            let base = 3 * sensor
+            heatSums[base] = heatSums[base] * forget + x
+            heatSums[base + 1] = heatSums[base + 1] * forget + x * x
+            heatSums[base + 2] = heatSums[base + 2] * forget + heat * x
             rising[sensor] = max(0, rising[sensor] + delta * (x - delta / 2) / variance * weight)
             falling[sensor] = max(0, falling[sensor] + delta * (-x - delta / 2) / variance * weight)
         }
