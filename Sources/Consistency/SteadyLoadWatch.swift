@@ -56,6 +56,12 @@
 /// would. That window becomes the new reference, and the time each cell has stood apart starts again: a
 /// charge derated step by step (by a loose connection elsewhere in the pack) gave one window against
 /// each of several references, which added up to three and named healthy cells ahead on the LFP knee.
+/// Within a reference the current still moves by up to a fifth (a derate in steps of an ampere, a taper):
+/// each cell's OCV offset is fitted as well (`fitLeads`), and its lead is taken as charge (a cell ΔQ
+/// ahead deviates by ΔQ × rate ÷ current, so at a falling current by more per second of lead). A
+/// cell ahead on the knee of a charge derated by a loose connection elsewhere (our simulator's LFP packs,
+/// 21.7 A to 18.9 A in 16 minutes) stood 2 mV apart and gained 0.4 mV on the median at its constant rate:
+/// a lead of constant seconds left that unexplained and named two such healthy cells (docs/fleet.md).
 final class SteadyLoadWatch {
     let cells: Int
     let shift: Double
@@ -100,15 +106,24 @@ final class SteadyLoadWatch {
     private var currentSquares = 0.0
     private var haveReference = false
     private var referenceCurrent = 0.0
-    /// The median's rate of rise (V/s) the leads were set from, and the slowest with its sign.
+    /// The median's rate of rise (V/s) the leads were set from, and the slowest with its sign and the
+    /// window's current (A).
     private var leadRate = Double.infinity
     private var slowestRate = 0.0
+    private var slowestCurrent = 0.0
     /// The median of the cells' rest deviations, fixed for a load (a rest ends the load).
     private var restCenter = 0.0
-    /// Per cell: Σ x·Δv over the load's windows, x the median's rate above the slowest over the current,
-    /// Δv the cell's change against the reference window; and Σ x², for each cell's lead τ.
+    /// Per cell: Σ x·Δv over the reference's windows, x the median's rate above the slowest (both scaled
+    /// to the reference current) over that current, Δv the cell's change against the reference window;
+    /// and Σ x², for each cell's lead τ.
     private let shiftSums: UnsafeMutableBufferPointer<Double>
     private var shiftSquares = 0.0
+    /// The charge through the pack since the reference window (A·s).
+    private var chargeSinceReference = 0.0
+    /// Per cell: Σ w·Δv, w = 1/I − 1/I_ref (an OCV offset's share of deviation ÷ current); and Σ x·w, Σ w².
+    private let offsetSums: UnsafeMutableBufferPointer<Double>
+    private var shiftOffset = 0.0
+    private var offsetSquares = 0.0
     /// Per cell: its change less what its fitted lead explains, and that change's z-score.
     private let unexplained: UnsafeMutableBufferPointer<Double>
     private let unexplainedScore: UnsafeMutableBufferPointer<Double>
@@ -160,6 +175,7 @@ final class SteadyLoadWatch {
         statistic = .zeroed(cells)
         change = .zeroed(cells)
         shiftSums = .zeroed(cells)
+        offsetSums = .zeroed(cells)
         unexplained = .zeroed(cells)
         unexplainedScore = .zeroed(cells)
         sinceRest = .zeroed(cells)
@@ -168,7 +184,7 @@ final class SteadyLoadWatch {
 
     deinit {
         for buffer in [restDeviation, sums, squares, movement, settled, reference, values, scratch, score, statistic, change, lead,
-                       apartFor, fittedLead, pending, pendingSince, shiftSums, unexplained, unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
+                       apartFor, fittedLead, pending, pendingSince, shiftSums, offsetSums, unexplained, unexplainedScore, sinceRest, restScore] { buffer.deallocate() }
     }
 
     /// True when a steady window updated `score` and `statistic`.
@@ -225,24 +241,32 @@ final class SteadyLoadWatch {
             referenceCurrent = meanCurrent
             haveReference = true
             leadRate = .infinity
-            setLeads(rate: rate, signed: signedRate)
+            setLeads(rate: rate, signed: signedRate, current: meanCurrent)
             for cell in 0..<cells {
                 shiftSums[cell] = 0
+                offsetSums[cell] = 0
                 fittedLead[cell] = 0
                 pending[cell] = 0
                 apartFor[cell] = 0
             }
             shiftSquares = 0
+            shiftOffset = 0
+            offsetSquares = 0
+            chargeSinceReference = 0
             return false
         }
-        setLeads(rate: rate, signed: signedRate)
+        setLeads(rate: rate, signed: signedRate, current: meanCurrent)
         settleReferences(step: step)
+        chargeSinceReference += abs(meanCurrent) * elapsed
         // A rise of resistance lowers deviation ÷ current, in charge and in discharge alike.
         let floor = step / 2 / abs(meanCurrent)
         for cell in 0..<cells { sinceRest[cell] = values[cell] }
         CrossCellTest.scores(sinceRest, into: restScore, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { values[cell] -= reference[cell] }
-        fitLeads(rateChange: signedRate - slowestRate, current: meanCurrent, step: step, loadFor: time - loadStart)
+        // A lead is charge: a cell ΔQ ahead deviates by ΔQ × rate ÷ current, so its deviation ÷ current
+        // moves with rate ÷ current², which at the reference current is the rate change as before.
+        fitLeads(rateChange: atReferenceCurrent(signedRate, meanCurrent) - atReferenceCurrent(slowestRate, slowestCurrent),
+                 current: referenceCurrent, present: meanCurrent, step: step, loadFor: time - loadStart)
         CrossCellTest.scores(unexplained, into: unexplainedScore, scratch: scratch, floor: floor, sign: -1)
         CrossCellTest.scores(values, into: score, scratch: scratch, floor: floor, sign: -1)
         for cell in 0..<cells { change[cell] = -values[cell] }
@@ -312,30 +336,52 @@ final class SteadyLoadWatch {
     /// Each cell's wait: twice its rest deviation from the median's over the median's rate of rise (V/s),
     /// at the slowest rate of the load so far (on a plateau the rate is below a step a window: the
     /// callers bound it by that).
-    private func setLeads(rate: Double, signed: Double) {
+    private func setLeads(rate: Double, signed: Double, current: Double) {
         guard rate < leadRate else { return }
         leadRate = rate
         slowestRate = signed
+        slowestCurrent = current
         restCenter = ConsistencyFeatures.median(UnsafeBufferPointer(restDeviation), scratch)
         for cell in 0..<cells { lead[cell] = min(Self.longestLead, 2 * abs(restDeviation[cell] - restCenter) / rate) }
     }
 
-    /// Each cell's change `values` (Ω) less its fitted lead times the median's rate change, in `unexplained`.
-    private func fitLeads(rateChange: Double, current: Double, step: Double, loadFor: Double) {
+    /// A rate of rise at `current` scaled as a lead's deviation ÷ current moves: by (reference ÷ current)².
+    private func atReferenceCurrent(_ rate: Double, _ current: Double) -> Double {
+        rate * (referenceCurrent / current) * (referenceCurrent / current)
+    }
+
+    /// Each cell's change `values` (Ω) less what its lead and its OCV offset explain, in `unexplained`.
+    ///
+    /// The lead at the reference current τ explains the median's rate change x (least squares through the
+    /// origin, τ held to what the rest allows), and the offset d (V) what is left over a current that moves
+    /// within the reference: an OCV offset does not scale with the current, so deviation ÷ current moves by
+    /// d × (1/I − 1/I_ref); d is held to the cell's deviation from its rest in the reference window. What
+    /// remains is shrunk by what a cell of another capacity gains or loses on its lead since the reference
+    /// (the capacity spread of the seconds since, times x).
+    private func fitLeads(rateChange: Double, current: Double, present: Double, step: Double, loadFor: Double) {
         let noise = step / window
         let x = rateChange.magnitude > noise ? (rateChange - (rateChange > 0 ? noise : -noise)) / current : 0
+        let w = 1 / present - 1 / current
         shiftSquares += x * x
-        guard shiftSquares > 0 else {
+        shiftOffset += x * w
+        offsetSquares += w * w
+        guard shiftSquares > 0 || offsetSquares > 0 else {
             for cell in 0..<cells { unexplained[cell] = values[cell] }
             return
         }
+        let gained = Self.capacitySpread * chargeSinceReference / abs(current) * abs(x)
         for cell in 0..<cells {
             shiftSums[cell] += x * values[cell]
+            offsetSums[cell] += w * values[cell]
             let bound = min(Self.longestLead, (abs(restDeviation[cell] - restCenter) + step) / leadRate
                             + Self.capacitySpread * loadFor)
-            let tau = max(-bound, min(bound, shiftSums[cell] / shiftSquares))
-            fittedLead[cell] = tau
-            unexplained[cell] = values[cell] - tau * x
+            let tau = shiftSquares > 0 ? max(-bound, min(bound, shiftSums[cell] / shiftSquares)) : 0
+            let offsetBound = abs(reference[cell] * current) + step
+            let offset = offsetSquares > 0
+                ? max(-offsetBound, min(offsetBound, (offsetSums[cell] - tau * shiftOffset) / offsetSquares)) : 0
+            fittedLead[cell] = tau * abs(current / present)
+            let residual = values[cell] - tau * x - offset * w
+            unexplained[cell] = residual > 0 ? max(0, residual - gained) : min(0, residual + gained)
         }
     }
 

@@ -375,3 +375,27 @@ def test_a_leak_on_our_simulators_lfp_pack_is_named_from_the_tops_of_its_charges
     assert payload["charge_end_fall_v"] >= 0.010 and payload["charge_end_below_median_v"] >= 0.010
     rule = faulty["start_time"] + faulty["rule_first_fired_s"]
     assert faulty["start_time"] + faulty["onset_s"] < rows[0]["event_time"] < rule - 12 * 3600
+
+
+def test_healthy_cells_through_the_charges_a_loose_connection_derates_are_not_named(tmp_path):
+    """Our simulator's 16 LFP packs (48 cells, 4 days, JSON snapshots every 10 s), each with a connection
+    that loosens: its BMS derates the charges step by step and tapers them, so the healthy cells a little
+    ahead climb the top of the OCV while the current falls. Such a cell's deviation is an OCV offset that
+    does not fall with the current: it grew in deviation ÷ current as a resistance rise would, and one of
+    these packs named its healthy cell 23 (before the steady-load test fitted the offset and took the
+    lead as charge). Every loose connection is named at its cell and nothing else is (`evaluate fleet`)."""
+    subprocess.run([RELEASE, "simulate", "--vehicles", "16", "--days", "4", "--cells", "48", "--chemistry", "lfp",
+                    "--fault", "loose-connection", "--seed", "5121", "--snapshots", "--snapshot-interval", "10",
+                    "--out", str(tmp_path)], check=True, capture_output=True, cwd=ROOT, timeout=600)
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    for label in labels:
+        label["log"] = label["vehicle"] + ".snapshots.jsonl"
+    (tmp_path / "labels-snapshots.json").write_text(json.dumps(labels))
+    config = absolute_config(tmp_path)
+    config.write_text(config.read_text().replace("cells = 96", "cells = 48"))
+    result = subprocess.run([RELEASE, "evaluate", "fleet", "--labels", str(tmp_path / "labels-snapshots.json"), "--config",
+                             str(config), "--jobs", "2", "--json"], check=True, capture_output=True, text=True, timeout=600)
+    overall = json.loads(result.stdout)["overall"]
+    assert (overall["faulty"], overall["found"], overall["named"], overall["not_replayed"]) == (16, 16, 16, 0), overall
+    assert overall["wrong_target_alarms"] == 0, [(vehicle["vehicle"], vehicle["wrong_target_alarms"])
+                                                 for vehicle in json.loads(result.stdout)["vehicles"] if vehicle["wrong_target_alarms"]]
