@@ -33,7 +33,8 @@
 /// with a cell ahead wait to be judged (`judge`). (Taking the fitted part out of every cell before the
 /// test instead added false alarms on NMC packs: cells whose fit was off stood out more, and the cleaned
 /// cells made the spread smaller.) τ is held to what the rest allows: an SOC offset its rest deviation
-/// plus a reading step hides, over the median's slowest rate (on NMC seconds; on a plateau minutes),
+/// plus a reading step hides, over the median's slowest rate in the whole load (on NMC seconds; on a
+/// plateau minutes; not the new reference's, which up a knee is many times faster),
 /// plus what a capacity 2 % off the median cell's gains in the load (2 % of the load's duration: a cell
 /// level with the median at the rest before reached our simulator's LFP knee 50 s ahead after a
 /// 40-minute charge; with 1 mV readings the reading step had covered that, with 0.1 mV it was raised).
@@ -56,12 +57,8 @@
 /// would. That window becomes the new reference, and the time each cell has stood apart starts again: a
 /// charge derated step by step (by a loose connection elsewhere in the pack) gave one window against
 /// each of several references, which added up to three and named healthy cells ahead on the LFP knee.
-/// Within a reference the current still moves by up to a fifth (a derate in steps of an ampere, a taper):
-/// each cell's OCV offset is fitted as well (`fitLeads`), and its lead is taken as charge (a cell ΔQ
-/// ahead deviates by ΔQ × rate ÷ current, so at a falling current by more per second of lead). A
-/// cell ahead on the knee of a charge derated by a loose connection elsewhere (our simulator's LFP packs,
-/// 21.7 A to 18.9 A in 16 minutes) stood 2 mV apart and gained 0.4 mV on the median at its constant rate:
-/// a lead of constant seconds left that unexplained and named two such healthy cells (docs/fleet.md).
+/// Within a reference the current still moves by up to a fifth (a derate, a taper): each cell's OCV
+/// offset is fitted too, and its lead taken as charge (`fitLeads`; docs/fleet.md, thirty-first session).
 final class SteadyLoadWatch {
     let cells: Int
     let shift: Double
@@ -111,6 +108,9 @@ final class SteadyLoadWatch {
     private var leadRate = Double.infinity
     private var slowestRate = 0.0
     private var slowestCurrent = 0.0
+    /// The slowest rate of the whole load (V/s) and its window's current (A), for the leads' bound.
+    private var loadSlowestRate = Double.infinity
+    private var loadSlowestCurrent = 0.0
     /// The median of the cells' rest deviations, fixed for a load (a rest ends the load).
     private var restCenter = 0.0
     /// Per cell: Σ x·Δv over the reference's windows, x the median's rate above the slowest (both scaled
@@ -200,6 +200,7 @@ final class SteadyLoadWatch {
         guard haveRest, loaded, current.isFinite, sign == loadSign, time - previousTime <= Self.gap else {
             loadStart = time
             loadSign = loaded && current.isFinite ? sign : 0
+            loadSlowestRate = .infinity
             haveReference = false
             windowStart = .nan
             return false
@@ -337,6 +338,10 @@ final class SteadyLoadWatch {
     /// at the slowest rate of the load so far (on a plateau the rate is below a step a window: the
     /// callers bound it by that).
     private func setLeads(rate: Double, signed: Double, current: Double) {
+        if rate < loadSlowestRate {
+            loadSlowestRate = rate
+            loadSlowestCurrent = current
+        }
         guard rate < leadRate else { return }
         leadRate = rate
         slowestRate = signed
@@ -373,8 +378,9 @@ final class SteadyLoadWatch {
         for cell in 0..<cells {
             shiftSums[cell] += x * values[cell]
             offsetSums[cell] += w * values[cell]
-            let bound = min(Self.longestLead, (abs(restDeviation[cell] - restCenter) + step) / leadRate
-                            + Self.capacitySpread * loadFor)
+            // The lead the rest hides, in seconds at the reference current.
+            let hidden = (abs(restDeviation[cell] - restCenter) + step) / loadSlowestRate * abs(loadSlowestCurrent / current)
+            let bound = min(Self.longestLead, hidden + Self.capacitySpread * loadFor)
             let tau = shiftSquares > 0 ? max(-bound, min(bound, shiftSums[cell] / shiftSquares)) : 0
             let offsetBound = abs(reference[cell] * current) + step
             let offset = offsetSquares > 0
