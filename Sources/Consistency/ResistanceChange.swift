@@ -45,7 +45,7 @@ final class ResistanceChange {
     private let baselineCross: UnsafeMutableBufferPointer<Double>
     private let baseline: UnsafeMutableBufferPointer<Double>
     private let baselineSquares: UnsafeMutableBufferPointer<Double>
-    private let learnedPairs: UnsafeMutableBufferPointer<Int>
+    private let learnedSeconds: UnsafeMutableBufferPointer<Double>
     /// Per cell: sums since its CUSUM last stood at zero (the test's change point) of the current step times
     /// the deviation step beyond the baseline, and of the steps squared: the size of a rise.
     private let runCross: UnsafeMutableBufferPointer<Double>
@@ -111,8 +111,13 @@ final class ResistanceChange {
     static let modelError = 0.1
     /// Rounding steps the median cell's voltage must move by for a pair to count.
     static let resolvedSteps = 3.0
-    /// Qualifying pairs at a current level that learn the cells' baselines there before any evidence counts.
-    static let learningPairs = 300
+    /// Seconds of qualifying pairs at a current level (each counted by its spacing, at least 1 s) that learn
+    /// the cells' baselines there before any evidence counts: 300 pairs of 1-Hz CAN logs, 30 of JSON
+    /// snapshots every 10 s. Counted in pairs, 10-s snapshots needed 50 minutes of driving at a level, and
+    /// a connection that gave way 17 hours into a replay was named only after the BMS's rule (our
+    /// simulator's loose connections ahead of the rule 7 → 10 of 16 and 6 → 14 of 16 on fresh draws, no
+    /// false alarm in 8,000 healthy hours; docs/fleet.md, thirty-first session).
+    static let learningSeconds = 300.0
     /// The current levels (the pair's mean |C-rate|) with a baseline each: below C/10, to C/3, above.
     static let levels = 3
     static func level(cRate: Double) -> Int { cRate < 0.1 ? 0 : cRate < 1.0 / 3 ? 1 : 2 }
@@ -129,8 +134,7 @@ final class ResistanceChange {
         baselineCross = .zeroed(cells * Self.levels)
         baseline = .zeroed(cells * Self.levels)
         baselineSquares = .zeroed(Self.levels)
-        learnedPairs = .allocate(capacity: Self.levels)
-        learnedPairs.initialize(repeating: 0)
+        learnedSeconds = .zeroed(Self.levels)
         runCross = .zeroed(cells)
         runSquares = .zeroed(cells)
         runRising = .zeroed(cells)
@@ -144,10 +148,10 @@ final class ResistanceChange {
 
     deinit {
         for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
-                       runCross, runSquares, runRising, runFalling, readingAtLow, readingAtHigh, change, statistic, scratch] {
+                       learnedSeconds, runCross, runSquares, runRising, runFalling, readingAtLow, readingAtHigh, change, statistic,
+                       scratch] {
             buffer.deallocate()
         }
-        learnedPairs.deallocate()
     }
 
     /// Takes a snapshot's deviations from the median (V), the median itself, the current (A, + discharge)
@@ -226,8 +230,8 @@ final class ResistanceChange {
         guard restSteps < Self.restStepsKnown || abs(step) >= Self.resolvedSteps * (restStepSquares / restSteps).squareRoot() else { return }
         let level = Self.level(cRate: (abs(current) + abs(previousCurrent)) / 2 / oneC)
         let delta = share * medianResistance
-        if learnedPairs[level] < Self.learningPairs {
-            learnedPairs[level] += 1
+        if learnedSeconds[level] < Self.learningSeconds {
+            learnedSeconds[level] += max(gap, 1)
             baselineSquares[level] += step * step
             for cell in 0..<cells {
                 baselineCross[level * cells + cell] += step * (deviation[cell] - previous[cell])
@@ -237,7 +241,7 @@ final class ResistanceChange {
         }
         // A pair is evidence only against its own level's baseline (another level's named a cell with a slower
         // electrode in town after learning it on a motorway).
-        guard learnedPairs[level] >= Self.learningPairs else { return }
+        guard learnedSeconds[level] >= Self.learningSeconds else { return }
         // Nor, while the load toggles, where half the rise tested for is under a rounding step (the
         // baselines learn from such pairs): there one rounding error, repeated toggle after toggle, argues
         // for the rise by itself. It repeats although every reading is new where the voltages creep by about
