@@ -116,7 +116,7 @@ final class ResistanceChange {
     /// snapshots every 10 s. Counted in pairs, 10-s snapshots needed 50 minutes of driving at a level, and
     /// a connection that gave way 17 hours into a replay was named only after the BMS's rule (our
     /// simulator's loose connections ahead of the rule 7 → 10 of 16 and 6 → 14 of 16 on fresh draws, no
-    /// false alarm in 8,000 healthy hours; docs/fleet.md, thirty-first session).
+    /// false alarm in 7,870 healthy hours; docs/fleet.md, thirty-first session).
     static let learningSeconds = 300.0
     /// The current levels (the pair's mean |C-rate|) with a baseline each: below C/10, to C/3, above.
     static let levels = 3
