@@ -375,11 +375,12 @@ final class SteadyLoadWatch {
             return
         }
         let gained = Self.capacitySpread * chargeSinceReference / abs(current) * abs(x)
+        // Seconds of lead at the reference current per volt the rest hides.
+        let hiddenPerVolt = abs(loadSlowestCurrent / current) / loadSlowestRate
         for cell in 0..<cells {
             shiftSums[cell] += x * values[cell]
             offsetSums[cell] += w * values[cell]
-            // The lead the rest hides, in seconds at the reference current.
-            let hidden = (abs(restDeviation[cell] - restCenter) + step) / loadSlowestRate * abs(loadSlowestCurrent / current)
+            let hidden = (abs(restDeviation[cell] - restCenter) + step) * hiddenPerVolt
             let bound = min(Self.longestLead, hidden + Self.capacitySpread * loadFor)
             let tau = shiftSquares > 0 ? max(-bound, min(bound, shiftSums[cell] / shiftSquares)) : 0
             let offsetBound = abs(reference[cell] * current) + step

@@ -398,7 +398,8 @@ def test_healthy_cells_through_the_charges_a_loose_connection_derates_are_not_na
     config.write_text(config.read_text().replace("cells = 96", "cells = 48"))
     result = subprocess.run([RELEASE, "evaluate", "fleet", "--labels", str(tmp_path / "labels-snapshots.json"), "--config",
                              str(config), "--jobs", "2", "--json"], check=True, capture_output=True, text=True, timeout=600)
-    overall = json.loads(result.stdout)["overall"]
+    evaluation = json.loads(result.stdout)
+    overall = evaluation["overall"]
     assert (overall["faulty"], overall["found"], overall["named"], overall["not_replayed"]) == (16, 16, 16, 0), overall
     assert overall["wrong_target_alarms"] == 0, [(vehicle["vehicle"], vehicle["wrong_target_alarms"])
-                                                 for vehicle in json.loads(result.stdout)["vehicles"] if vehicle["wrong_target_alarms"]]
+                                                 for vehicle in evaluation["vehicles"] if vehicle["wrong_target_alarms"]]
