@@ -59,6 +59,7 @@ final class ReadingStepWatch {
     private var previousCurrent = Double.nan
     private var previousTime = Double.nan
     private var spacing = SnapshotSpacing()
+    private var putsBack = true
     /// The cells' one-snapshot movement at a steady current (V, a robust standard deviation, smoothed).
     private(set) var noise = 0.0
 
@@ -115,16 +116,21 @@ final class ReadingStepWatch {
         // NaN (a current unknown, no scale yet) is never steady.
         let moved = max(abs(current - previousCurrent), abs(periodStartCurrent - previousCurrent))
         previousCurrent = current
-        let known = unexplained.isFinite && unexplained >= 0
-        let steadyAmps = (known ? Self.steadyCRate : stillCRate) * oneC
         let gap = spacing.isGap(interval, minimum: 0)
+        // A resistance learned from pairs further apart than the cells' polarization takes in part of it,
+        // which a step put back with it leaves in the open-circuit deviation: at such spacings nothing is
+        // put back, as where no resistance is known (30-s snapshots of our simulator: a healthy cell's
+        // reading raised as a step at a charge's top, with 30-s pairs in the resistance test).
+        putsBack = !(spacing.seconds > ResistanceChange.polarizationFreePair)
+        let known = putsBack && unexplained.isFinite && unexplained >= 0
+        let steadyAmps = (known ? Self.steadyCRate : stillCRate) * oneC
         // A gap, a current unknown or moving, a bleed, a scale not yet known: the levels start again.
         guard !gap, moved <= steadyAmps, resolution.isFinite, !balancing else {
             restart()
             return
         }
         let threshold = self.threshold(resolution: resolution) + (known ? unexplained * moved : 0)
-        let medianOCV = median + (medianResistance.isFinite ? medianResistance * current : 0)
+        let medianOCV = median + (putsBack && medianResistance.isFinite ? medianResistance * current : 0)
         if filled == window { updateNoise(deviation, change: change, current: current) }
         // Steps waiting for their window after.
         for cell in 0..<cells where !levelBefore[cell].isNaN {
@@ -191,7 +197,7 @@ final class ReadingStepWatch {
 
     /// A resistance change's share of the drop at `current` (V): none while the change is unknown.
     private func putBack(_ change: Double, _ current: Double) -> Double {
-        change.isFinite ? change * current : 0
+        putsBack && change.isFinite ? change * current : 0
     }
 
     /// The mean current of the last `window` snapshots: before a step, those taken in; after it, with

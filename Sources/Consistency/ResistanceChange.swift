@@ -28,11 +28,14 @@ final class ResistanceChange {
     private let trendCross: UnsafeMutableBufferPointer<Double>
     private var trendWeights = 0.0, trendCurrent = 0.0, trendCurrentSquares = 0.0
     static let trendMemory = 8.0
-    /// The longest pair (s): JSON snapshots every 10 s pair up, as CAN logs' 1-s ones do (at 5 s the test
-    /// was blind on them). Over a pair much longer than that the cells' polarization (tens of seconds)
-    /// grows into the step: 30-s pairs named nothing more on a draw of our simulator's LFP packs and let the
-    /// reading-step test, given a median resistance, raise a healthy cell at the top of a charge.
-    static let longestPair = 15.0
+    /// The longest pair (s): JSON snapshots every 30 s pair up, as CAN logs' 1-s and 10-s snapshots do
+    /// (at 5 s the test was blind on 10-s snapshots, at 15 s on 30-s ones). Over such a pair the cells'
+    /// polarization (tens of seconds) grows into the step, which the baselines, learned per level over
+    /// the same pairs, take in.
+    static let longestPair = 35.0
+    /// Pairs up to this far apart (s) see little of the polarization: a resistance learned from longer
+    /// ones is not put back into a reading as an ohmic drop (ReadingStepWatch).
+    static let polarizationFreePair = 15.0
     /// Per current level and cell: its own offset from the median resistance, as a share of it (the pack's
     /// resistance moves with temperature; the cells' ratios much less), learned over the first qualifying
     /// pairs at that level and clamped to half the rise of interest, so that a cell's lasting difference is
@@ -77,13 +80,14 @@ final class ResistanceChange {
     private var previousTime = -Double.infinity
     private var previousResting = false
     /// Which current the pairs take: the snapshot's latest or the one in force at the period's first cell
-    /// frame (PackState). Over the first `warmUpPairs` pairs not at rest (where both are noise) the
+    /// frame (PackState). Over the first `currentChoicePairs` pairs not at rest (where both are noise) the
     /// median's steps are regressed on each one's; the period's start is taken from then on where the
     /// latest explains under a quarter of what it explains (a correlation under half): the latest is then
     /// the wrong instant (1-6 % on the held-out fleet's 10 Hz layouts, the pair test blind). Where both
     /// explain the cells alike (a status message sent once a period gives the same current either way;
     /// 64 % on the CI fleet's) the latest, which every other test reads, is kept.
     private(set) var takesPeriodStart = false
+    static let currentChoicePairs = 300
     private var latestFit = (squares: 0.0, cross: 0.0), periodStartFit = (squares: 0.0, cross: 0.0), fittedPairs = 0
     private var previousLatest = Double.nan, previousPeriodStart = Double.nan
     /// The current reading's own noise: its steps between snapshots at rest, squared and summed (A²),
@@ -95,8 +99,10 @@ final class ResistanceChange {
     /// The median cell's resistance (Ω), and the pairs' noise variance (V²); NaN until known.
     private(set) var medianResistance = Double.nan
     private(set) var noiseVariance = Double.nan
-    private(set) var pairs = 0
-    static let warmUpPairs = 300
+    /// Seconds of pairs (each counted by its spacing, at least 1 s; rest included) that only learn the median
+    /// resistance and the noise: 300 pairs of 1-Hz CAN logs, 30 of 10-s snapshots, 10 of 30-s ones.
+    private var warmedSeconds = 0.0
+    static let warmUpSeconds = 300.0
     /// Seconds without snapshots after which the pack is learned again, from a prior of this many pairs.
     static let restartGap = 600.0
     static let priorPairs = 30.0
@@ -190,7 +196,7 @@ final class ResistanceChange {
         currentSquares = currentSquares * forget + step * step
         weights = weights * forget + 1
         medianCross = medianCross * forget + step * (median - previousMedian)
-        pairs += 1
+        warmedSeconds += max(gap, 1)
         guard currentSquares > 0 else { return }
         medianResistance = -medianCross / currentSquares
         for cell in 0..<cells {
@@ -213,7 +219,7 @@ final class ResistanceChange {
             return
         }
         // The first minutes only learn the median resistance and the noise.
-        guard pairs >= Self.warmUpPairs, medianResistance > 0, step != 0 else { return }
+        guard warmedSeconds >= Self.warmUpSeconds, medianResistance > 0, step != 0 else { return }
         let ascending = current > previousCurrent
         let levels = ascending ? (low: previousCurrent, high: current) : (low: current, high: previousCurrent)
         // Two currents the median's readings cannot tell apart (half a rounding step) are the same level.
@@ -285,7 +291,7 @@ final class ResistanceChange {
     }
 
     private func chooseCurrent(latest: Double, periodStart: Double, median: Double, gap: Double, resting: Bool) {
-        guard fittedPairs < Self.warmUpPairs else { return }
+        guard fittedPairs < Self.currentChoicePairs else { return }
         let medianStep = median - previousMedian
         let latestStep = latest - previousLatest, periodStartStep = periodStart - previousPeriodStart
         if !resting, gap > 0, gap <= Self.longestPair, medianStep.isFinite, latestStep.isFinite, periodStartStep.isFinite {
@@ -295,7 +301,7 @@ final class ResistanceChange {
             periodStartFit.squares += periodStartStep * periodStartStep
             periodStartFit.cross += periodStartStep * medianStep
         }
-        guard fittedPairs == Self.warmUpPairs else { return }
+        guard fittedPairs == Self.currentChoicePairs else { return }
         func explained(_ fit: (squares: Double, cross: Double)) -> Double { fit.squares > 0 ? fit.cross * fit.cross / fit.squares : 0 }
         guard explained(latestFit) < explained(periodStartFit) / 4 else { return }
         // What the warm-up learned from the other current is dropped: the pairs start again from this one.
