@@ -113,6 +113,8 @@ final class ResistanceChange {
     func seenBothWays(_ cell: Int) -> Bool {
         (runRising[cell] == 0 && runFalling[cell] == 0) || (runRising[cell] > 0 && runFalling[cell] > 0)
     }
+    /// How many of its known standard deviations one pair's residual may add to a cell's scatter.
+    static let residualClip = 10.0
     /// The share of the median resistance the pair model may be off by at any step.
     static let modelError = 0.1
     /// Rounding steps the median cell's voltage must move by for a pair to count.
@@ -204,7 +206,15 @@ final class ResistanceChange {
             crossSums[cell] = crossSums[cell] * forget + step * deviationStep
             change[cell] = -crossSums[cell] / currentSquares
             let residual = deviationStep + change[cell] * step
-            residualVariance[cell] = residualVariance[cell] * forget + residual * residual
+            // One pair counts for at most `residualClip`² times the scatter known before it: a fault's own
+            // onset is not the cell's noise (a connection giving way 13 s into a drive moved its cell 46 mV
+            // within one 30-s pair; taken whole, that made the cell's scatter 10,000 times the pack's, and
+            // the 13-minute drive's pairs, each 1 mV per ampere apart, never added up to a rise). A cell
+            // truly noisier than the others still gets there within a few pairs. At 3 deviations a healthy
+            // LFP cell's own jumps at the top of a charge (30-s pairs: 1.8 mV in one) were no longer its
+            // scatter, and one pair raised it.
+            let known = noiseVariance.isFinite ? max(noiseVariance, residualVariance[cell] / weights) : .infinity
+            residualVariance[cell] = residualVariance[cell] * forget + min(residual * residual, Self.residualClip * Self.residualClip * known)
         }
         let quantization = resolution.isFinite ? resolution * resolution / 6 : 0
         noiseVariance = max(ConsistencyFeatures.median(UnsafeBufferPointer(residualVariance), scratch) / weights, quantization, 1e-10)
