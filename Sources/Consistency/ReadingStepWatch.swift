@@ -59,7 +59,11 @@ final class ReadingStepWatch {
     private var previousCurrent = Double.nan
     private var previousTime = Double.nan
     private var spacing = SnapshotSpacing()
-    private var putsBack = true
+    /// A resistance learned from pairs further apart than the cells' polarization takes in part of it,
+    /// which a step put back with it leaves in the open-circuit deviation: at such spacings nothing is
+    /// put back, as where no resistance is known (30-s snapshots of our simulator: a healthy cell's
+    /// reading raised as a step at a charge's top, with 30-s pairs in the resistance test).
+    private var putsBack: Bool { !(spacing.seconds > ResistanceChange.polarizationFreePair) }
     /// The cells' one-snapshot movement at a steady current (V, a robust standard deviation, smoothed).
     private(set) var noise = 0.0
 
@@ -117,11 +121,6 @@ final class ReadingStepWatch {
         let moved = max(abs(current - previousCurrent), abs(periodStartCurrent - previousCurrent))
         previousCurrent = current
         let gap = spacing.isGap(interval, minimum: 0)
-        // A resistance learned from pairs further apart than the cells' polarization takes in part of it,
-        // which a step put back with it leaves in the open-circuit deviation: at such spacings nothing is
-        // put back, as where no resistance is known (30-s snapshots of our simulator: a healthy cell's
-        // reading raised as a step at a charge's top, with 30-s pairs in the resistance test).
-        putsBack = !(spacing.seconds > ResistanceChange.polarizationFreePair)
         let known = putsBack && unexplained.isFinite && unexplained >= 0
         let steadyAmps = (known ? Self.steadyCRate : stillCRate) * oneC
         // A gap, a current unknown or moving, a bleed, a scale not yet known: the levels start again.

@@ -198,7 +198,9 @@ final class ResistanceChange {
         currentSquares = currentSquares * forget + step * step
         weights = weights * forget + 1
         medianCross = medianCross * forget + step * (median - previousMedian)
-        warmedSeconds += max(gap, 1)
+        // A pair counts for its spacing, at least a second, in the warm-up and in a level's learning.
+        let pairSeconds = max(gap, 1)
+        warmedSeconds += pairSeconds
         guard currentSquares > 0 else { return }
         medianResistance = -medianCross / currentSquares
         for cell in 0..<cells {
@@ -247,7 +249,7 @@ final class ResistanceChange {
         let level = Self.level(cRate: (abs(current) + abs(previousCurrent)) / 2 / oneC)
         let delta = share * medianResistance
         if learnedSeconds[level] < Self.learningSeconds {
-            learnedSeconds[level] += max(gap, 1)
+            learnedSeconds[level] += pairSeconds
             baselineSquares[level] += step * step
             for cell in 0..<cells {
                 baselineCross[level * cells + cell] += step * (deviation[cell] - previous[cell])

@@ -394,8 +394,11 @@ def evaluated_snapshot_draw(folder, fault, seed, interval, chemistry="lfp", vehi
     return json.loads(result.stdout)
 
 
-def wrong_targets(evaluation):
-    return [(vehicle["vehicle"], vehicle["wrong_target_alarms"]) for vehicle in evaluation["vehicles"] if vehicle["wrong_target_alarms"]]
+def assert_every_fault_named_and_nothing_else(evaluation, faulty):
+    overall = evaluation["overall"]
+    assert (overall["faulty"], overall["found"], overall["named"], overall["not_replayed"]) == (faulty, faulty, faulty, 0), overall
+    assert overall["wrong_target_alarms"] == 0, [(vehicle["vehicle"], vehicle["wrong_target_alarms"])
+                                                 for vehicle in evaluation["vehicles"] if vehicle["wrong_target_alarms"]]
 
 
 @pytest.mark.parametrize("seed", [5121, 4801])
@@ -408,10 +411,7 @@ def test_healthy_cells_through_the_charges_a_loose_connection_derates_are_not_na
     and a cell that jumped the top step a minute after a new reference was ahead by more than the new
     reference's rate allowed (4801's cell 21), until the bound came from the whole load's slowest rate.
     Every loose connection is named at its cell and nothing else is (`evaluate fleet`)."""
-    evaluation = evaluated_snapshot_draw(tmp_path, "loose-connection", seed, 10)
-    overall = evaluation["overall"]
-    assert (overall["faulty"], overall["found"], overall["named"], overall["not_replayed"]) == (16, 16, 16, 0), overall
-    assert overall["wrong_target_alarms"] == 0, wrong_targets(evaluation)
+    assert_every_fault_named_and_nothing_else(evaluated_snapshot_draw(tmp_path, "loose-connection", seed, 10), 16)
 
 
 def test_resistance_growth_read_every_30_s_is_named_ahead_of_the_rule(tmp_path):
@@ -421,10 +421,8 @@ def test_resistance_growth_read_every_30_s_is_named_ahead_of_the_rule(tmp_path):
     of the polarization, the reading-step test put that back as an ohmic drop and named a healthy cell at
     a charge's top. Every growth is named at its cell ahead of the rule, nothing else is."""
     evaluation = evaluated_snapshot_draw(tmp_path, "resistance-growth", 5201, 30)
-    overall = evaluation["overall"]
-    assert (overall["faulty"], overall["found"], overall["named"], overall["not_replayed"]) == (16, 16, 16, 0), overall
-    assert overall["ahead_of_rule"] == overall["rule_fired"], overall
-    assert overall["wrong_target_alarms"] == 0, wrong_targets(evaluation)
+    assert_every_fault_named_and_nothing_else(evaluation, 16)
+    assert evaluation["overall"]["ahead_of_rule"] == evaluation["overall"]["rule_fired"], evaluation["overall"]
 
 
 def test_a_connection_giving_way_mid_drive_read_every_30_s_is_named_by_its_pairs(tmp_path):
@@ -434,6 +432,4 @@ def test_a_connection_giving_way_mid_drive_read_every_30_s_is_named_by_its_pairs
     and the temperature sensor over it was raised first, naming no cell (another target). Every loose
     connection is named at its cell and nothing else is."""
     evaluation = evaluated_snapshot_draw(tmp_path, "loose-connection", 5213, 30, chemistry="nmc", vehicles=12, cells=96)
-    overall = evaluation["overall"]
-    assert (overall["faulty"], overall["found"], overall["named"], overall["not_replayed"]) == (12, 12, 12, 0), overall
-    assert overall["wrong_target_alarms"] == 0, wrong_targets(evaluation)
+    assert_every_fault_named_and_nothing_else(evaluation, 12)
