@@ -60,7 +60,9 @@ def plan(split, vehicles, days):
             usage=dict(urban_share=float(random.uniform(0.3, 0.8)), speed_scale=float(random.uniform(0.85, 1.05)),
                        intensity=float(random.uniform(0.8, 1.2)), charge_c=float(random.uniform(*spec.get("charge_c", (0.3, 1.0)))),
                        taper_share=float(random.uniform(0.1, 0.3))),
-            start_soc=float(random.uniform(0.65, 0.85)), soc_spread=float(random.uniform(0.002, 0.005)),
+            start_soc=float(random.uniform(*spec.get("start_soc", (0.65, 0.85)))),
+            soc_spread=float(random.uniform(*spec.get("soc_spread", (0.002, 0.005)))), to_top=spec.get("to_top", False),
+            solver_tolerance=spec.get("solver_tolerance"),
             resistance_share=spec.get("resistance_share", (0.3, 1.5)), resistance_ramp_s=spec.get("resistance_ramp_s", (1200, 10800)),
             resistance_phases=spec.get("resistance_phases", ("drive", "charge")), leak_divisor=spec.get("leak_divisor", (50, 300)),
             capacity_loss=spec.get("capacity_loss", (0.05, 0.2))))
@@ -74,8 +76,13 @@ def timeline(p, random):
     c_rate = np.zeros(total)
     logged, phases = [], []
     derate = p.get("charge_derate", 1.0)
+    soc = p["start_soc"]
     for day in range(p["days"]):
-        profile, phase = day_profile(p["vehicle_class"], random, day_seconds, dict(p["usage"], charge_derate=derate))
+        # Charged to the top each day, the charge puts back what the day used and what the night before
+        # lost (the leak's cell alone, so nothing for the pack's nominal SOC), to the start's SOC.
+        top = p["start_soc"] - soc if p.get("to_top") else None
+        profile, phase = day_profile(p["vehicle_class"], random, day_seconds, dict(p["usage"], charge_derate=derate), top)
+        soc -= profile.sum() / 3600
         start = day * DAY
         c_rate[start:start + day_seconds] = profile
         deficit = profile.sum() / 3600
@@ -204,11 +211,12 @@ def simulate_vehicle(p, out, reuse, previous):
     files = [os.path.join(out, f"{vehicle}{suffix}") for suffix in (".log", ".asc", ".dbc", ".toml", ".truth.csv.gz")]
     if reuse and all(os.path.exists(path) for path in files):
         return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous)
-    string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"])
+    string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"],
+                        p.get("solver_tolerance"))
     inputs = []
     for cell in range(p["cells"]):
         area = float(random.normal(1, 0.008))
-        arguments = dict(soc=float(np.clip(random.normal(p["start_soc"], p["soc_spread"]), 0.1, 0.95)), area=area,
+        arguments = dict(soc=float(np.clip(random.normal(p["start_soc"], p["soc_spread"]), 0.1, 0.995)), area=area,
                          contact_ohm=float(abs(random.normal(0.03, 0.01))) * cell_resistance,
                          kinetics=(float(random.lognormal(0, 0.05)), float(random.lognormal(0, 0.05))),
                          cooling=float(random.normal(1, 0.05)))

@@ -81,9 +81,11 @@ def charge_c_rate(seconds, ampere_hours_c, rate, taper_share, random):
     return -(c + random.normal(0, 0.002, seconds) * (c > 0))
 
 
-def day_profile(vehicle_class, random, day_seconds, usage):
+def day_profile(vehicle_class, random, day_seconds, usage, to_top=None):
     """One logged day: drive, park, drive, park, charge back what was driven, rest. Returns the C-rate
-    at 1 Hz and the phase of each second ('drive', 'park', 'charge')."""
+    at 1 Hz and the phase of each second ('drive', 'park', 'charge'). With `to_top` (capacities the
+    days before left short of the start's SOC), the charge ends where the day began, its taper to C/20
+    included, as a home charger's constant voltage ends at the top every day."""
     spec = CLASSES[vehicle_class]
     parts, phases = [], []
 
@@ -107,10 +109,27 @@ def day_profile(vehicle_class, random, day_seconds, usage):
     # derated one (usage["charge_derate"] < 1, as a BMS limits a cold pack's charge) puts back what fits
     # and the night's slow charge the rest (`overnight_charge`).
     rate = max(usage["charge_c"], used / (remaining / 3600 * 0.75)) * usage.get("charge_derate", 1.0)
-    charge = charge_c_rate(remaining, max(used, 0.02), rate, usage["taper_share"], random)
+    returned = max(used, 0.02)
+    if to_top is not None:
+        returned, rate = topping_charge(used + to_top, rate, usage["taper_share"], remaining)
+    charge = charge_c_rate(remaining, returned, rate, usage["taper_share"], random)
     add(charge, "charge")
     c_rate = np.concatenate(parts)
     return c_rate, phases
+
+
+def topping_charge(wanted_c, rate, taper_share, seconds, end_c=0.05):
+    """The capacities to schedule and the rate for `charge_c_rate` to put back `wanted_c` by its taper's
+    end (which stops at `end_c` short of the exponential's whole) within 95 % of `seconds`: the rate
+    raised until it fits."""
+    wanted_c = max(wanted_c, 0.02)
+    while True:
+        scheduled = wanted_c / (1 - taper_share * end_c / rate)
+        constant = scheduled * (1 - taper_share) * 3600 / rate
+        taper = scheduled * taper_share * 3600 / rate * np.log(rate / end_c)
+        if constant + taper <= 0.95 * seconds or rate > 3:
+            return scheduled, rate
+        rate *= 1.1
 
 
 def overnight_charge(deficit_c, seconds, rate=0.1):

@@ -123,3 +123,16 @@ SPLITS["heldout-lco"] = dict(SPLITS["heldout-nca"], seed=9026, vehicles=20, heal
 # Healthy LCO packs only, for 500 LCO hours with heldout-lco's healthy ones.
 SPLITS["heldout-lco-healthy"] = dict(SPLITS["heldout-lco"], seed=9027, vehicles=12, cells=[12, 16], healthy_share=1.0,
                                      start="2027-03-29")
+# LFP packs charged to the top every day (a home charger's constant voltage, the pack balanced there at the
+# start), with small leaks and healthy packs (thirty-third session): no split before rested on the plateau's
+# upper knee, so the charge-end tests (docs/features.md), set on our simulator's LFP packs alone, had no
+# independent physics behind them. `to_top` makes each day's charge end where the day began. The first draw
+# was solved at the usual 1e-4, whose charge error the knee turns into healthy cells moving 5-15 mV from one
+# top to the next (cells.py): kept as drawn, its figures not reported; the second is solved at 1e-6 and
+# logged through the nights (an always-on gateway: the leaks' rests on the knee, and 72 h a pack).
+SPLITS["heldout-lfp-tops"] = dict(seed=9028, vehicles=8, days=3, day_hours=3.0, nmc=["Chen2020"], cells=[12, 16, 24],
+                                  healthy_share=0.25, ambient=(-5, 38), start="2027-04-05", kinds=["micro-short"],
+                                  chemistry="lfp", leak_divisor=(150, 3000), charge_c=(0.1, 0.3),
+                                  start_soc=(0.985, 0.99), soc_spread=(0.0003, 0.001), to_top=True)
+SPLITS["heldout-lfp-tops-b"] = dict(SPLITS["heldout-lfp-tops"], seed=9029, cells=[12, 16], healthy_share=0.5,
+                                    start="2027-04-12", log_nights=True, solver_tolerance=1e-6)
