@@ -27,8 +27,8 @@ SOLVER_TOLERANCE = 1e-4  # relative; agrees with 1e-6 within ~1 mV on a drive da
 TIGHT_TOLERANCE = 1e-6
 CHARGE_TOLERANCE = 0.005  # share of the cell's capacity: the 1e-4 solve drifts ~0.07 % a day of driving
 # Except where the cells rest on a steep stretch of their OCV: on LFP's upper knee 0.1 % of charge is ~8 mV,
-# and the 1e-4 solve moved healthy cells 5-15 mV from one top of charge to the next (HELDOUTLFPTOPS000;
-# under 1.5 mV at 1e-6, charge missed 0.02 % instead of 0.25 %). Splits that charge to the top start at
+# and the 1e-4 solve moved healthy cells 5-15 mV from one top of charge to the next (HELDOUTLFPTOPS000 and 004;
+# under 2 mV at 1e-6 on 000, charge missed 0.02 % instead of 0.25 %). Splits that charge to the top start at
 # TIGHT_TOLERANCE (`solver_tolerance`), at three times the seconds.
 
 

@@ -129,7 +129,7 @@ SPLITS["heldout-lco-healthy"] = dict(SPLITS["heldout-lco"], seed=9027, vehicles=
 # independent physics behind them. `to_top` makes each day's charge end where the day began. The first draw
 # was solved at the usual 1e-4, whose charge error the knee turns into healthy cells moving 5-15 mV from one
 # top to the next (cells.py): kept as drawn, its figures not reported; the second is solved at 1e-6 and
-# logged through the nights (an always-on gateway: the leaks' rests on the knee, and 72 h a pack).
+# logged through the nights (an always-on gateway: the leaks' rests on the knee, and 51 h a pack).
 SPLITS["heldout-lfp-tops"] = dict(seed=9028, vehicles=8, days=3, day_hours=3.0, nmc=["Chen2020"], cells=[12, 16, 24],
                                   healthy_share=0.25, ambient=(-5, 38), start="2027-04-05", kinds=["micro-short"],
                                   chemistry="lfp", leak_divisor=(150, 3000), charge_c=(0.1, 0.3),
