@@ -76,14 +76,12 @@ def timeline(p, random):
     c_rate = np.zeros(total)
     logged, phases = [], []
     derate = p.get("charge_derate", 1.0)
-    soc = p["start_soc"]
     for day in range(p["days"]):
-        # Charged to the top each day, the charge puts back what the day used and what the night before
-        # lost (the leak's cell alone, so nothing for the pack's nominal SOC), to the start's SOC.
-        top = p["start_soc"] - soc if p.get("to_top") else None
-        profile, phase = day_profile(p["vehicle_class"], random, day_seconds, dict(p["usage"], charge_derate=derate), top)
-        soc -= profile.sum() / 3600
         start = day * DAY
+        # Charged to the top each day, the charge puts back what the day uses and what the run so far left
+        # short of the start's SOC (a derated night's charge included; a leak is its cell's alone).
+        top = c_rate[:start].sum() / 3600 if p.get("to_top") else None
+        profile, phase = day_profile(p["vehicle_class"], random, day_seconds, dict(p["usage"], charge_derate=derate), top)
         c_rate[start:start + day_seconds] = profile
         deficit = profile.sum() / 3600
         if derate < 1 and deficit > 0.005 and day + 1 < p["days"]:

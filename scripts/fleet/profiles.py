@@ -70,6 +70,10 @@ def drive_c_rate(speed, vehicle_class, random):
     return c_rate + random.normal(0, 0.003, len(c_rate))
 
 
+# The C-rate at which a charge's taper stops (a charger's constant-voltage end).
+TAPER_END_C = 0.05
+
+
 def charge_c_rate(seconds, ampere_hours_c, rate, taper_share, random):
     """A charge (negative C-rate) returning `ampere_hours_c` capacities: constant current, then a
     current that decays exponentially as a constant-voltage phase's does, ending at C/20."""
@@ -77,7 +81,7 @@ def charge_c_rate(seconds, ampere_hours_c, rate, taper_share, random):
     tau = ampere_hours_c * taper_share * 3600 / rate if taper_share > 0 else 1.0
     t = np.arange(seconds, dtype=float)
     c = np.where(t < constant, rate, rate * np.exp(-(t - constant) / tau))
-    c = np.where(c < 0.05, 0.0, c)
+    c = np.where(c < TAPER_END_C, 0.0, c)
     return -(c + random.normal(0, 0.002, seconds) * (c > 0))
 
 
@@ -118,7 +122,7 @@ def day_profile(vehicle_class, random, day_seconds, usage, to_top=None):
     return c_rate, phases
 
 
-def topping_charge(wanted_c, rate, taper_share, seconds, end_c=0.05):
+def topping_charge(wanted_c, rate, taper_share, seconds, end_c=TAPER_END_C):
     """The capacities to schedule and the rate for `charge_c_rate` to put back `wanted_c` by its taper's
     end (which stops at `end_c` short of the exponential's whole) within 95 % of `seconds`: the rate
     raised until it fits."""
