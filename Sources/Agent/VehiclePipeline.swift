@@ -296,9 +296,12 @@ public final class VehiclePipeline {
                 + ", \"time_to_rule_s\": \(number(detection.timeToRule))"
             // What the size rests on (the sizes above are null on a plateau and before the slope is learned,
             // when these are null too: docs/features.md).
-            let basis = detectors.scale.ocvSlopeBasis
-            payload += ", \"ocv_slope_v\": \(number(basis?.slope ?? .nan)), \"ocv_slope_reach_soc\": \(number(basis?.reach ?? .nan))"
-                + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? .nan))"
+            let basis = detection.ocvSlope
+            let secant = detectors.scale.ocvSlopeBasis
+            payload += ", \"ocv_slope_v\": \(number(basis?.slope ?? secant?.slope ?? .nan))"
+                + ", \"ocv_slope_reach_soc\": \(number(basis?.reach ?? secant?.reach ?? .nan))"
+                + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? secant?.rise ?? .nan))"
+                + ", \"ocv_slope_from\": \(basis?.fromChargeClimb == true ? "\"charge_climb\"" : secant != nil ? "\"rest_bins\"" : "null")"
             if detection.evidence == .chargeEnds, let cell = detection.cell {
                 let ends = detectors.chargeEndFall(cell)
                 payload += ", \"charge_end_fall_v\": \(number(ends.fall)), \"charge_end_below_median_v\": \(number(ends.belowMedian))"

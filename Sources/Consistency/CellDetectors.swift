@@ -346,17 +346,19 @@ public final class CellDetectors {
 
     private func checkLeaks(time: Double, spread: Double, raise: (Detection) -> Void) {
         let threshold = settings.minuteThreshold
-        let slopePerSOC = scale.ocvSlope
         // Passive balancing bleeds the high cells down to the lowest, never below: a leak is raised once its
         // cell is among the lowest tenth of the pack.
         let lowest = lowestDeviation(count: max(1, leak.cells / 10))
         for cell in 0..<leak.cells where raised[cell] & 2 == 0 && leak.statistic[cell] > threshold {
             guard ocvDeviation[cell] <= lowest + voltageResolution / 2 else { continue }
-            // V/s of the cell's fall against the pack, through dOCV/dSOC, is SOC per second: × 3600 is C.
+            // V/s of the cell's fall against the pack, through dOCV/dSOC where the cell stands, is SOC per
+            // second: × 3600 is C.
             let fall = -leak.slope[cell]
-            // Until two settled rests have taught the pack's OCV slope (a gateway's first rests, a log that
-            // begins with the fault) the fall is held to the least leak on the steepest slope instead: a
-            // lower bound of the leak, no size.
+            let ocvSlope = scale.sizingSlope(depth: -ocvDeviation[cell], resolution: voltageResolution)
+            // Until two settled rests (or a slow charge's climb) have taught the pack's OCV slope (a gateway's
+            // first rests, a log that begins with the fault) the fall is held to the least leak on the
+            // steepest slope instead: a lower bound of the leak, no size.
+            let slopePerSOC = ocvSlope?.slope ?? .nan
             let slopeKnown = slopePerSOC > 0
             let leakC = fall / (slopeKnown ? slopePerSOC : Self.steepestOCVSlope) * 3600
             guard leakC >= settings.minimumLeak else { continue }
@@ -365,11 +367,12 @@ public final class CellDetectors {
             // the cell is named all the same. Nor a time to the rule: the fall in volts keeps its rate only
             // where the OCV's slope is known and steady (on the held-out LFP leaks it was 1-23 h early and
             // 11 h late otherwise; docs/fleet.md, "Twentieth session").
-            let sized = slopeKnown && scale.ocvSlopeSizesAFall(resolution: voltageResolution)
+            let sized = slopeKnown && ocvSlope?.sizesAFall == true
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,
-                            timeToRule: sized && fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan))
+                            timeToRule: sized && fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan,
+                            ocvSlope: ocvSlope))
         }
     }
 }

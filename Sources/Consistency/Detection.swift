@@ -90,4 +90,6 @@ public struct Detection: Sendable {
     /// would be from the median at the recent peak current (resistance); NaN when not known.
     public let timeToRule: Double
     public let deviationAtPeak: Double
+    /// A leak's: the OCV slope its fall was sized through, where one is known.
+    public var ocvSlope: OCVSlope? = nil
 }

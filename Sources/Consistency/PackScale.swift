@@ -24,6 +24,8 @@ public final class PackScale {
     private var restSince = Double.nan
     /// Seconds of rest before the median cell's voltage counts as its OCV.
     static let settledRest = 600.0
+    /// The last slow charge's climb, for the OCV's slope at the top while the pack rests after it.
+    let climb = ChargeClimb()
 
     public init(capacity: Double?, restCRate: Double) {
         self.capacity = capacity ?? .nan
@@ -55,6 +57,8 @@ public final class PackScale {
             }
         }
         soc = reportedSOC.isFinite ? reportedSOC : soc
+        climb.update(time: time, current: current, capacity: capacity, resting: isRest(current), medianVoltage: medianVoltage,
+                     medianResistance: medianResistance)
         // The median cell's OCV at this SOC, from settled rest only: under load its voltage carries
         // polarization of either sign, and a slope from those points can even come out negative.
         if isRest(current) {
@@ -105,6 +109,20 @@ public final class PackScale {
                 max(abs(ocvBinSOC[low] - soc), abs(ocvBinSOC[high] - soc)) / 100, abs(difference))
     }
 
+    /// The OCV's slope for sizing a fall of a cell `depth` volts below the median: from the last slow
+    /// charge's climb where the pack has rested since and that is steeper than the secant between the
+    /// learned bins (the knee at the top, which no two rests' bins see), else the secant (`ocvSlopeBasis`).
+    public func sizingSlope(depth: Double, resolution: Double) -> OCVSlope? {
+        let leastRise = resolution.isFinite ? Self.sizingSteps * resolution : 0
+        let secant = ocvSlopeBasis
+        if let local = climb.slope(depth: depth, capacity: capacity, leastRise: leastRise), local.slope > secant?.slope ?? 0 {
+            return OCVSlope(slope: local.slope, reach: local.reach, rise: local.rise, fromChargeClimb: true,
+                            sizesAFall: local.slope >= Self.plateauSlope)
+        }
+        return secant.map { OCVSlope(slope: $0.slope, reach: $0.reach, rise: $0.rise, fromChargeClimb: false,
+                                     sizesAFall: ocvSlopeSizesAFall(resolution: resolution)) }
+    }
+
     /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must
     /// be apart, for a leak's size to be given (`ocvSlopeSizesAFall`).
     static let plateauSlope = 0.1
@@ -130,4 +148,15 @@ public final class PackScale {
         guard first >= 0, second >= 0 else { return nil }
         return (min(first, second), max(first, second))
     }
+}
+
+/// The OCV slope a leak was sized through (V per unit SOC), what it rests on (how far the farther of its
+/// points is from the cell's SOC, 0-1, and the OCV difference between them, V), where it comes from (a
+/// slow charge's climb, or the secant between two learned bins), and whether it sizes a fall at all.
+public struct OCVSlope: Sendable {
+    public let slope: Double
+    public let reach: Double
+    public let rise: Double
+    public let fromChargeClimb: Bool
+    public let sizesAFall: Bool
 }

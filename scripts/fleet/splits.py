@@ -136,3 +136,12 @@ SPLITS["heldout-lfp-tops"] = dict(seed=9028, vehicles=8, days=3, day_hours=3.0, 
                                   start_soc=(0.985, 0.99), soc_spread=(0.0003, 0.001), to_top=True)
 SPLITS["heldout-lfp-tops-b"] = dict(SPLITS["heldout-lfp-tops"], seed=9029, cells=[12, 16], healthy_share=0.5,
                                     start="2027-04-12", log_nights=True, solver_tolerance=1e-6)
+# Leaks at the top of LFP packs for tuning the leak's size there (thirty-fourth session): the sizes given on
+# heldout-lfp-tops-b were 3-19 times the true leak, from an OCV slope between SOC bins flatter than the knee
+# the pack rests on. A seed, climate and dates of its own; every pack leaks.
+SPLITS["tuning-lfp-tops"] = dict(SPLITS["heldout-lfp-tops-b"], seed=15, vehicles=4, days=2, cells=[12], healthy_share=0.0,
+                                 ambient=(0, 30), start="2026-06-01")
+# Fresh held-out packs at the top for reporting that size, with leaks of the goal's size (C/150-C/700; the
+# uniform C/150-C/3,000 of heldout-lfp-tops-b drew none under C/2,000) and healthy packs.
+SPLITS["heldout-lfp-tops-c"] = dict(SPLITS["heldout-lfp-tops-b"], seed=9030, vehicles=6, healthy_share=0.34,
+                                    leak_divisor=(150, 700), start="2027-04-19")
