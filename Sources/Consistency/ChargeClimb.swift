@@ -20,8 +20,11 @@ final class ChargeClimb {
     private var charged = 0.0
     private var lastChargingTime = Double.nan
     private var lastChargingCurrent = Double.nan
-    /// When the last climb ended, while the pack has rested since (NaN otherwise).
+    /// When the last climb ended, while the pack has rested since (NaN otherwise), and the charge moved
+    /// outside the rest band since (Ah, + discharge).
     private(set) var endTime = Double.nan
+    private var moved = 0.0
+    private var previousTime = Double.nan
 
     init() {
         charge = .allocate(capacity: Self.kept)
@@ -36,17 +39,29 @@ final class ChargeClimb {
     }
 
     /// Takes a snapshot: current (A, + discharge), the pack's capacity (Ah, NaN while unknown), whether it
-    /// rests, the median cell's voltage (V) and resistance (Ω, NaN while unknown).
-    func update(time: Double, current: Double, capacity: Double, resting: Bool, medianVoltage: Double, medianResistance: Double) {
+    /// rests and whether it is loaded (PackScale's), the median cell's voltage (V) and resistance (Ω, NaN
+    /// while unknown).
+    func update(time: Double, current: Double, capacity: Double, resting: Bool, loaded: Bool, medianVoltage: Double,
+                medianResistance: Double) {
         guard current.isFinite, capacity > 0 else { return }
+        defer { previousTime = time }
+        if endTime.isFinite {
+            // Rest after the climb: a current sensor's noise pokes out of the rest band now and then, which
+            // is no load. The climb stands until a load, or charge moved outside the band adds up to
+            // `driftLimit` (the cells have left the place it describes).
+            if !resting, time - previousTime <= Self.longestGap { moved += current * (time - previousTime) / 3600 }
+            guard loaded || abs(moved) > Self.driftLimit * capacity else { return }
+            endTime = .nan
+            count = 0
+        }
         if resting {
-            if lastChargingTime.isFinite, endTime.isNaN, time - lastChargingTime <= Self.longestGap, count >= Self.leastPoints {
+            if lastChargingTime.isFinite, time - lastChargingTime <= Self.longestGap, count >= Self.leastPoints {
                 endTime = lastChargingTime
+                moved = 0
             }
             lastChargingTime = .nan
             return
         }
-        endTime = .nan
         guard current < 0 else { count = 0; lastChargingTime = .nan; return }
         let fresh = lastChargingTime.isNaN || time - lastChargingTime > Self.longestGap
         if fresh {
@@ -109,4 +124,6 @@ final class ChargeClimb {
     static let slowestCRate = 0.35
     /// The longest silence (s) within a charge or between its end and the rest.
     static let longestGap = 60.0
+    /// The share of capacity moved at small currents after the climb that ends it (0.5 % of SOC).
+    static let driftLimit = 0.005
 }
