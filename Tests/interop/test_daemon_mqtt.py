@@ -71,8 +71,10 @@ def wait_for(condition, seconds=30):
 
 
 def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
-    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n',
-                             source="celldrift_pack_rules.toml")
+    import urllib.request
+
+    config = absolute_config(tmp_path, f'\n[mqtt]\nport = {broker}\nclient_id = "celldrift-test"\ntopics = ["bms/#"]\n'
+                                       '[api]\nport = 0\n', source="celldrift_pack_rules.toml")
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     alarms_client, alarms = subscriber(broker, "celldrift/+/alarms/+")
@@ -82,6 +84,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
     publisher.connect("127.0.0.1", broker)
     publisher.loop_start()
     try:
+        metrics = f"http://127.0.0.1:{re_port(daemon.stderr.readline())}/metrics"
         assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses))
         snapshots = gzip.open(SAMPLES / "micro-short.snapshots.jsonl.gz", "rt").read().splitlines()
         for index, line in enumerate(snapshots):
@@ -112,6 +115,12 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
         for start in range(0, len(batched), 50):
             publisher.publish("bms/healthy/can", "\n".join(batched[start:start + 50]) + "\n", qos=1).wait_for_publish(5)
         assert wait_for(lambda: len(alarms) >= 1)
+        # Every message handled before the daemon is stopped (on a busy machine the alarm comes long before
+        # the last frames are read): the snapshots and the three bad ones, the candump lines and the empty
+        # message, the binary frames and the bad one, the batches.
+        published = len(snapshots) + 3 + len(lines) + 1 + 500 + 1 + -(-len(batched) // 50)
+        handled = f"celldrift_mqtt_messages_total {float(published)}"
+        assert wait_for(lambda: handled in urllib.request.urlopen(metrics, timeout=10).read().decode(), 60)
     finally:
         time.sleep(1)
         daemon.send_signal(signal.SIGTERM)
