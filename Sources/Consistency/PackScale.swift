@@ -58,8 +58,7 @@ public final class PackScale {
         }
         soc = reportedSOC.isFinite ? reportedSOC : soc
         climb.update(time: time, current: current, capacity: capacity, resting: isRest(current), loaded: isLoaded(current),
-                     medianVoltage: medianVoltage,
-                     medianResistance: medianResistance)
+                     medianVoltage: medianVoltage, medianResistance: medianResistance)
         // The median cell's OCV at this SOC, from settled rest only: under load its voltage carries
         // polarization of either sign, and a slope from those points can even come out negative.
         if isRest(current) {
