@@ -49,13 +49,14 @@ final class ChargeClimb {
             // Rest after the climb: a current sensor's noise pokes out of the rest band now and then, which
             // is no load. The climb stands until a load, or charge moved outside the band adds up to
             // `driftLimit` (the cells have left the place it describes).
-            if !resting, time - previousTime <= Self.longestGap { moved += current * (time - previousTime) / 3600 }
+            let step = time - previousTime
+            if !resting, step <= ChargeEndWatch.longestGap { moved += current * step / 3600 }
             guard loaded || abs(moved) > Self.driftLimit * capacity else { return }
             endTime = .nan
             count = 0
         }
         if resting {
-            if lastChargingTime.isFinite, time - lastChargingTime <= Self.longestGap, count >= Self.leastPoints {
+            if lastChargingTime.isFinite, time - lastChargingTime <= ChargeEndWatch.longestGap, count >= Self.leastPoints {
                 endTime = lastChargingTime
                 moved = 0
             }
@@ -63,7 +64,7 @@ final class ChargeClimb {
             return
         }
         guard current < 0 else { count = 0; lastChargingTime = .nan; return }
-        let fresh = lastChargingTime.isNaN || time - lastChargingTime > Self.longestGap
+        let fresh = lastChargingTime.isNaN || time - lastChargingTime > ChargeEndWatch.longestGap
         if fresh {
             count = 0
             charged = 0
@@ -120,10 +121,9 @@ final class ChargeClimb {
     static let leastPoints = 6
     static let leastSpan = 0.004
     static let widestSpan = 0.02
-    /// |C-rate| at or below which a charge's points are recorded.
+    /// |C-rate| at or below which a charge's points are recorded. (A silence longer than
+    /// `ChargeEndWatch.longestGap` within a charge, or before the rest after it, parts them, as there.)
     static let slowestCRate = 0.35
-    /// The longest silence (s) within a charge or between its end and the rest.
-    static let longestGap = 60.0
     /// The share of capacity moved at small currents after the climb that ends it (0.5 % of SOC).
     static let driftLimit = 0.005
 }

@@ -96,8 +96,11 @@ public final class PackScale {
     /// outweighs a leak: sizes came out 7-17 times the true leak there) and from OCVs apart by
     /// `sizingSteps` readings' steps or more (a difference of one or two steps is mostly quantization).
     public func ocvSlopeSizesAFall(resolution: Double) -> Bool {
-        guard let basis = ocvSlopeBasis else { return false }
-        return basis.slope >= Self.plateauSlope && (!resolution.isFinite || basis.rise >= Self.sizingSteps * resolution)
+        ocvSlopeBasis.map { Self.sizes($0, resolution: resolution) } ?? false
+    }
+
+    private static func sizes(_ basis: (slope: Double, reach: Double, rise: Double), resolution: Double) -> Bool {
+        basis.slope >= plateauSlope && (!resolution.isFinite || basis.rise >= sizingSteps * resolution)
     }
 
     /// `ocvSlope` and what it rests on: how far the farther of its bins is from the present SOC (0-1) and
@@ -120,7 +123,7 @@ public final class PackScale {
                             sizesAFall: local.slope >= Self.plateauSlope)
         }
         return secant.map { OCVSlope(slope: $0.slope, reach: $0.reach, rise: $0.rise, fromChargeClimb: false,
-                                     sizesAFall: ocvSlopeSizesAFall(resolution: resolution)) }
+                                     sizesAFall: Self.sizes($0, resolution: resolution)) }
     }
 
     /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must

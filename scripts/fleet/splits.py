@@ -142,6 +142,6 @@ SPLITS["heldout-lfp-tops-b"] = dict(SPLITS["heldout-lfp-tops"], seed=9029, cells
 SPLITS["tuning-lfp-tops"] = dict(SPLITS["heldout-lfp-tops-b"], seed=15, vehicles=4, days=2, cells=[12], healthy_share=0.0,
                                  ambient=(0, 30), start="2026-06-01")
 # Fresh held-out packs at the top for reporting that size, with leaks of the goal's size (C/150-C/700; the
-# uniform C/150-C/3,000 of heldout-lfp-tops-b drew none under C/2,000) and healthy packs.
+# uniform C/150-C/3,000 of heldout-lfp-tops-b drew none larger than C/2,000) and healthy packs.
 SPLITS["heldout-lfp-tops-c"] = dict(SPLITS["heldout-lfp-tops-b"], seed=9030, vehicles=6, healthy_share=0.34,
                                     leak_divisor=(150, 700), start="2027-04-19")
