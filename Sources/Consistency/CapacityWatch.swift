@@ -95,23 +95,24 @@ final class CapacityWatch {
     /// Takes a snapshot: `ocvDeviation` (V, each cell's deviation with its resistive share put back), the
     /// BMS's SOC (%), the median cell's dOCV/dSOC where it may size a cell's offset (V per unit SOC, NaN on
     /// a plateau or while unknown) and the readings' step (V). A rest point is taken when a settled rest
-    /// ends (a load, a gap, a balancing) or has lasted `pointAfter` more; true when one was, and `ratio`,
-    /// `score` and `loss` were updated.
+    /// ends (a load, a gap, a balancing; not a current sensor's noise: `restHolds`, as in LeakWatch) or
+    /// has lasted `pointAfter` more; true when one was, and `ratio`, `score` and `loss` were updated.
     ///
     /// `balancing`: a bleed takes charge from the cells it bleeds between two rest points, which no
     /// capacity explains: the chain of rest points starts again after one.
-    func update(time: Double, resting: Bool, balancing: Bool, soc: Double, ocvSlope: Double, readingStep: Double,
+    func update(time: Double, resting: Bool, restHolds: Bool, balancing: Bool, soc: Double, ocvSlope: Double, readingStep: Double,
                 ocvDeviation: UnsafeMutableBufferPointer<Double>) -> Bool {
         let interval = time - lastTime
         lastTime = time
         let gap = spacing.isGap(interval, minimum: Self.gapSeconds)
         var committed = false
-        if gap || !resting || balancing {
+        if gap || !restHolds || balancing {
             committed = commit()
             if balancing { last = (.nan, .nan, .nan) }
             restStart = .nan
             guard resting, !balancing else { return committed }
         }
+        guard resting else { return committed }
         if restStart.isNaN { restStart = time; settledSnapshots = 0; pointTaken = false }
         guard time - restStart >= settle, !pointTaken else { return committed }
         let weight = settledSnapshots == 0 || !(interval > 0) ? 1 : min(1, interval / Self.smoothing)

@@ -154,7 +154,7 @@ public final class CellDetectors {
                                 evidence: .steadyLoad)
             }
         }
-        if leak.update(time: time, resting: resting, balancing: balancing, current: current, oneC: oneC, median: median,
+        if leak.update(time: time, resting: resting, restHolds: scale.restHolds, balancing: balancing, current: current, oneC: oneC, median: median,
                        drop: medianResistance > 0 ? medianResistance * current : .nan, ocvDeviation: ocvDeviation,
                        resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
@@ -168,7 +168,7 @@ public final class CellDetectors {
         }
         // The slope's two bins are searched for only at rest, the one time the capacity test reads it.
         let sizingSlope = resting && scale.ocvSlopeSizesAFall(resolution: voltageResolution) ? scale.ocvSlope : .nan
-        if capacities.update(time: time, resting: resting, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
+        if capacities.update(time: time, resting: resting, restHolds: scale.restHolds, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
                              readingStep: voltageResolution.isFinite ? voltageResolution : 0, ocvDeviation: ocvDeviation) {
             checkCapacities(raise: raise)
         }

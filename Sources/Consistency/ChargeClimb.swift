@@ -20,11 +20,8 @@ final class ChargeClimb {
     private var charged = 0.0
     private var lastChargingTime = Double.nan
     private var lastChargingCurrent = Double.nan
-    /// When the last climb ended, while the pack has rested since (NaN otherwise), and the charge moved
-    /// outside the rest band since (Ah, + discharge).
+    /// When the last climb ended, while the pack has rested since (NaN otherwise).
     private(set) var endTime = Double.nan
-    private var moved = 0.0
-    private var previousTime = Double.nan
 
     init() {
         charge = .allocate(capacity: Self.kept)
@@ -38,27 +35,21 @@ final class ChargeClimb {
         voltage.deallocate()
     }
 
-    /// Takes a snapshot: current (A, + discharge), the pack's capacity (Ah, NaN while unknown), whether it
-    /// rests and whether it is loaded (PackScale's), the median cell's voltage (V) and resistance (Ω, NaN
-    /// while unknown).
-    func update(time: Double, current: Double, capacity: Double, resting: Bool, loaded: Bool, medianVoltage: Double,
+    /// Takes a snapshot: current (A, + discharge), the pack's capacity (Ah, NaN while unknown), whether the
+    /// current is within the rest band and whether the pack's rest goes on (PackScale's `rest`: through a
+    /// current sensor's noise), the median cell's voltage (V) and resistance (Ω, NaN while unknown).
+    func update(time: Double, current: Double, capacity: Double, resting: Bool, restHolds: Bool, medianVoltage: Double,
                 medianResistance: Double) {
         guard current.isFinite, capacity > 0 else { return }
-        defer { previousTime = time }
         if endTime.isFinite {
-            // Rest after the climb: a current sensor's noise pokes out of the rest band now and then, which
-            // is no load. The climb stands until a load, or charge moved outside the band adds up to
-            // `driftLimit` (the cells have left the place it describes).
-            let step = time - previousTime
-            if !resting, step <= ChargeEndWatch.longestGap { moved += current * step / 3600 }
-            guard loaded || abs(moved) > Self.driftLimit * capacity else { return }
+            // The climb stands while the rest after it goes on.
+            guard !restHolds else { return }
             endTime = .nan
             count = 0
         }
         if resting {
             if lastChargingTime.isFinite, time - lastChargingTime <= ChargeEndWatch.longestGap, count >= Self.leastPoints {
                 endTime = lastChargingTime
-                moved = 0
             }
             lastChargingTime = .nan
             return
@@ -124,6 +115,4 @@ final class ChargeClimb {
     /// |C-rate| at or below which a charge's points are recorded. (A silence longer than
     /// `ChargeEndWatch.longestGap` within a charge, or before the rest after it, parts them, as there.)
     static let slowestCRate = 0.35
-    /// The share of capacity moved at small currents after the climb that ends it (0.5 % of SOC).
-    static let driftLimit = 0.005
 }

@@ -87,8 +87,11 @@ final class LeakWatch {
     /// healthy packs raised over 72 h before the flag was read), so no rest fit runs while it lasts and a
     /// gap it may have gone on through is not tested. The cells it bled stay lower, which a later rest's
     /// slope does not see.
-    func update(time: Double, resting: Bool, balancing: Bool = false, current: Double, oneC: Double, median: Double, drop: Double,
-                ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
+    ///
+    /// `resting`: the current is within the rest band; `restHolds`: the pack's rest goes on (RestSpan), so
+    /// a snapshot a current sensor's noise put outside the band is left out of the fit without ending it.
+    func update(time: Double, resting: Bool, restHolds: Bool, balancing: Bool = false, current: Double, oneC: Double,
+                median: Double, drop: Double, ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
         self.resolution = resolution.isFinite ? resolution : 0
         defer {
             for cell in 0..<cells { lastDeviation[cell] = ocvDeviation[cell] }
@@ -119,10 +122,11 @@ final class LeakWatch {
                                                          ocvDeviation: ocvDeviation) {
             return tested
         }
-        guard resting, !balancing else {
+        guard resting || restHolds, !balancing else {
             restStart = .nan
             return false
         }
+        guard resting else { return false }
         if restStart.isNaN {
             restStart = time
             count = 0

@@ -26,6 +26,9 @@ public final class PackScale {
     static let settledRest = 600.0
     /// The last slow charge's climb, for the OCV's slope at the top while the pack rests after it.
     let climb = ChargeClimb()
+    private var rest = RestSpan()
+    /// The pack rests, through snapshots a current sensor's noise puts outside the rest band (RestSpan).
+    public private(set) var restHolds = false
 
     public init(capacity: Double?, restCRate: Double) {
         self.capacity = capacity ?? .nan
@@ -57,16 +60,18 @@ public final class PackScale {
             }
         }
         soc = reportedSOC.isFinite ? reportedSOC : soc
-        climb.update(time: time, current: current, capacity: capacity, resting: isRest(current), loaded: isLoaded(current),
+        let resting = isRest(current)
+        restHolds = rest.update(time: time, current: current, resting: resting, loaded: isLoaded(current), capacity: capacity)
+        climb.update(time: time, current: current, capacity: capacity, resting: resting, restHolds: restHolds,
                      medianVoltage: medianVoltage, medianResistance: medianResistance)
         // The median cell's OCV at this SOC, from settled rest only: under load its voltage carries
         // polarization of either sign, and a slope from those points can even come out negative.
-        if isRest(current) {
+        if restHolds {
             if restSince.isNaN { restSince = time }
         } else {
             restSince = .nan
         }
-        if soc.isFinite, medianVoltage.isFinite, time - restSince >= Self.settledRest {
+        if resting, soc.isFinite, medianVoltage.isFinite, time - restSince >= Self.settledRest {
             let bin = Int((soc / 5).rounded())
             if bin >= 0, bin < ocvBins.count { ocvBins[bin] = medianVoltage; ocvBinSOC[bin] = soc }
         }

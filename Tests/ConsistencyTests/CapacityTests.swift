@@ -139,13 +139,13 @@ struct RestFeeder {
             let readings = socs.map { ((3.4 + 0.8 * $0) * 1000).rounded() / 1000 }
             let middle = readings.sorted()[readings.count / 2]
             for cell in 0..<socs.count { deviation[cell] = readings[cell] - middle }
-            taken = watch.update(time: time, resting: true, balancing: false, soc: 100 * socs.sorted()[socs.count / 2],
+            taken = watch.update(time: time, resting: true, restHolds: true, balancing: false, soc: 100 * socs.sorted()[socs.count / 2],
                                  ocvSlope: 0.8, readingStep: 0.001, ocvDeviation: deviation) || taken
             time += 60
         }
         for cell in 0..<socs.count { socs[cell] += socChange * median / capacities[cell] }
         time += hours * 3600
-        taken = watch.update(time: time, resting: false, balancing: false, soc: 100 * socs.sorted()[socs.count / 2],
+        taken = watch.update(time: time, resting: false, restHolds: false, balancing: false, soc: 100 * socs.sorted()[socs.count / 2],
                              ocvSlope: .nan, readingStep: 0.001, ocvDeviation: deviation) || taken
         return taken
     }

@@ -373,7 +373,7 @@ import Glibc
             for cell in 0..<cells { deviation[cell] = 0.0001 * Double((snapshot * 7 + cell * 3) % 3 - 1) }
             deviation[3] = snapshot < 2 ? 0 : -0.0012
             deviation[8] = snapshot < 8 ? 0 : -0.0005 * Double(snapshot - 8)
-            _ = watch.update(time: Double(snapshot) * 600, resting: snapshot != 7, current: snapshot == 7 ? 10 : 0, oneC: 15,
+            _ = watch.update(time: Double(snapshot) * 600, resting: snapshot != 7, restHolds: snapshot != 7, current: snapshot == 7 ? 10 : 0, oneC: 15,
                              median: 3.7, drop: snapshot == 7 ? 0.09 : 0, ocvDeviation: deviation, resolution: 0.0001)
             if snapshot == 7 { #expect(watch.statistic[3] < threshold, "after the first rest: \(watch.statistic[3])") }
         }

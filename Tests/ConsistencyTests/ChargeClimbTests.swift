@@ -12,8 +12,7 @@ import Testing
         var pack = SyntheticPack()
         if knee {
             // A current sensor whose noise leaves the rest band (C/50) once in a few hundred snapshots: no
-            // load, and the climb stands. (Not on the even slope: each such snapshot starts the rest test's
-            // fit again, and a C/300 leak at 0.8 V per unit is then not named within the three hours.)
+            // load, and the climb stands (RestSpan).
             pack.currentSensor = (noise: 0.1, step: 0.01)
             pack.ocvSlope = 0.05
             pack.ocvKnee = (soc: 0.95, slope: 6.0)

@@ -66,6 +66,10 @@ def plan(split, vehicles, days):
             resistance_share=spec.get("resistance_share", (0.3, 1.5)), resistance_ramp_s=spec.get("resistance_ramp_s", (1200, 10800)),
             resistance_phases=spec.get("resistance_phases", ("drive", "charge")), leak_divisor=spec.get("leak_divisor", (50, 300)),
             capacity_loss=spec.get("capacity_loss", (0.05, 0.2))))
+        if "current_sensor" in spec:
+            # Drawn only where the split asks, so that the other splits' fleets stay as they were.
+            noise, offset = spec["current_sensor"]["noise_c"], spec["current_sensor"]["offset_c"]
+            plans[-1]["current_sensor"] = dict(noise_c=float(random.uniform(*noise)), offset_c=float(random.uniform(*offset)))
     return plans
 
 

@@ -23,8 +23,14 @@ def measure(p, layout, random, logged, phases, current_a, voltages, temperatures
     sensors += random.normal(0, 0.3, (p["sensors"], 1)) + random.normal(0, TEMPERATURE_NOISE_K, sensors.shape)
     if fault["sensor"] is not None:
         sensors[fault["sensor"]] = sensor_fault(fault, sensors[fault["sensor"]], logged, phases, current_a)
-    peak = np.abs(current_a).max() or 1.0
-    current = current_a + random.normal(0, 0.002 * peak, samples)
+    sensor = p.get("current_sensor")
+    if sensor is None:
+        peak = np.abs(current_a).max() or 1.0
+        current = current_a + random.normal(0, 0.002 * peak, samples)
+    else:
+        # A Hall sensor's own noise and zero offset, as C-rates of the pack: on a small pack they reach
+        # the rest band (C/50) while nothing flows.
+        current = current_a + p["capacity_ah"] * (sensor["offset_c"] + random.normal(0, sensor["noise_c"], samples))
     return dict(
         cells_measured=measured, cells_logged=layout.quantize_voltage(measured),
         sensors_measured=sensors, sensors_logged=layout.quantize_temperature(sensors),

@@ -145,3 +145,13 @@ SPLITS["tuning-lfp-tops"] = dict(SPLITS["heldout-lfp-tops-b"], seed=15, vehicles
 # uniform C/150-C/3,000 of heldout-lfp-tops-b drew none larger than C/2,000) and healthy packs.
 SPLITS["heldout-lfp-tops-c"] = dict(SPLITS["heldout-lfp-tops-b"], seed=9030, vehicles=6, healthy_share=0.34,
                                     leak_divisor=(150, 700), start="2027-04-19")
+# A current sensor that reads more than its noise (thirty-fifth session): a Hall sensor's noise (sigma C/300
+# to C/80) and zero offset (up to C/150 either way) put snapshots outside the rest band (C/50) while
+# the pack rests, where the other splits' sensor (0.2 % of the largest current) left it about once in
+# four hours. Leaks and healthy packs through the nights, NMC and LFP alternating; and LFP packs charged to
+# the top, half of them healthy, for the false alarms at the top.
+NOISY_CURRENT = dict(noise_c=(1 / 300, 1 / 80), offset_c=(-1 / 150, 1 / 150))
+SPLITS["heldout-noisy-current"] = dict(SPLITS["heldout-nights"], seed=9031, vehicles=8, healthy_share=0.25,
+                                       alternate_chemistry=True, start="2027-05-03", current_sensor=NOISY_CURRENT)
+SPLITS["heldout-lfp-tops-noisy"] = dict(SPLITS["heldout-lfp-tops-c"], seed=9032, vehicles=6, cells=[12], healthy_share=0.5,
+                                        start="2027-05-10", current_sensor=NOISY_CURRENT)
