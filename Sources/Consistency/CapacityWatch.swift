@@ -100,8 +100,8 @@ final class CapacityWatch {
     ///
     /// `balancing`: a bleed takes charge from the cells it bleeds between two rest points, which no
     /// capacity explains: the chain of rest points starts again after one.
-    func update(time: Double, resting: Bool, restHolds: Bool, balancing: Bool, soc: Double, ocvSlope: Double, readingStep: Double,
-                ocvDeviation: UnsafeMutableBufferPointer<Double>) -> Bool {
+    func update(time: Double, resting: Bool, restHolds: Bool, balancing: Bool, soc: Double, ocvSlope: Double,
+                readingStep: Double, ocvDeviation: UnsafeMutableBufferPointer<Double>) -> Bool {
         let interval = time - lastTime
         lastTime = time
         let gap = spacing.isGap(interval, minimum: Self.gapSeconds)

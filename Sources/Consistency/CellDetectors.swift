@@ -154,9 +154,9 @@ public final class CellDetectors {
                                 evidence: .steadyLoad)
             }
         }
-        if leak.update(time: time, resting: resting, restHolds: scale.restHolds, balancing: balancing, current: current, oneC: oneC, median: median,
-                       drop: medianResistance > 0 ? medianResistance * current : .nan, ocvDeviation: ocvDeviation,
-                       resolution: voltageResolution) {
+        if leak.update(time: time, resting: resting, restHolds: scale.restHolds, balancing: balancing, current: current,
+                       oneC: oneC, median: median, drop: medianResistance > 0 ? medianResistance * current : .nan,
+                       ocvDeviation: ocvDeviation, resolution: voltageResolution) {
             checkLeaks(time: time, spread: spread, raise: raise)
         }
         checkReadingSteps(time: time, deviation: deviation, median: median, current: current,
@@ -168,8 +168,9 @@ public final class CellDetectors {
         }
         // The slope's two bins are searched for only at rest, the one time the capacity test reads it.
         let sizingSlope = resting && scale.ocvSlopeSizesAFall(resolution: voltageResolution) ? scale.ocvSlope : .nan
-        if capacities.update(time: time, resting: resting, restHolds: scale.restHolds, balancing: balancing, soc: soc, ocvSlope: sizingSlope,
-                             readingStep: voltageResolution.isFinite ? voltageResolution : 0, ocvDeviation: ocvDeviation) {
+        if capacities.update(time: time, resting: resting, restHolds: scale.restHolds, balancing: balancing, soc: soc,
+                             ocvSlope: sizingSlope, readingStep: voltageResolution.isFinite ? voltageResolution : 0,
+                             ocvDeviation: ocvDeviation) {
             checkCapacities(raise: raise)
         }
         if let bleeds, bleeds.update(time: time, bleeding: cellBleeding) {

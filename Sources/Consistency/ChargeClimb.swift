@@ -20,8 +20,8 @@ final class ChargeClimb {
     private var charged = 0.0
     private var lastChargingTime = Double.nan
     private var lastChargingCurrent = Double.nan
-    /// When the last climb ended, while the pack has rested since (NaN otherwise).
-    private(set) var endTime = Double.nan
+    /// The last climb ended and the pack has rested since.
+    private var stands = false
 
     init() {
         charge = .allocate(capacity: Self.kept)
@@ -36,20 +36,20 @@ final class ChargeClimb {
     }
 
     /// Takes a snapshot: current (A, + discharge), the pack's capacity (Ah, NaN while unknown), whether the
-    /// current is within the rest band and whether the pack's rest goes on (PackScale's `rest`: through a
+    /// current is within the rest band and whether the pack's rest goes on (PackScale's `restHolds`: through a
     /// current sensor's noise), the median cell's voltage (V) and resistance (Ω, NaN while unknown).
     func update(time: Double, current: Double, capacity: Double, resting: Bool, restHolds: Bool, medianVoltage: Double,
                 medianResistance: Double) {
         guard current.isFinite, capacity > 0 else { return }
-        if endTime.isFinite {
+        if stands {
             // The climb stands while the rest after it goes on.
             guard !restHolds else { return }
-            endTime = .nan
+            stands = false
             count = 0
         }
         if resting {
             if lastChargingTime.isFinite, time - lastChargingTime <= ChargeEndWatch.longestGap, count >= Self.leastPoints {
-                endTime = lastChargingTime
+                stands = true
             }
             lastChargingTime = .nan
             return
@@ -80,7 +80,7 @@ final class ChargeClimb {
     /// SOC, at most `widestSpan`); with how far the span's farther end is from the cell (SOC, 0-1) and its
     /// rise (V). Nil without a climb the pack has rested since, or when the cell stands below it.
     func slope(depth: Double, capacity: Double, leastRise: Double) -> (slope: Double, reach: Double, rise: Double)? {
-        guard endTime.isFinite, count >= Self.leastPoints, capacity > 0 else { return nil }
+        guard stands, count >= Self.leastPoints, capacity > 0 else { return nil }
         // Index 0 is the oldest point kept, count - 1 the charge's end.
         func at(_ index: Int) -> Int { (next - count + index + 2 * Self.kept) % Self.kept }
         let top = voltage[at(count - 1)]
