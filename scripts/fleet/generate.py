@@ -322,6 +322,8 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
         entry["days_kept"] = p["days_kept"]
     if fault["kind"] == "resistance-growth":
         entry["added_resistance_ohm"] = round(fault["added_ohm"] / parallel, 6)
+    if p.get("current_sensor"):
+        entry["current_sensor"] = {key: round(value, 6) for key, value in p["current_sensor"].items()}
     return entry
 
 
