@@ -88,8 +88,9 @@ final class LeakWatch {
     /// gap it may have gone on through is not tested. The cells it bled stay lower, which a later rest's
     /// slope does not see.
     ///
-    /// `resting`: the current is within the rest band; `restHolds`: the pack's rest goes on (RestSpan), so
-    /// a snapshot a current sensor's noise put outside the band is left out of the fit without ending it.
+    /// `resting`: the current is within the rest band; `restHolds`: the pack's rest goes on (RestSpan, true
+    /// whenever `resting`), so a snapshot a current sensor's noise put outside the band is left out of the
+    /// fit without ending it.
     func update(time: Double, resting: Bool, restHolds: Bool, balancing: Bool = false, current: Double, oneC: Double,
                 median: Double, drop: Double, ocvDeviation: UnsafeMutableBufferPointer<Double>, resolution: Double) -> Bool {
         self.resolution = resolution.isFinite ? resolution : 0
@@ -122,7 +123,7 @@ final class LeakWatch {
                                                          ocvDeviation: ocvDeviation) {
             return tested
         }
-        guard resting || restHolds, !balancing else {
+        guard restHolds, !balancing else {
             restStart = .nan
             return false
         }

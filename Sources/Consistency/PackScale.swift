@@ -28,7 +28,7 @@ public final class PackScale {
     let climb = ChargeClimb()
     private var rest = RestSpan()
     /// The pack rests, through snapshots a current sensor's noise puts outside the rest band (RestSpan).
-    public private(set) var restHolds = false
+    public var restHolds: Bool { rest.holds }
 
     public init(capacity: Double?, restCRate: Double) {
         self.capacity = capacity ?? .nan
@@ -40,6 +40,9 @@ public final class PackScale {
     /// median cell's voltage, with the median resistance (Ω, NaN while unknown) to correct it to an OCV.
     public func update(time: Double, current: Double, reportedSOC: Double, medianVoltage: Double, medianResistance: Double) {
         defer { previousTime = time; previousCurrent = current }
+        // Before the guard: a snapshot without a current ends the rest.
+        let resting = isRest(current)
+        rest.update(time: time, current: current, resting: resting, loaded: isLoaded(current), capacity: capacity)
         guard current.isFinite else { return }
         largestCurrent = max(largestCurrent, abs(current))
         let step = time - previousTime
@@ -60,8 +63,6 @@ public final class PackScale {
             }
         }
         soc = reportedSOC.isFinite ? reportedSOC : soc
-        let resting = isRest(current)
-        restHolds = rest.update(time: time, current: current, resting: resting, loaded: isLoaded(current), capacity: capacity)
         climb.update(time: time, current: current, capacity: capacity, resting: resting, restHolds: restHolds,
                      medianVoltage: medianVoltage, medianResistance: medianResistance)
         // The median cell's OCV at this SOC, from settled rest only: under load its voltage carries

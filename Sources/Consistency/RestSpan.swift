@@ -12,6 +12,8 @@ struct RestSpan {
     private var previousTime = Double.nan
 
     /// `resting`: the current is within the rest band; `loaded`: at C/10 or more; `capacity` in Ah.
+    /// A silence longer than a minute adds nothing moved: what flowed in it is unknown.
+    @discardableResult
     mutating func update(time: Double, current: Double, resting: Bool, loaded: Bool, capacity: Double) -> Bool {
         defer { previousTime = time }
         if resting {

@@ -45,4 +45,16 @@ import Testing
         let afterOne = unknown.update(time: 1, current: 0.4, resting: false, loaded: false, capacity: .nan)
         #expect(atRest && !afterOne)
     }
+
+    /// A snapshot without a current (a stale or missing status message) says nothing of a rest: it ends
+    /// it, as it did before the rest went on through a sensor's noise.
+    @Test func aSnapshotWithoutACurrentEndsTheRest() {
+        let scale = PackScale(capacity: 15, restCRate: 0.02)
+        for second in 0..<60 {
+            scale.update(time: Double(second), current: 0, reportedSOC: 50, medianVoltage: 3.7, medianResistance: .nan)
+        }
+        #expect(scale.restHolds)
+        scale.update(time: 60, current: .nan, reportedSOC: 50, medianVoltage: 3.7, medianResistance: .nan)
+        #expect(!scale.restHolds)
+    }
 }
