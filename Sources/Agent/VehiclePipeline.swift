@@ -302,6 +302,9 @@ public final class VehiclePipeline {
                 + ", \"ocv_slope_reach_soc\": \(number(basis?.reach ?? secant?.reach ?? .nan))"
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? secant?.rise ?? .nan))"
                 + ", \"ocv_slope_from\": \(basis?.fromChargeClimb == true ? "\"charge_climb\"" : secant != nil ? "\"rest_bins\"" : "null")"
+            if detection.evidence == .restSlopes, let cell = detection.cell {
+                payload += ", \"fall_steady\": \(detectors.leakFallIsSteady(cell))"
+            }
             if detection.evidence == .chargeEnds, let cell = detection.cell {
                 let ends = detectors.chargeEndFall(cell)
                 payload += ", \"charge_end_fall_v\": \(number(ends.fall)), \"charge_end_below_median_v\": \(number(ends.belowMedian))"

@@ -316,6 +316,9 @@ public final class CellDetectors {
         (chargeEnds.fall[cell], -chargeEnds.standing[cell], chargeEnds.interval)
     }
 
+    /// Whether a cell's rest fall held its pace from the leak test's check before (LeakWatch.fallIsSteady).
+    public func leakFallIsSteady(_ cell: Int) -> Bool { leak.fallIsSteady(cell) }
+
     /// A cell that fell behind at the top of a charge (ChargeEndWatch): a leak, unsized (the knee's slope
     /// is not the OCV slope the pack learned at rest), its time to the rule from its fall's pace and the
     /// spread at the top (where the rule fires: after the charge the pack may rest on a plateau). Not a
@@ -367,8 +370,9 @@ public final class CellDetectors {
             // No size off a plateau's slope (LFP's put it up to 185 times the true leak, docs/features.md);
             // the cell is named all the same. Nor a time to the rule: the fall in volts keeps its rate only
             // where the OCV's slope is known and steady (on the held-out LFP leaks it was 1-23 h early and
-            // 11 h late otherwise; docs/fleet.md, "Twentieth session").
-            let sized = slopeKnown && ocvSlope?.sizesAFall == true
+            // 11 h late otherwise; docs/fleet.md, "Twentieth session"), nor from a fall that changed its pace
+            // from one check to the next (LeakWatch.fallIsSteady).
+            let sized = slopeKnown && ocvSlope?.sizesAFall == true && leak.fallIsSteady(cell)
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,

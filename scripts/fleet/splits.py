@@ -159,3 +159,8 @@ SPLITS["heldout-lfp-tops-noisy"] = dict(SPLITS["heldout-lfp-tops-c"], seed=9032,
 # packs, the 500 h at the top the false-alarm goal asks.
 SPLITS["heldout-lfp-tops-healthy"] = dict(SPLITS["heldout-lfp-tops-noisy"], seed=9033, vehicles=5, healthy_share=1.0,
                                           start="2027-05-17")
+# A second draw of heldout-nights, NMC and LFP alternating (thirty-sixth session, drawn after the leak
+# size's steadiness condition was set on the draws before): for that size and the leak goal on packs
+# nobody had looked at.
+SPLITS["heldout-nights-b"] = dict(SPLITS["heldout-nights"], seed=9034, vehicles=8, healthy_share=0.25,
+                                  alternate_chemistry=True, start="2027-05-24")
