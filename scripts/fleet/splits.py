@@ -164,3 +164,8 @@ SPLITS["heldout-lfp-tops-healthy"] = dict(SPLITS["heldout-lfp-tops-noisy"], seed
 # nobody had looked at.
 SPLITS["heldout-nights-b"] = dict(SPLITS["heldout-nights"], seed=9034, vehicles=8, healthy_share=0.25,
                                   alternate_chemistry=True, start="2027-05-24")
+# Cold NMC packs of a held-out parameter set through the nights (thirty-sixth session, drawn after the leak
+# size's steadiness condition was set): where HELDOUTNOISYCURRENT002's relaxing cell crossed a step of its
+# OCV after a charge at -4 °C, for whether that condition withholds the sizes it should and no others.
+SPLITS["heldout-cold-nmc"] = dict(SPLITS["heldout-nights"], seed=9035, vehicles=8, nmc=["ORegan2022"], chemistry="nmc",
+                                  alternate_chemistry=False, ambient=(-10, 5), healthy_share=0.25, start="2027-05-31")
