@@ -316,7 +316,7 @@ public final class CellDetectors {
         (chargeEnds.fall[cell], -chargeEnds.standing[cell], chargeEnds.interval)
     }
 
-    /// Whether a cell's rest fall held its pace from the leak test's check before (LeakWatch.fallIsSteady).
+    /// Whether a cell's rest fall held its pace over the leak test's last fit (LeakWatch.fallIsSteady).
     public func leakFallIsSteady(_ cell: Int) -> Bool { leak.fallIsSteady(cell) }
 
     /// A cell that fell behind at the top of a charge (ChargeEndWatch): a leak, unsized (the knee's slope
@@ -371,7 +371,7 @@ public final class CellDetectors {
             // the cell is named all the same. Nor a time to the rule: the fall in volts keeps its rate only
             // where the OCV's slope is known and steady (on the held-out LFP leaks it was 1-23 h early and
             // 11 h late otherwise; docs/fleet.md, "Twentieth session"), nor from a fall that changed its pace
-            // from one check to the next (LeakWatch.fallIsSteady).
+            // over the fit (LeakWatch.fallIsSteady).
             let sized = slopeKnown && ocvSlope?.sizesAFall == true && leak.fallIsSteady(cell)
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
