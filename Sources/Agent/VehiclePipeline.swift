@@ -302,8 +302,8 @@ public final class VehiclePipeline {
                 + ", \"ocv_slope_reach_soc\": \(number(basis?.reach ?? secant?.reach ?? .nan))"
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? secant?.rise ?? .nan))"
                 + ", \"ocv_slope_from\": \(basis?.fromChargeClimb == true ? "\"charge_climb\"" : secant != nil ? "\"rest_bins\"" : "null")"
-            if detection.evidence == .restSlopes, let cell = detection.cell {
-                payload += ", \"fall_steady\": \(detectors.leakFallIsSteady(cell))"
+            if let steady = detection.fallSteady {
+                payload += ", \"fall_steady\": \(steady)"
             }
             if detection.evidence == .chargeEnds, let cell = detection.cell {
                 let ends = detectors.chargeEndFall(cell)

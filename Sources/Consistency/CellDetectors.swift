@@ -316,9 +316,6 @@ public final class CellDetectors {
         (chargeEnds.fall[cell], -chargeEnds.standing[cell], chargeEnds.interval)
     }
 
-    /// Whether a cell's rest fall held its pace over the leak test's last fit (LeakWatch.fallIsSteady).
-    public func leakFallIsSteady(_ cell: Int) -> Bool { leak.fallIsSteady(cell) }
-
     /// A cell that fell behind at the top of a charge (ChargeEndWatch): a leak, unsized (the knee's slope
     /// is not the OCV slope the pack learned at rest), its time to the rule from its fall's pace and the
     /// spread at the top (where the rule fires: after the charge the pack may rest on a plateau). Not a
@@ -372,12 +369,13 @@ public final class CellDetectors {
             // where the OCV's slope is known and steady (on the held-out LFP leaks it was 1-23 h early and
             // 11 h late otherwise; docs/fleet.md, "Twentieth session"), nor from a fall that changed its pace
             // over the fit (LeakWatch.fallIsSteady).
-            let sized = slopeKnown && ocvSlope?.sizesAFall == true && leak.fallIsSteady(cell)
+            let steady = leak.fallIsSteady(cell)
+            let sized = slopeKnown && ocvSlope?.sizesAFall == true && steady
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,
                             timeToRule: sized && fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan,
-                            ocvSlope: ocvSlope))
+                            ocvSlope: ocvSlope, fallSteady: steady))
         }
     }
 }

@@ -92,4 +92,6 @@ public struct Detection: Sendable {
     public let deviationAtPeak: Double
     /// A leak's: the OCV slope its fall was sized through, where one is known.
     public var ocvSlope: OCVSlope? = nil
+    /// A leak from rest slopes: whether its fall held its pace over the fit (LeakWatch.fallIsSteady).
+    public var fallSteady: Bool? = nil
 }

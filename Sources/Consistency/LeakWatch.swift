@@ -156,9 +156,10 @@ final class LeakWatch {
         let t = time - restOrigin
         count += 1
         timeSum += t
-        timeSquares += t * t
-        timeCubes += t * t * t
-        timeFourths += t * t * t * t
+        let squared = t * t
+        timeSquares += squared
+        timeCubes += squared * t
+        timeFourths += squared * squared
         if median.isFinite, medianOrigin.isFinite {
             medianSum += median - medianOrigin
             timeMedianSum += t * (median - medianOrigin)
@@ -168,7 +169,7 @@ final class LeakWatch {
             deviationSums[cell] += d
             crossSums[cell] += t * d
             squareSums[cell] += d * d
-            squareTimeSums[cell] += t * t * d
+            squareTimeSums[cell] += squared * d
         }
         guard time >= nextCheck else { return false }
         nextCheck = time + checkInterval

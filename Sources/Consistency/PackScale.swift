@@ -134,7 +134,8 @@ public final class PackScale {
     }
 
     /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must
-    /// be apart, for a leak's size to be given (`ocvSlopeSizesAFall`).
+    /// be apart, for a size to be given through it (`ocvSlopeSizesAFall`; a leak's through a secant asks
+    /// `secantSizingSlope`).
     static let plateauSlope = 0.1
     static let sizingSteps = 4.0
     /// V per unit SOC below which the secant between two bins does not size a leak: on the LFP leaks sized
