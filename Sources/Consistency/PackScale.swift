@@ -21,7 +21,6 @@ public final class PackScale {
     private(set) var ocvBins = [Double](repeating: .nan, count: 21)
     private var ocvBinSOC = [Double](repeating: .nan, count: 21)
     public private(set) var soc = Double.nan
-    private var restSince = Double.nan
     /// Seconds of rest before the median cell's voltage counts as its OCV.
     static let settledRest = 600.0
     /// The last slow charge's climb, for the OCV's slope at the top while the pack rests after it.
@@ -67,12 +66,7 @@ public final class PackScale {
                      medianVoltage: medianVoltage, medianResistance: medianResistance)
         // The median cell's OCV at this SOC, from settled rest only: under load its voltage carries
         // polarization of either sign, and a slope from those points can even come out negative.
-        if restHolds {
-            if restSince.isNaN { restSince = time }
-        } else {
-            restSince = .nan
-        }
-        if resting, soc.isFinite, medianVoltage.isFinite, time - restSince >= Self.settledRest {
+        if resting, soc.isFinite, medianVoltage.isFinite, time - rest.since >= Self.settledRest {
             let bin = Int((soc / 5).rounded())
             if bin >= 0, bin < ocvBins.count { ocvBins[bin] = medianVoltage; ocvBinSOC[bin] = soc }
         }

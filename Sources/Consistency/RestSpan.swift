@@ -8,23 +8,23 @@
 /// the place the rest describes). Before the capacity is known any snapshot outside the band ends it.
 struct RestSpan {
     private(set) var holds = false
+    /// When the rest began (NaN while it does not hold).
+    private(set) var since = Double.nan
     private var moved = 0.0
     private var previousTime = Double.nan
 
     /// `resting`: the current is within the rest band; `loaded`: at C/10 or more; `capacity` in Ah.
     /// A silence longer than a minute adds nothing moved: what flowed in it is unknown.
-    @discardableResult
-    mutating func update(time: Double, current: Double, resting: Bool, loaded: Bool, capacity: Double) -> Bool {
+    mutating func update(time: Double, current: Double, resting: Bool, loaded: Bool, capacity: Double) {
         defer { previousTime = time }
         if resting {
-            if !holds { holds = true; moved = 0 }
-            return true
+            if !holds { holds = true; since = time; moved = 0 }
+            return
         }
-        guard holds else { return false }
+        guard holds else { return }
         let step = time - previousTime
         if step <= ChargeEndWatch.longestGap, current.isFinite { moved += current * step / 3600 }
-        if loaded || !current.isFinite || !(abs(moved) <= Self.driftLimit * capacity) { holds = false }
-        return holds
+        if loaded || !current.isFinite || !(abs(moved) <= Self.driftLimit * capacity) { holds = false; since = .nan }
     }
 
     /// The share of capacity moved at small currents that ends the rest (0.5 % of SOC).

@@ -32,6 +32,7 @@ import Testing
             return currents.enumerated().map { second, current in
                 span.update(time: Double(second), current: current, resting: abs(current) <= capacity / 50,
                             loaded: abs(current) >= capacity / 10, capacity: capacity)
+                return span.holds
             }
         }
         #expect(span([0, 0.1, 0.4, -0.1, 0.35, 0]) == [true, true, true, true, true, true])
@@ -41,9 +42,10 @@ import Testing
         #expect(light.prefix(450).allSatisfy { $0 } && !light[452])
         // Before the capacity is known any snapshot outside the band ends the rest.
         var unknown = RestSpan()
-        let atRest = unknown.update(time: 0, current: 0, resting: true, loaded: false, capacity: .nan)
-        let afterOne = unknown.update(time: 1, current: 0.4, resting: false, loaded: false, capacity: .nan)
-        #expect(atRest && !afterOne)
+        unknown.update(time: 0, current: 0, resting: true, loaded: false, capacity: .nan)
+        #expect(unknown.holds && unknown.since == 0)
+        unknown.update(time: 1, current: 0.4, resting: false, loaded: false, capacity: .nan)
+        #expect(!unknown.holds && unknown.since.isNaN)
     }
 
     /// A snapshot without a current (a stale or missing status message) says nothing of a rest: it ends
@@ -56,5 +58,27 @@ import Testing
         #expect(scale.restHolds)
         scale.update(time: 60, current: .nan, reportedSOC: 50, medianVoltage: 3.7, medianResistance: .nan)
         #expect(!scale.restHolds)
+    }
+
+    /// A drive whose current was not read (the status message lost) ends the rest before it, so the OCV
+    /// learned after it waits for ten minutes of the new rest: the median cell's voltage just after a drive
+    /// still carries its polarisation. (The rest's start was PackScale's own clock, which a snapshot without
+    /// a current did not reset: the first snapshot after such a drive was taken as settled.)
+    @Test func aRestAfterADriveWithoutACurrentSettlesAnew() {
+        let scale = PackScale(capacity: 15, restCRate: 0.02)
+        for second in 0...700 {
+            scale.update(time: Double(second), current: 0, reportedSOC: 60, medianVoltage: 3.80, medianResistance: .nan)
+        }
+        for second in 701...1900 {
+            scale.update(time: Double(second), current: .nan, reportedSOC: 55, medianVoltage: 3.70, medianResistance: .nan)
+        }
+        for second in 1901...2400 {
+            scale.update(time: Double(second), current: 0, reportedSOC: 55, medianVoltage: 3.74, medianResistance: .nan)
+        }
+        #expect(scale.ocvSlopeBasis == nil, "an OCV learned \(2400 - 1901) s into the rest")
+        for second in 2401...2600 {
+            scale.update(time: Double(second), current: 0, reportedSOC: 55, medianVoltage: 3.77, medianResistance: .nan)
+        }
+        #expect(abs(scale.ocvSlope - 0.6) < 1e-9)
     }
 }
