@@ -136,7 +136,7 @@ public final class PackScale {
     /// averages a plateau with the steeper stretch beside it, and where the cell rests on that span its
     /// OCV may be several times flatter or steeper. From PyBaMM's own OCV curves of every parameter set the
     /// fleets draw (scripts/fleet/secant_error.py; docs/features.md): a size through a secant of 0.15-0.3
-    /// is within 1.5 times of the leak at 8-17 % of LFP's (Prada2013) rest points and at 62-67 % of the
+    /// is within 1.5 times of the leak at 8-16 % of LFP's (Prada2013) rest points and at 62-67 % of the
     /// others'; NMC, NCA and LCO secants are rarely that flat (on the fleets 0.7 and more). Sized through
     /// them on disk: 2.3-4.3 times at 0.10-0.14 (HELDOUTNOISYCURRENT003, 005, 007), 2.4 at 0.17
     /// (HELDOUTNIGHTSB007). The capacity test keeps `plateauSlope`.
