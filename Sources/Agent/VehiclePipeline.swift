@@ -302,6 +302,7 @@ public final class VehiclePipeline {
                 + ", \"ocv_slope_reach_soc\": \(number(basis?.reach ?? secant?.reach ?? .nan))"
                 + ", \"ocv_slope_rise_v\": \(number(basis?.rise ?? secant?.rise ?? .nan))"
                 + ", \"ocv_slope_from\": \(basis?.fromChargeClimb == true ? "\"charge_climb\"" : secant != nil ? "\"rest_bins\"" : "null")"
+                + ", \"ocv_plateau_seen\": \(detectors.scale.plateauSeen)"
             if let steady = detection.fallSteady {
                 payload += ", \"fall_steady\": \(steady)"
             }

@@ -20,6 +20,10 @@ public final class PackScale {
     /// apart would put up to a fifth into the slope.
     private(set) var ocvBins = [Double](repeating: .nan, count: 21)
     private var ocvBinSOC = [Double](repeating: .nan, count: 21)
+    /// Two learned bins `plateauSpan` apart or more had an OCV flatter than `plateauSlope` between them:
+    /// the pack's OCV has a plateau, and so the steps beside it (LFP's), which a secant reaching far
+    /// averages away. Kept once seen: the chemistry does not change.
+    public private(set) var plateauSeen = false
     public private(set) var soc = Double.nan
     /// Seconds of rest before the median cell's voltage counts as its OCV.
     static let settledRest = 600.0
@@ -68,7 +72,11 @@ public final class PackScale {
         // polarization of either sign, and a slope from those points can even come out negative.
         if resting, soc.isFinite, medianVoltage.isFinite, time - rest.since >= Self.settledRest {
             let bin = Int((soc / 5).rounded())
-            if bin >= 0, bin < ocvBins.count { ocvBins[bin] = medianVoltage; ocvBinSOC[bin] = soc }
+            if bin >= 0, bin < ocvBins.count {
+                ocvBins[bin] = medianVoltage
+                ocvBinSOC[bin] = soc
+                if !plateauSeen { plateauSeen = plateauBeside(bin) }
+            }
         }
     }
 
@@ -124,7 +132,19 @@ public final class PackScale {
                             sizesAFall: local.slope >= Self.plateauSlope)
         }
         return secant.map { OCVSlope(slope: $0.slope, reach: $0.reach, rise: $0.rise, fromChargeClimb: false,
-                                     sizesAFall: Self.sizes($0, resolution: resolution) && $0.slope >= Self.secantSizingSlope) }
+                                     sizesAFall: Self.sizes($0, resolution: resolution) && $0.slope >= Self.secantSizingSlope
+                                         && (!plateauSeen || $0.reach <= Self.plateauPackReach)) }
+    }
+
+    /// Whether `bin` and another learned bin `plateauSpan` or more apart have an OCV between them flatter
+    /// than `plateauSlope`.
+    private func plateauBeside(_ bin: Int) -> Bool {
+        for other in ocvBins.indices where ocvBins[other].isFinite
+            && abs(ocvBinSOC[other] - ocvBinSOC[bin]) >= Self.plateauSpan
+            && abs(ocvBins[other] - ocvBins[bin]) / (abs(ocvBinSOC[other] - ocvBinSOC[bin]) / 100) < Self.plateauSlope {
+            return true
+        }
+        return false
     }
 
     /// V per unit SOC below which the OCV is a plateau, and the readings' steps the slope's two OCVs must
@@ -141,6 +161,15 @@ public final class PackScale {
     /// them on disk: 2.3-4.3 times at 0.10-0.14 (HELDOUTNOISYCURRENT003, 005, 007), 2.4 at 0.17
     /// (HELDOUTNIGHTSB007). The capacity test keeps `plateauSlope`.
     static let secantSizingSlope = 0.3
+    /// SOC (%) two bins must be apart to show a plateau (`plateauSeen`): over 10 % no secant of the NMC,
+    /// NCA or LCO parameter sets is flatter than 0.15 V per unit SOC, LFP's plateau 0.02-0.05, and two
+    /// bins' OCVs on it are several reading steps apart only that far.
+    static let plateauSpan = 10.0
+    /// On a pack that has shown a plateau, the farthest a secant's bins may be from the cell's SOC (0-1)
+    /// for a leak's size: Prada2013's secants of 0.3 V per unit SOC and more are within 1.5 times of the
+    /// slope where the cell rests at 77 % of rest points within 5 % of SOC, 55 % at 5-10 %, 12-38 %
+    /// beyond (scripts/fleet/secant_error.py).
+    static let plateauPackReach = 0.05
     /// SOC (%) two bins' readings must be apart for a slope between them: half a bin.
     static let binSeparation = 2.5
 

@@ -46,7 +46,7 @@ def ocv_curve(name, socs):
 
 
 def size_ratios(socs, ocv):
-    """(secant slope, local slope / secant) for every rest SOC and every second bin 3-40 % from it."""
+    """(secant slope, reach, local slope / secant) for every rest SOC and every second bin 3-40 % from it."""
     fine = np.linspace(socs[0], socs[-1], 10 * (len(socs) - 1) + 1)
     voltage = np.interp(fine, socs, ocv)
     local = np.gradient(voltage, fine)
@@ -60,7 +60,7 @@ def size_ratios(socs, ocv):
                     continue
                 secant = (np.interp(other, fine, voltage) - voltage[index]) / (other - soc)
                 if secant > 0:
-                    out.append((secant, local[index] / secant))
+                    out.append((secant, reach, local[index] / secant))
     return out
 
 
@@ -70,14 +70,16 @@ def main():
     for chemistry, names in PARAMETER_SETS.items():
         for name in names:
             ocv = ocv_curve(name, socs)
-            print(f"{chemistry} {name}: OCV {ocv[0]:.3f} V at 2 %, {ocv[48]:.3f} at 50 %, {ocv[-1]:.3f} at 98 %",
-                  flush=True)
-            ratios["lfp" if chemistry == "lfp" else "others"] += size_ratios(socs, ocv)
+            these = size_ratios(socs, ocv)
+            flattest = min(secant for secant, reach, _ in these if reach >= 0.095)
+            print(f"{chemistry} {name}: OCV {ocv[0]:.3f} V at 2 %, {ocv[48]:.3f} at 50 %, {ocv[-1]:.3f} at 98 %;"
+                  f" flattest secant over 10 % of SOC or more {flattest:.3f} V per unit", flush=True)
+            ratios["lfp" if chemistry == "lfp" else "others"] += these
     print("secant V/unit SOC | LFP: rest points, share within 1.5x (2x) | others: the same")
     for low, high in BANDS:
         cells = []
         for group in ("lfp", "others"):
-            chosen = [ratio for secant, ratio in ratios[group] if low <= secant < high]
+            chosen = [ratio for secant, _, ratio in ratios[group] if low <= secant < high]
             if not chosen:
                 cells.append(f"{group}: none")
                 continue
@@ -85,6 +87,11 @@ def main():
             loose = sum(1 for r in chosen if 0.5 <= r <= 2) / len(chosen)
             cells.append(f"{group}: {len(chosen):6d} {within:4.2f} ({loose:4.2f})")
         print(f"{low:4.2f}-{high:4.2f} | " + " | ".join(cells))
+    print("LFP secants of 0.3 V per unit SOC and more, by how far the second bin is: rest points, within 1.5x")
+    for low, high in [(0.0, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, 0.41)]:
+        chosen = [ratio for secant, reach, ratio in ratios["lfp"] if secant >= 0.3 and low < reach <= high + 1e-9]
+        within = sum(1 for r in chosen if 1 / 1.5 <= r <= 1.5) / len(chosen)
+        print(f"reach {100 * low:.0f}-{100 * high:.0f} % | {len(chosen):6d} {within:4.2f}")
 
 
 if __name__ == "__main__":
