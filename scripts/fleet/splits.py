@@ -174,3 +174,8 @@ SPLITS["heldout-cold-nmc"] = dict(SPLITS["heldout-nights"], seed=9035, vehicles=
 # the top, where HELDOUTNIGHTSB007's leak was sized 2.4 times through a 0.17 secant.
 SPLITS["heldout-nights-lfp"] = dict(SPLITS["heldout-nights"], seed=9036, vehicles=8, chemistry="lfp",
                                     alternate_chemistry=False, healthy_share=0.25, start="2027-06-07")
+# NMC leaks at the goal's edge through the nights (thirty-seventh session, drawn with b150f31 frozen): C/110
+# to C/150, where HELDOUTNIGHTSB002's C/120 was named 64 min into its rest; for how often the hour holds.
+SPLITS["heldout-nights-nmc-edge"] = dict(SPLITS["heldout-nights"], seed=9037, vehicles=8, chemistry="nmc",
+                                         alternate_chemistry=False, healthy_share=0.125, leak_divisor=(110, 150),
+                                         start="2027-06-14")
