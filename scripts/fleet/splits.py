@@ -179,3 +179,6 @@ SPLITS["heldout-nights-lfp"] = dict(SPLITS["heldout-nights"], seed=9036, vehicle
 SPLITS["heldout-nights-nmc-edge"] = dict(SPLITS["heldout-nights"], seed=9037, vehicles=8, chemistry="nmc",
                                          alternate_chemistry=False, healthy_share=0.125, leak_divisor=(110, 150),
                                          start="2027-06-14")
+# A second LFP draw like heldout-nights-lfp (thirty-seventh session, b150f31 frozen): the first rested every
+# leaking pack on a plateau, so neither secant condition was put to a held-out leak.
+SPLITS["heldout-nights-lfp-b"] = dict(SPLITS["heldout-nights-lfp"], seed=9038, start="2027-06-21")
