@@ -116,9 +116,13 @@ public final class PackScale {
     /// the OCV difference between them (V); nil while fewer than two are learned.
     public var ocvSlopeBasis: (slope: Double, reach: Double, rise: Double)? {
         guard let (low, high) = slopeBins() else { return nil }
-        let difference = ocvBins[high] - ocvBins[low]
-        return (difference / ((ocvBinSOC[high] - ocvBinSOC[low]) / 100),
-                max(abs(ocvBinSOC[low] - soc), abs(ocvBinSOC[high] - soc)) / 100, abs(difference))
+        return (slope(from: low, to: high), max(abs(ocvBinSOC[low] - soc), abs(ocvBinSOC[high] - soc)) / 100,
+                abs(ocvBins[high] - ocvBins[low]))
+    }
+
+    /// V per unit SOC between two learned bins, at the SOCs they were read at.
+    private func slope(from low: Int, to high: Int) -> Double {
+        (ocvBins[high] - ocvBins[low]) / ((ocvBinSOC[high] - ocvBinSOC[low]) / 100)
     }
 
     /// The OCV's slope for sizing a fall of a cell `depth` volts below the median: from the last slow
@@ -140,8 +144,7 @@ public final class PackScale {
     /// than `plateauSlope`.
     private func plateauBeside(_ bin: Int) -> Bool {
         for other in ocvBins.indices where ocvBins[other].isFinite
-            && abs(ocvBinSOC[other] - ocvBinSOC[bin]) >= Self.plateauSpan
-            && abs(ocvBins[other] - ocvBins[bin]) / (abs(ocvBinSOC[other] - ocvBinSOC[bin]) / 100) < Self.plateauSlope {
+            && abs(ocvBinSOC[other] - ocvBinSOC[bin]) >= Self.plateauSpan && abs(slope(from: other, to: bin)) < Self.plateauSlope {
             return true
         }
         return false

@@ -7,9 +7,9 @@
 /// until the charge moved outside the band adds up to `driftLimit` of the capacity (the cells have left
 /// the place the rest describes). Before the capacity is known any snapshot outside the band ends it.
 struct RestSpan {
-    private(set) var holds = false
     /// When the rest began (NaN while it does not hold).
     private(set) var since = Double.nan
+    var holds: Bool { !since.isNaN }
     private var moved = 0.0
     private var previousTime = Double.nan
 
@@ -18,13 +18,13 @@ struct RestSpan {
     mutating func update(time: Double, current: Double, resting: Bool, loaded: Bool, capacity: Double) {
         defer { previousTime = time }
         if resting {
-            if !holds { holds = true; since = time; moved = 0 }
+            if !holds { since = time; moved = 0 }
             return
         }
         guard holds else { return }
         let step = time - previousTime
         if step <= ChargeEndWatch.longestGap, current.isFinite { moved += current * step / 3600 }
-        if loaded || !current.isFinite || !(abs(moved) <= Self.driftLimit * capacity) { holds = false; since = .nan }
+        if loaded || !current.isFinite || !(abs(moved) <= Self.driftLimit * capacity) { since = .nan }
     }
 
     /// The share of capacity moved at small currents that ends the rest (0.5 % of SOC).

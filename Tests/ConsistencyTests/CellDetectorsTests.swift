@@ -220,16 +220,8 @@ import Glibc
 
     /// The OCV slope sizes a fall only off a plateau and from OCVs several readings' steps apart.
     @Test func theOCVSlopeSizesAFallOnlyWhenSteepAndWiderThanTheReadingSteps() {
-        func scale(rising rise: Double) -> PackScale {
-            let scale = PackScale(capacity: 100, restCRate: 0.02)
-            // Two settled rests, at 60 % and at 55 % SOC, the second `rise` volts lower.
-            for (start, soc, voltage) in [(0.0, 60.0, 3.8), (10_000.0, 55.0, 3.8 - rise)] {
-                for second in 0...700 {
-                    scale.update(time: start + Double(second), current: 0, reportedSOC: soc, medianVoltage: voltage, medianResistance: .nan)
-                }
-            }
-            return scale
-        }
+        // Two settled rests, at 60 % and at 55 % SOC, the second `rise` volts lower.
+        func scale(rising rise: Double) -> PackScale { packScale(restingAt: [(60, 3.8), (55, 3.8 - rise)]) }
         let steep = scale(rising: 0.030)  // 0.6 V per unit SOC
         #expect(abs(steep.ocvSlope - 0.6) < 1e-9)
         #expect(steep.ocvSlopeSizesAFall(resolution: 0.001))

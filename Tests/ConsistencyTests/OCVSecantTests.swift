@@ -3,39 +3,23 @@ import Testing
 
 /// Which secants between the pack's learned OCV bins size a leak's fall.
 @Suite struct OCVSecantTests {
-    /// A pack that rests settled at each (SOC %, median cell's OCV V) in turn, ending at the last.
-    func scale(restingAt rests: [(soc: Double, ocv: Double)]) -> PackScale {
-        let scale = PackScale(capacity: 100, restCRate: 0.02)
-        for (index, rest) in rests.enumerated() {
-            let start = Double(index) * 10_000
-            for second in 0...700 {
-                scale.update(time: start + Double(second), current: 0, reportedSOC: rest.soc, medianVoltage: rest.ocv,
-                             medianResistance: .nan)
-            }
-            // A drive between rests, so that each rest settles anew.
-            scale.update(time: start + 701, current: 30, reportedSOC: rest.soc, medianVoltage: rest.ocv - 0.05,
-                         medianResistance: .nan)
-        }
-        return scale
-    }
-
     /// An LFP pack that has rested twice on its plateau (40 % and 55 %, 2 mV apart: 0.013 V per unit SOC)
     /// and then on the steeper stretch at 90 %: the secant down to 55 % is 0.43 V per unit, steep enough
     /// for a size on its own, but on a pack with a plateau it averages the plateau with the step beside
     /// it, and it reaches 35 % of SOC: no size. Without the plateau's two rests (an NMC-like pack, the
     /// same two last rests) it sizes; on the plateau pack a bin within 5 % of SOC does too.
     @Test func aPackThatShowedAPlateauSizesOnlyThroughNearBins() throws {
-        let plateau = scale(restingAt: [(40, 3.300), (55, 3.302), (90, 3.452)])
+        let plateau = packScale(restingAt: [(40, 3.300), (55, 3.302), (90, 3.452)])
         #expect(plateau.plateauSeen)
         let far = try #require(plateau.sizingSlope(depth: 0.005, resolution: 0.001))
         #expect(abs(far.slope - 0.15 / 0.35) < 1e-9 && abs(far.reach - 0.35) < 1e-9)
         #expect(!far.sizesAFall)
 
-        let smooth = scale(restingAt: [(55, 3.302), (90, 3.452)])
+        let smooth = packScale(restingAt: [(55, 3.302), (90, 3.452)])
         #expect(!smooth.plateauSeen)
         #expect(smooth.sizingSlope(depth: 0.005, resolution: 0.001)?.sizesAFall == true)
 
-        let near = scale(restingAt: [(40, 3.300), (55, 3.302), (86, 3.440), (90, 3.452)])
+        let near = packScale(restingAt: [(40, 3.300), (55, 3.302), (86, 3.440), (90, 3.452)])
         let local = try #require(near.sizingSlope(depth: 0.005, resolution: 0.001))
         #expect(near.plateauSeen && abs(local.reach - 0.04) < 1e-9 && local.sizesAFall)
     }
@@ -43,8 +27,8 @@ import Testing
     /// Two bins closer than 10 % of SOC do not show a plateau, however flat: 5 % apart a plateau's OCV
     /// differs by a reading step or two, and an NMC's flattest stretch comes near it.
     @Test func aPlateauIsSeenOnlyAcrossTenPerCent() {
-        #expect(!scale(restingAt: [(50, 3.300), (55, 3.3005)]).plateauSeen)
-        #expect(scale(restingAt: [(45, 3.300), (55, 3.305)]).plateauSeen)
-        #expect(!scale(restingAt: [(45, 3.600), (55, 3.615)]).plateauSeen, "0.15 V per unit SOC")
+        #expect(!packScale(restingAt: [(50, 3.300), (55, 3.3005)]).plateauSeen)
+        #expect(packScale(restingAt: [(45, 3.300), (55, 3.305)]).plateauSeen)
+        #expect(!packScale(restingAt: [(45, 3.600), (55, 3.615)]).plateauSeen, "0.15 V per unit SOC")
     }
 }

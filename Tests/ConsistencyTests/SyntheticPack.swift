@@ -201,3 +201,19 @@ func flatTemperatures(_ sensors: Int) -> (Double) -> [Double] {
         return (0..<sensors).map { (sensor: Int) -> Double in 25 + 0.2 * Double(sensor % 2) + swing }
     }
 }
+
+/// A pack of 100 Ah that rests settled (700 s) at each (SOC %, median cell's OCV V) in turn, a drive between
+/// each rest and the next so that each settles anew: its learned OCV bins.
+func packScale(restingAt rests: [(soc: Double, ocv: Double)]) -> PackScale {
+    let scale = PackScale(capacity: 100, restCRate: 0.02)
+    for (index, rest) in rests.enumerated() {
+        let start = Double(index) * 10_000
+        for second in 0...700 {
+            scale.update(time: start + Double(second), current: 0, reportedSOC: rest.soc, medianVoltage: rest.ocv,
+                         medianResistance: .nan)
+        }
+        scale.update(time: start + 701, current: 30, reportedSOC: rest.soc, medianVoltage: rest.ocv - 0.05,
+                     medianResistance: .nan)
+    }
+    return scale
+}
