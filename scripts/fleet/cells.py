@@ -9,6 +9,8 @@ as a batch.
 import numpy as np
 import pybamm
 
+from balancing import BLEED_RAMP_S, bleed_charge, ramped_charge
+
 # Parameter sets by chemistry. The held-out fleet uses other NMC sets than the tuning fleet; PyBaMM
 # ships one LFP set (Prada2013), so LFP differs between the splits only by its spreads and schedules.
 # NCA (Kim2011's graphite/NCA cell) and LCO (Ai2020's pouch, Ramadass2004's 18650: the first EV packs'
@@ -63,8 +65,9 @@ class CellString:
     """The cells of one vehicle. `current` is the current of one cell (A, positive = discharge) at each
     second of `times`; per cell `inputs` from `cell_inputs`."""
 
-    def __init__(self, chemistry, parameter_set, times, current, ambient_k, tolerance=None):
+    def __init__(self, chemistry, parameter_set, times, current, ambient_k, tolerance=None, bleed_windows=0):
         self.chemistry = chemistry
+        self.bleed_windows = bleed_windows
         self.first_tolerance = tolerance or SOLVER_TOLERANCE
         self.base = parameter_values(parameter_set)
         self.base["Upper voltage cut-off [V]"] = UPPER_CUTOFF[chemistry]
@@ -78,6 +81,10 @@ class CellString:
         drive = pybamm.Interpolant(times, current, t, interpolator="linear")
         leak = pybamm.InputParameter("Leak current [A]") * ramp(t, "Leak")
         values["Current function [A]"] = drive + leak
+        if bleed_windows:
+            # A balancing BMS's bleeds (balancing.py): each window switched on and off again.
+            windows = sum(ramp(t, f"Bleed {k}") - ramp(t, f"Bleed {k} end") for k in range(bleed_windows))
+            values["Current function [A]"] = drive + leak + pybamm.InputParameter("Bleed current [A]") * windows
         values["Contact resistance [Ohm]"] = (pybamm.InputParameter("Contact resistance [Ohm]")
                                               + pybamm.InputParameter("Added resistance [Ohm]") * ramp(t, "Resistance"))
         values["Electrode height [m]"] = self.base["Electrode height [m]"] * pybamm.InputParameter("Area scale")
@@ -110,9 +117,9 @@ class CellString:
                 values["Initial concentration in positive electrode [mol.m-3]"])
 
     def cell_inputs(self, soc, area=1.0, contact_ohm=0.0, kinetics=(1.0, 1.0), cooling=1.0, leak_a=0.0,
-                    leak_onset=1e12, added_ohm=0.0, resistance_onset=1e12, resistance_ramp_s=1.0):
+                    leak_onset=1e12, added_ohm=0.0, resistance_onset=1e12, resistance_ramp_s=1.0, bleed_a=0.0, bleeds=()):
         negative, positive = self.initial_concentrations(soc)
-        return {
+        inputs = {
             "Initial concentration in negative electrode [mol.m-3]": negative,
             "Initial concentration in positive electrode [mol.m-3]": positive,
             "Area scale": area, "Contact resistance [Ohm]": contact_ohm, "Cooling scale": cooling,
@@ -122,6 +129,20 @@ class CellString:
             "Added resistance [Ohm]": added_ohm, "Resistance onset [s]": resistance_onset,
             "Resistance ramp [s]": max(resistance_ramp_s, 1.0),
         }
+        if self.bleed_windows:
+            if len(bleeds) > self.bleed_windows:
+                raise ValueError(f"{len(bleeds)} bleeds for {self.bleed_windows} windows")
+            unused = [(1e12, 1e12)] * (self.bleed_windows - len(bleeds))
+            inputs["Bleed current [A]"] = bleed_a
+            for k, (onset, end) in enumerate(list(bleeds) + unused):
+                inputs.update({f"Bleed {k} onset [s]": onset, f"Bleed {k} ramp [s]": BLEED_RAMP_S,
+                               f"Bleed {k} end onset [s]": end, f"Bleed {k} end ramp [s]": BLEED_RAMP_S})
+            inputs["bleeds"] = list(bleeds)
+        return inputs
+
+    def add_breakpoints(self, seconds):
+        """Seconds the solver must stop at besides the current's changes (the bleeds' switchings)."""
+        self.breakpoints = np.unique(np.concatenate([self.breakpoints, np.asarray(seconds, dtype=float)]))
 
     def solve(self, inputs, samples):
         """Terminal voltage (V) and temperature (K) of every cell at the `samples` seconds (the logged ones;
@@ -140,7 +161,9 @@ class CellString:
         for attempt, tolerance in enumerate(sorted({self.first_tolerance, TIGHT_TOLERANCE}, reverse=True)):
             if attempt:
                 self.simulation = self.build(tolerance)
-            solutions = self.simulation.solve(self.breakpoints, t_interp=samples, inputs=inputs)
+            # "bleeds" (the windows, for the charge check) is no model input.
+            numeric = [{key: value for key, value in cell.items() if key != "bleeds"} for cell in inputs]
+            solutions = self.simulation.solve(self.breakpoints, t_interp=samples, inputs=numeric)
             if not isinstance(solutions, list):
                 solutions = [solutions]
             for index, solution in enumerate(solutions):
@@ -155,10 +178,10 @@ class CellString:
     def charge_missed(self, solution, inputs, samples):
         """The largest difference between the charge the solved cell passed and the charge its current
         (the drive's, linear between seconds, and its leak) carries, as a share of its capacity."""
-        onset, length = inputs["Leak onset [s]"], inputs["Leak ramp [s]"]
-        ramped = np.clip(samples - onset, 0, None)
-        leak = inputs["Leak current [A]"] * (np.minimum(ramped, length) ** 2 / (2 * length) + np.clip(ramped - length, 0, None))
+        leak = inputs["Leak current [A]"] * ramped_charge(samples, inputs["Leak onset [s]"], inputs["Leak ramp [s]"])
         given = np.interp(samples, self.times, self.drive_charge) + leak
+        if self.bleed_windows:
+            given = given + bleed_charge(inputs["bleeds"], inputs["Bleed current [A]"], samples)
         passed = solution["Discharge capacity [A.h]"](samples) * 3600
         capacity = self.capacity * inputs["Area scale"] * 3600
         return float(np.abs((passed - passed[0]) - (given - given[0])).max() / capacity)

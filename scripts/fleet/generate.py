@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from balancing import BLEED_RAMP_S, flags, plan_bleeds, rest_windows  # noqa: E402
 from cells import PARAMETER_SETS, CellStopped, CellString  # noqa: E402
 from layouts import LAYOUTS, Layout  # noqa: E402
 from measurement import measure, rule_first_fired, write_logs  # noqa: E402
@@ -70,6 +71,8 @@ def plan(split, vehicles, days):
             # Drawn only where the split asks, so that the other splits' fleets stay as they were.
             noise, offset = spec["current_sensor"]["noise_c"], spec["current_sensor"]["offset_c"]
             plans[-1]["current_sensor"] = dict(noise_c=float(random.uniform(*noise)), offset_c=float(random.uniform(*offset)))
+        if "balancing" in spec:
+            plans[-1]["balancing"] = dict(spec["balancing"], current_a=float(random.uniform(*spec["balancing"]["current_a"])))
     return plans
 
 
@@ -213,9 +216,12 @@ def simulate_vehicle(p, out, reuse, previous):
     files = [os.path.join(out, f"{vehicle}{suffix}") for suffix in (".log", ".asc", ".dbc", ".toml", ".truth.csv.gz")]
     if reuse and all(os.path.exists(path) for path in files):
         return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous)
+    balancing = p.get("balancing")
+    windows = len(rest_windows(c_rate, balancing["least_rest_s"])) if balancing else 0
     string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"],
-                        p.get("solver_tolerance"))
-    inputs = []
+                        p.get("solver_tolerance"), bleed_windows=windows)
+    parallel = p["capacity_ah"] / cell_capacity
+    cell_arguments = []
     for cell in range(p["cells"]):
         area = float(random.normal(1, 0.008))
         arguments = dict(soc=float(np.clip(random.normal(p["start_soc"], p["soc_spread"]), 0.1, 0.995)), area=area,
@@ -230,17 +236,29 @@ def simulate_vehicle(p, out, reuse, previous):
                                  resistance_ramp_s=fault["ramp_s"])
             elif fault["kind"] == "capacity-fade":
                 arguments["area"] = area * (1 - fault["magnitude"])
-        inputs.append(string.cell_inputs(**arguments))
+        cell_arguments.append(arguments)
+    bleeds = [[] for _ in cell_arguments]
+    if balancing:
+        # The bleed resistor's current is the BMS's, across a whole parallel group: one simulated cell's share.
+        bleed_a = balancing["current_a"] / parallel
+        bleeds = plan_bleeds(c_rate, cell_capacity, [(a["soc"], a["area"], a.get("leak_a", 0.0), a.get("leak_onset", 1e12))
+                                                     for a in cell_arguments], balancing, bleed_a)
+        for arguments, windows_of_cell in zip(cell_arguments, bleeds):
+            arguments.update(bleed_a=bleed_a, bleeds=windows_of_cell)
+        string.add_breakpoints([second for cell in bleeds for window in cell for onset in window
+                                for second in (onset, onset + BLEED_RAMP_S)])
+    inputs = [string.cell_inputs(**arguments) for arguments in cell_arguments]
     voltages, temperatures = string.solve(inputs, logged)
-    parallel = p["capacity_ah"] / cell_capacity
-    layout = Layout(p["layout"], p["cells"], p["sensors"])
+    layout = Layout(p["layout"], p["cells"], p["sensors"], balancing=bool(balancing))
     soc = p["start_soc"] - np.cumsum(c_rate) / 3600
     readings = measure(p, layout, random, logged, phases, c_rate[logged] * cell_capacity * parallel, voltages,
                        temperatures - 273.15, soc[logged], fault)
+    if balancing:
+        readings["bleeding"] = flags(bleeds, logged)
     with open(os.path.join(out, f"{vehicle}.dbc"), "w") as file:
         file.write(layout.text)
     with open(os.path.join(out, f"{vehicle}.toml"), "w") as file:
-        file.write(layout.mapping(f"{vehicle}.dbc", p["settings"]))
+        file.write(layout.mapping(f"{vehicle}.dbc", p["settings"], balancing["current_a"] if balancing else None))
     write_logs(out, vehicle, layout, p, logged, readings)
     rule = rule_first_fired(readings["cells_logged"], logged)
     onset_c = None if fault["onset_s"] is None else float(c_rate[fault["onset_s"]])
@@ -248,6 +266,11 @@ def simulate_vehicle(p, out, reuse, previous):
     label["generation_s"] = round(time.time() - started, 1)
     label["solver_tolerance"] = string.tolerance
     label["charge_missed"] = round(string.charge_error, 6)
+    if balancing:
+        label["balancing"] = dict(current_a=round(balancing["current_a"], 4), deadband_soc=balancing["deadband_soc"],
+                                  bleeds=sum(len(cell) for cell in bleeds),
+                                  bled_ah=[round(balancing["current_a"] * sum(end - onset for onset, end in cell) / 3600, 4)
+                                           for cell in bleeds])
     with open(os.path.join(out, f"{vehicle}.label.json"), "w") as file:
         json.dump(label, file)
     print(f"{vehicle}: {p['chemistry']} {p['parameter_set']} {p['cells']} cells {p['layout']}, {fault['kind']}"
@@ -265,7 +288,7 @@ def previous_label(p, out):
 def relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous):
     """The label of a vehicle already simulated, from its truth file: the rule and the largest spread on
     the logged (rounded) readings; how its solve went, from its old label (`previous`)."""
-    layout = Layout(p["layout"], p["cells"], p["sensors"])
+    layout = Layout(p["layout"], p["cells"], p["sensors"], balancing=bool(p.get("balancing")))
     with gzip.open(os.path.join(out, f"{p['vehicle']}.truth.csv.gz"), "rt") as file:
         file.readline()
         table = np.loadtxt(file, delimiter=",", ndmin=2)

@@ -24,9 +24,12 @@ class Layout:
     `pages` lists the frames of one refresh of the cells (message name, multiplexer value or None, and
     the cell indices it carries); `temperature_pages` likewise for the sensors."""
 
-    def __init__(self, kind, cells, sensors):
+    def __init__(self, kind, cells, sensors, balancing=False):
         self.kind, self.cells, self.sensors = kind, cells, sensors
         getattr(self, "_" + kind)()
+        self.balancing = None
+        if balancing:
+            self._balancing()
         self.database = Database(messages=self.messages)
         self.text = self.database.as_dbc_string()
         # Encode with the database as parsed back from the text: what every reader of the file sees.
@@ -135,6 +138,24 @@ class Layout:
         self.status = ("BatteryStatus", "BattCurrent", "BattVoltage", "BattSoC", 0.001)
         self.messages = [status, cells, temperatures]
 
+    def _balancing(self):
+        # One message of flags (a BMS with a balancing board): the pack's "balancing" bit, then one
+        # "is bleeding" bit per cell, named in the layout's own style; once a second with the status.
+        names = {"mux_motorola_mv": ("Bal_Active", "Cell{index:02}_Bleed", 0x3D0, False),
+                 "intel_v_29bit": ("BalancingActive", "CellBal_{index:03}", 0x18F03000, True),
+                 "mux_intel_mv_29bit": ("BalActive", "B_Cell_{index}", 0x1CA00300, True)}
+        active, self.balancing_name, frame_id, extended = names[self.kind]
+        if self.cells > 63:
+            raise ValueError(f"{self.cells} cells: one balancing message carries 63")
+        signals = [signal(active, 0, 1)] + [signal(self.balancing_name.format(index=cell + self.cell_base), cell + 1, 1)
+                                            for cell in range(self.cells)]
+        message = Message(frame_id, "BMS_Balancing", 8, signals, senders=["BMS"], is_extended_frame=extended)
+        self.messages.append(message)
+        self.balancing = ("BMS_Balancing", active)
+
+    def balancing_signal(self, cell):
+        return self.balancing_name.format(index=cell + self.cell_base)
+
     def cell_signal(self, cell):
         return self.cell_name.format(index=cell + self.cell_base)
 
@@ -147,11 +168,15 @@ class Layout:
     def quantize_temperature(self, celsius):
         return (celsius / self.temperature_resolution).round() * self.temperature_resolution
 
-    def mapping(self, dbc_file, settings):
+    def mapping(self, dbc_file, settings, balancing_current_a=None):
         """The vehicle's celldrift config: its DBC and pack mapping, then the pipeline settings."""
         lines = [f'# {self.kind}: written by scripts/fleet (docs/fleet.md)', f'dbc = "{dbc_file}"', "", "[pack]",
                  f"cells = {self.cells}", f'cell_voltage = "{self.cell_name}"', f"cell_voltage_index_base = {self.cell_base}",
                  f'cell_temperature = "{self.sensor_name}"', f"cell_temperature_count = {self.sensors}",
                  f"cell_temperature_index_base = {self.sensor_base}", f'current = "{self.status[1]}"',
-                 f'current_positive = "{self.current_positive}"', f'voltage = "{self.status[2]}"', f'soc = "{self.status[3]}"', "", ""]
+                 f'current_positive = "{self.current_positive}"', f'voltage = "{self.status[2]}"', f'soc = "{self.status[3]}"']
+        if self.balancing:
+            lines += [f'balancing = "{self.balancing[1]}"', f'cell_balancing = "{self.balancing_name}"',
+                      f"cell_balancing_index_base = {self.cell_base}", f"balancing_current_a = {balancing_current_a:.4f}"]
+        lines += ["", ""]
         return "\n".join(lines) + settings

@@ -94,6 +94,7 @@ def frames(layout, p, logged, readings):
     pages += [(database.get_message_by_name(name), mux, value, carried, False)
               for name, mux, value, carried in layout.temperature_pages]
     rate = p["bms_rate_hz"]
+    balancing = database.get_message_by_name(layout.balancing[0]) if layout.balancing else None
     cells_logged, sensors_logged = readings["cells_logged"], readings["sensors_logged"]
     current, pack_voltage, soc = readings["current"], readings["pack_voltage"], readings["soc"]
     in_mv = [message.get_signal_by_name(layout.cell_signal(carried[0])).unit == "mV" if is_cells else False
@@ -119,6 +120,10 @@ def frames(layout, p, logged, readings):
                     values[layout.sensor_signal(sensor)] = round(float(sensors_logged[sensor, index]), 6)
             second_frames.append((base + 0.02 + 0.9 * order / len(pages), message.frame_id, message.is_extended_frame,
                                   message.encode(values)))
+        if layout.balancing:
+            flags = {layout.balancing[1]: int(readings["bleeding"][:, index].any())}
+            flags.update({layout.balancing_signal(cell): int(readings["bleeding"][cell, index]) for cell in range(p["cells"])})
+            second_frames.append((base + 0.01, balancing.frame_id, balancing.is_extended_frame, balancing.encode(flags)))
         # A log is in time order: a 10 Hz status message interleaves with the pages.
         second_frames.sort(key=lambda frame: frame[0])
         yield from second_frames
