@@ -370,7 +370,11 @@ public final class CellDetectors {
             // 11 h late otherwise; docs/fleet.md, "Twentieth session"), nor from a fall that changed its pace
             // over the fit (LeakWatch.fallIsSteady).
             let steady = leak.fallIsSteady(cell)
-            let sized = slopeKnown && ocvSlope?.sizesAFall == true && steady
+            // Nor from a fall the cells' unequal relaxation can account for (LeakWatch.relaxationFloor): the
+            // statistic may have been built by a leak under `minimumLeak` over a night's rest and the alarm
+            // come at the next short rest after a drive, whose relaxation set the fall (CIBLEED001, C/1,773:
+            // sized 10 times the leak). The cell is named on the statistic all the same.
+            let sized = slopeKnown && ocvSlope?.sizesAFall == true && steady && fall >= 2 * leak.relaxationFloor
             raise(Detection(kind: .leak, evidence: .restSlopes, cell: cell, sensor: nil,
                             magnitude: sized ? leakC * scale.capacity : .nan, relative: sized ? leakC : .nan,
                             confidence: leak.statistic[cell] / threshold,

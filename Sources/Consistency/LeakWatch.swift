@@ -34,6 +34,9 @@ final class LeakWatch {
     private let squareTimeSums: UnsafeMutableBufferPointer<Double>
     // The last check's fit: its snapshots and seconds (0 after a gap's test, which fits nothing).
     private var checkedCount = 0.0, checkedSeconds = 0.0
+    /// The last check's allowance for the cells' unequal relaxation (V/s: a quarter of the median cell's
+    /// slope over the fit; 0 after a gap's test): a fall within twice it is no leak's to size.
+    private(set) var relaxationFloor = 0.0
     /// Per cell: the latest rest slope against the pack's (V/s, negative when falling), its z-score, the
     /// CUSUM statistic and the open-circuit deviation at the last snapshot (V).
     let slope: UnsafeMutableBufferPointer<Double>
@@ -212,6 +215,7 @@ final class LeakWatch {
         // median's counts.
         let medianSlope = (timeMedianSum - timeSum * medianSum / count) / spreadOfTime
         let relaxation = Self.relaxationShare * abs(medianSlope)
+        relaxationFloor = relaxation.isFinite ? relaxation : 0
         let fitError = max(errorSum / Double(cells), roundingError)
         let standardError = max(fitError, relaxation.isFinite ? relaxation : 0)
         CrossCellTest.scores(slope, into: score, scratch: scratch, floor: standardError, sign: -1)
@@ -249,6 +253,7 @@ final class LeakWatch {
     /// slope over the gap (V/s) for the leak estimate.
     private func testGap(_ after: UnsafeMutableBufferPointer<Double>, before: UnsafeMutableBufferPointer<Double>, seconds: Double) {
         checkedSeconds = 0
+        relaxationFloor = 0
         for cell in 0..<cells { slope[cell] = after[cell] - before[cell] }
         CrossCellTest.scores(slope, into: score, scratch: scratch, floor: max(Self.gapFloor, 1.5 * resolution, gapPolarisation), sign: -1)
         for cell in 0..<cells { slope[cell] /= seconds }

@@ -28,4 +28,27 @@ import Testing
             }
         }
     }
+
+    /// A leak under the least one raised (C/1,500 against `minimumLeak`'s C/1,000) through an eight-hour
+    /// rest: its statistic builds, nothing is raised. Then half an hour's drive and a rest, where every cell
+    /// relaxes and the leaking one by less (a smaller share of the diffusion's drop), so that it falls
+    /// against the median at a pace relaxation sets (CIBLEED001). Named then, at its cell, unsized.
+    @Test func aLeakNamedWhileTheCellsRelaxIsNotSizedFromTheirRelaxation() throws {
+        var pack = SyntheticPack()
+        pack.diffusion = (resistance: 0.005, tau: 1200)
+        pack.diffusionShares[7] = 0.7
+        let detectors = pack.detectorsKnowingCapacity()
+        var raised = pack.restAndDrive(detectors)
+        pack.leaks[7] = pack.capacity / 1500
+        raised += pack.run(detectors, from: 4800, seconds: 8 * 3600, resting: true, temperatures: flatTemperatures(6))
+        #expect(raised.filter { $0.kind == .leak }.isEmpty, "raised under the floor")
+        raised += pack.run(detectors, from: 33600, seconds: 1800, temperatures: flatTemperatures(6))
+        raised += pack.run(detectors, from: 35400, seconds: 1800, resting: true, temperatures: flatTemperatures(6))
+        let leaks = raised.filter { $0.kind == .leak }
+        #expect(leaks.map(\.cell) == [7])
+        let leak = try #require(leaks.first)
+        let raisedAt = pack.raisedTimes[try #require(raised.firstIndex { $0.kind == .leak })]
+        #expect(raisedAt > 35400, "raised at \(raisedAt) s")
+        #expect(leak.magnitude.isNaN && leak.timeToRule.isNaN, "sized \(leak.magnitude) A for \(pack.leaks[7]) A")
+    }
 }
