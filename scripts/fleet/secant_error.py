@@ -89,12 +89,13 @@ def main():
         print(f"{low:4.2f}-{high:4.2f} | " + " | ".join(cells))
     for flattest, steepest in [(0.15, 0.3), (0.3, float("inf"))]:
         print(f"LFP secants of {flattest}-{steepest} V per unit SOC, by how far the second bin is: rest points,"
-              " within 1.5x")
-        for low, high in [(0.0, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, 0.41)]:
+              " within 1.5x (2x)")
+        for low, high in [(0.0, 0.035), (0.035, 0.05), (0.0, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, 0.41)]:
             chosen = [ratio for secant, reach, ratio in ratios["lfp"]
                       if flattest <= secant < steepest and low < reach <= high + 1e-9]
             within = sum(1 for r in chosen if 1 / 1.5 <= r <= 1.5) / max(1, len(chosen))
-            print(f"reach {100 * low:.0f}-{100 * high:.0f} % | {len(chosen):6d} {within:4.2f}")
+            loose = sum(1 for r in chosen if 0.5 <= r <= 2) / max(1, len(chosen))
+            print(f"reach {100 * low:.1f}-{100 * high:.1f} % | {len(chosen):6d} {within:4.2f} ({loose:4.2f})")
 
 
 if __name__ == "__main__":
