@@ -177,7 +177,7 @@ class CellString:
 
     def charge_missed(self, solution, inputs, samples):
         """The largest difference between the charge the solved cell passed and the charge its current
-        (the drive's, linear between seconds, and its leak) carries, as a share of its capacity."""
+        (the drive's, linear between seconds, its leak and its bleeds) carries, as a share of its capacity."""
         leak = inputs["Leak current [A]"] * ramped_charge(samples, inputs["Leak onset [s]"], inputs["Leak ramp [s]"])
         given = np.interp(samples, self.times, self.drive_charge) + leak
         if self.bleed_windows:
