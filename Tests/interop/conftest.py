@@ -3,6 +3,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 
 import cantools
 import pytest
@@ -13,6 +14,7 @@ SHIPPED = ROOT / "firmware-samples"
 CELLDRIFT = str((ROOT / os.environ.get("CELLDRIFT", ".build/debug/celldrift")).resolve())
 # The release build, for the runs too long for the debug one (a simulated day, a Spark job).
 RELEASE = str((ROOT / os.environ.get("CELLDRIFT_RELEASE", ".build/release/celldrift")).resolve())
+FLEET_GENERATOR = ROOT / "scripts" / "fleet" / "generate.py"
 
 
 def run(*args, stdin=None, check=True):
@@ -21,6 +23,31 @@ def run(*args, stdin=None, check=True):
     if check and result.returncode != 0:
         raise AssertionError(f"celldrift {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stderr}")
     return result.stdout, result.stderr
+
+
+def generate_fleet(out, *args, split="ci", timeout=900):
+    """The independent physics fleet's `split` generated into `out` (scripts/fleet/generate.py with `args`):
+    its labels."""
+    result = subprocess.run([sys.executable, str(FLEET_GENERATOR), "--split", split, "--out", str(out), *map(str, args)],
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads((pathlib.Path(out) / "labels.json").read_text())
+
+
+def with_cell_alarms(folder, labels, timeout=600):
+    """Each generated vehicle in `folder` replayed with its own config by the release build into its own
+    outbox: every label gets `alarms`, its cell alarms (not the rule's) read back with the sqlite3 CLI in
+    time order. Returns the labels."""
+    folder = pathlib.Path(folder)
+    for label in labels:
+        database = folder / f"{label['vehicle']}.db"
+        subprocess.run([RELEASE, "replay", "--config", str(folder / label["config"]), "--db", str(database), "--quiet",
+                        str(folder / label["log"])], check=True, capture_output=True, timeout=timeout)
+        rows = subprocess.run(["sqlite3", "-json", str(database), "SELECT cell, kind, event_time, payload FROM records "
+                               "WHERE type = 'alarm' AND kind LIKE 'cell_%' AND kind != 'cell_spread' ORDER BY event_time"],
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+        label["alarms"] = json.loads(rows or "[]")
+    return labels
 
 
 def absolute_config(folder, extra="", source="celldrift_pack.toml"):

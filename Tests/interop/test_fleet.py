@@ -5,10 +5,8 @@ values; the generator is deterministic; `evaluate fleet` replays the fleet (and 
 simulator's) and judges it against the labels."""
 import gzip
 import json
-import pathlib
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import can
@@ -16,22 +14,12 @@ import cantools
 import numpy as np
 import pytest
 
-from conftest import CELLDRIFT, RELEASE, ROOT, absolute_config, run
-
-GENERATOR = ROOT / "scripts" / "fleet" / "generate.py"
-
-
-def generate(out, *args):
-    result = subprocess.run([sys.executable, str(GENERATOR), "--split", "ci", "--out", str(out), *map(str, args)],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads((pathlib.Path(out) / "labels.json").read_text())
-
+from conftest import CELLDRIFT, RELEASE, ROOT, absolute_config, generate_fleet, run, with_cell_alarms
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     out = tmp_path_factory.mktemp("fleet")
-    return out, generate(out, "--jobs", 2)
+    return out, generate_fleet(out, "--jobs", 2)
 
 
 def truth_of(folder, label):
@@ -125,7 +113,7 @@ def test_the_labels_rule_time_follows_from_the_logged_cells(fleet):
 
 def test_the_generator_is_deterministic(fleet, tmp_path):
     folder, labels = fleet
-    again = generate(tmp_path, "--only", 3, "--jobs", 1)
+    again = generate_fleet(tmp_path, "--only", 3, "--jobs", 1)
     first = next(label for label in labels if label["vehicle"] == again[0]["vehicle"])
     strip = lambda label: {k: v for k, v in label.items() if k != "generation_s"}
     assert strip(again[0]) == strip(first)
@@ -140,7 +128,7 @@ def test_labelling_again_from_the_truth_keeps_the_label(fleet, tmp_path):
     for name in ("log", "asc", "dbc", "config", "truth"):
         shutil.copy(folder / first[name], tmp_path / first[name])
     shutil.copy(folder / f"{first['vehicle']}.label.json", tmp_path)
-    again = generate(tmp_path, "--only", 1, "--jobs", 1, "--reuse")
+    again = generate_fleet(tmp_path, "--only", 1, "--jobs", 1, "--reuse")
     strip = lambda label: {k: v for k, v in label.items() if k != "generation_s"}
     assert "solver_tolerance" in first
     assert strip(again[0]) == strip(first)
@@ -293,20 +281,9 @@ def test_a_weak_cell_of_another_physics_model_is_named_with_its_capacity_loss(tm
     a healthy one beside it (the `ci-capacity` split, seed 6, the first drawn): the daemon names the weak
     cell as `cell_capacity_low` with its DBC name and a loss within a third of the true one, in the outbox
     read back with the sqlite3 CLI; the healthy pack raises nothing."""
-    result = subprocess.run([sys.executable, str(GENERATOR), "--split", "ci-capacity", "--out", str(tmp_path), "--jobs", "2"],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
-    labels = json.loads((tmp_path / "labels.json").read_text())
+    labels = with_cell_alarms(tmp_path, generate_fleet(tmp_path, "--jobs", 2, split="ci-capacity"))
     weak = next(label for label in labels if label["fault"] == "capacity-fade")
     healthy = next(label for label in labels if label["fault"] == "healthy")
-    for label in labels:
-        database = tmp_path / f"{label['vehicle']}.db"
-        subprocess.run([RELEASE, "replay", "--config", str(tmp_path / label["config"]), "--db", str(database), "--quiet",
-                        str(tmp_path / label["log"])], check=True, capture_output=True, timeout=600)
-        rows = subprocess.run(["sqlite3", "-json", str(database), "SELECT cell, event_time, payload FROM records "
-                               "WHERE type = 'alarm' AND kind LIKE 'cell_%' AND kind != 'cell_spread'"],
-                              capture_output=True, text=True, check=True, timeout=60).stdout
-        label["alarms"] = json.loads(rows or "[]")
     assert healthy["alarms"] == []
     capacity = [row for row in weak["alarms"] if json.loads(row["payload"])["detector"] == "cell_capacity_low"]
     assert [row["cell"] for row in capacity] == [weak["cell"]]

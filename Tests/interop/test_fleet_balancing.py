@@ -2,17 +2,14 @@
 flags in the log are the bleeds it put into the physics, and celldrift reads them through the DBC the
 generator wrote, names the leak at its cell and nothing on the healthy pack."""
 import json
-import subprocess
-import sys
+import tomllib
 
 import can
 import cantools
 import numpy as np
 import pytest
 
-from conftest import RELEASE, ROOT
-
-GENERATOR = ROOT / "scripts" / "fleet" / "generate.py"
+from conftest import generate_fleet, with_cell_alarms
 
 
 @pytest.fixture(scope="module")
@@ -20,19 +17,7 @@ def balanced(tmp_path_factory):
     """A healthy and a leaking 12-cell NMC pack (Chen2020), three days through the nights, each replayed
     with the release build into its own outbox: the labels, each with its cell alarms (sqlite3 CLI)."""
     out = tmp_path_factory.mktemp("balanced")
-    result = subprocess.run([sys.executable, str(GENERATOR), "--split", "ci-bleed", "--out", str(out), "--jobs", "2"],
-                            capture_output=True, text=True, timeout=1500)
-    assert result.returncode == 0, result.stderr[-4000:]
-    labels = json.loads((out / "labels.json").read_text())
-    for label in labels:
-        database = out / f"{label['vehicle']}.db"
-        subprocess.run([RELEASE, "replay", "--config", str(out / label["config"]), "--db", str(database), "--quiet",
-                        str(out / label["log"])], check=True, capture_output=True, timeout=900)
-        rows = subprocess.run(["sqlite3", "-json", str(database), "SELECT cell, kind, event_time, payload FROM records "
-                               "WHERE type = 'alarm' AND kind LIKE 'cell_%' AND kind != 'cell_spread' ORDER BY event_time"],
-                              capture_output=True, text=True, check=True, timeout=60).stdout
-        label["alarms"] = json.loads(rows or "[]")
-    return out, labels
+    return out, with_cell_alarms(out, generate_fleet(out, "--jobs", 2, split="ci-bleed", timeout=1500), timeout=900)
 
 
 def test_the_logged_bleed_flags_are_the_bleeds_the_cells_were_given(balanced):
@@ -43,11 +28,9 @@ def test_the_logged_bleed_flags_are_the_bleeds_the_cells_were_given(balanced):
     for label in labels:
         database = cantools.database.load_file(str(out / label["dbc"]))
         message = database.get_message_by_name("BMS_Balancing")
-        config = (out / label["config"]).read_text()
-        pattern = config.split('cell_balancing = "')[1].split('"')[0]
-        base = int(config.split("cell_balancing_index_base = ")[1].split()[0])
-        current = float(config.split("balancing_current_a = ")[1].split()[0])
-        active = config.split('\nbalancing = "')[1].split('"')[0]
+        pack = tomllib.loads((out / label["config"]).read_text())["pack"]
+        pattern, base = pack["cell_balancing"], pack["cell_balancing_index_base"]
+        current, active = pack["balancing_current_a"], pack["balancing"]
         seconds = np.zeros(label["cells"])
         for frame in can.CanutilsLogReader(str(out / label["log"])):
             if frame.arbitration_id != message.frame_id:

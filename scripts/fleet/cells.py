@@ -137,7 +137,6 @@ class CellString:
             for k, (onset, end) in enumerate(list(bleeds) + unused):
                 inputs.update({f"Bleed {k} onset [s]": onset, f"Bleed {k} ramp [s]": BLEED_RAMP_S,
                                f"Bleed {k} end onset [s]": end, f"Bleed {k} end ramp [s]": BLEED_RAMP_S})
-            inputs["bleeds"] = list(bleeds)
         return inputs
 
     def add_breakpoints(self, seconds):
@@ -161,9 +160,7 @@ class CellString:
         for attempt, tolerance in enumerate(sorted({self.first_tolerance, TIGHT_TOLERANCE}, reverse=True)):
             if attempt:
                 self.simulation = self.build(tolerance)
-            # "bleeds" (the windows, for the charge check) is no model input.
-            numeric = [{key: value for key, value in cell.items() if key != "bleeds"} for cell in inputs]
-            solutions = self.simulation.solve(self.breakpoints, t_interp=samples, inputs=numeric)
+            solutions = self.simulation.solve(self.breakpoints, t_interp=samples, inputs=inputs)
             if not isinstance(solutions, list):
                 solutions = [solutions]
             for index, solution in enumerate(solutions):
@@ -181,7 +178,9 @@ class CellString:
         leak = inputs["Leak current [A]"] * ramped_charge(samples, inputs["Leak onset [s]"], inputs["Leak ramp [s]"])
         given = np.interp(samples, self.times, self.drive_charge) + leak
         if self.bleed_windows:
-            given = given + bleed_charge(inputs["bleeds"], inputs["Bleed current [A]"], samples)
+            # The unused windows (at 1e12 s) carry nothing.
+            bleeds = [(inputs[f"Bleed {k} onset [s]"], inputs[f"Bleed {k} end onset [s]"]) for k in range(self.bleed_windows)]
+            given = given + bleed_charge(bleeds, inputs["Bleed current [A]"], samples)
         passed = solution["Discharge capacity [A.h]"](samples) * 3600
         capacity = self.capacity * inputs["Area scale"] * 3600
         return float(np.abs((passed - passed[0]) - (given - given[0])).max() / capacity)
