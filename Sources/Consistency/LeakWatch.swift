@@ -217,7 +217,7 @@ final class LeakWatch {
         let relaxation = Self.relaxationShare * abs(medianSlope)
         relaxationFloor = relaxation.isFinite ? relaxation : 0
         let fitError = max(errorSum / Double(cells), roundingError)
-        let standardError = max(fitError, relaxation.isFinite ? relaxation : 0)
+        let standardError = max(fitError, relaxationFloor)
         CrossCellTest.scores(slope, into: score, scratch: scratch, floor: standardError, sign: -1)
         return standardError > fitError
     }
