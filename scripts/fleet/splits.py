@@ -196,3 +196,10 @@ SPLITS["heldout-nights-lfp-b"] = dict(SPLITS["heldout-nights-lfp"], seed=9038, s
 SPLITS["heldout-bleed"] = dict(SPLITS["heldout-nights"], seed=9039, vehicles=8, days=3, healthy_share=0.25,
                                alternate_chemistry=True, leak_divisor=(500, 5000), start="2027-06-28",
                                balancing=dict(current_a=(0.05, 0.15), deadband_soc=0.003, delay_s=600, least_rest_s=3600))
+# A second balancing draw (thirty-ninth session), drawn before anyone looked: leaks of C/1,000 to C/5,000
+# (under the rest test's `minimum_leak_c`, where the bleed accounting must speak) and four days through
+# the nights, since the accounting compares two whole days after the BMS's deadband is crossed. Judges
+# the rest test's floor at C/5,000 (measured on the seen fleets only) and the bleed accounting itself on
+# the independent physics.
+SPLITS["heldout-bleed-b"] = dict(SPLITS["heldout-bleed"], seed=9040, days=4, leak_divisor=(1000, 5000),
+                                 start="2027-07-05")
