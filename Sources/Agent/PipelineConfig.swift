@@ -57,6 +57,9 @@ public struct PipelineConfig: @unchecked Sendable {
     public let detection: DetectionSettings
     /// Hold-off, updates and retained states of alarms (`[alarms]`).
     public let alarms: AlarmSettings
+    /// What the file leaves out that detection will miss, each as `file:line: key: what` (check-config,
+    /// replay and run print them; none stops the pipeline).
+    public let warnings: [String]
     /// The zone of the logger's clock that dated logs without a zone (`asc_zone`: ASC headers, BLF starts, MDF starts marked local time; seconds east of UTC).
     public let ascZoneSeconds: Int64
 
@@ -94,6 +97,13 @@ public struct PipelineConfig: @unchecked Sendable {
                                         "cell_voltage_max_unit", "cell_voltage_min", "cell_voltage_min_unit", "capacity_ah", "balancing",
                                         "cell_balancing", "cell_balancings", "cell_balancing_index_base", "balancing_current_a"])
         do { mapping = try PackMapping(pack, path: path, database: database) } catch { throw AgentError(error.description) }
+        let flags = mapping.unmappedBalancingFlags
+        warnings = flags.isEmpty ? [] : [
+            "\(path):\(root.line(of: "pack") ?? 1): pack.balancing: not mapped, and \(dbc) has "
+                + (flags.count == 1 ? "a signal" : "signals") + " named like the BMS's balancing flag ("
+                + flags.prefix(4).joined(separator: ", ") + (flags.count > 4 ? " and \(flags.count - 4) more" : "") + "): "
+                + "cells a BMS bleeds at rest fall as a leaking one does, and only its flag tells them apart; map the one set "
+                + "while it bleeds (docs/mapping.md), or leaks may be raised on the cells it bleeds"]
         vehicle = root["vehicle"]?.string
         if let vehicle, let problem = vehicleIDProblem(vehicle) {
             throw reader.fail(root.line(of: "vehicle") ?? 1, "vehicle", problem)

@@ -39,6 +39,7 @@ public final class Gateway {
         let settings: PipelineConfig
         do { settings = try PipelineConfig(path: configPath) } catch { throw GatewayError(error.description) }
         self.settings = settings
+        for warning in settings.warnings { log.warning("\(warning)") }
         let path = outboxPath ?? settings.outboxPath
         let outbox: Outbox
         do { outbox = try Outbox(path: path, limits: settings.outboxLimits) } catch { throw GatewayError(error.description) }

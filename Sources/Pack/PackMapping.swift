@@ -41,6 +41,10 @@ public struct PackMapping: Sendable {
     public let sensorNumberBase: Int
     /// Whether each cell's bleed flag is mapped (`cell_balancing`).
     public let mapsCellBalancing: Bool
+    /// With no balancing flag mapped, the DBC's one-bit signals named like one (`balanc`, `bleed`), as a
+    /// mapping would write them: a BMS that bleeds its high cells at rest makes them fall as a leaking cell
+    /// does, which only its flag tells apart (docs/mapping.md).
+    public let unmappedBalancingFlags: [String]
     /// Indexed like the compiled database's signals: firstSignal(message) + signal.
     let roles: [SignalRole]
     let scales: [Double]
@@ -192,6 +196,18 @@ public struct PackMapping: Sendable {
         }
         self.roles = roles
         self.scales = scales
+        var lookalikes: [String] = []
+        if table["balancing"] == nil, !mapsCellBalancing {
+            for (messageIndex, message) in database.database.messages.enumerated() {
+                for (signalIndex, signal) in message.signals.enumerated()
+                where signal.length == 1 && roles[first[messageIndex] + signalIndex] == .none {
+                    let name = signal.name.lowercased()
+                    guard name.contains("balanc") || name.contains("bleed") else { continue }
+                    lookalikes.append(byName[signal.name, default: []].count > 1 ? "\(message.name).\(signal.name)" : signal.name)
+                }
+            }
+        }
+        unmappedBalancingFlags = lookalikes
     }
 
     /// `CellVoltage_{index:03}` with 7 -> `CellVoltage_007`; `{index}` without padding.

@@ -21,6 +21,7 @@ struct CheckConfigCommand: ParsableCommand {
             throw ExitCode(1)
         }
         print("\(file): OK")
+        for warning in config.warnings { StandardError.line("warning: \(warning)") }
         print("  DBC \(config.database.database.path): \(config.database.database.messages.count) messages")
         print("  pack: \(config.mapping.cells) cells, \(config.mapping.temperatureSensors) temperature sensors")
         print("  rules: " + config.rules.map { "\($0.alarm.name) (\($0.feature.rawValue) > \($0.alarm.raiseAbove))" }.joined(separator: ", "))

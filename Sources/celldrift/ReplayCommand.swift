@@ -60,6 +60,7 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let settings = try PipelineConfig(path: config)
+        for warning in settings.warnings { StandardError.line("warning: \(warning)") }
         if logs.isEmpty {
             print("\(config): OK: \(settings.mapping.cells) cells and \(settings.mapping.temperatureSensors) temperature sensors mapped "
                 + "in \(settings.database.database.path); rules: " + settings.rules.map(\.alarm.name).joined(separator: ", "))

@@ -101,6 +101,27 @@ def test_check_config_lists_every_mistake(tmp_path, celldrift):
     ], err
 
 
+def test_check_config_and_replay_warn_of_a_balancing_flag_left_unmapped(tmp_path, celldrift):
+    """foxBMS's DBC has the string's balancing flag (IsBalancingActive): a config that leaves it out is
+    warned of at its [pack] line by check-config and replay, naming the signals; still OK. The shipped one
+    maps it and is not."""
+    shipped = ROOT / "firmware-samples" / "foxbms.toml"
+    config = tmp_path / "foxbms.toml"
+    text = shipped.read_text().replace('dbc = "foxbms.dbc"', f'dbc = "{ROOT / "firmware-samples" / "foxbms.dbc"}"')
+    lines = [line for line in text.splitlines() if not line.startswith("balancing = ")]
+    assert len(lines) == len(text.splitlines()) - 1
+    config.write_text("\n".join(lines) + "\n")
+    pack_line = lines.index("[pack]") + 1
+    for command in (["check-config", config], ["replay", "--config", config]):
+        out, err = run(*command)
+        warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+        assert len(warnings) == 1 and "OK" in out, (out, err)
+        assert warnings[0].startswith(f"warning: {config}:{pack_line}: pack.balancing: not mapped, and "), warnings
+        assert "IsBalancingActive" in warnings[0] and "docs/mapping.md" in warnings[0]
+    _, err = run("check-config", shipped)
+    assert "warning" not in err, err
+
+
 def test_features_out_match_numpy_on_the_decoded_log(tmp_path, celldrift):
     import collections
     import csv
