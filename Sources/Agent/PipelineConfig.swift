@@ -170,6 +170,7 @@ public struct PipelineConfig: @unchecked Sendable {
         if pack["capacity_ah"] != nil {
             settings.capacity = try reader.number(pack, "capacity_ah", 0, in: "pack", bound: .positive)
         }
+        settings.balancingUnflagged = pack["balancing"] == nil && pack["cell_balancing"] == nil && pack["cell_balancings"] == nil
         if pack["balancing_current_a"] != nil {
             settings.bleedCurrent = try reader.number(pack, "balancing_current_a", 0, in: "pack", bound: .positive)
         }

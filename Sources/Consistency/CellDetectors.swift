@@ -35,7 +35,7 @@ public final class CellDetectors {
         steadyLoad = SteadyLoadWatch(cells: cells, shift: Self.steadyLoadShift, window: settings.leakCheckInterval,
                                      settle: settings.restSettle, threshold: settings.minuteThreshold)
         leak = LeakWatch(cells: cells, settle: settings.restSettle, checkInterval: settings.leakCheckInterval,
-                         shift: settings.leakShift)
+                         shift: settings.leakShift, riseThreshold: settings.balancingUnflagged ? settings.minuteThreshold : .infinity)
         sensorWatch = SensorWatch(sensors: sensors, change: settings.sensorChange, learning: settings.sensorLearning)
         readingSteps = ReadingStepWatch(cells: cells)
         capacities = CapacityWatch(cells: cells, settle: Self.capacitySettleRests * settings.restSettle)

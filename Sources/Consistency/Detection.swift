@@ -29,6 +29,11 @@ public struct DetectionSettings: Sendable, Equatable {
     /// bleed starting or stopping moves a reading: no reading step is tested while its balancing flag is
     /// set or changes. Off by default: balancing AFEs pause the bleed while they measure unless told not to.
     public var balancingMovesReadings = false
+    /// No balancing flag is mapped: a BMS that bleeds cells at rest is then seen only in the cells. A cell
+    /// cannot gain charge at rest, so one that rises apart from the pack as a leaking one falls apart tells
+    /// that the others are being bled, and ends that rest's leak test (LeakWatch). Off where a flag is
+    /// mapped, and once a snapshot has said the BMS balances.
+    public var balancingUnflagged = false
     /// The current the BMS bleeds a cell with (A; its bleed resistor's): with per-cell bleed flags it sizes
     /// the leaks balancing hides (BleedWatch). Nil: no such test.
     public var bleedCurrent: Double?

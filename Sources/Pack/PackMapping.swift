@@ -207,7 +207,8 @@ public struct PackMapping: Sendable {
                 }
             }
         }
-        unmappedBalancingFlags = lookalikes
+        // A pack's flag before the cells' (named with their numbers), so the warning's first names are the ones to map.
+        unmappedBalancingFlags = lookalikes.filter { !$0.contains(where: \.isNumber) } + lookalikes.filter { $0.contains(where: \.isNumber) }
     }
 
     /// `CellVoltage_{index:03}` with 7 -> `CellVoltage_007`; `{index}` without padding.
