@@ -13,7 +13,7 @@ import urllib.request
 import paho.mqtt.client as mqtt
 
 from conftest import CELLDRIFT, absolute_config, daemon_summary
-from test_daemon_mqtt import broker, re_port, subscriber, wait_for  # noqa: F401 (broker is a fixture)
+from test_daemon_mqtt import api_port, broker, subscriber, wait_for  # noqa: F401 (broker is a fixture)
 
 
 def snapshot(ts, vehicle=None, cells=96):
@@ -28,7 +28,7 @@ def test_hostile_inputs_neither_stop_nor_stall_the_daemon(tmp_path, broker):
                                        '[api]\nport = 0\n[gateway]\nmax_vehicles = 20\n')
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", tmp_path / "outbox.db"],
                               stderr=subprocess.PIPE, text=True)
-    port = int(re_port(daemon.stderr.readline()))
+    port = int(api_port(daemon))
     # Its retained `online` comes after its subscriptions on the same connection: what is published from
     # then on reaches it (a message published before has no subscriber and is dropped, uncounted; under
     # load that lost the first payloads below).

@@ -84,7 +84,7 @@ def test_snapshots_in_alarms_out(tmp_path, broker, celldrift):
     publisher.connect("127.0.0.1", broker)
     publisher.loop_start()
     try:
-        metrics = f"http://127.0.0.1:{re_port(daemon.stderr.readline())}/metrics"
+        metrics = f"http://127.0.0.1:{api_port(daemon)}/metrics"
         assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses))
         snapshots = gzip.open(SAMPLES / "micro-short.snapshots.jsonl.gz", "rt").read().splitlines()
         for index, line in enumerate(snapshots):
@@ -175,7 +175,7 @@ def test_interleaved_topics_keep_their_own_names(tmp_path, broker, celldrift):
     publisher.loop_start()
     sequence = []
     try:
-        metrics = f"http://127.0.0.1:{re_port(daemon.stderr.readline())}/metrics"
+        metrics = f"http://127.0.0.1:{api_port(daemon)}/metrics"
         assert wait_for(lambda: any(payload == b"online" for _, payload, _ in statuses))
         lines = gzip.open(SAMPLES / "healthy.log.gz", "rt").read().splitlines()[:600]
         for index, line in enumerate(lines):
@@ -257,13 +257,7 @@ def test_uplink_delivers_the_backlog_when_the_cloud_returns(tmp_path, broker, ce
                       + 'topic = "fleet/{vehicle}/records"\n[api]\nport = 0\nbacklog_s = 2\n')
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
-    api = None
-    for _ in range(20):
-        line = daemon.stderr.readline()
-        if "api: listening" in line:
-            api = f"http://127.0.0.1:{re_port(line)}"
-            break
-    assert api, "the daemon did not say where its API listens"
+    api = f"http://127.0.0.1:{api_port(daemon)}"
 
     def health():
         import urllib.error
@@ -343,8 +337,7 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
     database = tmp_path / "outbox.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     try:
-        line = daemon.stderr.readline()
-        port = int(re_port(line))
+        port = int(api_port(daemon))
         base = f"http://127.0.0.1:{port}"
         row = (ROOT / "firmware-samples" / "seed" / "test_batch_samples.csv").read_text().splitlines()[0].split(",")
         request = json.dumps({"vin": row[0], "date": row[1], "features": ",".join(row[2:])}).encode()
@@ -395,6 +388,14 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
     assert events[0]["payload"]["vin"] == row[0] and events[0]["score"] == probability
 
 
-def re_port(line):
+def api_port(daemon):
+    """The port the daemon's API says it listens on, from its stderr: lines before it (a config's warnings)
+    are read past, at most 50."""
     import re
-    return re.search(r"api: listening on http://127.0.0.1:(\d+)", line).group(1)
+    for _ in range(50):
+        line = daemon.stderr.readline()
+        found = re.search(r"api: listening on http://127.0.0.1:(\d+)", line)
+        if found or not line:
+            break
+    assert found, f"the daemon did not say where its API listens: {line!r}"
+    return found.group(1)

@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 from conftest import CELLDRIFT, daemon_summary, json_lines, run
-from test_daemon_mqtt import free_port, start_broker, wait_for
+from test_daemon_mqtt import api_port, free_port, start_broker, wait_for
 from test_daemon_resilience import daemon_config, publisher_on, snapshot_lines, stats
 from test_uplink_tls import certificates
 
@@ -77,12 +77,7 @@ def test_https_uplink_acknowledges_on_2xx_and_drains_after_an_outage(tmp_path, c
     database = tmp_path / "o.db"
     daemon = subprocess.Popen([CELLDRIFT, "run", "--config", config, "--db", database], stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(50):
-            line = daemon.stderr.readline()
-            if "api: listening" in line or not line:
-                break
-        assert "api: listening" in line, line
-        api = "http://127.0.0.1:" + line.rsplit(":", 1)[1].strip()
+        api = f"http://127.0.0.1:{api_port(daemon)}"
 
         def infer(day):
             request = json.dumps({"vin": "VIN-HTTPS", "date": f"2026-01-{day:02}", "features": ",".join(["1"] * 84)}).encode()
