@@ -46,8 +46,9 @@ final class LeakWatch {
     let score: UnsafeMutableBufferPointer<Double>
     let statistic: UnsafeMutableBufferPointer<Double>
     private let riseStatistic: UnsafeMutableBufferPointer<Double>
-    /// This rest's test ended by a cell rising apart (`riseThreshold`); the BMS has said it balances.
-    private(set) var bleedsInferred = false
+    /// This rest's test ended by a cell rising apart (`riseThreshold`).
+    private var bleedsInferred = false
+    /// A snapshot has said the BMS balances: its flag counts from then on, not the cells' rises.
     private var balancingSaid = false
     private let lastDeviation: UnsafeMutableBufferPointer<Double>
     private let scratch: UnsafeMutableBufferPointer<Double>
