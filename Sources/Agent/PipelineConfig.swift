@@ -129,7 +129,7 @@ public struct PipelineConfig: @unchecked Sendable {
         outboxLimits = OutboxLimits(maximumRecords: try reader.integer(outbox, "max_records", 100_000, in: "outbox", range: 1...100_000_000),
                                     maximumBytes: try reader.integer(outbox, "max_bytes", 64 << 20, in: "outbox", range: 65_536...(1 << 40)))
         rules = try Self.rules(root, reader)
-        detection = try Self.detection(root, pack, reader)
+        detection = try Self.detection(root, pack, reader, flagMapped: mapping.mapsABalancingFlag)
         // Flags without the current they bleed give no size. A current alone is not refused: JSON
         // snapshots carry their flags in the payload (`cell_balancing`), with no signal to map.
         if mapping.mapsCellBalancing, detection.bleedCurrent == nil {
@@ -165,12 +165,13 @@ public struct PipelineConfig: @unchecked Sendable {
         (cellModelPath, cellModel) = (cellFile?.0, cellFile?.1)
     }
 
-    private static func detection(_ root: TOMLTable, _ pack: TOMLTable, _ reader: ConfigReader) throws(AgentError) -> DetectionSettings {
+    private static func detection(_ root: TOMLTable, _ pack: TOMLTable, _ reader: ConfigReader,
+                                  flagMapped: Bool) throws(AgentError) -> DetectionSettings {
         var settings = DetectionSettings()
         if pack["capacity_ah"] != nil {
             settings.capacity = try reader.number(pack, "capacity_ah", 0, in: "pack", bound: .positive)
         }
-        settings.balancingUnflagged = pack["balancing"] == nil && pack["cell_balancing"] == nil && pack["cell_balancings"] == nil
+        settings.balancingUnflagged = !flagMapped
         if pack["balancing_current_a"] != nil {
             settings.bleedCurrent = try reader.number(pack, "balancing_current_a", 0, in: "pack", bound: .positive)
         }

@@ -208,10 +208,10 @@ final class LeakWatch {
     /// two bled alone lift nothing and stay unseen.
     private func inferBleeds() -> Bool {
         guard riseThreshold.isFinite, !balancingSaid else { return false }
-        for cell in 0..<cells {
-            riseStatistic[cell] = max(0, riseStatistic[cell] + shift * (-score[cell] - shift / 2))
-            if riseStatistic[cell] > riseThreshold { bleedsInferred = true }
-        }
+        // The leak test's own CUSUM on the rises; many cells rising together is what is looked for here.
+        for cell in 0..<cells { scratch[cell] = -score[cell] }
+        CrossCellTest.accumulate(scratch, into: riseStatistic, shift: shift, apartScore: .infinity)
+        for cell in 0..<cells where riseStatistic[cell] > riseThreshold { bleedsInferred = true }
         return bleedsInferred
     }
 

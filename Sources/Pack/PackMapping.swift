@@ -39,8 +39,9 @@ public struct PackMapping: Sendable {
     /// cell p + base.
     public let cellNumberBase: Int
     public let sensorNumberBase: Int
-    /// Whether each cell's bleed flag is mapped (`cell_balancing`).
+    /// Whether each cell's bleed flag is mapped (`cell_balancing`), and whether either balancing flag is.
     public let mapsCellBalancing: Bool
+    public let mapsABalancingFlag: Bool
     /// With no balancing flag mapped, the DBC's one-bit signals named like one (`balanc`, `bleed`), as a
     /// mapping would write them: a BMS that bleeds its high cells at rest makes them fall as a leaking cell
     /// does, which only its flag tells apart (docs/mapping.md).
@@ -196,8 +197,9 @@ public struct PackMapping: Sendable {
         }
         self.roles = roles
         self.scales = scales
+        mapsABalancingFlag = table["balancing"] != nil || mapsCellBalancing
         var lookalikes: [String] = []
-        if table["balancing"] == nil, !mapsCellBalancing {
+        if !mapsABalancingFlag {
             for (messageIndex, message) in database.database.messages.enumerated() {
                 for (signalIndex, signal) in message.signals.enumerated()
                 where signal.length == 1 && roles[first[messageIndex] + signalIndex] == .none {
