@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -111,3 +112,15 @@ def repair_long_multiplexer_names(database):
 def celldrift():
     assert os.access(CELLDRIFT, os.X_OK), f"build celldrift first: {CELLDRIFT}"
     return CELLDRIFT
+
+
+def api_port(daemon):
+    """The port the daemon's API says it listens on, from its stderr: lines before it (a config's warnings)
+    are read past, at most 50."""
+    for _ in range(50):
+        line = daemon.stderr.readline()
+        found = re.search(r"api: listening on http://127.0.0.1:(\d+)", line)
+        if found or not line:
+            break
+    assert found, f"the daemon did not say where its API listens: {line!r}"
+    return found.group(1)

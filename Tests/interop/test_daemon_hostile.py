@@ -12,8 +12,8 @@ import urllib.request
 
 import paho.mqtt.client as mqtt
 
-from conftest import CELLDRIFT, absolute_config, daemon_summary
-from test_daemon_mqtt import api_port, broker, subscriber, wait_for  # noqa: F401 (broker is a fixture)
+from conftest import CELLDRIFT, absolute_config, api_port, daemon_summary
+from test_daemon_mqtt import broker, subscriber, wait_for  # noqa: F401 (broker is a fixture)
 
 
 def snapshot(ts, vehicle=None, cells=96):

@@ -14,7 +14,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import daemon_summary, CELLDRIFT, ROOT, absolute_config, json_lines, run
+from conftest import api_port, daemon_summary, CELLDRIFT, ROOT, absolute_config, json_lines, run
 
 SAMPLES = ROOT / "firmware-samples" / "simulated"
 CONFIG = ROOT / "firmware-samples" / "celldrift_pack.toml"
@@ -386,16 +386,3 @@ def test_local_api_inference_health_metrics(tmp_path, broker, celldrift):
     late.loop_stop()
     assert scores[0][0] == f"celldrift/{row[0]}/scores" and json.loads(scores[0][1])["pack_model"]["score"] == probability and scores[0][2]
     assert events[0]["payload"]["vin"] == row[0] and events[0]["score"] == probability
-
-
-def api_port(daemon):
-    """The port the daemon's API says it listens on, from its stderr: lines before it (a config's warnings)
-    are read past, at most 50."""
-    import re
-    for _ in range(50):
-        line = daemon.stderr.readline()
-        found = re.search(r"api: listening on http://127.0.0.1:(\d+)", line)
-        if found or not line:
-            break
-    assert found, f"the daemon did not say where its API listens: {line!r}"
-    return found.group(1)

@@ -11,8 +11,8 @@ import threading
 import time
 import urllib.request
 
-from conftest import CELLDRIFT, daemon_summary, json_lines, run
-from test_daemon_mqtt import api_port, free_port, start_broker, wait_for
+from conftest import CELLDRIFT, api_port, daemon_summary, json_lines, run
+from test_daemon_mqtt import free_port, start_broker, wait_for
 from test_daemon_resilience import daemon_config, publisher_on, snapshot_lines, stats
 from test_uplink_tls import certificates
 
