@@ -20,8 +20,10 @@ public struct DetectionSettings: Sendable, Equatable {
     /// The shift of a leaking cell's rest-slope z-score the leak test is tuned to.
     public var leakShift = 4.0
     /// The smallest leak worth an alarm, in C (leak current ÷ capacity), through the learned OCV slope
-    /// (before it is known, through `steepestOCVSlope`).
-    public var minimumLeak = 1.0 / 1000
+    /// (before it is known, through `steepestOCVSlope`). The bleed accounting's floor: at C/1,000 a
+    /// held-out C/4,310 leak whose rests the rest test saw from the first afternoon waited two days for
+    /// the bleeds (heldout-bleed-b, docs/fleet.md); under C/5,000 a healthy cell's self-discharge begins.
+    public var minimumLeak = 1.0 / 5000
     /// The smallest sensor shift worth an alarm (K), and the seconds that learn each sensor's place.
     public var sensorChange = 1.5
     public var sensorLearning = 900.0

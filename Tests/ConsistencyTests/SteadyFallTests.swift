@@ -29,15 +29,15 @@ import Testing
         }
     }
 
-    /// A leak under the least one raised (C/1,500 against `minimumLeak`'s C/1,000) through an eight-hour
-    /// rest: its statistic builds, nothing is raised. Then half an hour's drive and a rest, where every cell
+    /// A leak under the least one raised (C/1,500 against a `minimum_leak_c` of C/1,000, the default until
+    /// the fortieth session) through an eight-hour rest: its statistic builds, nothing is raised. Then half an hour's drive and a rest, where every cell
     /// relaxes and the leaking one by less (a smaller share of the diffusion's drop), so that it falls
     /// against the median at a pace relaxation sets (CIBLEED001). Named then, at its cell, unsized.
     @Test func aLeakNamedWhileTheCellsRelaxIsNotSizedFromTheirRelaxation() throws {
         var pack = SyntheticPack()
         pack.diffusion = (resistance: 0.005, tau: 1200)
         pack.diffusionShares[7] = 0.7
-        let detectors = pack.detectorsKnowingCapacity()
+        let detectors = pack.detectorsKnowingCapacity(minimumLeak: 1.0 / 1000)
         var raised = pack.restAndDrive(detectors)
         pack.leaks[7] = pack.capacity / 1500
         raised += pack.run(detectors, from: 4800, seconds: 8 * 3600, resting: true, temperatures: flatTemperatures(6))

@@ -152,9 +152,10 @@ extension SyntheticPack {
     }
 
     /// Detectors for this pack (6 sensors), told its capacity.
-    func detectorsKnowingCapacity() -> CellDetectors {
+    func detectorsKnowingCapacity(minimumLeak: Double? = nil) -> CellDetectors {
         var settings = DetectionSettings()
         settings.capacity = capacity
+        if let minimumLeak { settings.minimumLeak = minimumLeak }
         return CellDetectors(cells: cells, sensors: 6, settings: settings)
     }
 

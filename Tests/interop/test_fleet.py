@@ -310,31 +310,40 @@ def test_a_weak_cell_of_another_physics_model_is_named_with_its_capacity_loss(tm
 def test_a_leak_our_simulators_balancing_hides_is_named_from_the_bleed_flags(tmp_path):
     """Our simulator's micro-short (here 40 mA on a 120 Ah cell, C/3,000, from hour 8): its BMS bleeds the
     other cells down after the leaking one, which stays a few millivolts under them, and the rule never
-    fires. With the per-cell bleed flags mapped, the leak is named at its cell from the bleeds once both
-    days of the test's window have it (most of two days after the onset), sized within a third of the
-    truth, in the outbox (read back with the sqlite3 CLI); the healthy vehicle beside it raises no leak.
-    The same from the JSON snapshots (the MQTT payload, every 10 s), whose flags come in the payload: no
-    signal mapped, only the bleed current. Without the flags mapped, or without the current, no leak."""
+    fires. In the CAN log (1 mV readings) the bleeds end the rests before the leak shows in them: with the
+    per-cell bleed flags mapped, the leak is named at its cell from the bleeds once both days of the test's
+    window have it (most of two days after the onset), sized within a third of the truth, in the outbox
+    (read back with the sqlite3 CLI); the healthy vehicle beside it raises no leak; without the flags or
+    the bleed current, no leak. The same accounting from the JSON snapshots (the MQTT payload, every 10 s),
+    whose flags come in the payload (no signal mapped, only the bleed current), with the rest test's floor
+    at C/1,000. At the default floor (C/5,000) their 0.1 mV readings show the leak to the rest test within
+    the day of its onset, sized within a third, whatever the bleeds' mapping."""
     labels, faulty = simulated_pair(tmp_path, "micro-short", 3, 25, "--snapshots")
     assert faulty["rule_first_fired_s"] is None
 
     def leaks(edit, suffix=".log"):
         return replayed_records(tmp_path, labels, "kind = 'cell_leak'", edit, suffix)
 
-    def without(*keys):
-        return lambda text: "\n".join(line for line in text.splitlines() if not line.startswith(keys))
+    def without(*keys, floor=""):
+        return lambda text: "\n".join(line for line in text.splitlines() if not line.startswith(keys)) + floor
 
     onset = faulty["start_time"] + faulty["onset_s"]
-    for named in (leaks(lambda text: text), leaks(without("cell_balancing"), ".snapshots.jsonl")):
+
+    def assert_named(named, evidence, earliest, latest):
         assert [(row["vehicle"], row["cell"]) for row in named] == [(faulty["vehicle"], faulty["cell"])]
-        assert onset + 1.5 * 86400 <= named[0]["event_time"] <= faulty["start_time"] + 3 * 86400
+        assert earliest <= named[0]["event_time"] <= latest
         payload = json.loads(named[0]["payload"])
-        assert payload["evidence"] == "bleeds" and payload["cell_name"] == f"CellVoltage_{faulty['cell']:03}"
-        age_days = (named[0]["event_time"] - onset) / 86400
-        truth = faulty["magnitude"] * (1 + faulty["growth_per_day"] * age_days)
+        assert payload["evidence"] == evidence and payload["cell_name"] == f"CellVoltage_{faulty['cell']:03}"
+        truth = faulty["magnitude"] * (1 + faulty["growth_per_day"] * (named[0]["event_time"] - onset) / 86400)
         assert abs(payload["leak_a"] - truth) < truth / 3, (payload["leak_a"], truth)
+
+    floor = "\n[detection]\nminimum_leak_c = 0.001\n"
+    for named in (leaks(lambda text: text), leaks(without("cell_balancing", floor=floor), ".snapshots.jsonl")):
+        assert_named(named, "bleeds", onset + 1.5 * 86400, faulty["start_time"] + 3 * 86400)
     assert leaks(without("cell_balancing", "balancing_current_a")) == []
-    assert leaks(without("cell_balancing", "balancing_current_a"), ".snapshots.jsonl") == []
+    assert leaks(without("cell_balancing", "balancing_current_a", floor=floor), ".snapshots.jsonl") == []
+    for edit in (lambda text: text, without("cell_balancing", "balancing_current_a")):
+        assert_named(leaks(edit, ".snapshots.jsonl"), "rest_slopes", onset, onset + 86400)
 
 
 def test_a_leak_on_our_simulators_lfp_pack_is_named_from_the_tops_of_its_charges(tmp_path):
