@@ -22,7 +22,8 @@ struct BalancedPack {
 
     /// `days` at `step` seconds through the detectors (told the capacity and the bleed current): what they raised.
     /// `minimumLeak`: the rest test's floor where not the default.
-    mutating func run(days: Double, step: Double = 10, minimumLeak: Double? = nil) -> (raised: [(time: Double, detection: Detection)], detectors: CellDetectors) {
+    mutating func run(days: Double, step: Double = 10,
+                      minimumLeak: Double? = nil) -> (raised: [(time: Double, detection: Detection)], detectors: CellDetectors) {
         var settings = DetectionSettings()
         settings.capacity = capacity
         if let minimumLeak { settings.minimumLeak = minimumLeak }

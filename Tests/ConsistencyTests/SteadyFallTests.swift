@@ -30,9 +30,10 @@ import Testing
     }
 
     /// A leak under the least one raised (C/1,500 against a `minimum_leak_c` of C/1,000, the default until
-    /// the fortieth session) through an eight-hour rest: its statistic builds, nothing is raised. Then half an hour's drive and a rest, where every cell
-    /// relaxes and the leaking one by less (a smaller share of the diffusion's drop), so that it falls
-    /// against the median at a pace relaxation sets (CIBLEED001). Named then, at its cell, unsized.
+    /// the fortieth session) through an eight-hour rest: its statistic builds, nothing is raised. Then half
+    /// an hour's drive and a rest, where every cell relaxes and the leaking one by less (a smaller share of
+    /// the diffusion's drop), so that it falls against the median at a pace relaxation sets (CIBLEED001).
+    /// Named then, at its cell, unsized.
     @Test func aLeakNamedWhileTheCellsRelaxIsNotSizedFromTheirRelaxation() throws {
         var pack = SyntheticPack()
         pack.diffusion = (resistance: 0.005, tau: 1200)
