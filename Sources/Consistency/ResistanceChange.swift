@@ -46,6 +46,18 @@ final class ResistanceChange {
     /// steepest at zero current), which the clamp read as a fault; a fault there from the start still
     /// shows in the larger steps.
     private let baselineCross: UnsafeMutableBufferPointer<Double>
+    /// Per level: the median cell's own resistance in that level's pairs (sums of the current steps times
+    /// the median's steps, and of the steps squared, forgotten over `levelMemory` seconds of such pairs), and
+    /// its ratio to `medianResistance` over the level's learning. Where the ratio has grown since by more
+    /// than `levelGrowthMargin`, the level's resistances have grown apart from the pack's as a whole, and
+    /// the cells' differences, the rise tested for and the model's error with them: drawn down to an LFP's
+    /// lower knee at 0 °C, the small steps' resistance stood 2.2 times its learned ratio (21 mΩ against 6
+    /// from all pairs), where the lowest healthy cell's 4.5 % over the median had read as a 24 % rise
+    /// against the plateau's baseline (docs/fleet.md, forty-first session). Cold alone raises every level
+    /// alike.
+    private let levelCross: UnsafeMutableBufferPointer<Double>
+    private let levelSquares: UnsafeMutableBufferPointer<Double>
+    private let learnedLevelRatio: UnsafeMutableBufferPointer<Double>
     private let baseline: UnsafeMutableBufferPointer<Double>
     private let baselineSquares: UnsafeMutableBufferPointer<Double>
     private let learnedSeconds: UnsafeMutableBufferPointer<Double>
@@ -126,6 +138,11 @@ final class ResistanceChange {
     /// simulator's loose connections ahead of the rule 7 → 10 of 16 and 6 → 14 of 16 on fresh draws, no
     /// false alarm in 7,870 healthy hours; docs/fleet.md, thirty-first session).
     static let learningSeconds = 300.0
+    /// How far a level's ratio to the pack's resistance moves on ordinary days (our simulator's 10-s packs:
+    /// 1.25-1.45 at the 99th percentile, one pack's small steps 1.8); beyond it the level's scale grows.
+    static let levelGrowthMargin = 1.5
+    /// Seconds of a level's pairs its median resistance is taken over: a knee's grows within minutes.
+    static let levelMemory = 120.0
     /// The current levels (the pair's mean |C-rate|) with a baseline each: below C/10, to C/3, above.
     static let levels = 3
     static func level(cRate: Double) -> Int { cRate < 0.1 ? 0 : cRate < 1.0 / 3 ? 1 : 2 }
@@ -140,6 +157,9 @@ final class ResistanceChange {
         trendSteps = .zeroed(cells)
         trendCross = .zeroed(cells)
         baselineCross = .zeroed(cells * Self.levels)
+        levelCross = .zeroed(Self.levels)
+        levelSquares = .zeroed(Self.levels)
+        learnedLevelRatio = .zeroed(Self.levels)
         baseline = .zeroed(cells * Self.levels)
         baselineSquares = .zeroed(Self.levels)
         learnedSeconds = .zeroed(Self.levels)
@@ -155,7 +175,8 @@ final class ResistanceChange {
     }
 
     deinit {
-        for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, baseline, baselineSquares,
+        for buffer in [previous, crossSums, residualVariance, trendSteps, trendCross, baselineCross, levelCross, levelSquares,
+                       learnedLevelRatio, baseline, baselineSquares,
                        learnedSeconds, runCross, runSquares, runRising, runFalling, readingAtLow, readingAtHigh, change, statistic,
                        scratch] {
             buffer.deallocate()
@@ -247,8 +268,12 @@ final class ResistanceChange {
         guard oneC.isFinite, oneC > 0 else { return }
         guard restSteps < Self.restStepsKnown || abs(step) >= Self.resolvedSteps * (restStepSquares / restSteps).squareRoot() else { return }
         let level = Self.level(cRate: (abs(current) + abs(previousCurrent)) / 2 / oneC)
-        let delta = share * medianResistance
+        let levelForget = exp(-pairSeconds / Self.levelMemory)
+        levelCross[level] = levelCross[level] * levelForget + step * (median - previousMedian)
+        levelSquares[level] = levelSquares[level] * levelForget + step * step
+        let levelRatio = -levelCross[level] / levelSquares[level] / medianResistance
         if learnedSeconds[level] < Self.learningSeconds {
+            learnedLevelRatio[level] = levelRatio
             learnedSeconds[level] += pairSeconds
             baselineSquares[level] += step * step
             for cell in 0..<cells {
@@ -260,6 +285,9 @@ final class ResistanceChange {
         // A pair is evidence only against its own level's baseline (another level's named a cell with a slower
         // electrode in town after learning it on a motorway).
         guard learnedSeconds[level] >= Self.learningSeconds else { return }
+        let grown = levelRatio / learnedLevelRatio[level] / Self.levelGrowthMargin
+        let levelResistance = medianResistance * (grown.isFinite && learnedLevelRatio[level] > 0 ? max(1, grown) : 1)
+        let delta = share * levelResistance
         // Nor, while the load toggles, where half the rise tested for is under a rounding step (the
         // baselines learn from such pairs): there one rounding error, repeated toggle after toggle, argues
         // for the rise by itself. It repeats although every reading is new where the voltages creep by about
@@ -270,7 +298,7 @@ final class ResistanceChange {
         // Besides the readings' noise, the model misses a share of the drop that grows with the current
         // step (polarization the cells share unevenly): without that term one large step could look like
         // a resistance rise.
-        let modelError = Self.modelError * medianResistance * step
+        let modelError = Self.modelError * levelResistance * step
         let trendDeterminant = trendWeights * trendCurrentSquares - trendCurrent * trendCurrent
         let trendKnown = trendWeights >= Self.trendMemory / 2 && trendDeterminant > 0
         lastCountedLevels = levels
@@ -284,7 +312,7 @@ final class ResistanceChange {
             // Each cell by its own scatter where that is the larger: a noisier reading (another channel,
             // a page sampled at another instant of a fast swing) is no more evidence than a quiet one.
             let variance = max(noiseVariance, residualVariance[cell] / weights) + modelError * modelError
-            let beyondBaseline = deviation[cell] - previous[cell] - trend + levelBaseline[cell] * medianResistance * step
+            let beyondBaseline = deviation[cell] - previous[cell] - trend + levelBaseline[cell] * levelResistance * step
             let evidence = -delta * step * (beyondBaseline + delta / 2 * step) / variance
             statistic[cell] = max(0, statistic[cell] + evidence)
             if statistic[cell] == 0 {

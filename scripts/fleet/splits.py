@@ -203,3 +203,10 @@ SPLITS["heldout-bleed"] = dict(SPLITS["heldout-nights"], seed=9039, vehicles=8, 
 # the independent physics.
 SPLITS["heldout-bleed-b"] = dict(SPLITS["heldout-bleed"], seed=9040, days=4, leak_divisor=(1000, 5000),
                                  start="2027-07-05")
+# LFP packs drawn down to the lower knee in the cold (forty-first session, drawn after the pair test took each
+# current level's own resistance as its scale): heldout-bleed-b's B005 raised `cell_resistance_rise` on a
+# healthy cell at that knee at 0 °C. Days begun at 18-30 % SOC, so that each day's drive ends near empty;
+# half healthy, leaks and resistance growths in the rest.
+SPLITS["heldout-lfp-lower-knee"] = dict(SPLITS["heldout-leaks"], seed=9041, vehicles=6, chemistry="lfp", alternate_chemistry=False,
+                                        ambient=(-5, 5), start_soc=(0.18, 0.3), healthy_share=0.5,
+                                        kinds=["micro-short", "resistance-growth"], start="2027-07-12")
