@@ -205,8 +205,9 @@ SPLITS["heldout-bleed-b"] = dict(SPLITS["heldout-bleed"], seed=9040, days=4, lea
                                  start="2027-07-05")
 # LFP packs drawn down to the lower knee in the cold (forty-first session, drawn after the pair test took each
 # current level's own resistance as its scale): heldout-bleed-b's B005 raised `cell_resistance_rise` on a
-# healthy cell at that knee at 0 °C. Days begun at 18-30 % SOC, so that each day's drive ends near empty;
-# half healthy, leaks and resistance growths in the rest.
+# healthy cell at that knee at 0 °C. Days begun at 32-42 % SOC, so that each day's drive ends near empty
+# (begun at 18-30 %, every pack's first drive ran a cell to its cut-off, and nothing was generated); half
+# healthy, leaks and resistance growths in the rest.
 SPLITS["heldout-lfp-lower-knee"] = dict(SPLITS["heldout-leaks"], seed=9041, vehicles=6, chemistry="lfp", alternate_chemistry=False,
-                                        ambient=(-5, 5), start_soc=(0.18, 0.3), healthy_share=0.5,
+                                        ambient=(-5, 5), start_soc=(0.32, 0.42), healthy_share=0.5,
                                         kinds=["micro-short", "resistance-growth"], start="2027-07-12")
