@@ -139,7 +139,7 @@ final class ResistanceChange {
     /// false alarm in 7,870 healthy hours; docs/fleet.md, thirty-first session).
     static let learningSeconds = 300.0
     /// How far a level's ratio to the pack's resistance moves on ordinary days (our simulator's 10-s packs:
-    /// 1.25-1.45 at the 99th percentile, one pack's small steps 1.8); beyond it the level's scale grows.
+    /// 1.1-1.5 at the 99th percentile, one pack's level 1 1.9); beyond it the level's scale grows.
     static let levelGrowthMargin = 1.5
     /// Seconds of a level's pairs its median resistance is taken over: a knee's grows within minutes.
     static let levelMemory = 120.0
