@@ -285,8 +285,9 @@ final class ResistanceChange {
         // A pair is evidence only against its own level's baseline (another level's named a cell with a slower
         // electrode in town after learning it on a motorway).
         guard learnedSeconds[level] >= Self.learningSeconds else { return }
-        let grown = levelRatio / learnedLevelRatio[level] / Self.levelGrowthMargin
-        let levelResistance = medianResistance * (grown.isFinite && learnedLevelRatio[level] > 0 ? max(1, grown) : 1)
+        let growth = levelRatio / learnedLevelRatio[level]
+        let growthKnown = growth.isFinite && learnedLevelRatio[level] > 0
+        let levelResistance = medianResistance * (growthKnown ? max(1, growth / Self.levelGrowthMargin) : 1)
         let delta = share * levelResistance
         // Nor, while the load toggles, where half the rise tested for is under a rounding step (the
         // baselines learn from such pairs): there one rounding error, repeated toggle after toggle, argues
