@@ -15,8 +15,9 @@ import Testing
     /// found, on rising and falling steps.
     @Test(arguments: [false, true]) func aCellLowerInChargeAtTheKneeIsNoResistanceRise(faulty: Bool) {
         let cells = 12, oneC = 15.0
-        let test = ResistanceChange(cells: cells, share: 0.3, memory: 900)
-        let threshold = DetectionSettings().resistanceThreshold
+        let settings = DetectionSettings()
+        let test = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
+        let threshold = settings.resistanceThreshold
         let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
         defer { deviation.deallocate() }
         var random = SplitMix(seed: 41)
@@ -29,7 +30,7 @@ import Testing
             let hill = second % 30 >= 15
             let next = hill ? 8 + 6 * random.next() : -1 + 2.4 * random.next()
             let step = next - current
-            let small = abs(next) + abs(current) < 2 * 0.1 * oneC
+            let small = ResistanceChange.level(cRate: (abs(next) + abs(current)) / 2 / oneC) == 0
             let atKnee = time >= knee
             let depth = max(0, min(1, (time - knee) / 1200))
             median -= (small ? 0.012 + 0.024 * depth : 0.009) * step
