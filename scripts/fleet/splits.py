@@ -217,3 +217,9 @@ SPLITS["heldout-lfp-lower-knee"] = dict(SPLITS["heldout-leaks"], seed=9041, vehi
 # and three of them, so that the levels are learned on the plateau and each drive ends near the knee.
 SPLITS["heldout-lfp-lower-knee-b"] = dict(SPLITS["heldout-lfp-lower-knee"], seed=9042, days=3, start_soc=(0.4, 0.5),
                                           start="2027-07-19")
+# B005's case drawn again (forty-second session, the pair test frozen at ed0451a; committed before it was
+# generated): heldout-bleed-b's settings (four days through the nights, a balancing BMS, leaks of C/1,000 to
+# C/5,000) with LFP packs only, in B005's cold, so that a pack's drives reach the lower knee days after the
+# pair test learned its levels on the plateau; half of them healthy.
+SPLITS["heldout-lfp-cold-nights"] = dict(SPLITS["heldout-bleed-b"], seed=9043, vehicles=4, alternate_chemistry=False,
+                                         chemistry="lfp", ambient=(-3, 3), healthy_share=0.5, start="2027-07-26")
