@@ -9,6 +9,7 @@ public struct DBCParser {
     var database: Database
     var pendingMultiplexing: [(message: Int, signal: String, parent: String, ranges: [ClosedRange<UInt64>], line: Int)] = []
     var messageAttributes: [(id: UInt64, name: String, value: AttributeValue, line: Int)] = []
+    var attributeDefaultLines: [String: Int] = [:]
     var valueTypes: [(id: UInt64, signal: String, type: Int, token: Token)] = []
     /// Messages left out because a signal does not fit; later references to them are expected.
     var droppedMessages: Set<UInt64> = []
@@ -145,7 +146,7 @@ public struct DBCParser {
             case "VAL_TABLE_": try parseValueTable()
             case "VAL_": try parseValueDescriptions(keyword)
             case "BA_DEF_": try parseAttributeDefinition()
-            case "BA_DEF_DEF_": try parseAttributeDefault()
+            case "BA_DEF_DEF_": try parseAttributeDefault(keyword)
             case "BA_": try parseAttribute(keyword)
             case "SIG_VALTYPE_": try parseValueType(keyword)
             case "SG_MUL_VAL_": try parseExtendedMultiplexing(keyword)

@@ -92,11 +92,12 @@ extension DBCParser {
                                                                   enumValues: enumValues, defaultValue: nil)
     }
 
-    mutating func parseAttributeDefault() throws(DBCError.Kind) {
+    mutating func parseAttributeDefault(_ keyword: Token) throws(DBCError.Kind) {
         let name = try string("the attribute name")
         let value = try attributeValue()
         try expect(UInt8(ascii: ";"), "';' after the default value")
         database.attributeDefinitions[name]?.defaultValue = value
+        attributeDefaultLines[name] = keyword.line
     }
 
     mutating func parseAttribute(_ keyword: Token) throws(DBCError.Kind) {

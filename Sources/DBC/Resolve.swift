@@ -59,14 +59,15 @@ extension DBCParser {
         func isFD(_ value: AttributeValue?) -> Bool? {
             switch value {
             case .number(let index)?:
-                let position = Int(index)
-                return frameFormats.indices.contains(position) ? frameFormats[position].hasSuffix("FD") : nil
+                guard let position = Int(exactly: index), frameFormats.indices.contains(position) else { return nil }
+                return frameFormats[position].hasSuffix("FD")
             case .string(let name)?: return name.hasSuffix("FD")
             case nil: return nil
             }
         }
-        if case .number(let cycle)? = database.attributeDefinitions["GenMsgCycleTime"]?.defaultValue, cycle > 0 {
-            for index in database.messages.indices { database.messages[index].cycleTime = Int(cycle) }
+        if case .number(let cycle)? = database.attributeDefinitions["GenMsgCycleTime"]?.defaultValue,
+           let milliseconds = cycleTime(cycle, line: attributeDefaultLines["GenMsgCycleTime"] ?? 0, of: "every message") {
+            for index in database.messages.indices { database.messages[index].cycleTime = milliseconds }
         }
         if let defaultFD = isFD(database.attributeDefinitions["VFrameFormat"]?.defaultValue) {
             for index in database.messages.indices { database.messages[index].isFD = defaultFD }
@@ -78,7 +79,10 @@ extension DBCParser {
             }
             switch attribute.name {
             case "GenMsgCycleTime":
-                if case .number(let value) = attribute.value { database.messages[message].cycleTime = value > 0 ? Int(value) : nil }
+                if case .number(let value) = attribute.value {
+                    database.messages[message].cycleTime = cycleTime(value, line: attribute.line,
+                                                                     of: "message \(database.messages[message].name)")
+                }
             case "VFrameFormat":
                 if let fd = isFD(attribute.value) { database.messages[message].isFD = fd }
             default:
@@ -89,6 +93,17 @@ extension DBCParser {
         for index in database.messages.indices where database.messages[index].length > 8 {
             database.messages[index].isFD = true
         }
+    }
+
+    /// GenMsgCycleTime in whole milliseconds; 0 or less means none (event-driven). Above UInt32's range
+    /// (49 days) or not finite it describes no bus, so it is left out with a warning instead of guessed.
+    private mutating func cycleTime(_ value: Double, line: Int, of subject: String) -> Int? {
+        guard value > 0 else { return nil }
+        guard value <= Double(UInt32.max) else {
+            database.warnings.append("\(database.path):\(line): GenMsgCycleTime \(value) ms for \(subject) is beyond 4294967295 ms; ignored")
+            return nil
+        }
+        return Int(value)
     }
 
     private mutating func resolveMultiplexing() throws(DBCError.Kind) {

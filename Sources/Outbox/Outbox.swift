@@ -284,8 +284,9 @@ extension OutboxRecord {
     /// `cell_name`, else `cell <position>`; nil when the record names no cell.
     public var cellLabel: String? {
         guard let cell else { return nil }
-        guard let payload = try? JSONParser.parse(payload), let number = payload["cell_number"]?.double else { return "cell \(cell)" }
-        return "cell \(Int(number))" + (payload["cell_name"]?.string.map { " (\($0))" } ?? "")
+        guard let payload = try? JSONParser.parse(payload), let number = payload["cell_number"]?.double,
+              let whole = Int(exactly: number) else { return "cell \(cell)" }
+        return "cell \(whole)" + (payload["cell_name"]?.string.map { " (\($0))" } ?? "")
     }
 
     /// An alarm record's transition (`raised`, `updated`, `cleared`); nil for other records.

@@ -63,6 +63,21 @@ import Testing
             == "bad.dbc:5:10: signal S starts at bit 9223372036854775808; at most 511")
     }
 
+    /// Once traps (found by the dbc fuzz target in CI): attribute numbers beyond any integer.
+    @Test func attributeNumbersBeyondAnIntegerAreLeftOut() throws {
+        let definitions = "VERSION \"\"\nBS_:\nBU_: A\nBO_ 100 M: 8 A\n SG_ S : 0|8@1+ (1,0) [0|255] \"\" A\n"
+            + "BA_DEF_ BO_ \"GenMsgCycleTime\" INT 0 65535;\nBA_DEF_ BO_ \"VFrameFormat\" ENUM \"StandardCAN\",\"CAN FD\";\n"
+        let perMessage = try parse(definitions + "BA_ \"GenMsgCycleTime\" BO_ 100 1e300;\nBA_ \"VFrameFormat\" BO_ 100 -1e300;\n")
+        #expect(perMessage.messages[0].cycleTime == nil && perMessage.messages[0].isFD == false)
+        #expect(perMessage.warnings == ["bad.dbc:8: GenMsgCycleTime 1e+300 ms for message M is beyond 4294967295 ms; ignored"])
+        let byDefault = try parse(definitions + "BA_DEF_DEF_ \"GenMsgCycleTime\" 99999999999999999999;\n"
+            + "BA_DEF_DEF_ \"VFrameFormat\" 1.5;\n")
+        #expect(byDefault.messages[0].cycleTime == nil && byDefault.messages[0].isFD == false)
+        #expect(byDefault.warnings == ["bad.dbc:8: GenMsgCycleTime 1e+20 ms for every message is beyond 4294967295 ms; ignored"])
+        let inRange = try parse(definitions + "BA_DEF_DEF_ \"GenMsgCycleTime\" 4294967295;\nBA_DEF_DEF_ \"VFrameFormat\" 1;\n")
+        #expect(inRange.messages[0].cycleTime == 4_294_967_295 && inRange.messages[0].isFD == true && inRange.warnings.isEmpty)
+    }
+
     @Test func sloppyButUnambiguousFilesLoad() throws {
         // No BS_/BU_, CRLF line ends, a comment for an unknown message, an unknown section.
         let database = try parse("VERSION \"\"\r\nNS_ :\r\n\tCM_\r\n\r\nBO_ 100 M: 2 X\r\n SG_ S : 0|16@1+ (0.5,0) [0|0] \"V\" Y,Z\r\n"
