@@ -289,6 +289,12 @@ final class ResistanceChange {
         let growthKnown = growth.isFinite && learnedLevelRatio[level] > 0
         let levelResistance = medianResistance * (growthKnown ? max(1, growth / Self.levelGrowthMargin) : 1)
         let delta = share * levelResistance
+        // A cell's baseline at a level is its difference from the median's resistance there, which moves
+        // with the level's own resistance, margin or not: a cold LFP cell with a slower electrode stood its
+        // same 2 mΩ over the median in every crawl, but after a drive the pack's resistance from all pairs
+        // was the drive's 5 mΩ, not the 9.2 the crawl's baseline was learned as a share of, and the cell read
+        // as a 21 % rise (heldout-lfp-cold-nights' 003; docs/fleet.md, forty-second session).
+        let baselineResistance = medianResistance * (growthKnown ? growth : 1)
         // Nor, while the load toggles, where half the rise tested for is under a rounding step (the
         // baselines learn from such pairs): there one rounding error, repeated toggle after toggle, argues
         // for the rise by itself. It repeats although every reading is new where the voltages creep by about
@@ -313,7 +319,7 @@ final class ResistanceChange {
             // Each cell by its own scatter where that is the larger: a noisier reading (another channel,
             // a page sampled at another instant of a fast swing) is no more evidence than a quiet one.
             let variance = max(noiseVariance, residualVariance[cell] / weights) + modelError * modelError
-            let beyondBaseline = deviation[cell] - previous[cell] - trend + levelBaseline[cell] * levelResistance * step
+            let beyondBaseline = deviation[cell] - previous[cell] - trend + levelBaseline[cell] * baselineResistance * step
             let evidence = -delta * step * (beyondBaseline + delta / 2 * step) / variance
             statistic[cell] = max(0, statistic[cell] + evidence)
             if statistic[cell] == 0 {
