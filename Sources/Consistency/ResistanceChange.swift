@@ -48,9 +48,10 @@ final class ResistanceChange {
     private let baselineCross: UnsafeMutableBufferPointer<Double>
     /// Per level: the median cell's own resistance in that level's pairs (sums of the current steps times
     /// the median's steps, and of the steps squared, forgotten over `levelMemory` seconds of such pairs), and
-    /// its ratio to `medianResistance` over the level's learning. Where the ratio has grown since by more
-    /// than `levelGrowthMargin`, the level's resistances have grown apart from the pack's as a whole, and
-    /// the cells' differences, the rise tested for and the model's error with them: drawn down to an LFP's
+    /// its ratio to `medianResistance` over the level's learning. The cells' differences there (their
+    /// baselines) follow that ratio's growth; where it has grown by more than `levelGrowthMargin`, the
+    /// level's resistances have grown apart from the pack's as a whole, and the rise tested for and the
+    /// model's error grow with them: drawn down to an LFP's
     /// lower knee at 0 °C, the small steps' resistance stood 2.2 times its learned ratio (21 mΩ against 6
     /// from all pairs), where the lowest healthy cell's 4.5 % over the median had read as a 24 % rise
     /// against the plateau's baseline (docs/fleet.md, forty-first session). Cold alone raises every level
