@@ -288,14 +288,14 @@ final class ResistanceChange {
         guard learnedSeconds[level] >= Self.learningSeconds else { return }
         let growth = levelRatio / learnedLevelRatio[level]
         let growthKnown = growth.isFinite && learnedLevelRatio[level] > 0
-        let levelResistance = medianResistance * (growthKnown ? max(1, growth / Self.levelGrowthMargin) : 1)
-        let delta = share * levelResistance
         // A cell's baseline at a level is its difference from the median's resistance there, which moves
         // with the level's own resistance, margin or not: a cold LFP cell with a slower electrode stood its
         // same 2 mΩ over the median in every crawl, but after a drive the pack's resistance from all pairs
         // was the drive's 5 mΩ, not the 9.2 the crawl's baseline was learned as a share of, and the cell read
         // as a 21 % rise (heldout-lfp-cold-nights' 003; docs/fleet.md, forty-second session).
         let baselineResistance = medianResistance * (growthKnown ? growth : 1)
+        let levelResistance = max(medianResistance, baselineResistance / Self.levelGrowthMargin)
+        let delta = share * levelResistance
         // Nor, while the load toggles, where half the rise tested for is under a rounding step (the
         // baselines learn from such pairs): there one rounding error, repeated toggle after toggle, argues
         // for the rise by itself. It repeats although every reading is new where the voltages creep by about

@@ -100,7 +100,7 @@ extension DBCParser {
     private mutating func cycleTime(_ value: Double, line: Int, of subject: String) -> Int? {
         guard value > 0 else { return nil }
         guard value <= Double(UInt32.max) else {
-            database.warnings.append("\(database.path):\(line): GenMsgCycleTime \(value) ms for \(subject) is beyond 4294967295 ms; ignored")
+            database.warnings.append("\(database.path):\(line): GenMsgCycleTime \(value) ms for \(subject) is beyond \(UInt32.max) ms; ignored")
             return nil
         }
         return Int(value)
