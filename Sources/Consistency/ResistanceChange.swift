@@ -287,7 +287,9 @@ final class ResistanceChange {
         // electrode in town after learning it on a motorway).
         guard learnedSeconds[level] >= Self.learningSeconds else { return }
         let growth = levelRatio / learnedLevelRatio[level]
-        let growthKnown = growth.isFinite && learnedLevelRatio[level] > 0
+        // A growth at or below zero is the level's last pairs' noise (the median stepping with the current),
+        // not a resistance: the baselines, a share of it, would change sign.
+        let growthKnown = growth.isFinite && growth > 0 && learnedLevelRatio[level] > 0
         // A cell's baseline at a level is its difference from the median's resistance there, which moves
         // with the level's own resistance, margin or not: a cold LFP cell with a slower electrode stood its
         // same 2 mΩ over the median in every crawl, but after a drive the pack's resistance from all pairs

@@ -49,4 +49,44 @@ import Testing
         #expect(highestAtKnee < threshold, "cell 3 at \(highestAtKnee) against \(threshold)")
         #expect((test.statistic[5] > threshold && test.seenBothWays(5)) == faulty, "cell 5 at \(test.statistic[5])")
     }
+
+    /// Two minutes of a crawl whose median cell's voltage moves with the current's steps instead of against
+    /// them (readings whose noise outweighs steps of a few hundred mA, or a voltage recovering from a drive
+    /// faster than a creeping load pulls it down): over the level's memory its own resistance then reads
+    /// below zero. Cell 3, with a slower electrode, stands 3 mΩ above the median in every crawl from the
+    /// start (its baseline there, a share of the level's resistance). Checked: without the growth guarded
+    /// the baselines changed sign and the cell's statistic reached 124 against 17.4 (its standing
+    /// difference read twice over and more).
+    @Test func aLevelWhoseMedianStepsWithTheCurrentKeepsItsBaselines() {
+        let cells = 12, oneC = 15.0
+        let settings = DetectionSettings()
+        let test = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
+        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
+        defer { deviation.deallocate() }
+        var random = SplitMix(seed: 43)
+        var base = [Double](repeating: 0, count: cells)
+        var median = 3.3, current = 0.0
+        var highest = 0.0
+        let flipped = 3000.0
+        for second in 0..<3600 {
+            let time = Double(second)
+            let hill = second % 60 >= 45
+            let next = hill ? 8 + 6 * random.next() : -1 + 2.4 * random.next()
+            let step = next - current
+            let small = ResistanceChange.level(cRate: (abs(next) + abs(current)) / 2 / oneC) == 0
+            let medianSlope = small ? (time >= flipped && time < flipped + 120 ? -0.05 : 0.012) : 0.009
+            median -= medianSlope * step
+            let reading = (median / 0.001).rounded() * 0.001
+            for cell in 0..<cells {
+                if cell == 3, small { base[cell] -= 0.003 * step }
+                deviation[cell] = ((median + base[cell] + 0.0003 * random.normal()) / 0.001).rounded() * 0.001 - reading
+            }
+            current = next
+            test.update(time: time, deviation: deviation, median: reading, current: current, periodStartCurrent: current,
+                        resolution: 0.001, oneC: oneC, resting: false)
+            if time >= flipped { highest = max(highest, test.statistic[3]) }
+        }
+        #expect(test.medianResistance > 0, "the pack's resistance from all pairs: \(test.medianResistance)")
+        #expect(highest < settings.resistanceThreshold, "cell 3 at \(highest) against \(settings.resistanceThreshold)")
+    }
 }
