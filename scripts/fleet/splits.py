@@ -223,3 +223,9 @@ SPLITS["heldout-lfp-lower-knee-b"] = dict(SPLITS["heldout-lfp-lower-knee"], seed
 # pair test learned its levels on the plateau; half of them healthy.
 SPLITS["heldout-lfp-cold-nights"] = dict(SPLITS["heldout-bleed-b"], seed=9043, vehicles=4, alternate_chemistry=False,
                                          chemistry="lfp", ambient=(-3, 3), healthy_share=0.5, start="2027-07-26")
+# The knee on unseen data again (forty-third session, the pair test frozen at d1e10c5; committed before it
+# was generated): heldout-lfp-cold-nights' four cold days through the nights with a balancing BMS, begun
+# at 38-48 % SOC as the lower-knee draws were, so that the days' drives end near the lower knee after the
+# levels were learned on the plateau; leaks and resistance growths in half the packs.
+SPLITS["heldout-lfp-cold-knee"] = dict(SPLITS["heldout-lfp-cold-nights"], seed=9044, start_soc=(0.38, 0.48),
+                                       kinds=["micro-short", "resistance-growth"], start="2027-08-02")
