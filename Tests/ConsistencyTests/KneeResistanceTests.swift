@@ -14,40 +14,24 @@ import Testing
     /// against 17.4). A rise of 60 % of the hills' resistance in cell 5 from the knee's fifth minute is still
     /// found, on rising and falling steps.
     @Test(arguments: [false, true]) func aCellLowerInChargeAtTheKneeIsNoResistanceRise(faulty: Bool) {
-        let cells = 12, oneC = 15.0
-        let settings = DetectionSettings()
-        let test = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
-        let threshold = settings.resistanceThreshold
-        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
-        defer { deviation.deallocate() }
-        var random = SplitMix(seed: 41)
-        var base = [Double](repeating: 0, count: cells)
-        var median = 3.3, current = 0.0
+        let pack = ScriptedPairs(cells: 12, oneC: 15.0, seed: 41)
         var highestAtKnee = 0.0
         let knee = 3600.0
         for second in 0..<5400 {
             let time = Double(second)
             let hill = second % 30 >= 15
-            let next = hill ? 8 + 6 * random.next() : -1 + 2.4 * random.next()
-            let step = next - current
-            let small = ResistanceChange.level(cRate: (abs(next) + abs(current)) / 2 / oneC) == 0
-            let atKnee = time >= knee
+            let next = hill ? 8 + 6 * pack.random.next() : -1 + 2.4 * pack.random.next()
+            let small = pack.isSmall(to: next)
             let depth = max(0, min(1, (time - knee) / 1200))
-            median -= (small ? 0.012 + 0.024 * depth : 0.009) * step
-            let reading = (median / 0.001).rounded() * 0.001
-            for cell in 0..<cells {
+            pack.step(to: next, at: time, medianResistance: small ? 0.012 + 0.024 * depth : 0.009) { cell in
                 var above = cell == 3 && small ? 0.0025 * depth : 0
                 if faulty, cell == 5, time >= knee + 300 { above += 0.6 * 0.009 }
-                base[cell] -= above * step
-                deviation[cell] = ((median + base[cell] + 0.0003 * random.normal()) / 0.001).rounded() * 0.001 - reading
+                return above
             }
-            current = next
-            test.update(time: time, deviation: deviation, median: reading, current: current, periodStartCurrent: current,
-                        resolution: 0.001, oneC: oneC, resting: false)
-            if atKnee { highestAtKnee = max(highestAtKnee, test.statistic[3]) }
+            if time >= knee { highestAtKnee = max(highestAtKnee, pack.test.statistic[3]) }
         }
-        #expect(highestAtKnee < threshold, "cell 3 at \(highestAtKnee) against \(threshold)")
-        #expect((test.statistic[5] > threshold && test.seenBothWays(5)) == faulty, "cell 5 at \(test.statistic[5])")
+        #expect(highestAtKnee < pack.threshold, "cell 3 at \(highestAtKnee) against \(pack.threshold)")
+        #expect((pack.test.statistic[5] > pack.threshold && pack.test.seenBothWays(5)) == faulty, "cell 5 at \(pack.test.statistic[5])")
     }
 
     /// Two minutes of a crawl whose median cell's voltage moves with the current's steps instead of against
@@ -58,35 +42,19 @@ import Testing
     /// the baselines changed sign and the cell's statistic reached 124 against 17.4 (its standing
     /// difference read twice over and more).
     @Test func aLevelWhoseMedianStepsWithTheCurrentKeepsItsBaselines() {
-        let cells = 12, oneC = 15.0
-        let settings = DetectionSettings()
-        let test = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
-        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
-        defer { deviation.deallocate() }
-        var random = SplitMix(seed: 43)
-        var base = [Double](repeating: 0, count: cells)
-        var median = 3.3, current = 0.0
+        let pack = ScriptedPairs(cells: 12, oneC: 15.0, seed: 43)
         var highest = 0.0
         let flipped = 3000.0
         for second in 0..<3600 {
             let time = Double(second)
             let hill = second % 60 >= 45
-            let next = hill ? 8 + 6 * random.next() : -1 + 2.4 * random.next()
-            let step = next - current
-            let small = ResistanceChange.level(cRate: (abs(next) + abs(current)) / 2 / oneC) == 0
+            let next = hill ? 8 + 6 * pack.random.next() : -1 + 2.4 * pack.random.next()
+            let small = pack.isSmall(to: next)
             let medianSlope = small ? (time >= flipped && time < flipped + 120 ? -0.05 : 0.012) : 0.009
-            median -= medianSlope * step
-            let reading = (median / 0.001).rounded() * 0.001
-            for cell in 0..<cells {
-                if cell == 3, small { base[cell] -= 0.003 * step }
-                deviation[cell] = ((median + base[cell] + 0.0003 * random.normal()) / 0.001).rounded() * 0.001 - reading
-            }
-            current = next
-            test.update(time: time, deviation: deviation, median: reading, current: current, periodStartCurrent: current,
-                        resolution: 0.001, oneC: oneC, resting: false)
-            if time >= flipped { highest = max(highest, test.statistic[3]) }
+            pack.step(to: next, at: time, medianResistance: medianSlope) { cell in cell == 3 && small ? 0.003 : 0 }
+            if time >= flipped { highest = max(highest, pack.test.statistic[3]) }
         }
-        #expect(test.medianResistance > 0, "the pack's resistance from all pairs: \(test.medianResistance)")
-        #expect(highest < settings.resistanceThreshold, "cell 3 at \(highest) against \(settings.resistanceThreshold)")
+        #expect(pack.test.medianResistance > 0, "the pack's resistance from all pairs: \(pack.test.medianResistance)")
+        #expect(highest < pack.threshold, "cell 3 at \(highest) against \(pack.threshold)")
     }
 }

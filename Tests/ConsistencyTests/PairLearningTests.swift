@@ -31,32 +31,18 @@ import Testing
     /// the cell's baseline there (checked: begun at 20 minutes, never found in the next 20): the 42nd
     /// session read that as the test being slow in crawls.
     @Test(arguments: [1, 5]) func aRiseInACrawlIsFoundOnceItsLevelIsLearned(stepEvery: Int) {
-        let cells = 12, oneC = 15.0, onset = 3600
-        let settings = DetectionSettings()
-        let test = ResistanceChange(cells: cells, share: settings.resistanceShare, memory: settings.resistanceMemory)
-        let deviation = UnsafeMutableBufferPointer<Double>.allocate(capacity: cells)
-        defer { deviation.deallocate() }
-        var random = SplitMix(seed: 7)
-        var base = [Double](repeating: 0, count: cells)
-        var median = 3.3, current = 0.0
+        let pack = ScriptedPairs(cells: 12, oneC: 15.0, seed: 7)
+        let onset = 3600
         var found: Int?
         var highestOther = 0.0
         for second in 0..<(onset + 600) {
-            let next = second % stepEvery == 0 ? -1 + 4 * random.next() : current
-            let step = next - current
-            median -= 0.010 * step
-            let reading = (median / 0.001).rounded() * 0.001
-            for cell in 0..<cells {
-                if cell == 5, second >= onset { base[cell] -= 0.003 * step }
-                deviation[cell] = ((median + base[cell] + 0.0003 * random.normal()) / 0.001).rounded() * 0.001 - reading
-            }
-            current = next
-            test.update(time: Double(second), deviation: deviation, median: reading, current: current,
-                        periodStartCurrent: current, resolution: 0.001, oneC: oneC, resting: false)
-            if found == nil, test.statistic[5] > settings.resistanceThreshold, test.seenBothWays(5) { found = second }
-            highestOther = max(highestOther, (0..<cells).filter { $0 != 5 }.map { test.statistic[$0] }.max() ?? 0)
+            let next = second % stepEvery == 0 ? -1 + 4 * pack.random.next() : pack.current
+            pack.step(to: next, at: Double(second), medianResistance: 0.010) { cell in cell == 5 && second >= onset ? 0.003 : 0 }
+            let statistic = pack.test.statistic
+            if found == nil, statistic[5] > pack.threshold, pack.test.seenBothWays(5) { found = second }
+            highestOther = max(highestOther, (0..<pack.cells).filter { $0 != 5 }.map { statistic[$0] }.max() ?? 0)
         }
         #expect(found.map { $0 > onset } == true, "found at \(found.map(String.init) ?? "never")")
-        #expect(highestOther < settings.resistanceThreshold / 2, "another cell at \(highestOther)")
+        #expect(highestOther < pack.threshold / 2, "another cell at \(highestOther)")
     }
 }
