@@ -233,3 +233,7 @@ SPLITS["heldout-lfp-cold-knee"] = dict(SPLITS["heldout-lfp-cold-nights"], seed=9
 # heldout-lfp-cold-knee again with another seed (forty-third session, d1e10c5 frozen; committed before it was
 # generated): of its three packs one healthy pack reached the knee days after its levels were learned.
 SPLITS["heldout-lfp-cold-knee-b"] = dict(SPLITS["heldout-lfp-cold-knee"], seed=9045, start="2027-08-09")
+# heldout-lfp-cold-nights again with another seed (forty-fourth session, the pair test frozen at d1e10c5;
+# committed before it was generated): its 003 raised a healthy cell with a slower electrode in a cold
+# crawl after a drive (mended in 99b41f7 and seen since); its 65-85 % SOC kept every pack off the cut-off.
+SPLITS["heldout-lfp-cold-nights-b"] = dict(SPLITS["heldout-lfp-cold-nights"], seed=9046, start="2027-08-16")
