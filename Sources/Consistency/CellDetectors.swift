@@ -352,16 +352,9 @@ public final class CellDetectors {
         let lowest = lowestDeviation(count: max(1, leak.cells / 10))
         for cell in 0..<leak.cells where raised[cell] & 2 == 0 && leak.statistic[cell] > threshold {
             guard ocvDeviation[cell] <= lowest + voltageResolution / 2 else { continue }
-            // V/s of the cell's fall against the pack, through dOCV/dSOC where the cell stands, is SOC per
-            // second: × 3600 is C.
+            let (leakC, ocvSlope) = leakRate(cell)
             let fall = -leak.slope[cell]
-            let ocvSlope = scale.sizingSlope(depth: -ocvDeviation[cell], resolution: voltageResolution)
-            // Until two settled rests (or a slow charge's climb) have taught the pack's OCV slope (a gateway's
-            // first rests, a log that begins with the fault) the fall is held to the least leak on the
-            // steepest slope instead: a lower bound of the leak, no size.
-            let slopePerSOC = ocvSlope?.slope ?? .nan
-            let slopeKnown = slopePerSOC > 0
-            let leakC = fall / (slopeKnown ? slopePerSOC : Self.steepestOCVSlope) * 3600
+            let slopeKnown = (ocvSlope?.slope ?? .nan) > 0
             guard leakC >= settings.minimumLeak else { continue }
             raised[cell] |= 2
             // No size off a plateau's slope (LFP's put it up to 185 times the true leak, docs/features.md);
@@ -380,6 +373,32 @@ public final class CellDetectors {
                             confidence: leak.statistic[cell] / threshold,
                             timeToRule: sized && fall > 0 ? max(0, 0.050 - spread) / fall : .nan, deviationAtPeak: .nan,
                             ocvSlope: ocvSlope, fallSteady: steady))
+        }
+    }
+
+    /// A cell's fall at rest against the pack as a leak (C) and the OCV slope it was read through. V/s of
+    /// the fall, through dOCV/dSOC where the cell stands, is SOC per second: × 3600 is C. Until two settled
+    /// rests (or a slow charge's climb) have taught the pack's OCV slope (a gateway's first rests, a log
+    /// that begins with the fault) the fall is held to the least leak on the steepest slope instead: a
+    /// lower bound of the leak, no size.
+    private func leakRate(_ cell: Int) -> (c: Double, slope: OCVSlope?) {
+        let ocvSlope = scale.sizingSlope(depth: -ocvDeviation[cell], resolution: voltageResolution)
+        let slopePerSOC = ocvSlope?.slope ?? .nan
+        return (-leak.slope[cell] / (slopePerSOC > 0 ? slopePerSOC : Self.steepestOCVSlope) * 3600, ocvSlope)
+    }
+
+    /// How near each sequential test stands to raising each cell now: the least of the test's conditions,
+    /// each as a share of what raises (one that holds or not counts 1 or 0), so 1 and over where it raises
+    /// (once per cell; many cells crossing together raise none). For judging a fleet's margins (`evaluate
+    /// fleet`'s closest call); not on the per-frame path.
+    public func nearness(changes: inout [Double], steadyLoad steady: inout [Double], rest: inout [Double]) {
+        let lowest = lowestDeviation(count: max(1, leak.cells / 10))
+        for cell in 0..<resistance.cells {
+            changes[cell] = resistance.seenBothWays(cell) ? resistance.statistic[cell] / settings.resistanceThreshold : 0
+            steady[cell] = steadyLoad.nearness(cell)
+            let statistic = leak.statistic[cell] / settings.minuteThreshold
+            let lowEnough = ocvDeviation[cell] <= lowest + voltageResolution / 2
+            rest[cell] = statistic > 0 && lowEnough ? min(statistic, max(0, leakRate(cell).c / settings.minimumLeak)) : 0
         }
     }
 }

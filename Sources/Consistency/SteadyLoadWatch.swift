@@ -317,6 +317,13 @@ final class SteadyLoadWatch {
             && restScore[cell] > Self.aboveSinceRest
     }
 
+    /// How near the cell stands to `raises`: the statistic over the threshold or the time apart over the
+    /// time needed, the lesser; 0 while it stands no higher than since its rest.
+    func nearness(_ cell: Int) -> Double {
+        guard restScore[cell] > Self.aboveSinceRest else { return 0 }
+        return min(statistic[cell] / threshold, apartFor[cell] / max(lead[cell], Self.persistence * window))
+    }
+
     /// Each cell not settled yet takes this window as its reference, and is settled when it held still in
     /// it: moved no more than three times what the stillest window's median cell did, or a reading step.
     private func settleReferences(step: Double) {

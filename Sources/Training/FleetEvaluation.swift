@@ -16,6 +16,29 @@ public struct FleetAlarm: Sendable, Equatable {
     }
 }
 
+/// How near a sequential test came to raising a cell: the highest, after any snapshot, of the least of the
+/// test's conditions, each as a share of what raises (the statistic over its threshold, the time apart
+/// over the time needed, the leak over the least one raised; 1 or more raises), which test, when, and the
+/// hours into the log. On a cell not at fault, the margin a clean result stood on.
+public struct ClosestCall: Sendable, Equatable {
+    public let evidence: String
+    public let cell: Int
+    /// The cell as the DBC names it.
+    public let cellName: String?
+    public let time: Double
+    public let hoursIntoLog: Double
+    public let nearness: Double
+
+    public init(evidence: String, cell: Int, cellName: String? = nil, time: Double, hoursIntoLog: Double, nearness: Double) {
+        self.evidence = evidence
+        self.cell = cell
+        self.cellName = cellName
+        self.time = time
+        self.hoursIntoLog = hoursIntoLog
+        self.nearness = nearness
+    }
+}
+
 /// What one vehicle's replay gave, judged against its label. Detections are alarms of every kind but
 /// the reference rule (the BMS's own 50 mV rule, which they are meant to precede).
 public struct VehicleOutcome: Sendable {
@@ -30,10 +53,13 @@ public struct VehicleOutcome: Sendable {
     public let restTimes: [Double], restSeconds: [Double]
     /// Why the vehicle could not be replayed; nil when it was.
     public let error: String?
+    /// The closest call on a cell not at fault (every cell of a healthy pack), from each cell's highest.
+    public let closestCall: ClosestCall?
 
     public init(label: FleetLabel, alarms: [FleetAlarm], healthyHours: Double, faultyHours: Double, referenceRule: String,
-                restTimes: [Double] = [], restSeconds: [Double] = [], error: String? = nil) {
+                restTimes: [Double] = [], restSeconds: [Double] = [], cellPeaks: [ClosestCall] = [], error: String? = nil) {
         self.label = label
+        closestCall = cellPeaks.filter { $0.cell != label.cell }.max { $0.nearness < $1.nearness }
         self.restTimes = restTimes
         self.restSeconds = restSeconds
         self.alarms = alarms.filter { $0.kind != referenceRule }.sorted { $0.time < $1.time }
@@ -95,6 +121,8 @@ public struct FleetEvaluation: Sendable {
         public let vehicles: Int, faulty: Int, found: Int, named: Int, ruleFired: Int, ahead: Int
         public let medianDelayHours: Double?, medianLeadHours: Double?
         public let healthyHours: Double, falseAlarms: Int, wrongTarget: Int, failed: Int
+        /// The highest of the vehicles' closest calls on cells not at fault.
+        public let highestClosestCall: Double?
 
         init(_ outcomes: [VehicleOutcome]) {
             let replayed = outcomes.filter { $0.error == nil }
@@ -112,6 +140,7 @@ public struct FleetEvaluation: Sendable {
             healthyHours = replayed.reduce(0) { $0 + $1.healthyHours }
             falseAlarms = replayed.reduce(0) { $0 + $1.falseAlarms.count }
             wrongTarget = replayed.reduce(0) { $0 + $1.wrongTarget.count }
+            highestClosestCall = replayed.compactMap(\.closestCall?.nearness).max()
         }
 
         public var falseAlarmsPerThousandHours: Double? { healthyHours > 0 ? Double(falseAlarms) / healthyHours * 1000 : nil }
@@ -141,17 +170,23 @@ public struct FleetEvaluation: Sendable {
             }
             if !outcome.falseAlarms.isEmpty { line += "; \(outcome.falseAlarms.count) false alarms" }
             if !outcome.wrongTarget.isEmpty { line += "; \(outcome.wrongTarget.count) naming another cell or sensor" }
+            if let call = outcome.closestCall {
+                line += "; closest call on a cell not at fault: \(ratio(call.nearness)) (\(call.evidence), cell \(call.cell)"
+                    + (call.cellName.map { " (\($0))" } ?? "") + ", "
+                    + "\(hours(call.hoursIntoLog)) into the log)"
+            }
             return line
         }
         lines.append("")
         lines.append(pad("fault", 18) + pad("chemistry", 10) + pad("vehicles", 9) + pad("found", 6) + pad("named", 6)
-            + pad("delay", 9) + pad("rule", 5) + pad("ahead", 6) + pad("lead", 9) + pad("false", 6) + pad("per 1000 h", 11) + "wrong")
+            + pad("delay", 9) + pad("rule", 5) + pad("ahead", 6) + pad("lead", 9) + pad("false", 6) + pad("per 1000 h", 11) + pad("wrong", 6) + "closest")
         for group in groups + [("all", "", overall)] {
             let s = group.summary
             lines.append(pad(group.fault, 18) + pad(group.chemistry, 10) + pad("\(s.vehicles)", 9) + pad("\(s.found)", 6)
                 + pad("\(s.named)", 6) + pad(hours(s.medianDelayHours), 9) + pad("\(s.ruleFired)", 5) + pad("\(s.ahead)", 6)
                 + pad(hours(s.medianLeadHours), 9) + pad("\(s.falseAlarms)", 6)
-                + pad(s.falseAlarmsPerThousandHours.map { "\(($0 * 10).rounded() / 10)" } ?? "-", 11) + "\(s.wrongTarget)")
+                + pad(s.falseAlarmsPerThousandHours.map { "\(($0 * 10).rounded() / 10)" } ?? "-", 11) + pad("\(s.wrongTarget)", 6)
+                + (s.highestClosestCall.map(ratio) ?? "-"))
         }
         let s = overall
         lines.append("faulty vehicles \(s.faulty): found \(s.found), fault named \(s.named); the 50 mV rule fired on \(s.ruleFired), "
@@ -166,10 +201,15 @@ public struct FleetEvaluation: Sendable {
                 + "\"median_delay_h\": \(number(s.medianDelayHours)), \"rule_fired\": \(s.ruleFired), \"ahead_of_rule\": \(s.ahead), "
                 + "\"median_lead_h\": \(number(s.medianLeadHours)), \"healthy_vehicle_hours\": \(number(s.healthyHours)), "
                 + "\"false_alarms\": \(s.falseAlarms), \"false_alarms_per_1000_h\": \(number(s.falseAlarmsPerThousandHours)), "
-                + "\"wrong_target_alarms\": \(s.wrongTarget), \"not_replayed\": \(s.failed)}"
+                + "\"wrong_target_alarms\": \(s.wrongTarget), \"not_replayed\": \(s.failed), "
+                + "\"highest_closest_call\": \(number(s.highestClosestCall))}"
         }
         let vehicles = outcomes.map { outcome -> String in
             let label = outcome.label
+            func callJSON(_ call: ClosestCall) -> String {
+                "{\"evidence\": \(quoted(call.evidence)), \"cell\": \(call.cell), \"cell_name\": \(call.cellName.map(quoted) ?? "null"), \"time\": \(number(call.time)), "
+                    + "\"hours_into_log\": \(number(call.hoursIntoLog)), \"nearness\": \(number(call.nearness))}"
+            }
             func alarmJSON(_ alarm: FleetAlarm) -> String {
                 "{\"kind\": \(quoted(alarm.kind)), \"cell\": \(number(alarm.cell)), \"sensor\": \(number(alarm.sensor)), \"time\": \(number(alarm.time))}"
             }
@@ -182,6 +222,7 @@ public struct FleetEvaluation: Sendable {
                 + "\"lead_h\": \(number(outcome.leadHours)), \"healthy_hours\": \(number(outcome.healthyHours)), "
                 + "\"faulty_hours\": \(number(outcome.faultyHours)), \"false_alarms\": [\(outcome.falseAlarms.map(alarmJSON).joined(separator: ", "))], "
                 + "\"wrong_target_alarms\": \(outcome.wrongTarget.count), \"alarms\": \(outcome.alarms.count), "
+                + "\"closest_call\": \(outcome.closestCall.map(callJSON) ?? "null"), "
                 + "\"error\": \(outcome.error.map(quoted) ?? "null")}"
         }
         let groupRows = groups.map { "{\"fault\": \(quoted($0.fault)), \"chemistry\": \(quoted($0.chemistry)), \"summary\": \(summaryJSON($0.summary))}" }
@@ -209,6 +250,9 @@ private func hours(_ value: Double?) -> String {
     guard value.isFinite else { return "never" }
     return value.magnitude < 1 ? "\(Int((value * 60).rounded())) min" : "\((value * 10).rounded() / 10) h"
 }
+
+/// A closest call's nearness, to two decimals.
+private func ratio(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }
 
 private func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)

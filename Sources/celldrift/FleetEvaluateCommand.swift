@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Consistency
 import JSON
 import Outbox
 import Training
@@ -119,7 +120,9 @@ struct FleetReplay: @unchecked Sendable {
         let onset = label.onsetTime ?? .infinity
         var healthy = 0.0, faulty = 0.0, previous = Double.nan
         var restTimes: [Double] = [], restSeconds: [Double] = [], rested = 0.0
+        var peaks = CellPeaks(names: settings.mapping.cellNames)
         let failure = feedLog(into: pipeline, settings: settings) { time, _ in
+            peaks.take(pipeline.detectors, at: time)
             let gap = time - previous
             if gap > 0, gap <= 60 {
                 healthy += max(0, min(time, onset) - previous)
@@ -136,7 +139,44 @@ struct FleetReplay: @unchecked Sendable {
             return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule, error: failure)
         }
         return VehicleOutcome(label: label, alarms: alarms, healthyHours: healthy / 3600, faultyHours: faulty / 3600,
-                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds)
+                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds, cellPeaks: peaks.calls)
+    }
+}
+
+/// Each cell's closest call in any sequential test, after every snapshot.
+private struct CellPeaks {
+    let names: [String]
+    var nearness: [Double], evidence: [Detection.Evidence], times: [Double]
+    var changes: [Double], steadyLoad: [Double], rest: [Double]
+    var firstTime = Double.nan
+
+    init(names: [String]) {
+        self.names = names
+        nearness = Array(repeating: 0, count: names.count)
+        evidence = Array(repeating: .currentChanges, count: names.count)
+        times = Array(repeating: .nan, count: names.count)
+            (changes, steadyLoad, rest) = (nearness, nearness, nearness)
+    }
+
+    mutating func take(_ detectors: CellDetectors, at time: Double) {
+        if firstTime.isNaN { firstTime = time }
+        detectors.nearness(changes: &changes, steadyLoad: &steadyLoad, rest: &rest)
+        for cell in nearness.indices {
+            for (value, test) in [(changes[cell], Detection.Evidence.currentChanges), (steadyLoad[cell], .steadyLoad),
+                                  (rest[cell], .restSlopes)] where value > nearness[cell] {
+                nearness[cell] = value
+                evidence[cell] = test
+                times[cell] = time
+            }
+        }
+    }
+
+    /// One call per cell that any test moved.
+    var calls: [ClosestCall] {
+        nearness.indices.filter { nearness[$0] > 0 }.map {
+            ClosestCall(evidence: evidence[$0].rawValue, cell: $0, cellName: names[$0], time: times[$0], hoursIntoLog: (times[$0] - firstTime) / 3600,
+                        nearness: nearness[$0])
+        }
     }
 }
 

@@ -59,6 +59,31 @@ import Glibc
         #expect(evaluation.json().contains("\"not_replayed\": 1"))
     }
 
+    @Test func theClosestCallIsTheNearestATestCameToRaisingACellNotAtFault() {
+        let peaks = [
+            ClosestCall(evidence: "current_changes", cell: 0, cellName: "U_Cell_1", time: 90, hoursIntoLog: 0.5, nearness: 0.31),
+            ClosestCall(evidence: "rest_slopes", cell: 4, cellName: "U_Cell_5", time: 7300, hoursIntoLog: 2, nearness: 3.5),
+            ClosestCall(evidence: "steady_load", cell: 3, cellName: "U_Cell_4", time: 86_400, hoursIntoLog: 24, nearness: 0.774),
+        ]
+        // The leaking cell's own statistic is its detection, not a call on a healthy cell.
+        let leak = VehicleOutcome(label: FleetLabel(vehicle: "L", chemistry: "lfp", fault: "micro-short", cell: 4, onsetTime: 0),
+                                  alarms: [], healthyHours: 0, faultyHours: 3, referenceRule: rule, cellPeaks: peaks)
+        #expect(leak.closestCall?.cell == 3)
+        let healthy = VehicleOutcome(label: FleetLabel(vehicle: "H", chemistry: "lfp", fault: "healthy"), alarms: [],
+                                     healthyHours: 3, faultyHours: 0, referenceRule: rule, cellPeaks: Array(peaks.prefix(1)))
+        let quiet = VehicleOutcome(label: FleetLabel(vehicle: "Q", chemistry: "nmc", fault: "healthy"), alarms: [],
+                                   healthyHours: 3, faultyHours: 0, referenceRule: rule)
+        #expect(quiet.closestCall == nil)
+        let evaluation = FleetEvaluation(outcomes: [leak, healthy, quiet], referenceRule: rule)
+        #expect(evaluation.overall.highestClosestCall == 0.774)
+        #expect(evaluation.groups.first { $0.fault == "healthy" }?.summary.highestClosestCall == 0.31)
+        #expect(evaluation.text().contains("closest call on a cell not at fault: 0.77 (steady_load, cell 3 (U_Cell_4), 24.0 h into the log)"))
+        #expect(evaluation.text().contains("closest call on a cell not at fault: 0.31 (current_changes, cell 0 (U_Cell_1), 30 min into the log)"))
+        #expect(evaluation.json().contains("\"closest_call\": {\"evidence\": \"steady_load\", \"cell\": 3, \"cell_name\": \"U_Cell_4\", \"time\": 86400"))
+        #expect(evaluation.json().contains("\"highest_closest_call\": 0.774}"))
+        #expect(evaluation.json().contains("\"closest_call\": null"))
+    }
+
     @Test func labelsTakeAbsoluteOrRelativeTimesAndNameTheirMistakes() throws {
         let path = "/tmp/celldrift-labels-\(getpid()).json"
         defer { unlink(path) }

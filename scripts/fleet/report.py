@@ -13,17 +13,22 @@ def hours(value):
     return f"{value * 60:.0f} min" if abs(value) < 1 else f"{value:.1f} h"
 
 
+def ratio(value):
+    """A closest call (a statistic over its threshold; absent from evaluations before the forty-fourth session)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
 def table(title, path):
     result = json.load(open(path))
     lines = [f"**{title}** (`{path}`)", "",
-             "| fault | chemistry | vehicles | found | named | median delay | rule fired | named ahead of it | median lead | false alarms | per 1,000 healthy h | naming another |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| fault | chemistry | vehicles | found | named | median delay | rule fired | named ahead of it | median lead | false alarms | per 1,000 healthy h | naming another | closest call |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for group in result["groups"] + [{"fault": "all", "chemistry": "", "summary": result["overall"]}]:
         s = group["summary"]
         rate = s["false_alarms_per_1000_h"]
         lines.append(f"| {group['fault']} | {group['chemistry']} | {s['vehicles']} | {s['found']} | {s['named']} | "
                      f"{hours(s['median_delay_h'])} | {s['rule_fired']} | {s['ahead_of_rule']} | {hours(s['median_lead_h'])} | "
-                     f"{s['false_alarms']} | {'-' if rate is None else f'{rate:.1f}'} | {s['wrong_target_alarms']} |")
+                     f"{s['false_alarms']} | {'-' if rate is None else f'{rate:.1f}'} | {s['wrong_target_alarms']} | {ratio(s.get('highest_closest_call'))} |")
     lines.append(f"\nHealthy vehicle-hours: {result['overall']['healthy_vehicle_hours']:.0f}.\n")
     return "\n".join(lines)
 

@@ -15,8 +15,8 @@ VARIANTS = [("before-detectors", "before the detectors"), ("as-shipped", "as shi
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "out"
-    print("| split | role | variant | vehicles | faulty named | rule fired | named ahead of it | false alarms | healthy vehicle-hours | naming another |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| split | role | variant | vehicles | faulty named | rule fired | named ahead of it | false alarms | healthy vehicle-hours | naming another | closest call |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     # Tuning splits first, then the held-out ones in the order they were drawn (their start dates).
     for split in sorted(SPLITS, key=lambda name: (not name.startswith(("tuning", "ci")), SPLITS[name]["start"])):
         role = "tuning (CI)" if split.startswith("ci") else "tuning" if split.startswith("tuning") else "held out"
@@ -28,7 +28,8 @@ def main():
             s = result["overall"]
             faulty = sum(1 for v in result["vehicles"] if v["fault"] != "healthy")
             print(f"| {split} | {role} | {title} | {s['vehicles']} | {s['named']} of {faulty} | {s['rule_fired']} | {s['ahead_of_rule']} | "
-                  f"{s['false_alarms']} | {s['healthy_vehicle_hours']:.0f} | {s['wrong_target_alarms']} |")
+                  f"{s['false_alarms']} | {s['healthy_vehicle_hours']:.0f} | {s['wrong_target_alarms']} | "
+                  f"{'-' if s.get('highest_closest_call') is None else format(s['highest_closest_call'], '.2f')} |")
 
 
 if __name__ == "__main__":
