@@ -387,11 +387,16 @@ public final class CellDetectors {
         return (-leak.slope[cell] / (slopePerSOC > 0 ? slopePerSOC : Self.steepestOCVSlope) * 3600, ocvSlope)
     }
 
-    /// How near each sequential test stands to raising each cell now: the least of the test's conditions,
-    /// each as a share of what raises (one that holds or not counts 1 or 0), so 1 and over where it raises
-    /// (once per cell; many cells crossing together raise none). For judging a fleet's margins (`evaluate
-    /// fleet`'s closest call); not on the per-frame path.
-    public func nearness(changes: inout [Double], steadyLoad steady: inout [Double], rest: inout [Double]) {
+    /// How near each sequential test stands to raising each cell (and each temperature sensor) now: the
+    /// least of the test's conditions, each as a share of what raises (one that holds or not counts 1 or 0),
+    /// so 1 and over where it raises (once per cell; many cells crossing together raise none). For judging a
+    /// fleet's margins (`evaluate fleet`'s closest call); not on the per-frame path.
+    public func nearness(changes: inout [Double], steadyLoad steady: inout [Double], rest: inout [Double],
+                         sensorShift: inout [Double], heldReading: inout [Double]) {
+        for sensor in 0..<sensorWatch.sensors {
+            sensorShift[sensor] = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor]) / settings.minuteThreshold
+            heldReading[sensor] = sensorWatch.held[sensor] / settings.minuteThreshold
+        }
         let lowest = lowestDeviation(count: max(1, leak.cells / 10))
         for cell in 0..<resistance.cells {
             changes[cell] = resistance.seenBothWays(cell) ? resistance.statistic[cell] / settings.resistanceThreshold : 0

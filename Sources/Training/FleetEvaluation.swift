@@ -22,17 +22,22 @@ public struct FleetAlarm: Sendable, Equatable {
 /// hours into the log. On a cell not at fault, the margin a clean result stood on.
 public struct ClosestCall: Sendable, Equatable {
     public let evidence: String
-    public let cell: Int
-    /// The cell as the DBC names it.
-    public let cellName: String?
+    /// The cell, or the temperature sensor, and its name in the DBC.
+    public let cell: Int?, sensor: Int?
+    public let name: String?
+    /// The cells a sensor sits among: a cell fault's heat is its sensor's to see, not a call.
+    public let covers: ClosedRange<Int>?
     public let time: Double
     public let hoursIntoLog: Double
     public let nearness: Double
 
-    public init(evidence: String, cell: Int, cellName: String? = nil, time: Double, hoursIntoLog: Double, nearness: Double) {
+    public init(evidence: String, cell: Int? = nil, sensor: Int? = nil, name: String? = nil, covers: ClosedRange<Int>? = nil,
+                time: Double, hoursIntoLog: Double, nearness: Double) {
         self.evidence = evidence
         self.cell = cell
-        self.cellName = cellName
+        self.sensor = sensor
+        self.name = name
+        self.covers = covers
         self.time = time
         self.hoursIntoLog = hoursIntoLog
         self.nearness = nearness
@@ -53,13 +58,16 @@ public struct VehicleOutcome: Sendable {
     public let restTimes: [Double], restSeconds: [Double]
     /// Why the vehicle could not be replayed; nil when it was.
     public let error: String?
-    /// The closest call on a cell not at fault (every cell of a healthy pack), from each cell's highest.
+    /// The closest call on a cell or sensor not at fault (every one of a healthy pack), from each one's highest.
     public let closestCall: ClosestCall?
 
     public init(label: FleetLabel, alarms: [FleetAlarm], healthyHours: Double, faultyHours: Double, referenceRule: String,
-                restTimes: [Double] = [], restSeconds: [Double] = [], cellPeaks: [ClosestCall] = [], error: String? = nil) {
+                restTimes: [Double] = [], restSeconds: [Double] = [], peaks: [ClosestCall] = [], error: String? = nil) {
         self.label = label
-        closestCall = cellPeaks.filter { $0.cell != label.cell }.max { $0.nearness < $1.nearness }
+        closestCall = peaks.filter { call in
+            call.cell.map { $0 != label.cell }
+                ?? (call.sensor != label.sensor && !(label.cell.map { call.covers?.contains($0) ?? false } ?? false))
+        }.max { $0.nearness < $1.nearness }
         self.restTimes = restTimes
         self.restSeconds = restSeconds
         self.alarms = alarms.filter { $0.kind != referenceRule }.sorted { $0.time < $1.time }
@@ -171,9 +179,9 @@ public struct FleetEvaluation: Sendable {
             if !outcome.falseAlarms.isEmpty { line += "; \(outcome.falseAlarms.count) false alarms" }
             if !outcome.wrongTarget.isEmpty { line += "; \(outcome.wrongTarget.count) naming another cell or sensor" }
             if let call = outcome.closestCall {
-                line += "; closest call on a cell not at fault: \(ratio(call.nearness)) (\(call.evidence), cell \(call.cell)"
-                    + (call.cellName.map { " (\($0))" } ?? "") + ", "
-                    + "\(hours(call.hoursIntoLog)) into the log)"
+                let target = call.cell.map { "cell \($0)" } ?? call.sensor.map { "sensor \($0)" } ?? "?"
+                line += "; closest call on a cell or sensor not at fault: \(ratio(call.nearness)) (\(call.evidence), \(target)"
+                    + (call.name.map { " (\($0))" } ?? "") + ", \(hours(call.hoursIntoLog)) into the log)"
             }
             return line
         }
@@ -207,7 +215,9 @@ public struct FleetEvaluation: Sendable {
         let vehicles = outcomes.map { outcome -> String in
             let label = outcome.label
             func callJSON(_ call: ClosestCall) -> String {
-                "{\"evidence\": \(quoted(call.evidence)), \"cell\": \(call.cell), \"cell_name\": \(call.cellName.map(quoted) ?? "null"), \"time\": \(number(call.time)), "
+                "{\"evidence\": \(quoted(call.evidence)), \"cell\": \(number(call.cell)), \"sensor\": \(number(call.sensor)), "
+                    + "\"name\": \(call.name.map(quoted) ?? "null"), "
+                    + "\"covers_cells\": \(call.covers.map { "[\($0.lowerBound), \($0.upperBound)]" } ?? "null"), \"time\": \(number(call.time)), "
                     + "\"hours_into_log\": \(number(call.hoursIntoLog)), \"nearness\": \(number(call.nearness))}"
             }
             func alarmJSON(_ alarm: FleetAlarm) -> String {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Consistency
 import JSON
 import Outbox
+import Pack
 import Training
 
 extension EvaluateCommand {
@@ -120,7 +121,7 @@ struct FleetReplay: @unchecked Sendable {
         let onset = label.onsetTime ?? .infinity
         var healthy = 0.0, faulty = 0.0, previous = Double.nan
         var restTimes: [Double] = [], restSeconds: [Double] = [], rested = 0.0
-        var peaks = CellPeaks(names: settings.mapping.cellNames)
+        var peaks = CellPeaks(mapping: settings.mapping)
         let failure = feedLog(into: pipeline, settings: settings) { time, _ in
             peaks.take(pipeline.detectors, at: time)
             let gap = time - previous
@@ -139,43 +140,57 @@ struct FleetReplay: @unchecked Sendable {
             return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule, error: failure)
         }
         return VehicleOutcome(label: label, alarms: alarms, healthyHours: healthy / 3600, faultyHours: faulty / 3600,
-                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds, cellPeaks: peaks.calls)
+                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds, peaks: peaks.calls(pipeline.detectors))
     }
 }
 
-/// Each cell's closest call in any sequential test, after every snapshot.
+/// Each cell's and each temperature sensor's closest call in any sequential test, after every snapshot.
 private struct CellPeaks {
-    let names: [String]
+    let cellNames: [String], sensorNames: [String]
+    /// Cells first, then sensors.
     var nearness: [Double], evidence: [Detection.Evidence], times: [Double]
-    var changes: [Double], steadyLoad: [Double], rest: [Double]
+    var changes: [Double], steadyLoad: [Double], rest: [Double], sensorShift: [Double], heldReading: [Double]
     var firstTime = Double.nan
 
-    init(names: [String]) {
-        self.names = names
-        nearness = Array(repeating: 0, count: names.count)
-        evidence = Array(repeating: .currentChanges, count: names.count)
-        times = Array(repeating: .nan, count: names.count)
-            (changes, steadyLoad, rest) = (nearness, nearness, nearness)
+    init(mapping: PackMapping) {
+        cellNames = mapping.cellNames
+        sensorNames = mapping.sensorNames
+        let cells = mapping.cells, sensors = mapping.temperatureSensors
+        nearness = Array(repeating: 0, count: cells + sensors)
+        evidence = Array(repeating: .currentChanges, count: cells + sensors)
+        times = Array(repeating: .nan, count: cells + sensors)
+        (changes, steadyLoad, rest) = (Array(repeating: 0, count: cells), Array(repeating: 0, count: cells), Array(repeating: 0, count: cells))
+        (sensorShift, heldReading) = (Array(repeating: 0, count: sensors), Array(repeating: 0, count: sensors))
     }
 
     mutating func take(_ detectors: CellDetectors, at time: Double) {
         if firstTime.isNaN { firstTime = time }
-        detectors.nearness(changes: &changes, steadyLoad: &steadyLoad, rest: &rest)
-        for cell in nearness.indices {
-            for (value, test) in [(changes[cell], Detection.Evidence.currentChanges), (steadyLoad[cell], .steadyLoad),
-                                  (rest[cell], .restSlopes)] where value > nearness[cell] {
-                nearness[cell] = value
-                evidence[cell] = test
-                times[cell] = time
-            }
+        detectors.nearness(changes: &changes, steadyLoad: &steadyLoad, rest: &rest, sensorShift: &sensorShift, heldReading: &heldReading)
+        func keep(_ index: Int, _ value: Double, _ test: Detection.Evidence) {
+            guard value > nearness[index] else { return }
+            nearness[index] = value
+            evidence[index] = test
+            times[index] = time
+        }
+        for cell in changes.indices {
+            keep(cell, changes[cell], .currentChanges)
+            keep(cell, steadyLoad[cell], .steadyLoad)
+            keep(cell, rest[cell], .restSlopes)
+        }
+        for sensor in sensorShift.indices {
+            keep(changes.count + sensor, sensorShift[sensor], .sensorShift)
+            keep(changes.count + sensor, heldReading[sensor], .heldReading)
         }
     }
 
-    /// One call per cell that any test moved.
-    var calls: [ClosestCall] {
-        nearness.indices.filter { nearness[$0] > 0 }.map {
-            ClosestCall(evidence: evidence[$0].rawValue, cell: $0, cellName: names[$0], time: times[$0], hoursIntoLog: (times[$0] - firstTime) / 3600,
-                        nearness: nearness[$0])
+    /// One call per cell or sensor that any test moved.
+    func calls(_ detectors: CellDetectors) -> [ClosestCall] {
+        nearness.indices.filter { nearness[$0] > 0 }.map { index in
+            let cells = changes.count
+            let sensor = index >= cells ? index - cells : nil
+            let name = sensor.map { $0 < sensorNames.count ? sensorNames[$0] : nil } ?? (index < cellNames.count ? cellNames[index] : nil)
+            return ClosestCall(evidence: evidence[index].rawValue, cell: sensor == nil ? index : nil, sensor: sensor, name: name,
+                               covers: sensor.map { detectors.cellsCovered(bySensor: $0) }, time: times[index], hoursIntoLog: (times[index] - firstTime) / 3600, nearness: nearness[index])
         }
     }
 }

@@ -61,27 +61,47 @@ import Glibc
 
     @Test func theClosestCallIsTheNearestATestCameToRaisingACellNotAtFault() {
         let peaks = [
-            ClosestCall(evidence: "current_changes", cell: 0, cellName: "U_Cell_1", time: 90, hoursIntoLog: 0.5, nearness: 0.31),
-            ClosestCall(evidence: "rest_slopes", cell: 4, cellName: "U_Cell_5", time: 7300, hoursIntoLog: 2, nearness: 3.5),
-            ClosestCall(evidence: "steady_load", cell: 3, cellName: "U_Cell_4", time: 86_400, hoursIntoLog: 24, nearness: 0.774),
+            ClosestCall(evidence: "current_changes", cell: 0, name: "U_Cell_1", time: 90, hoursIntoLog: 0.5, nearness: 0.31),
+            ClosestCall(evidence: "rest_slopes", cell: 4, name: "U_Cell_5", time: 7300, hoursIntoLog: 2, nearness: 3.5),
+            ClosestCall(evidence: "steady_load", cell: 3, name: "U_Cell_4", time: 86_400, hoursIntoLog: 24, nearness: 0.774),
         ]
         // The leaking cell's own statistic is its detection, not a call on a healthy cell.
         let leak = VehicleOutcome(label: FleetLabel(vehicle: "L", chemistry: "lfp", fault: "micro-short", cell: 4, onsetTime: 0),
-                                  alarms: [], healthyHours: 0, faultyHours: 3, referenceRule: rule, cellPeaks: peaks)
+                                  alarms: [], healthyHours: 0, faultyHours: 3, referenceRule: rule, peaks: peaks)
         #expect(leak.closestCall?.cell == 3)
         let healthy = VehicleOutcome(label: FleetLabel(vehicle: "H", chemistry: "lfp", fault: "healthy"), alarms: [],
-                                     healthyHours: 3, faultyHours: 0, referenceRule: rule, cellPeaks: Array(peaks.prefix(1)))
+                                     healthyHours: 3, faultyHours: 0, referenceRule: rule, peaks: Array(peaks.prefix(1)))
         let quiet = VehicleOutcome(label: FleetLabel(vehicle: "Q", chemistry: "nmc", fault: "healthy"), alarms: [],
                                    healthyHours: 3, faultyHours: 0, referenceRule: rule)
         #expect(quiet.closestCall == nil)
         let evaluation = FleetEvaluation(outcomes: [leak, healthy, quiet], referenceRule: rule)
         #expect(evaluation.overall.highestClosestCall == 0.774)
         #expect(evaluation.groups.first { $0.fault == "healthy" }?.summary.highestClosestCall == 0.31)
-        #expect(evaluation.text().contains("closest call on a cell not at fault: 0.77 (steady_load, cell 3 (U_Cell_4), 24.0 h into the log)"))
-        #expect(evaluation.text().contains("closest call on a cell not at fault: 0.31 (current_changes, cell 0 (U_Cell_1), 30 min into the log)"))
-        #expect(evaluation.json().contains("\"closest_call\": {\"evidence\": \"steady_load\", \"cell\": 3, \"cell_name\": \"U_Cell_4\", \"time\": 86400"))
+        #expect(evaluation.text().contains("closest call on a cell or sensor not at fault: 0.77 (steady_load, cell 3 (U_Cell_4), 24.0 h into the log)"))
+        #expect(evaluation.text().contains("closest call on a cell or sensor not at fault: 0.31 (current_changes, cell 0 (U_Cell_1), 30 min into the log)"))
+        #expect(evaluation.json().contains("\"closest_call\": {\"evidence\": \"steady_load\", \"cell\": 3, \"sensor\": null, \"name\": \"U_Cell_4\", \"covers_cells\": null, \"time\": 86400"))
         #expect(evaluation.json().contains("\"highest_closest_call\": 0.774}"))
         #expect(evaluation.json().contains("\"closest_call\": null"))
+        // A hot joint's own sensor is its detection; another sensor's, or a cell's, is a call.
+        let sensors = [
+            ClosestCall(evidence: "sensor_shift", sensor: 1, name: "T_Module_2", time: 10, hoursIntoLog: 0, nearness: 9),
+            ClosestCall(evidence: "held_reading", sensor: 0, name: "T_Module_1", time: 3610, hoursIntoLog: 1, nearness: 0.5),
+            ClosestCall(evidence: "current_changes", cell: 1, time: 10, hoursIntoLog: 0, nearness: 0.25),
+        ]
+        let joint = VehicleOutcome(label: FleetLabel(vehicle: "J", chemistry: "nmc", fault: "hot-joint", sensor: 1, onsetTime: 0),
+                                   alarms: [], healthyHours: 0, faultyHours: 2, referenceRule: rule, peaks: sensors)
+        #expect(joint.closestCall == sensors[1])
+        #expect(FleetEvaluation(outcomes: [joint], referenceRule: rule).text()
+            .contains("closest call on a cell or sensor not at fault: 0.5 (held_reading, sensor 0 (T_Module_1), 1.0 h into the log)"))
+        // A cell fault's heat is the sensor over it to see: not a call on that sensor, but on another.
+        let heated = [
+            ClosestCall(evidence: "sensor_shift", sensor: 0, covers: 0...3, time: 10, hoursIntoLog: 0, nearness: 40),
+            ClosestCall(evidence: "sensor_shift", sensor: 1, covers: 4...7, time: 10, hoursIntoLog: 0, nearness: 0.6),
+        ]
+        let loose = VehicleOutcome(label: FleetLabel(vehicle: "C", chemistry: "lfp", fault: "loose-connection", cell: 2, onsetTime: 0),
+                                   alarms: [], healthyHours: 0, faultyHours: 2, referenceRule: rule, peaks: heated)
+        #expect(loose.closestCall == heated[1])
+        #expect(FleetEvaluation(outcomes: [loose], referenceRule: rule).json().contains("\"covers_cells\": [4, 7]"))
     }
 
     @Test func labelsTakeAbsoluteOrRelativeTimesAndNameTheirMistakes() throws {

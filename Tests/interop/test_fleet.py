@@ -172,32 +172,34 @@ def test_the_detectors_name_every_fault_of_the_ci_fleet_without_false_alarms(fle
             assert vehicle["lead_h"] > 0
 
 
-def test_evaluate_fleet_reports_how_near_the_tests_came_on_cells_not_at_fault(fleet, tmp_path):
-    """The closest call: how near a sequential test came to raising a cell not at fault (1: it raises), on
-    the cell as its DBC names it. As labelled, the CI fleet's calls are other cells' and under 1; labelled
-    healthy, a faulty pack's call is its faulty cell, at 1 or more, by the test that raised it."""
+def test_evaluate_fleet_reports_how_near_the_tests_came_on_cells_and_sensors_not_at_fault(fleet, tmp_path):
+    """The closest call: how near a sequential test came to raising a cell or sensor not at fault (1: it
+    raises), named as the DBC names it. As labelled, the CI fleet's calls are others' and under 1; labelled
+    healthy, a faulty pack's call is its faulty cell or sensor, at 1 or more, by the test that raised it."""
     folder, labels = fleet
     result = json.loads(run("evaluate", "fleet", "--labels", folder / "labels.json", "--json")[0])
     for label, vehicle in zip(labels, result["vehicles"]):
         call = vehicle["closest_call"]
-        assert call["cell"] != label["cell"] and 0 < call["nearness"] < 1, (label["vehicle"], call)
+        assert (call["cell"], call["sensor"]) != (label["cell"], label["sensor"]) and 0 < call["nearness"] < 1, call
         database = cantools.database.load_file(str(folder / label["dbc"]))
-        assert call["cell_name"] in {signal.name for message in database.messages for signal in message.signals}
+        assert call["name"] in {signal.name for message in database.messages for signal in message.signals}
     assert result["overall"]["highest_closest_call"] == max(v["closest_call"]["nearness"] for v in result["vehicles"])
-    tests = {"micro-short": {"rest_slopes"}, "resistance-growth": {"current_changes", "steady_load"}}
+    tests = {"micro-short": {"rest_slopes"}, "resistance-growth": {"current_changes", "steady_load"}, "hot-joint": {"sensor_shift"}}
     relabelled = []
     for label in labels:
         label = dict(label, log=str(folder / label["log"]), config=str(folder / label["config"]))
         if label["fault"] in tests:
-            label.update(fault="healthy", cell=None, cell_name=None, onset_s=None, onset_time=None)
+            label.update(fault="healthy", cell=None, cell_name=None, sensor=None, sensor_name=None, onset_s=None, onset_time=None)
         relabelled.append(label)
     (tmp_path / "labels.json").write_text(json.dumps(relabelled))
     as_healthy = json.loads(run("evaluate", "fleet", "--labels", tmp_path / "labels.json", "--json")[0])
     for label, vehicle in zip(labels, as_healthy["vehicles"]):
         if label["fault"] in tests:
             call = vehicle["closest_call"]
-            assert call["cell"] == label["cell"] and call["nearness"] >= 1 and call["evidence"] in tests[label["fault"]], call
-            assert [alarm["cell"] for alarm in vehicle["false_alarms"]] == [label["cell"]]
+            assert (call["cell"], call["sensor"]) == (label["cell"], label["sensor"]), call
+            assert call["nearness"] >= 1 and call["evidence"] in tests[label["fault"]], call
+            target = "sensor" if label["sensor"] is not None else "cell"
+            assert [alarm[target] for alarm in vehicle["false_alarms"]] == [label[target]]
 
 
 def test_evaluate_fleet_reports_a_vehicle_it_cannot_replay_and_goes_on(fleet, tmp_path):
