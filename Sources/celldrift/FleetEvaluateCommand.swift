@@ -121,7 +121,7 @@ struct FleetReplay: @unchecked Sendable {
         let onset = label.onsetTime ?? .infinity
         var healthy = 0.0, faulty = 0.0, previous = Double.nan
         var restTimes: [Double] = [], restSeconds: [Double] = [], rested = 0.0
-        var peaks = CellPeaks(mapping: settings.mapping)
+        var peaks = ClosestCalls(mapping: settings.mapping)
         let failure = feedLog(into: pipeline, settings: settings) { time, _ in
             peaks.take(pipeline.detectors, at: time)
             let gap = time - previous
@@ -140,12 +140,13 @@ struct FleetReplay: @unchecked Sendable {
             return VehicleOutcome(label: label, alarms: [], healthyHours: 0, faultyHours: 0, referenceRule: referenceRule, error: failure)
         }
         return VehicleOutcome(label: label, alarms: alarms, healthyHours: healthy / 3600, faultyHours: faulty / 3600,
-                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds, peaks: peaks.calls(pipeline.detectors))
+                              referenceRule: referenceRule, restTimes: restTimes, restSeconds: restSeconds,
+                              peaks: peaks.calls(pipeline.detectors))
     }
 }
 
 /// Each cell's and each temperature sensor's closest call in any sequential test, after every snapshot.
-private struct CellPeaks {
+private struct ClosestCalls {
     let cellNames: [String], sensorNames: [String]
     /// Cells first, then sensors.
     var nearness: [Double], evidence: [Detection.Evidence], times: [Double]
@@ -190,7 +191,8 @@ private struct CellPeaks {
             let sensor = index >= cells ? index - cells : nil
             let name = sensor.map { $0 < sensorNames.count ? sensorNames[$0] : nil } ?? (index < cellNames.count ? cellNames[index] : nil)
             return ClosestCall(evidence: evidence[index].rawValue, cell: sensor == nil ? index : nil, sensor: sensor, name: name,
-                               covers: sensor.map { detectors.cellsCovered(bySensor: $0) }, time: times[index], hoursIntoLog: (times[index] - firstTime) / 3600, nearness: nearness[index])
+                               covers: sensor.map { detectors.cellsCovered(bySensor: $0) }, time: times[index],
+                               hoursIntoLog: (times[index] - firstTime) / 3600, nearness: nearness[index])
         }
     }
 }
