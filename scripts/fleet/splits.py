@@ -237,3 +237,6 @@ SPLITS["heldout-lfp-cold-knee-b"] = dict(SPLITS["heldout-lfp-cold-knee"], seed=9
 # committed before it was generated): its 003 raised a healthy cell with a slower electrode in a cold
 # crawl after a drive (mended in 99b41f7 and seen since); its 65-85 % SOC kept every pack off the cut-off.
 SPLITS["heldout-lfp-cold-nights-b"] = dict(SPLITS["heldout-lfp-cold-nights"], seed=9046, start="2027-08-16")
+# And once more (forty-fourth session, d1e10c5 frozen, committed before it was generated), judged by its
+# closest calls as well: the independent physics' thinnest margin was a cold morning's first crawl.
+SPLITS["heldout-lfp-cold-nights-c"] = dict(SPLITS["heldout-lfp-cold-nights"], seed=9047, start="2027-08-23")
