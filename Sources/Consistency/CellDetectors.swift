@@ -179,7 +179,7 @@ public final class CellDetectors {
         sensorWatch.update(time: time, temperatures: temperatures, current: current)
         let sensorThreshold = settings.minuteThreshold
         for sensor in 0..<sensorWatch.sensors where sensorRaised[sensor] == 0 {
-            let shifted = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor])
+            let shifted = sensorWatch.shifted(sensor)
             let statistic = max(shifted, sensorWatch.held[sensor])
             guard statistic > sensorThreshold else { continue }
             sensorRaised[sensor] = 1
@@ -351,7 +351,7 @@ public final class CellDetectors {
         // cell is among the lowest tenth of the pack.
         let lowest = lowestDeviation(count: max(1, leak.cells / 10))
         for cell in 0..<leak.cells where raised[cell] & 2 == 0 && leak.statistic[cell] > threshold {
-            guard ocvDeviation[cell] <= lowest + voltageResolution / 2 else { continue }
+            guard standsAmongLowest(cell, lowest: lowest) else { continue }
             let (leakC, ocvSlope) = leakRate(cell)
             let fall = -leak.slope[cell]
             let slopeKnown = (ocvSlope?.slope ?? .nan) > 0
@@ -376,6 +376,10 @@ public final class CellDetectors {
         }
     }
 
+    /// Whether a cell's open-circuit deviation is within half a reading step of `lowest` (the highest of the
+    /// pack's lowest tenth): the only cells the leak test raises.
+    private func standsAmongLowest(_ cell: Int, lowest: Double) -> Bool { ocvDeviation[cell] <= lowest + voltageResolution / 2 }
+
     /// A cell's fall at rest against the pack as a leak (C) and the OCV slope it was read through. V/s of
     /// the fall, through dOCV/dSOC where the cell stands, is SOC per second: × 3600 is C. Until two settled
     /// rests (or a slow charge's climb) have taught the pack's OCV slope (a gateway's first rests, a log
@@ -394,7 +398,7 @@ public final class CellDetectors {
     public func nearness(changes: inout [Double], steadyLoad steady: inout [Double], rest: inout [Double],
                          sensorShift: inout [Double], heldReading: inout [Double]) {
         for sensor in 0..<sensorWatch.sensors {
-            sensorShift[sensor] = max(sensorWatch.rising[sensor], sensorWatch.falling[sensor]) / settings.minuteThreshold
+            sensorShift[sensor] = sensorWatch.shifted(sensor) / settings.minuteThreshold
             heldReading[sensor] = sensorWatch.held[sensor] / settings.minuteThreshold
         }
         let lowest = lowestDeviation(count: max(1, leak.cells / 10))
@@ -402,8 +406,7 @@ public final class CellDetectors {
             changes[cell] = resistance.seenBothWays(cell) ? resistance.statistic[cell] / settings.resistanceThreshold : 0
             steady[cell] = steadyLoad.nearness(cell)
             let statistic = leak.statistic[cell] / settings.minuteThreshold
-            let lowEnough = ocvDeviation[cell] <= lowest + voltageResolution / 2
-            rest[cell] = statistic > 0 && lowEnough ? min(statistic, max(0, leakRate(cell).c / settings.minimumLeak)) : 0
+            rest[cell] = statistic > 0 && standsAmongLowest(cell, lowest: lowest) ? min(statistic, max(0, leakRate(cell).c / settings.minimumLeak)) : 0
         }
     }
 }

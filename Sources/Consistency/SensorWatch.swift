@@ -42,6 +42,8 @@ final class SensorWatch {
     /// Per sensor: the log-likelihood ratio of "held" over "dithering" for its current run of identical
     /// readings (0 unless the sensor dithers); and while learning, its pairs that changed and that jumped.
     let held: UnsafeMutableBufferPointer<Double>
+    /// A sensor's shift statistic, whichever way it moved.
+    func shifted(_ sensor: Int) -> Double { max(rising[sensor], falling[sensor]) }
     private let changedPairs: UnsafeMutableBufferPointer<Double>
     private let jumpedPairs: UnsafeMutableBufferPointer<Double>
     private var learnedPairs = 0.0

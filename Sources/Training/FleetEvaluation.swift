@@ -42,6 +42,14 @@ public struct ClosestCall: Sendable, Equatable {
         self.hoursIntoLog = hoursIntoLog
         self.nearness = nearness
     }
+
+    /// Whether the call is on what the label has at fault: its cell, its sensor, or a sensor among its cell.
+    public func isAtFault(_ label: FleetLabel) -> Bool {
+        if let cell { return cell == label.cell }
+        if sensor == label.sensor { return true }
+        guard let faulty = label.cell, let covers else { return false }
+        return covers.contains(faulty)
+    }
 }
 
 /// What one vehicle's replay gave, judged against its label. Detections are alarms of every kind but
@@ -64,10 +72,7 @@ public struct VehicleOutcome: Sendable {
     public init(label: FleetLabel, alarms: [FleetAlarm], healthyHours: Double, faultyHours: Double, referenceRule: String,
                 restTimes: [Double] = [], restSeconds: [Double] = [], peaks: [ClosestCall] = [], error: String? = nil) {
         self.label = label
-        closestCall = peaks.filter { call in
-            call.cell.map { $0 != label.cell }
-                ?? (call.sensor != label.sensor && !(label.cell.map { call.covers?.contains($0) ?? false } ?? false))
-        }.max { $0.nearness < $1.nearness }
+        closestCall = peaks.filter { !$0.isAtFault(label) }.max { $0.nearness < $1.nearness }
         self.restTimes = restTimes
         self.restSeconds = restSeconds
         self.alarms = alarms.filter { $0.kind != referenceRule }.sorted { $0.time < $1.time }

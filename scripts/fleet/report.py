@@ -14,7 +14,7 @@ def hours(value):
 
 
 def ratio(value):
-    """A closest call (a statistic over its threshold; absent from evaluations before the forty-fourth session)."""
+    """A closest call's nearness (1 raises; absent from evaluations before the forty-fourth session)."""
     return "-" if value is None else f"{value:.2f}"
 
 

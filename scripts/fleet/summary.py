@@ -8,6 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import ratio  # noqa: E402
 from splits import SPLITS  # noqa: E402
 
 VARIANTS = [("before-detectors", "before the detectors"), ("as-shipped", "as shipped"), ("with-cell-model", "with the cell-drift model")]
@@ -29,7 +30,7 @@ def main():
             faulty = sum(1 for v in result["vehicles"] if v["fault"] != "healthy")
             print(f"| {split} | {role} | {title} | {s['vehicles']} | {s['named']} of {faulty} | {s['rule_fired']} | {s['ahead_of_rule']} | "
                   f"{s['false_alarms']} | {s['healthy_vehicle_hours']:.0f} | {s['wrong_target_alarms']} | "
-                  f"{'-' if s.get('highest_closest_call') is None else format(s['highest_closest_call'], '.2f')} |")
+                  f"{ratio(s.get('highest_closest_call'))} |")
 
 
 if __name__ == "__main__":
