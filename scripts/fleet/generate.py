@@ -73,6 +73,9 @@ def plan(split, vehicles, days):
             plans[-1]["current_sensor"] = dict(noise_c=float(random.uniform(*noise)), offset_c=float(random.uniform(*offset)))
         if "balancing" in spec:
             plans[-1]["balancing"] = dict(spec["balancing"], current_a=float(random.uniform(*spec["balancing"]["current_a"])))
+        if "cooling_spread" in spec:
+            plans[-1]["cooling"] = dict(spread=float(random.uniform(*spec["cooling_spread"])),
+                                        profile=str(random.choice(["coolant path", "edges"])))
     return plans
 
 
@@ -227,7 +230,7 @@ def simulate_vehicle(p, out, reuse, previous):
         arguments = dict(soc=float(np.clip(random.normal(p["start_soc"], p["soc_spread"]), 0.1, 0.995)), area=area,
                          contact_ohm=float(abs(random.normal(0.03, 0.01))) * cell_resistance,
                          kinetics=(float(random.lognormal(0, 0.05)), float(random.lognormal(0, 0.05))),
-                         cooling=float(random.normal(1, 0.05)))
+                         cooling=float(random.normal(1, 0.05)) * cooling_at(p.get("cooling"), cell, p["cells"]))
         if fault["cell"] == cell:
             if fault["kind"] == "micro-short":
                 arguments.update(leak_a=fault["magnitude"] * cell_capacity * area, leak_onset=float(fault["onset_s"]))
@@ -347,7 +350,21 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
         entry["added_resistance_ohm"] = round(fault["added_ohm"] / parallel, 6)
     if p.get("current_sensor"):
         entry["current_sensor"] = {key: round(value, 6) for key, value in p["current_sensor"].items()}
+    if p.get("cooling"):
+        entry["cooling"] = dict(p["cooling"], spread=round(p["cooling"]["spread"], 4))
     return entry
+
+
+def cooling_at(cooling, cell, cells):
+    """A cell's cooling by its place in the pack (a scale of its heat transfer): along a coolant path the
+    first cells take the coolant coldest; in an air-cooled pack the cells at its edges shed heat best.
+    So a healthy pack's sensors part under a heavy current, each by its place, and come together at rest."""
+    if not cooling:
+        return 1.0
+    place = cell / max(cells - 1, 1)
+    if cooling["profile"] == "coolant path":
+        return 1 + cooling["spread"] * (1 - 2 * place)
+    return 1 + cooling["spread"] * np.cos(2 * np.pi * place)
 
 
 def run_seconds(p):

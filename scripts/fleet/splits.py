@@ -240,3 +240,13 @@ SPLITS["heldout-lfp-cold-nights-b"] = dict(SPLITS["heldout-lfp-cold-nights"], se
 # And once more (forty-fourth session, d1e10c5 frozen, committed before it was generated), judged by its
 # closest calls as well: the independent physics' thinnest margin was a cold morning's first crawl.
 SPLITS["heldout-lfp-cold-nights-c"] = dict(SPLITS["heldout-lfp-cold-nights"], seed=9047, start="2027-08-23")
+# A pack whose cells do not cool alike (forty-fifth session, d746fd0 frozen, committed before it was
+# generated): each cell's heat transfer by its place (a coolant path or an air-cooled pack's edges, ±15-35 %),
+# in a warm climate with fast charges (1-2C), so that healthy sensors part by their places under heavy current.
+# Hot joints and sensor faults beside healthy packs; the tuning draw of the same (Chen2020, Ecker2015) for any
+# mend, the held-out one judged once.
+SPLITS["heldout-pack-heat"] = dict(seed=9048, vehicles=6, days=3, day_hours=3.0, nmc=["ORegan2022", "Mohtat2020"],
+                                   cells=[12, 16, 24], healthy_share=0.5, ambient=(20, 40), start="2027-08-30",
+                                   kinds=["hot-joint", "sensor-offset", "resistance-growth"], alternate_chemistry=True,
+                                   charge_c=(1.0, 2.0), cooling_spread=(0.15, 0.35))
+SPLITS["tuning-pack-heat"] = dict(SPLITS["heldout-pack-heat"], seed=16, nmc=["Chen2020", "Ecker2015"], start="2026-06-08")
