@@ -73,6 +73,9 @@ def plan(split, vehicles, days):
             plans[-1]["current_sensor"] = dict(noise_c=float(random.uniform(*noise)), offset_c=float(random.uniform(*offset)))
         if "balancing" in spec:
             plans[-1]["balancing"] = dict(spec["balancing"], current_a=float(random.uniform(*spec["balancing"]["current_a"])))
+        if "coolant_rise" in spec:
+            plans[-1]["coolant"] = dict(rise_k=float(random.uniform(*spec["coolant_rise"])), lag_s=300.0,
+                                        profile=str(random.choice(["coolant path", "edges"])))
         if "cooling_spread" in spec:
             plans[-1]["cooling"] = dict(spread=float(random.uniform(*spec["cooling_spread"])),
                                         profile=str(random.choice(["coolant path", "edges"])))
@@ -350,6 +353,8 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
         entry["added_resistance_ohm"] = round(fault["added_ohm"] / parallel, 6)
     if p.get("current_sensor"):
         entry["current_sensor"] = {key: round(value, 6) for key, value in p["current_sensor"].items()}
+    if p.get("coolant"):
+        entry["coolant"] = dict(p["coolant"], rise_k=round(p["coolant"]["rise_k"], 3))
     if p.get("cooling"):
         entry["cooling"] = dict(p["cooling"], spread=round(p["cooling"]["spread"], 4))
     return entry

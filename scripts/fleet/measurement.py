@@ -21,6 +21,8 @@ def measure(p, layout, random, logged, phases, current_a, voltages, temperatures
     groups = np.array_split(np.arange(cells), p["sensors"])
     sensors = np.array([temperatures_c[group].mean(axis=0) for group in groups])
     sensors += random.normal(0, 0.3, (p["sensors"], 1)) + random.normal(0, TEMPERATURE_NOISE_K, sensors.shape)
+    if p.get("coolant"):
+        sensors += coolant_rise(p["coolant"], p["sensors"], current_a / p["capacity_ah"], logged)
     if fault["sensor"] is not None:
         sensors[fault["sensor"]] = sensor_fault(fault, sensors[fault["sensor"]], logged, phases, current_a)
     sensor = p.get("current_sensor")
@@ -50,16 +52,32 @@ def sensor_fault(fault, reading, logged, phases, current_a):
     # mean drive heating, reached over the ramp after the onset.
     heat = current_a ** 2
     mean_drive_heat = heat[phases == "drive"].mean() if (phases == "drive").any() else heat.mean()
+    lagged = lagged_heat(heat / mean_drive_heat, logged, HEATING_LAG_S)
+    ramp = np.clip((logged - fault["onset_s"]) / fault["ramp_s"], 0, 1)
+    return reading + fault["magnitude"] * ramp * lagged
+
+
+def lagged_heat(heat, logged, lag_s):
+    """`heat` at the logged seconds through a first-order lag of `lag_s`, cooled off over the nights
+    between logged days."""
     lagged = np.zeros_like(heat)
     level = 0.0
     for index in range(len(heat)):
         if index and logged[index] - logged[index - 1] > 1:
-            # The night between two logged days: the joint has cooled.
             level = 0.0
-        level += (heat[index] / mean_drive_heat - level) / HEATING_LAG_S
+        level += (heat[index] - level) / lag_s
         lagged[index] = level
-    ramp = np.clip((logged - fault["onset_s"]) / fault["ramp_s"], 0, 1)
-    return reading + fault["magnitude"] * ramp * lagged
+    return lagged
+
+
+def coolant_rise(coolant, sensors, c_rate, logged):
+    """Per sensor, what the coolant adds to its reading (K): the coolant warms along its path with the
+    pack's heat (the C-rate's square through the loop's lag), `rise_k` from its inlet to its outlet at a
+    steady 1C; the sensors sit along it in the DBC's order, or (an air-cooled pack) its edges cool best."""
+    place = np.linspace(0, 1, sensors)
+    if coolant["profile"] == "edges":
+        place = (1 - np.cos(2 * np.pi * place)) / 2
+    return coolant["rise_k"] * place[:, None] * lagged_heat(c_rate ** 2, logged, coolant["lag_s"])[None, :]
 
 
 def rule_first_fired(cells_logged, logged):
