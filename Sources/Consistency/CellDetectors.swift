@@ -183,6 +183,7 @@ public final class CellDetectors {
             let statistic = max(shifted, sensorWatch.held[sensor])
             guard statistic > sensorThreshold else { continue }
             sensorRaised[sensor] = 1
+            sensorWatch.setAside(sensor)
             let warmer = shifted > sensorThreshold && sensorWatch.shift[sensor] > 0
             raise(Detection(kind: .sensor, evidence: shifted > sensorThreshold ? .sensorShift : .heldReading,
                             cell: warmer ? alarmedCell(coveredBy: sensor) ?? heatedCell(coveredBy: sensor) : nil, sensor: sensor,

@@ -48,6 +48,10 @@ final class SensorWatch {
     private let jumpedPairs: UnsafeMutableBufferPointer<Double>
     private var learnedPairs = 0.0
     private let scratch: UnsafeMutableBufferPointer<Double>
+    /// Per sensor, the largest size of its shift lately (K), fading with the pack's thermal lag.
+    private let farthestLately: UnsafeMutableBufferPointer<Double>
+    /// Per sensor, 1 once raised: no longer among the others a sensor is measured against.
+    private let setAside: UnsafeMutableBufferPointer<UInt8>
     private var learned = 0.0
     private var firstTime = Double.nan
     private var previousTime = Double.nan
@@ -63,6 +67,20 @@ final class SensorWatch {
     static let heatMemory = 3600.0
     /// The share of a sensor's shift's variance the heat must explain for the shift to follow it.
     static let heatExplains = 0.6
+    /// The shift tested for is at least this many times the largest shift of any other sensor lately, so
+    /// a sensor adds evidence only while it stands more than twice as far from its place as any other has.
+    /// A liquid-cooled pack's coolant warms along its path with the pack's heat: in a fast charge every
+    /// sensor moves from its learned place by its own place on that path, the inlet's and the outlet's about
+    /// equally (an air-cooled pack's middle, against its edges, at most 1.5 times as far: seven sensors),
+    /// and they come together over the pack's thermal lag. On heldout-coolant (docs/fleet.md, forty-fifth
+    /// session) the shift alone raised a healthy sensor in 5 of 6 packs, the inlet's 1-3 K below its place in
+    /// 1-2C charges. A sensor warmed alone (a joint, an offset) still stands out while the pack parts less
+    /// than half as far; one sensor alone at the outlet, the rest at the inlet, parts as a joint would,
+    /// which no comparison among them can tell. Not the median sensor's shift: a joint among sensors on a
+    /// path moves the median and leaves an end sensor four times as far. A sensor already raised is no
+    /// longer among the others; two sensors parting from the rest together, by as much and at once, are
+    /// the pack's parting to this test.
+    static let partingMultiple = 4.0
 
     init(sensors: Int, change: Double, learning: Double) {
         self.sensors = sensors
@@ -77,11 +95,15 @@ final class SensorWatch {
         changedPairs = .zeroed(max(sensors, 1))
         jumpedPairs = .zeroed(max(sensors, 1))
         scratch = .zeroed(max(sensors, 1))
+        farthestLately = .zeroed(max(sensors, 1))
+        setAside = .allocate(capacity: max(sensors, 1))
+        setAside.initialize(repeating: 0)
         heatSums = .zeroed(3 * max(sensors, 1))
     }
 
     deinit {
-        for buffer in [baseline, previous, shift, rising, falling, held, changedPairs, jumpedPairs, scratch, heatSums] { buffer.deallocate() }
+        for buffer in [baseline, previous, shift, rising, falling, held, changedPairs, jumpedPairs, scratch, farthestLately, heatSums] { buffer.deallocate() }
+        setAside.deallocate()
     }
 
     var step: Double { max(change, resolution.isFinite ? 2.5 * resolution : change) }
@@ -99,6 +121,9 @@ final class SensorWatch {
     func dithers(_ sensor: Int) -> Bool {
         jumpedPairs[sensor] >= max(10, Self.ditheringJumps * changedPairs[sensor])
     }
+
+    /// A sensor raised: its reading is the fault's, not the pack's.
+    func setAside(_ sensor: Int) { setAside[sensor] = 1 }
 
     /// Whether the sensor's shift follows the pack's heat (see the type's comment).
     func followsHeat(_ sensor: Int) -> Bool {
@@ -133,21 +158,54 @@ final class SensorWatch {
             }
             if time - previousTime <= 60 { comparePairs(temperatures, learning: learningNow) }
         }
-        let median = ConsistencyFeatures.median(temperatures, scratch)
         if learningNow {
+            let median = ConsistencyFeatures.median(temperatures, scratch)
             learned += 1
             for sensor in 0..<sensors { baseline[sensor] += (temperatures[sensor] - median - baseline[sensor]) / learned }
             return
         }
         let interval = time - previousTime
         guard interval > 0, interval <= 60 else { return }
-        let (delta, variance) = (step, noise * noise)
+        // The pack's temperature: the median of the sensors each less its place, of those not raised. Not
+        // the median reading: where the coolant orders the sensors by their places, another sensor is the
+        // median than at rest, and its place, whatever it is, moved every other sensor's shift (heldout-
+        // coolant: 0.5 K); nor a raised sensor's, whose fault moved the median by half a place.
+        var counted = 0
+        for sensor in 0..<sensors where setAside[sensor] == 0 {
+            scratch[counted] = temperatures[sensor] - baseline[sensor]
+            counted += 1
+        }
+        if counted == 0 {
+            for sensor in 0..<sensors { scratch[sensor] = temperatures[sensor] - baseline[sensor] }
+            counted = sensors
+        }
+        let median = ConsistencyFeatures.median(UnsafeBufferPointer(rebasing: scratch[0..<counted]),
+                                                UnsafeMutableBufferPointer(rebasing: scratch[0..<counted]))
+        // The two sensors farthest from their places lately: the largest among the others is the first's for
+        // every sensor but the first itself. Each sensor's farthest fades with the pack's thermal lag, as the
+        // sensors come together after a charge: the coolant's ends at once, a cell's own heat slower.
+        let fading = exp(-interval / Self.heatLag)
+        var farthest = (sensor: -1, size: 0.0, second: 0.0)
+        for sensor in 0..<sensors {
+            shift[sensor] = temperatures[sensor] - median - baseline[sensor]
+            farthestLately[sensor] = max(abs(shift[sensor]), farthestLately[sensor] * fading)
+            // A sensor raised shows its fault, not the pack's parting: it would hide every other fault.
+            guard setAside[sensor] == 0 else { continue }
+            let size = farthestLately[sensor]
+            if size > farthest.size {
+                farthest = (sensor, size, farthest.size)
+            } else if size > farthest.second {
+                farthest.second = size
+            }
+        }
+        let variance = noise * noise
         let weight = interval / 60
         let forget = exp(-interval / Self.heatMemory)
         heatMoments = (heatMoments.weight * forget + 1, heatMoments.sum * forget + heat, heatMoments.squares * forget + heat * heat)
         for sensor in 0..<sensors {
-            let x = temperatures[sensor] - median - baseline[sensor]
-            shift[sensor] = x
+            let x = shift[sensor]
+            let others = sensor == farthest.sensor ? farthest.second : farthest.size
+            let delta = max(step, Self.partingMultiple * others)
             let base = 3 * sensor
             heatSums[base] = heatSums[base] * forget + x
             heatSums[base + 1] = heatSums[base + 1] * forget + x * x

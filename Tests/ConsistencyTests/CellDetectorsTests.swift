@@ -323,10 +323,9 @@ import Glibc
         let base = flatTemperatures(6)
         let raised = pack.run(detectors, from: 0, seconds: 9000, temperatures: { time in
             var readings = base(time)
-            if time >= 7000 {
-                readings[2] += sign * 4
-                readings[5] += 4
-            }
+            // Ten minutes apart: two sensors parting from the rest together are the pack's parting.
+            if time >= 7000 { readings[5] += 4 }
+            if time >= 7600 { readings[2] += sign * 4 }
             return readings
         }) { time, pack in
             if time >= 3600 { pack.resistances[4] = pack.resistance * 1.6 }

@@ -69,24 +69,64 @@ import Glibc
     /// One sensor per cell (our simulator's packs). A rest, then a C/3 charge: the sensor over cell 7
     /// warms with the pack's heat (3 K at full heat, through a 15-minute lag, as a loose connection's
     /// I²R does), so its alarm names cell 7 as well (before: its sensor alone, the cell named hours
-    /// later, after the rule, by the resistance tests). The sensor over cell 3 takes a 3 K offset an hour
-    /// into the charge, the heat steady by then: its sensor alone is named.
+    /// later, after the rule, by the resistance tests). On another such pack the sensor over cell 3 takes
+    /// a 3 K offset an hour into the charge, the heat steady by then: its sensor alone is named. (On one
+    /// pack the second would not stand out: a sensor is tested against the farthest of the others.)
     @Test func aSensorWarmingWithThePacksHeatOverOneCellNamesTheCell() {
+        func charge(warming: Bool) -> [Detection] {
+            var pack = SyntheticPack()
+            let detectors = CellDetectors(cells: pack.cells, sensors: pack.cells, settings: DetectionSettings())
+            let base = flatTemperatures(pack.cells)
+            let loadStart = 3600.0
+            let temperatures: (Double) -> [Double] = { time in
+                var readings = base(time)
+                let heat = time < loadStart ? 0 : 1 - exp(-(time - loadStart) / 900)
+                if warming { readings[7] += 3 * heat } else if time >= loadStart + 3600 { readings[3] += 3 }
+                return readings
+            }
+            var raised = pack.run(detectors, from: 0, seconds: Int(loadStart), resting: true, temperatures: temperatures)
+            raised += pack.run(detectors, from: loadStart, seconds: 7200, steadyCurrent: -pack.capacity / 3, temperatures: temperatures)
+            return raised.filter { $0.kind == .sensor }
+        }
+        let warming = charge(warming: true), offset = charge(warming: false)
+        #expect(warming.map(\.sensor) == [7] && warming.map(\.cell) == [7])
+        #expect(offset.map(\.sensor) == [3] && offset.map(\.cell) == [nil])
+    }
+
+    /// A liquid-cooled pack of five sensors along the coolant's path: an hour's rest, then a steady current
+    /// of `cRate` (+ discharge) for 40 minutes, in which the coolant warms from inlet to outlet with the
+    /// pack's heat (`gradient` K at full heat, after a 5-minute lag), each sensor by its place; `joint` K
+    /// more on sensor 1 alone with the same heat (a hot joint). The sensors raised.
+    func coolantPath(cRate: Double, gradient: Double, joint: Double) -> [Int?] {
         var pack = SyntheticPack()
-        let detectors = CellDetectors(cells: pack.cells, sensors: pack.cells, settings: DetectionSettings())
-        let base = flatTemperatures(pack.cells)
+        let sensors = 5
+        let detectors = CellDetectors(cells: pack.cells, sensors: sensors, settings: DetectionSettings())
+        let base = flatTemperatures(sensors)
         let loadStart = 3600.0
         let temperatures: (Double) -> [Double] = { time in
+            let heat = time < loadStart ? 0 : 1 - exp(-(time - loadStart) / 300)
             var readings = base(time)
-            let heat = time < loadStart ? 0 : 1 - exp(-(time - loadStart) / 900)
-            readings[7] += 3 * heat
-            if time >= loadStart + 3600 { readings[3] += 3 }
+            for sensor in 0..<sensors { readings[sensor] += gradient * heat * Double(sensor) / Double(sensors - 1) }
+            readings[1] += joint * heat
             return readings
         }
         var raised = pack.run(detectors, from: 0, seconds: Int(loadStart), resting: true, temperatures: temperatures)
-        raised += pack.run(detectors, from: loadStart, seconds: 7200, steadyCurrent: -pack.capacity / 3, temperatures: temperatures)
-        let sensors = raised.filter { $0.kind == .sensor }
-        #expect(sensors.map(\.sensor) == [7, 3])
-        #expect(sensors.map(\.cell) == [7, nil])
+        raised += pack.run(detectors, from: loadStart, seconds: 2400, steadyCurrent: cRate * pack.capacity, temperatures: temperatures)
+        return raised.filter { $0.kind == .sensor }.map(\.sensor)
+    }
+
+    /// A 1.5C charge parts them by 9 K, the inlet's 4.5 K below the median's and the outlet's as far above:
+    /// none is raised (before: the inlet's and the outlet's). A 3 K joint among them is no longer told from
+    /// its place, but it names no other sensor either (measured against the median sensor's shift instead
+    /// of the farthest other's, the joint moved the median and the inlet's sensor was raised).
+    @Test func sensorsPartingAlongTheCoolantsPathInAFastChargeAreNotRaised() {
+        #expect(coolantPath(cRate: -1.5, gradient: 9, joint: 0) == [])
+        #expect(coolantPath(cRate: -1.5, gradient: 9, joint: 3).allSatisfy { $0 == 1 })
+    }
+
+    /// In a drive at 0.5C the coolant parts them by 1 K: a 3 K joint on sensor 1 is named, and no other.
+    @Test func aJointWarmingOneSensorWhileThePackPartsLittleIsNamed() {
+        #expect(coolantPath(cRate: 0.5, gradient: 1, joint: 3) == [1])
+        #expect(coolantPath(cRate: 0.5, gradient: 1, joint: 0) == [])
     }
 }
