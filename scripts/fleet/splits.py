@@ -264,3 +264,7 @@ SPLITS["heldout-coolant"] = dict(SPLITS["tuning-coolant"], seed=9049, nmc=["OReg
 # heldout-coolant again with another seed and larger packs (more sensors along the path), committed before it
 # was generated with c5753e5 frozen: the sensor test's parting was written after heldout-coolant's alarms.
 SPLITS["heldout-coolant-b"] = dict(SPLITS["heldout-coolant"], seed=9050, cells=[12, 16, 24], start="2027-09-13")
+# And once more (forty-fifth session, c5753e5 frozen, committed before it was generated): larger packs
+# (more sensors along the path), a steeper coolant rise, mostly healthy packs for the false-alarm side.
+SPLITS["heldout-coolant-c"] = dict(SPLITS["heldout-coolant-b"], seed=9051, cells=[24], healthy_share=0.67,
+                                   coolant_rise=(1.5, 4.0), start="2027-09-20")
