@@ -6,10 +6,11 @@ import Glibc
 /// heat), an offset, or a sensor stuck while the pack's temperature moves, named by sensor; and a reading
 /// that stops dithering.
 ///
-/// A sensor's reading less the pack's median sensor is, when healthy, nearly constant (its position and
-/// its own bias). The first `learning` seconds give each sensor that baseline; afterwards a two-sided
-/// CUSUM tests a shift of `change` K from it (at least 2.5 steps of the sensor's resolution, seen from the
-/// readings), with the noise at half a step or 0.25 K. Temperatures move slowly, so one sample a minute
+/// A sensor's reading less the pack's median sensor is, when healthy, nearly constant at rest (its position
+/// and its own bias). The first `learning` seconds give each sensor that baseline (its place); afterwards a
+/// two-sided CUSUM tests a shift of `change` K from it (at least 2.5 steps of the sensor's resolution, seen
+/// from the readings, and four times the farthest any other sensor stood lately: `partingMultiple`), with
+/// the noise at half a step or 0.25 K. Temperatures move slowly, so one sample a minute
 /// counts as independent: the evidence of a snapshot is weighted by its interval over 60 s.
 ///
 /// A stuck sensor reads what it read at the onset, which is right until the pack's temperature moves:
