@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from balancing import BLEED_RAMP_S, flags, plan_bleeds, rest_windows  # noqa: E402
 from cells import PARAMETER_SETS, CellStopped, CellString  # noqa: E402
 from layouts import LAYOUTS, Layout  # noqa: E402
-from measurement import measure, rule_first_fired, write_logs  # noqa: E402
+from measurement import PLACE_PROFILES, measure, rule_first_fired, write_logs  # noqa: E402
 from profiles import day_profile, overnight_charge  # noqa: E402
 from splits import SPLITS  # noqa: E402
 
@@ -75,10 +75,10 @@ def plan(split, vehicles, days):
             plans[-1]["balancing"] = dict(spec["balancing"], current_a=float(random.uniform(*spec["balancing"]["current_a"])))
         if "coolant_rise" in spec:
             plans[-1]["coolant"] = dict(rise_k=float(random.uniform(*spec["coolant_rise"])), lag_s=300.0,
-                                        profile=str(random.choice(["coolant path", "edges"])))
+                                        profile=str(random.choice(PLACE_PROFILES)))
         if "cooling_spread" in spec:
             plans[-1]["cooling"] = dict(spread=float(random.uniform(*spec["cooling_spread"])),
-                                        profile=str(random.choice(["coolant path", "edges"])))
+                                        profile=str(random.choice(PLACE_PROFILES)))
     return plans
 
 
@@ -361,9 +361,10 @@ def label_entry(p, fault, layout, rule, readings, cell_capacity, cell_resistance
 
 
 def cooling_at(cooling, cell, cells):
-    """A cell's cooling by its place in the pack (a scale of its heat transfer): along a coolant path the
-    first cells take the coolant coldest; in an air-cooled pack the cells at its edges shed heat best.
-    So a healthy pack's sensors part under a heavy current, each by its place, and come together at rest."""
+    """A cell's cooling by its place in the pack (a scale of its heat transfer, ±`spread` from the best
+    cooled place to the worst, the places of measurement.place_warmth: written as cos, not 1 - 2 x warmth,
+    which differs in the last bit and would change heldout-pack-heat's generated packs). So a healthy
+    pack's sensors part under a heavy current, each by its place, and come together at rest."""
     if not cooling:
         return 1.0
     place = cell / max(cells - 1, 1)

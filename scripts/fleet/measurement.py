@@ -70,14 +70,23 @@ def lagged_heat(heat, logged, lag_s):
     return lagged
 
 
+# How a pack sheds its heat by place: along a coolant path (the first places take the coolant coldest), or
+# an air-cooled pack whose edges cool best.
+PLACE_PROFILES = ("coolant path", "edges")
+
+
+def place_warmth(profile, place):
+    """How warm a place (0 to 1 along the pack, in the DBC's order) runs under heat: 0 the best cooled,
+    1 the worst."""
+    return place if profile == "coolant path" else (1 - np.cos(2 * np.pi * place)) / 2
+
+
 def coolant_rise(coolant, sensors, c_rate, logged):
     """Per sensor, what the coolant adds to its reading (K): the coolant warms along its path with the
-    pack's heat (the C-rate's square through the loop's lag), `rise_k` from its inlet to its outlet at a
-    steady 1C; the sensors sit along it in the DBC's order, or (an air-cooled pack) its edges cool best."""
-    place = np.linspace(0, 1, sensors)
-    if coolant["profile"] == "edges":
-        place = (1 - np.cos(2 * np.pi * place)) / 2
-    return coolant["rise_k"] * place[:, None] * lagged_heat(c_rate ** 2, logged, coolant["lag_s"])[None, :]
+    pack's heat (the C-rate's square through the loop's lag), `rise_k` from the best cooled place to the
+    worst at a steady 1C."""
+    warmth = place_warmth(coolant["profile"], np.linspace(0, 1, sensors))
+    return coolant["rise_k"] * warmth[:, None] * lagged_heat(c_rate ** 2, logged, coolant["lag_s"])[None, :]
 
 
 def rule_first_fired(cells_logged, logged):
