@@ -65,8 +65,10 @@ class CellString:
     """The cells of one vehicle. `current` is the current of one cell (A, positive = discharge) at each
     second of `times`; per cell `inputs` from `cell_inputs`."""
 
-    def __init__(self, chemistry, parameter_set, times, current, ambient_k, tolerance=None, bleed_windows=0):
+    def __init__(self, chemistry, parameter_set, times, current, ambient_k, tolerance=None, bleed_windows=0,
+                 coolant_heat=None):
         self.chemistry = chemistry
+        self.coolant = coolant_heat is not None
         self.bleed_windows = bleed_windows
         self.first_tolerance = tolerance or SOLVER_TOLERANCE
         self.base = parameter_values(parameter_set)
@@ -81,6 +83,12 @@ class CellString:
         drive = pybamm.Interpolant(times, current, t, interpolator="linear")
         leak = pybamm.InputParameter("Leak current [A]") * ramp(t, "Leak")
         values["Current function [A]"] = drive + leak
+        if self.coolant:
+            # A liquid-cooled pack: each cell sheds its heat into the coolant where it passes the cell, warmed
+            # by the cells before it (`coolant_heat`, the pack's heat through the loop's lag, at each second of
+            # `times`); the cell's input scales it by its place.
+            coolant = pybamm.Interpolant(times, coolant_heat, t, interpolator="linear")
+            values["Ambient temperature [K]"] = lambda y, z, time: ambient_k + pybamm.InputParameter("Coolant rise [K]") * coolant
         if bleed_windows:
             # A balancing BMS's bleeds (balancing.py): each window switched on and off again.
             windows = sum(ramp(t, f"Bleed {k}") - ramp(t, f"Bleed {k} end") for k in range(bleed_windows))
@@ -117,7 +125,8 @@ class CellString:
                 values["Initial concentration in positive electrode [mol.m-3]"])
 
     def cell_inputs(self, soc, area=1.0, contact_ohm=0.0, kinetics=(1.0, 1.0), cooling=1.0, leak_a=0.0,
-                    leak_onset=1e12, added_ohm=0.0, resistance_onset=1e12, resistance_ramp_s=1.0, bleed_a=0.0, bleeds=()):
+                    leak_onset=1e12, added_ohm=0.0, resistance_onset=1e12, resistance_ramp_s=1.0, bleed_a=0.0, bleeds=(),
+                    coolant_rise_k=0.0):
         negative, positive = self.initial_concentrations(soc)
         inputs = {
             "Initial concentration in negative electrode [mol.m-3]": negative,
@@ -129,6 +138,8 @@ class CellString:
             "Added resistance [Ohm]": added_ohm, "Resistance onset [s]": resistance_onset,
             "Resistance ramp [s]": max(resistance_ramp_s, 1.0),
         }
+        if self.coolant:
+            inputs["Coolant rise [K]"] = coolant_rise_k
         if self.bleed_windows:
             if len(bleeds) > self.bleed_windows:
                 raise ValueError(f"{len(bleeds)} bleeds for {self.bleed_windows} windows")

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from balancing import BLEED_RAMP_S, flags, plan_bleeds, rest_windows  # noqa: E402
 from cells import PARAMETER_SETS, CellStopped, CellString  # noqa: E402
 from layouts import LAYOUTS, Layout  # noqa: E402
-from measurement import PLACE_PROFILES, measure, rule_first_fired, write_logs  # noqa: E402
+from measurement import PLACE_PROFILES, lagged_heat, measure, place_warmth, rule_first_fired, write_logs  # noqa: E402
 from profiles import day_profile, overnight_charge  # noqa: E402
 from splits import SPLITS  # noqa: E402
 
@@ -76,6 +76,9 @@ def plan(split, vehicles, days):
         if "coolant_rise" in spec:
             plans[-1]["coolant"] = dict(rise_k=float(random.uniform(*spec["coolant_rise"])), lag_s=300.0,
                                         profile=str(random.choice(PLACE_PROFILES)))
+            if spec.get("coolant_warms_cells"):
+                # The cells sit on the coolant's plate: their heat transfer several times PyBaMM's sets' own.
+                plans[-1]["coolant"].update(warms_cells=True, transfer=float(random.uniform(*spec["coolant_warms_cells"])))
         if "cooling_spread" in spec:
             plans[-1]["cooling"] = dict(spread=float(random.uniform(*spec["cooling_spread"])),
                                         profile=str(random.choice(PLACE_PROFILES)))
@@ -224,8 +227,10 @@ def simulate_vehicle(p, out, reuse, previous):
         return relabel(p, out, fault, cell_capacity, cell_resistance, started, c_rate, previous)
     balancing = p.get("balancing")
     windows = len(rest_windows(c_rate, balancing["least_rest_s"])) if balancing else 0
+    coolant = p.get("coolant") if p.get("coolant", {}).get("warms_cells") else None
     string = CellString(p["chemistry"], p["parameter_set"], times, c_rate * cell_capacity, 273.15 + p["ambient_c"],
-                        p.get("solver_tolerance"), bleed_windows=windows)
+                        p.get("solver_tolerance"), bleed_windows=windows,
+                        coolant_heat=lagged_heat(c_rate ** 2, times, coolant["lag_s"]) if coolant else None)
     parallel = p["capacity_ah"] / cell_capacity
     cell_arguments = []
     for cell in range(p["cells"]):
@@ -234,6 +239,9 @@ def simulate_vehicle(p, out, reuse, previous):
                          contact_ohm=float(abs(random.normal(0.03, 0.01))) * cell_resistance,
                          kinetics=(float(random.lognormal(0, 0.05)), float(random.lognormal(0, 0.05))),
                          cooling=float(random.normal(1, 0.05)) * cooling_at(p.get("cooling"), cell, p["cells"]))
+        if coolant:
+            arguments["coolant_rise_k"] = coolant["rise_k"] * place_warmth(coolant["profile"], cell / (p["cells"] - 1))
+            arguments["cooling"] *= coolant["transfer"]
         if fault["cell"] == cell:
             if fault["kind"] == "micro-short":
                 arguments.update(leak_a=fault["magnitude"] * cell_capacity * area, leak_onset=float(fault["onset_s"]))

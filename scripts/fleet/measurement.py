@@ -21,7 +21,8 @@ def measure(p, layout, random, logged, phases, current_a, voltages, temperatures
     groups = np.array_split(np.arange(cells), p["sensors"])
     sensors = np.array([temperatures_c[group].mean(axis=0) for group in groups])
     sensors += random.normal(0, 0.3, (p["sensors"], 1)) + random.normal(0, TEMPERATURE_NOISE_K, sensors.shape)
-    if p.get("coolant"):
+    if p.get("coolant") and not p["coolant"].get("warms_cells"):
+        # Where the coolant warms the cells themselves (PyBaMM's ambient), the sensors read it in their cells.
         sensors += coolant_rise(p["coolant"], p["sensors"], current_a / p["capacity_ah"], logged)
     if fault["sensor"] is not None:
         sensors[fault["sensor"]] = sensor_fault(fault, sensors[fault["sensor"]], logged, phases, current_a)

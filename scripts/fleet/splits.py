@@ -268,3 +268,13 @@ SPLITS["heldout-coolant-b"] = dict(SPLITS["heldout-coolant"], seed=9050, cells=[
 # (more sensors along the path), a steeper coolant rise, mostly healthy packs for the false-alarm side.
 SPLITS["heldout-coolant-c"] = dict(SPLITS["heldout-coolant-b"], seed=9051, cells=[24], healthy_share=0.67,
                                    coolant_rise=(1.5, 4.0), start="2027-09-20")
+# The coolant warming the cells themselves (forty-sixth session, c5753e5's detection frozen, committed before it
+# was generated): each cell's PyBaMM ambient is the coolant where it passes the cell (the same rise by place and
+# lag as the coolant splits' sensors), its heat transfer 2-4x the set's own (a cold plate), so that in a fast
+# charge the inlet's cells run cooler, with more resistance, than the outlet's, and the sensors read it in their
+# cells. Resistance growth and leaks beside healthy packs; the tuning draw for any mend, the held-out one judged once.
+SPLITS["tuning-coolant-cells"] = dict(SPLITS["tuning-coolant"], seed=18, cells=[12, 16, 24], coolant_rise=(1.5, 4.0),
+                                      coolant_warms_cells=(2.0, 4.0), kinds=["resistance-growth", "micro-short", "hot-joint"],
+                                      start="2026-06-22")
+SPLITS["heldout-coolant-cells"] = dict(SPLITS["tuning-coolant-cells"], seed=9052, nmc=["ORegan2022", "Mohtat2020"],
+                                       vehicles=6, ambient=(10, 40), start="2027-09-27")
