@@ -280,3 +280,7 @@ SPLITS["tuning-coolant-cells"] = dict(SPLITS["tuning-coolant"], seed=18, cells=[
                                       start_soc=(0.5, 0.7), start="2026-06-22")
 SPLITS["heldout-coolant-cells"] = dict(SPLITS["tuning-coolant-cells"], seed=9052, nmc=["ORegan2022", "Mohtat2020"],
                                        vehicles=6, ambient=(10, 40), start="2027-09-27")
+# And again for the false-alarm side (forty-sixth session, c5753e5 frozen, committed before it was generated):
+# mostly healthy larger packs, a steeper rise.
+SPLITS["heldout-coolant-cells-b"] = dict(SPLITS["heldout-coolant-cells"], seed=9053, cells=[16, 24], healthy_share=0.67,
+                                         coolant_rise=(2.0, 4.0), kinds=["resistance-growth", "micro-short"], start="2027-10-04")
